@@ -1,0 +1,54 @@
+// Package testenv holds what tests share about their environment: whether they may use root, network
+// namespaces and external tools, and how they say so.
+//
+// A test that needs something the machine lacks skips with a message that names it, except when
+// VRRP_REQUIRE_PRIVILEGED=1 (set by .ci/run): then a missing prerequisite fails the test, so that CI can
+// never pass by skipping.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// RequireEnv is the variable that turns skips for missing privileges or tools into failures.
+const RequireEnv = "VRRP_REQUIRE_PRIVILEGED"
+
+// Required reports whether missing prerequisites must fail rather than skip.
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
+
+// Unavailable skips or, when Required, fails the test with why.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("%s (and %s=1 forbids skipping)", why, RequireEnv)
+	}
+	t.Skipf("%s; set up the machine as README.md says, or run as root", why)
+}
+
+// RequireRoot stops the test unless it runs as root with network namespaces available.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "test needs root for raw sockets, netlink and network namespaces")
+		return
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		Unavailable(t, "test needs the ip command from iproute2")
+		return
+	}
+	if _, err := os.Stat("/proc/self/ns/net"); err != nil {
+		Unavailable(t, "test needs network namespaces (/proc/self/ns/net is missing)")
+	}
+}
+
+// RequireTool returns the path of an external program, or stops the test when it is missing.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(t, "test needs "+name+" on PATH (apt-get install it, see .ci/run)")
+	}
+	return p
+}
