@@ -1,0 +1,146 @@
+package hooks
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// hookPath is the whole search path a hook gets: the agent's own environment (service account
+// tokens, proxy settings) is none of its business.
+const hookPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Output kept per run: enough to see why a hook failed, small enough for a status field.
+const (
+	outputMaxLines = 10
+	outputMaxBytes = 1024
+)
+
+// run resolves and runs one job; it never panics and always fills a Result.
+func (r *Runner) run(job Job) (res Result) {
+	res = Result{Job: job, Started: time.Now(), ExitCode: -1}
+	defer func() { res.Duration = time.Since(res.Started) }()
+	if len(job.Command) == 0 {
+		res.Err = fmt.Errorf("running %s hook of %s: %w: no command", job.Kind, job.Router, ErrNotExecutable)
+		return res
+	}
+	path, err := Resolve(r.dir, job.Command[0])
+	if err != nil {
+		res.Err = fmt.Errorf("running %s hook of %s: %w", job.Kind, job.Router, err)
+		return res
+	}
+	res.Path = path
+	timeout := job.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+
+	out := &tail{}
+	cmd := exec.Command(path, append(append([]string{}, job.Command[1:]...), job.Args...)...)
+	cmd.Dir = "/"
+	cmd.Env = environ(job.Env)
+	cmd.Stdout, cmd.Stderr = out, out // the same writer: one pipe, lines keep their order
+	// Its own process group, so that the timeout kills what the hook started too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = outputWaitDelay
+	if err := cmd.Start(); err != nil {
+		res.Err = fmt.Errorf("starting %s hook %s of %s: %w", job.Kind, path, job.Router, err)
+		return res
+	}
+	pgid := cmd.Process.Pid
+	waitc := make(chan error, 1)
+	go func() { waitc <- cmd.Wait() }()
+
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var werr error
+	select {
+	case werr = <-waitc:
+	case <-timer.C:
+		res.TimedOut = true
+		werr = r.kill(pgid, waitc)
+	}
+	res.Output = out.String()
+	if cmd.ProcessState != nil {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case res.TimedOut:
+		res.Err = fmt.Errorf("running %s hook %s of %s: %w after %s", job.Kind, path, job.Router, ErrTimeout, timeout)
+	case errors.Is(werr, exec.ErrWaitDelay):
+		// Exited 0 but left a child holding its output: a daemon it started, which may stay.
+		r.log.V(1).Info("Hook left a process running that holds its output", "virtualIP", job.Router, "hook", job.Kind, "path", path)
+	case werr != nil:
+		res.Err = fmt.Errorf("running %s hook %s of %s: %w", job.Kind, path, job.Router, werr)
+	}
+	return res
+}
+
+// kill ends the process group of a timed-out hook: SIGTERM, then SIGKILL after the grace period.
+// The group gets SIGKILL even when the leader exited on SIGTERM, since children that ignore SIGTERM
+// would otherwise live on. It returns the Wait error.
+func (r *Runner) kill(pgid int, waitc <-chan error) error {
+	if r.killGrace > 0 {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		grace := time.NewTimer(r.killGrace)
+		defer grace.Stop()
+		select {
+		case err := <-waitc:
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			return err
+		case <-grace.C:
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return <-waitc
+}
+
+// environ builds the hook's whole environment: PATH plus env, sorted so runs are reproducible.
+// Names that cannot be environment variables are skipped rather than failing the hook.
+func environ(env map[string]string) []string {
+	e := []string{hookPath}
+	for k, v := range env {
+		if k == "" || k == "PATH" || strings.ContainsAny(k, "=\x00") || strings.Contains(v, "\x00") {
+			continue
+		}
+		e = append(e, k+"="+v)
+	}
+	sort.Strings(e[1:])
+	return e
+}
+
+// tail keeps the end of a hook's output.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	// Trim now and then rather than on every write, so a chatty hook costs linear time.
+	if len(t.buf) > 4*outputMaxBytes {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-outputMaxBytes:]...)
+	}
+	return len(p), nil
+}
+
+// String returns at most the last outputMaxLines lines and outputMaxBytes bytes.
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimRight(string(t.buf), "\n")
+	if len(s) > outputMaxBytes {
+		s = s[len(s)-outputMaxBytes:]
+	}
+	if lines := strings.Split(s, "\n"); len(lines) > outputMaxLines {
+		s = strings.Join(lines[len(lines)-outputMaxLines:], "\n")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

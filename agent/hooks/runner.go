@@ -1,0 +1,222 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Kinds of hooks, named as in the VirtualIP spec.
+const (
+	KindNotify = "notify"
+	KindMaster = "master"
+	KindBackup = "backup"
+	KindFault  = "fault"
+	KindStop   = "stop"
+)
+
+// Names of the environment variables every hook gets.
+const (
+	EnvName      = "VRRP_NAME"
+	EnvState     = "VRRP_STATE"
+	EnvPriority  = "VRRP_PRIORITY"
+	EnvAddresses = "VRRP_ADDRESSES"
+	EnvNode      = "NODE_NAME"
+)
+
+const (
+	// DefaultTimeout applies to a Job without a Timeout, as the spec's default hooks.timeout.
+	DefaultTimeout = 30 * time.Second
+	// DefaultKillGrace is how long a timed-out hook has between SIGTERM and SIGKILL.
+	DefaultKillGrace = 2 * time.Second
+	// DefaultMaxQueued bounds the jobs waiting per router. A router that flaps faster than its hooks
+	// run would otherwise grow its queue without end; the newest transitions are the ones that say
+	// what the node is now, so the oldest waiting job is dropped.
+	DefaultMaxQueued = 256
+	// outputWaitDelay bounds how long a hook that exited may keep its output open through a child it
+	// left running (a daemon it started, like the seed's VPN). The child is not killed.
+	outputWaitDelay = time.Second
+)
+
+var (
+	// ErrTimeout is the Result error of a hook killed at its timeout.
+	ErrTimeout = errors.New("hook timed out")
+	// ErrDropped is the Result error of a job dropped because its router's queue was full.
+	ErrDropped = errors.New("hook dropped: queue full")
+)
+
+// Job is one hook run.
+type Job struct {
+	Router  string            // the VirtualIP's name; jobs of one router run in order
+	Kind    string            // KindNotify, KindMaster, ...
+	Command []string          // as configured; Command[0] is relative to the hook directory
+	Args    []string          // appended to Command, e.g. NotifyArgs for notify
+	Env     map[string]string // see StateEnv; PATH is always the Runner's
+	Timeout time.Duration     // 0 means DefaultTimeout
+}
+
+// Result is what became of a Job.
+type Result struct {
+	Job      Job
+	Path     string // the resolved program, empty if it was refused
+	Started  time.Time
+	Duration time.Duration
+	ExitCode int // -1 when the hook did not start or was killed by a signal
+	TimedOut bool
+	Output   string // the last lines of combined stdout and stderr
+	Err      error  // nil only when the hook exited with status 0
+}
+
+// NotifyArgs are the arguments keepalived passes to its notify script: INSTANCE <name> <STATE>
+// <priority>. The seed's keepalived.sh reads TYPE=$1 NAME=$2 STATE=$3.
+func NotifyArgs(router, state string, priority int) []string {
+	return []string{"INSTANCE", router, state, strconv.Itoa(priority)}
+}
+
+// StateEnv returns the environment variables every hook gets. Addresses are space separated, in the
+// order given.
+func StateEnv(router, state string, priority int, addrs []netip.Prefix, node string) map[string]string {
+	a := make([]string, len(addrs))
+	for i, p := range addrs {
+		a[i] = p.String()
+	}
+	return map[string]string{
+		EnvName:      router,
+		EnvState:     state,
+		EnvPriority:  strconv.Itoa(priority),
+		EnvAddresses: strings.Join(a, " "),
+		EnvNode:      node,
+	}
+}
+
+// Runner runs hooks from one directory: one queue per router, routers in parallel.
+type Runner struct {
+	dir       string
+	log       logr.Logger
+	onResult  func(Result)
+	killGrace time.Duration
+	maxQueued int
+
+	mu      sync.Mutex
+	queues  map[string][]Job // waiting jobs by router; a key exists while a worker runs for it
+	pending int              // waiting plus running jobs
+	idle    chan struct{}    // closed when pending drops to zero
+}
+
+// Option changes a Runner's defaults.
+type Option func(*Runner)
+
+// WithKillGrace sets the time between SIGTERM and SIGKILL for a hook at its timeout; 0 sends SIGKILL
+// at once.
+func WithKillGrace(d time.Duration) Option { return func(r *Runner) { r.killGrace = d } }
+
+// WithMaxQueued sets how many jobs may wait per router before the oldest is dropped.
+func WithMaxQueued(n int) Option { return func(r *Runner) { r.maxQueued = max(n, 1) } }
+
+// NewRunner returns a Runner for the hooks in dir. onResult, if not nil, is called once per Job,
+// from the router's worker goroutine (or from Enqueue for a dropped job), and must not block.
+func NewRunner(dir string, log logr.Logger, onResult func(Result), opts ...Option) *Runner {
+	r := &Runner{
+		dir:       dir,
+		log:       log,
+		onResult:  onResult,
+		killGrace: DefaultKillGrace,
+		maxQueued: DefaultMaxQueued,
+		queues:    map[string][]Job{},
+		idle:      make(chan struct{}),
+	}
+	close(r.idle)
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Enqueue schedules job after the jobs already queued for its router and returns at once.
+func (r *Runner) Enqueue(job Job) {
+	r.mu.Lock()
+	if r.pending == 0 {
+		r.idle = make(chan struct{})
+	}
+	r.pending++
+	q, running := r.queues[job.Router]
+	var dropped *Job
+	if len(q) >= r.maxQueued {
+		d := q[0]
+		dropped = &d
+		q = q[1:]
+		r.pending--
+	}
+	r.queues[job.Router] = append(q, job)
+	r.mu.Unlock()
+	if !running {
+		go r.work(job.Router)
+	}
+	if dropped != nil {
+		r.log.Info("Hook queue full, dropped the oldest job", "virtualIP", dropped.Router, "hook", dropped.Kind)
+		r.report(Result{Job: *dropped, ExitCode: -1, Err: ErrDropped})
+	}
+}
+
+// Wait returns when every job enqueued so far, and any enqueued meanwhile, has finished, or with
+// the context's error. The agent calls it at shutdown so that stop hooks complete.
+func (r *Runner) Wait(ctx context.Context) error {
+	r.mu.Lock()
+	idle := r.idle
+	r.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// work runs the queue of one router until it is empty.
+func (r *Runner) work(router string) {
+	for {
+		r.mu.Lock()
+		q := r.queues[router]
+		if len(q) == 0 {
+			delete(r.queues, router)
+			r.mu.Unlock()
+			return
+		}
+		job := q[0]
+		r.queues[router] = q[1:]
+		r.mu.Unlock()
+
+		res := r.run(job)
+		r.logResult(res)
+		r.report(res)
+
+		r.mu.Lock()
+		r.pending--
+		if r.pending == 0 {
+			close(r.idle)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *Runner) report(res Result) {
+	if r.onResult != nil {
+		r.onResult(res)
+	}
+}
+
+func (r *Runner) logResult(res Result) {
+	kv := []any{"virtualIP", res.Job.Router, "hook", res.Job.Kind, "path", res.Path,
+		"exitCode", res.ExitCode, "duration", res.Duration, "timedOut", res.TimedOut}
+	if res.Err != nil {
+		r.log.Error(res.Err, "Hook failed", append(kv, "output", res.Output)...)
+		return
+	}
+	r.log.V(1).Info("Hook ran", kv...)
+}
