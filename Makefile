@@ -1,0 +1,125 @@
+# vrrp-operator: keepalived-grade VRRP failover for bare-metal Kubernetes.
+# `make help` lists the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+IMG ?= vrrp-operator:dev
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUBE_BINARIES := $(LOCALBIN)/kube-apiserver $(LOCALBIN)/etcd $(LOCALBIN)/kubectl $(LOCALBIN)/helm
+export KUBEBUILDER_ASSETS ?= $(LOCALBIN)
+export PATH := $(LOCALBIN):$(PATH)
+
+GO_TEST_FLAGS ?= -race -count=1
+FUZZTIME ?= 60s
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and the agent's and controller's RBAC roles from markers.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=vrrp-operator-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac/controller
+	$(CONTROLLER_GEN) rbac:roleName=vrrp-operator-agent paths=./agent/... output:rbac:artifacts:config=config/rbac/agent
+	mkdir -p charts/vrrp-operator/crds && cp config/crd/bases/vrrp.dev_virtualips.yaml charts/vrrp-operator/crds/
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths=./api/...
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	gofmt -l -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: generate manifests ## Fail when generated files, go.mod/go.sum or formatting are stale.
+	go mod tidy
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	@git diff --exit-code -- api config charts go.mod go.sum || { echo "generated files or go.mod are stale: run make generate manifests && go mod tidy and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config charts go.mod go.sum)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
+
+##@ Test
+
+.PHONY: test
+test: kube-binaries ## Run every test: unit, envtest (real kube-apiserver), netns and keepalived interop (as root).
+	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need neither root nor kube binaries (the others skip).
+	go test $(GO_TEST_FLAGS) -short ./...
+
+.PHONY: test-integration
+test-integration: kube-binaries ## Run the envtest and network-namespace tests only.
+	go test $(GO_TEST_FLAGS) ./controllers/... ./test/...
+
+.PHONY: e2e
+e2e: kube-binaries ## Run the multi-node tests in network namespaces (root).
+	go test $(GO_TEST_FLAGS) -v ./test/e2e/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the VRRP packet decoder for FUZZTIME (default 60s).
+	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./agent/vrrp
+
+.PHONY: bench
+bench: ## Run the Go benchmarks and print their numbers.
+	go test -run=NONE -bench=. -benchmem ./...
+
+.PHONY: cover
+cover: ## Print statement coverage of the protocol package.
+	go test -cover ./agent/vrrp
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/vrrp-operator.
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/vrrp-operator ./cmd/vrrp-operator
+
+.PHONY: run
+run: manifests generate ## Run the controller against the cluster in ~/.kube/config.
+	go run ./cmd/vrrp-operator controller
+
+.PHONY: demo
+demo: build kube-binaries ## Run the seed's two-node keepalived setup as VirtualIPs in network namespaces (root).
+	hack/demo.sh
+
+.PHONY: install
+install: manifests ## Install the CRD into the cluster in ~/.kube/config.
+	kubectl apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRD from the cluster.
+	kubectl delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: manifests ## Install the chart into the cluster in ~/.kube/config.
+	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --set image.repository=$(firstword $(subst :, ,$(IMG))) --set image.tag=$(lastword $(subst :, ,$(IMG)))
+
+.PHONY: undeploy
+undeploy: ## Uninstall the chart.
+	helm uninstall vrrp-operator --namespace vrrp-system
+
+##@ Tools
+
+.PHONY: kube-binaries
+kube-binaries: ## Build kube-apiserver, etcd, kubectl and helm into bin/ from the Go module proxy (minutes the first time).
+	hack/build-kube-binaries.sh
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)

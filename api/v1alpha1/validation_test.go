@@ -1,0 +1,214 @@
+package v1alpha1_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+// TestAPIServer runs against one real kube-apiserver: starting it costs seconds, the subtests do not.
+func TestAPIServer(t *testing.T) {
+	env, cfg := testenv.APIServer(t)
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, vrrpv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatalf("creating client: %v", err)
+	}
+	kubeconfig := adminKubeconfig(t, env)
+
+	t.Run("kubectl refuses each invalid sample naming its field", func(t *testing.T) {
+		files, err := filepath.Glob(filepath.Join(testenv.Root(), "config", "samples", "invalid", "*.yaml"))
+		if err != nil || len(files) < 20 {
+			t.Fatalf("want at least 20 invalid samples, found %d (%v)", len(files), err)
+		}
+		for _, f := range files {
+			t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+				want := expectedMessage(t, f)
+				out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f)
+				if err == nil {
+					t.Fatalf("kubectl apply --dry-run=server accepted %s:\n%s", f, out)
+				}
+				if !strings.Contains(out, want) {
+					t.Fatalf("kubectl refused %s, but its message does not contain %q:\n%s", f, want, out)
+				}
+			})
+		}
+	})
+
+	t.Run("kubectl accepts the seed sample", func(t *testing.T) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-system"}}
+		if err := c.Create(context.Background(), ns); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(testenv.Root(), "config", "samples", "vrrp_v1alpha1_virtualip.yaml")
+		if out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f); err != nil {
+			t.Fatalf("kubectl apply --dry-run=server %s: %v\n%s", f, err, out)
+		}
+	})
+
+	t.Run("the seed sample is stored with its defaults filled in", func(t *testing.T) {
+		ctx := context.Background()
+		vip := seedSample(t)
+		if err := c.Create(ctx, vip); err != nil {
+			t.Fatalf("creating the seed VirtualIP: %v", err)
+		}
+		got := &vrrpv1.VirtualIP{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(vip), got); err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		want := vrrpv1.VirtualIPSpec{
+			VirtualRouterID: 51,
+			Version:         vrrpv1.VRRPv2,
+			Addresses:       []string{"198.51.100.252/24"},
+			AdvertInterval:  &metav1.Duration{Duration: time.Second},
+			Priority:        100,
+			NodePriorities:  []vrrpv1.NodePriority{{Node: "primary", Priority: 150}},
+			Preempt:         &yes,
+			Authentication: &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
+				SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: "vrrp-system", Key: "password"}},
+			V3IPv4Checksum: vrrpv1.ChecksumPseudoHeader,
+			Failover:       &vrrpv1.Failover{OnCordon: vrrpv1.CordonDemote},
+			Hooks: &vrrpv1.Hooks{
+				Notify:  &vrrpv1.Hook{Command: []string{"keepalived.sh"}},
+				Stop:    &vrrpv1.Hook{Command: []string{"keepalived.sh", "0", "VI_1", "STOP"}},
+				Timeout: &metav1.Duration{Duration: 30 * time.Second},
+			},
+		}
+		if diff := cmp.Diff(want, got.Spec); diff != "" {
+			t.Errorf("stored spec (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a minimal VirtualIP defaults to version 3, 1s, priority 100, preempt and Demote", func(t *testing.T) {
+		ctx := context.Background()
+		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "minimal"},
+			Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 7, Addresses: []string{"2001:db8::7"}}}
+		if err := c.Create(ctx, vip); err != nil {
+			t.Fatalf("creating a minimal VirtualIP: %v", err)
+		}
+		s := vip.Spec
+		if s.Version != 3 || s.AdvertInterval == nil || s.AdvertInterval.Duration != time.Second || s.Priority != 100 ||
+			s.Preempt == nil || !*s.Preempt || s.Failover == nil || s.Failover.OnCordon != vrrpv1.CordonDemote {
+			t.Errorf("defaults not applied: %+v", s)
+		}
+	})
+
+	t.Run("two agents applying their own status entries both survive", func(t *testing.T) {
+		ctx := context.Background()
+		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "ssa"},
+			Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 8, Addresses: []string{"198.51.100.8/24"}}}
+		if err := c.Create(ctx, vip); err != nil {
+			t.Fatal(err)
+		}
+		apply := func(node, state string, prio int64) {
+			t.Helper()
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+			u.SetName("ssa")
+			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{
+				"node": node, "state": state, "priority": prio, "interface": "eth0",
+			}}, "status", "nodes")
+			if err := c.Status().Patch(ctx, u, client.Apply, client.FieldOwner("vrrp.dev/agent-"+node), client.ForceOwnership); err != nil {
+				t.Fatalf("applying %s's status entry: %v", node, err)
+			}
+		}
+		apply("primary", "MASTER", 150)
+		apply("secondary", "BACKUP", 100)
+		apply("primary", "BACKUP", 1) // a later change by one agent must not drop the other's entry
+		got := &vrrpv1.VirtualIP{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(vip), got); err != nil {
+			t.Fatal(err)
+		}
+		want := []vrrpv1.NodeStatus{
+			{Node: "primary", State: vrrpv1.StateBackup, Priority: 1, Interface: "eth0"},
+			{Node: "secondary", State: vrrpv1.StateBackup, Priority: 100, Interface: "eth0"},
+		}
+		if diff := cmp.Diff(want, got.Status.Nodes); diff != "" {
+			t.Errorf("status.nodes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// expectedMessage reads the "# Refused ... containing: MESSAGE" header of an invalid sample.
+func expectedMessage(t *testing.T, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Scan()
+	_, want, ok := strings.Cut(s.Text(), "containing: ")
+	if !ok || want == "" {
+		t.Fatalf("%s: first line must say what the refusal contains, got %q", file, s.Text())
+	}
+	return want
+}
+
+func seedSample(t *testing.T) *vrrpv1.VirtualIP {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testenv.Root(), "config", "samples", "vrrp_v1alpha1_virtualip.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vip := &vrrpv1.VirtualIP{}
+	if err := yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(vip); err != nil {
+		t.Fatalf("decoding the seed sample: %v", err)
+	}
+	return vip
+}
+
+func adminKubeconfig(t *testing.T, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatalf("adding an admin user: %v", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func kubectl(t *testing.T, kubeconfig string, args ...string) (string, error) {
+	t.Helper()
+	bin := filepath.Join(testenv.Root(), "bin", "kubectl")
+	if _, err := os.Stat(bin); err != nil {
+		testenv.Unavailable(t, "test needs bin/kubectl: run make kube-binaries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+	return string(out), err
+}

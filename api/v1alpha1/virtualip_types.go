@@ -1,0 +1,480 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Annotations, labels and finalizers that steer or describe virtual routers.
+const (
+	// MaintenanceAnnotation on a Node set to "true" releases every VIP the node holds (priority 0,
+	// addresses dropped, stop hook run) until it is removed.
+	MaintenanceAnnotation = "vrrp.dev/maintenance"
+	// PreferredNodeAnnotation on a VirtualIP names the node that should hold it: that node's
+	// effective priority becomes 254 for this router.
+	PreferredNodeAnnotation = "vrrp.dev/preferred-node"
+	// ExcludeLabel on a Node releases its VIPs, as for MetalLB and cloud load balancers.
+	ExcludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
+	// MasterLabelPrefix + VirtualIP name is set to "true" on the Node that holds the VIP, so that
+	// workloads can follow it with node affinity.
+	MasterLabelPrefix = "vrrp.dev/master-"
+)
+
+// VRRPVersion is the protocol version a router speaks.
+// +kubebuilder:validation:Enum=2;3
+type VRRPVersion int32
+
+const (
+	// VRRPv2 is RFC 3768: IPv4 only, whole-second intervals, optional PASS authentication.
+	VRRPv2 VRRPVersion = 2
+	// VRRPv3 is RFC 9568: IPv4 and IPv6, centisecond intervals, no authentication.
+	VRRPv3 VRRPVersion = 3
+)
+
+// AuthenticationType is the VRRPv2 authentication scheme.
+// +kubebuilder:validation:Enum=PASS
+type AuthenticationType string
+
+// AuthenticationPass is RFC 3768 simple text password authentication (keepalived's auth_type PASS).
+const AuthenticationPass AuthenticationType = "PASS"
+
+// CordonPolicy says what a node does with a VIP when it is cordoned.
+// +kubebuilder:validation:Enum=Demote;Release;Ignore
+type CordonPolicy string
+
+const (
+	// CordonDemote drops the node's priority to 1 after a priority-0 advert: the best backup takes over
+	// at once, yet the VIP stays up if every node is cordoned.
+	CordonDemote CordonPolicy = "Demote"
+	// CordonRelease withdraws the node from the router entirely, as the maintenance annotation does.
+	CordonRelease CordonPolicy = "Release"
+	// CordonIgnore keeps the node's priority.
+	CordonIgnore CordonPolicy = "Ignore"
+)
+
+// ChecksumMode selects how VRRPv3 over IPv4 adverts are checksummed. Both forms exist in the wild and
+// both are accepted on receive; this only chooses what is sent.
+// +kubebuilder:validation:Enum=PseudoHeader;NoPseudoHeader
+type ChecksumMode string
+
+const (
+	// ChecksumPseudoHeader includes the IPv4 pseudo-header, as keepalived does by default.
+	ChecksumPseudoHeader ChecksumMode = "PseudoHeader"
+	// ChecksumNoPseudoHeader covers the VRRP message only.
+	ChecksumNoPseudoHeader ChecksumMode = "NoPseudoHeader"
+)
+
+// VirtualIPSpec declares one VRRP virtual router.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.authentication) || self.version == 2",message="authentication (PASS) requires version 2: VRRPv3 has no authentication"
+// +kubebuilder:validation:XValidation:rule="self.version != 2 || self.addresses.all(a, !a.contains(':'))",message="addresses must be IPv4 with version 2: VRRPv2 carries IPv4 only"
+// +kubebuilder:validation:XValidation:rule="self.version != 2 || (duration(self.advertInterval).getMilliseconds() % 1000 == 0 && duration(self.advertInterval) <= duration('255s'))",message="advertInterval must be whole seconds from 1s to 255s with version 2"
+// +kubebuilder:validation:XValidation:rule="self.version != 3 || (duration(self.advertInterval).getMilliseconds() % 10 == 0 && duration(self.advertInterval) <= duration('40950ms'))",message="advertInterval must be a multiple of 10ms up to 40.95s with version 3"
+type VirtualIPSpec struct {
+	// virtualRouterID is the VRID (keepalived's virtual_router_id), unique per network segment and
+	// address family.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=255
+	VirtualRouterID int32 `json:"virtualRouterID"`
+
+	// version is the VRRP version: 2 (RFC 3768) or 3 (RFC 9568).
+	// +optional
+	// +kubebuilder:default=3
+	Version VRRPVersion `json:"version,omitempty"`
+
+	// addresses are the virtual IPs, as an IP or CIDR (the prefix length gives the address's subnet on
+	// the interface; /32 or /128 when absent). All of one family.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=49
+	// +kubebuilder:validation:items:XValidation:rule="isIP(self) || isCIDR(self)",message="each address must be an IP address or CIDR, such as 198.51.100.10/24"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, a.contains(':')) || self.all(a, !a.contains(':'))",message="addresses must all be IPv4 or all IPv6: one virtual router speaks one family"
+	Addresses []string `json:"addresses"`
+
+	// interface names the network interface on every node. Empty: on each node, the interface whose
+	// subnet holds the first address (so nodes may differ, like ens3 and eth0).
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[^/\s:]*$`
+	Interface string `json:"interface,omitempty"`
+
+	// advertInterval is how often the Master advertises: whole seconds for version 2, multiples of
+	// 10ms up to 40.95s for version 3.
+	// +optional
+	// +kubebuilder:default="1s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10ms')",message="advertInterval must be at least 10ms"
+	AdvertInterval *metav1.Duration `json:"advertInterval,omitempty"`
+
+	// priority of every participating node not named in nodePriorities; the highest wins.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=254
+	Priority int32 `json:"priority,omitempty"`
+
+	// nodePriorities overrides priority for some nodes, by name or label selector. The first matching
+	// entry wins.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(x, !has(x.node) || self.exists_one(y, has(y.node) && y.node == x.node))",message="nodePriorities must not name the same node twice"
+	NodePriorities []NodePriority `json:"nodePriorities,omitempty"`
+
+	// nodeSelector chooses the nodes that take part. Empty: every node running the agent.
+	// +optional
+	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
+
+	// preempt lets a higher-priority node take the VIP back from a lower-priority Master.
+	// +optional
+	// +kubebuilder:default=true
+	Preempt *bool `json:"preempt,omitempty"`
+
+	// preemptDelay waits this long after startup before preempting (keepalived's preempt_delay).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="preemptDelay must be at most 1h"
+	PreemptDelay *metav1.Duration `json:"preemptDelay,omitempty"`
+
+	// acceptMode lets the Master accept packets addressed to the VIPs it does not own (RFC 9568 §6.1).
+	// +optional
+	AcceptMode bool `json:"acceptMode,omitempty"`
+
+	// unicast sends adverts to the other participating nodes' InternalIPs instead of the VRRP
+	// multicast group, for networks that drop multicast.
+	// +optional
+	Unicast bool `json:"unicast,omitempty"`
+
+	// authentication is VRRPv2 simple text password authentication. Only the first 8 bytes of the
+	// password are used, as on the wire.
+	// +optional
+	Authentication *Authentication `json:"authentication,omitempty"`
+
+	// v3IPv4Checksum chooses the checksum sent for VRRPv3 over IPv4. Both are accepted on receive.
+	// +optional
+	// +kubebuilder:default=PseudoHeader
+	V3IPv4Checksum ChecksumMode `json:"v3IPv4Checksum,omitempty"`
+
+	// failover says how nodes react to being cordoned.
+	// +optional
+	// +kubebuilder:default={onCordon: Demote}
+	Failover *Failover `json:"failover,omitempty"`
+
+	// garp tunes the gratuitous ARPs (IPv4) or unsolicited neighbor advertisements (IPv6) a new Master
+	// sends for its addresses.
+	// +optional
+	GARP *GARP `json:"garp,omitempty"`
+
+	// hooks are programs in the agent's hook directory run on transitions, like keepalived's notify
+	// scripts.
+	// +optional
+	Hooks *Hooks `json:"hooks,omitempty"`
+}
+
+// NodePriority sets the priority of one node or of the nodes that match a selector.
+// +kubebuilder:validation:XValidation:rule="has(self.node) != has(self.selector)",message="each nodePriorities entry needs exactly one of node or selector"
+type NodePriority struct {
+	// node is a node name.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node,omitempty"`
+
+	// selector matches nodes by label.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+
+	// priority for the matching nodes.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=254
+	Priority int32 `json:"priority"`
+}
+
+// Authentication is VRRPv2 authentication with a password kept in a Secret.
+type Authentication struct {
+	// type is the authentication scheme; PASS is the only one VRRPv2 keeps (RFC 3768 §5.3.6).
+	// +required
+	Type AuthenticationType `json:"type"`
+
+	// secretRef points at the password.
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// SecretKeyReference names one key of a Secret.
+type SecretKeyReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+
+	// key in the Secret's data.
+	// +optional
+	// +kubebuilder:default=password
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// Failover says how nodes react to administrative actions.
+type Failover struct {
+	// onCordon: Demote (priority 1, the best backup takes over at once), Release (leave the router)
+	// or Ignore.
+	// +optional
+	// +kubebuilder:default=Demote
+	OnCordon CordonPolicy `json:"onCordon,omitempty"`
+}
+
+// GARP tunes address announcements after a node becomes Master.
+type GARP struct {
+	// count is how many announcements a new Master sends per address.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Count int32 `json:"count,omitempty"`
+
+	// interval between those announcements.
+	// +optional
+	// +kubebuilder:default="1100ms"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10ms') && duration(self) <= duration('1m')",message="garp.interval must be between 10ms and 1m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// refresh repeats the announcements this often while Master; 0 or absent: never.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) == duration('0s') || duration(self) >= duration('1s')",message="garp.refresh must be 0 (off) or at least 1s"
+	Refresh *metav1.Duration `json:"refresh,omitempty"`
+}
+
+// Hooks are programs run on transitions. Each command is an argv (no shell); its first element names
+// a program inside the agent's hook directory.
+type Hooks struct {
+	// notify runs on every transition, keepalived-style, as: COMMAND... INSTANCE <name> <STATE> <priority>.
+	// +optional
+	Notify *Hook `json:"notify,omitempty"`
+
+	// master runs on becoming MASTER.
+	// +optional
+	Master *Hook `json:"master,omitempty"`
+
+	// backup runs on becoming BACKUP.
+	// +optional
+	Backup *Hook `json:"backup,omitempty"`
+
+	// fault runs on entering FAULT.
+	// +optional
+	Fault *Hook `json:"fault,omitempty"`
+
+	// stop runs when the node leaves the router: agent shutdown, maintenance, or deletion.
+	// +optional
+	Stop *Hook `json:"stop,omitempty"`
+
+	// timeout kills a hook (its whole process group) that runs longer.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('1h')",message="hooks.timeout must be positive and at most 1h"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// Hook is one program to run.
+type Hook struct {
+	// command is the program (relative to the hook directory) and its arguments.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	Command []string `json:"command"`
+}
+
+// RouterState is a node's VRRP state for one virtual router.
+// +kubebuilder:validation:Enum=INIT;BACKUP;MASTER;FAULT;STOPPED
+type RouterState string
+
+const (
+	StateInit    RouterState = "INIT"
+	StateBackup  RouterState = "BACKUP"
+	StateMaster  RouterState = "MASTER"
+	StateFault   RouterState = "FAULT"
+	StateStopped RouterState = "STOPPED"
+)
+
+// Condition types and reasons of VirtualIP status.
+const (
+	// ConditionReady is True when exactly one node is MASTER.
+	ConditionReady = "Ready"
+	// ConditionDegraded is True when something needs attention; its reason says what.
+	ConditionDegraded = "Degraded"
+
+	ReasonOneMaster        = "OneMaster"
+	ReasonSplitBrain       = "SplitBrain"
+	ReasonNoMaster         = "NoMaster"
+	ReasonRouterIDConflict = "RouterIDConflict"
+	ReasonHookFailed       = "HookFailed"
+	ReasonHealthy          = "Healthy"
+)
+
+// VirtualIPStatus is what the agents and the controller observe.
+type VirtualIPStatus struct {
+	// conditions: Ready (exactly one MASTER) and Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// observedGeneration is the generation the controller last summarised.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// master is the node that holds the addresses, empty when none or several do.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Master string `json:"master,omitempty"`
+
+	// nodes has one entry per participating node, written by that node's agent.
+	// +optional
+	// +listType=map
+	// +listMapKey=node
+	// +kubebuilder:validation:MaxItems=5000
+	Nodes []NodeStatus `json:"nodes,omitempty"`
+}
+
+// NodeStatus is one node's view of one virtual router.
+type NodeStatus struct {
+	// node is the node name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+
+	// state is the node's VRRP state.
+	// +required
+	State RouterState `json:"state"`
+
+	// priority is the node's effective priority, after cordon, maintenance and preference.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=255
+	Priority int32 `json:"priority,omitempty"`
+
+	// reason explains the priority or state: Cordoned, Maintenance, Excluded, Preferred, InterfaceDown...
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason,omitempty"`
+
+	// message is a human-readable detail.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
+
+	// interface is the network interface the router runs on this node.
+	// +optional
+	// +kubebuilder:validation:MaxLength=15
+	Interface string `json:"interface,omitempty"`
+
+	// lastTransitionTime is when state last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+
+	// lastHook is the result of the last hook run for this router on this node.
+	// +optional
+	LastHook *HookResult `json:"lastHook,omitempty"`
+}
+
+// HookResult is the outcome of one hook run.
+type HookResult struct {
+	// kind is notify, master, backup, fault or stop.
+	// +required
+	// +kubebuilder:validation:MaxLength=16
+	Kind string `json:"kind"`
+
+	// exitCode of the program; -1 when it could not start or was killed.
+	// +optional
+	ExitCode int32 `json:"exitCode"`
+
+	// timedOut is true when the hook was killed at the timeout.
+	// +optional
+	TimedOut bool `json:"timedOut,omitempty"`
+
+	// duration the hook ran.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// startTime is when it started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// output is the end of what the hook printed.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Output string `json:"output,omitempty"`
+}
+
+// VirtualIP is a VRRP virtual router: a set of addresses that one node at a time holds.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=vip,categories=vrrp
+// +kubebuilder:printcolumn:name="VRID",type=integer,JSONPath=`.spec.virtualRouterID`
+// +kubebuilder:printcolumn:name="Addresses",type=string,JSONPath=`.spec.addresses`
+// +kubebuilder:printcolumn:name="Master",type=string,JSONPath=`.status.master`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.spec.version`,priority=1
+// +kubebuilder:printcolumn:name="Interval",type=string,JSONPath=`.spec.advertInterval`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type VirtualIP struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the virtual router.
+	// +required
+	Spec VirtualIPSpec `json:"spec"`
+
+	// status is written by the agents (their own nodes entry) and the controller (the rest).
+	// +optional
+	Status VirtualIPStatus `json:"status,omitempty"`
+}
+
+// VirtualIPList is a list of VirtualIPs.
+//
+// +kubebuilder:object:root=true
+type VirtualIPList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []VirtualIP `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&VirtualIP{}, &VirtualIPList{})
+}
