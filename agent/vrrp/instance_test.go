@@ -1,0 +1,728 @@
+package vrrp
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The tests below follow the state tables of RFC 9568 §6.4 (and RFC 3768 §6.4), one test per
+// row, with both polarities: what the row does, and that nearby inputs do not trigger it.
+
+func TestInitializeOnStartup(t *testing.T) {
+	owner := v3Config()
+	owner.Priority = 255
+	tests := map[string]struct {
+		cfg      Config
+		before   []Event
+		want     func(cfg Config) []Action
+		state    State
+		deadline time.Duration // from t0; -1: none
+	}{
+		"the address owner (priority 255) becomes Master at once and advertises (§6.4.1)": {
+			cfg:      owner,
+			want:     func(cfg Config) []Action { return becameMaster(cfg, StateInit, 255, true, "addressOwner") },
+			state:    StateMaster,
+			deadline: time.Second,
+		},
+		"a priority-254 router becomes Backup and waits Master_Down_Interval (§6.4.1)": {
+			cfg: func() Config { c := v3Config(); c.Priority = 254; return c }(),
+			want: func(Config) []Action {
+				return []Action{Transition{From: StateInit, To: StateBackup, Priority: 254, Reason: "startup"}}
+			},
+			state:    StateBackup,
+			deadline: 3*time.Second + 7812500,
+		},
+		"a stopped router starts again as Backup": {
+			cfg:    v3Config(),
+			before: []Event{Startup{}, Shutdown{}},
+			want: func(Config) []Action {
+				return []Action{Transition{From: StateStopped, To: StateBackup, Priority: 100, Reason: "startup"}}
+			},
+			state:    StateBackup,
+			deadline: 3*time.Second + 609375*time.Microsecond,
+		},
+		"a router whose interface went down before Startup starts in Fault": {
+			cfg:    v3Config(),
+			before: []Event{InterfaceDown{Reason: "link down"}},
+			want: func(Config) []Action {
+				return []Action{Transition{From: StateInit, To: StateFault, Priority: 100, Reason: "interfaceDown"}}
+			},
+			state:    StateFault,
+			deadline: -1,
+		},
+		"Startup of a running Backup does nothing": {
+			cfg:      v3Config(),
+			before:   []Event{Startup{}},
+			want:     func(Config) []Action { return nil },
+			state:    StateBackup,
+			deadline: 3*time.Second + 609375*time.Microsecond,
+		},
+		"Startup of a running Master does nothing": {
+			cfg:      owner,
+			before:   []Event{Startup{}},
+			want:     func(Config) []Action { return nil },
+			state:    StateMaster,
+			deadline: time.Second,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			i := newTestInstance(t, tc.cfg)
+			wantNoDeadline(t, i)
+			for _, ev := range tc.before {
+				i.Handle(ev, t0)
+			}
+			wantActions(t, tc.want(tc.cfg), i.Handle(Startup{}, t0))
+			wantState(t, i, tc.state)
+			if tc.deadline < 0 {
+				wantNoDeadline(t, i)
+			} else {
+				wantDeadline(t, i, t0.Add(tc.deadline))
+			}
+		})
+	}
+}
+
+func TestBackupOnShutdown(t *testing.T) {
+	t.Run("a Backup cancels Master_Down_Timer and stops without a word (§6.4.2)", func(t *testing.T) {
+		i := backup(t, v3Config())
+		wantActions(t, []Action{Transition{From: StateBackup, To: StateStopped, Priority: 100, Reason: "agent stopping"}},
+			i.Handle(Shutdown{Reason: "agent stopping"}, t0.Add(time.Second)))
+		wantNoDeadline(t, i)
+		wantActions(t, nil, i.Handle(TimerExpired{}, t0.Add(time.Hour)))
+	})
+	t.Run("a stopped router ignores another Shutdown", func(t *testing.T) {
+		i := backup(t, v3Config())
+		i.Handle(Shutdown{}, t0)
+		wantActions(t, nil, i.Handle(Shutdown{}, t0))
+		wantState(t, i, StateStopped)
+	})
+	t.Run("a router never started stops with a report, so that its stop hook runs", func(t *testing.T) {
+		i := newTestInstance(t, v3Config())
+		wantActions(t, []Action{Transition{From: StateInit, To: StateStopped, Priority: 100, Reason: "shutdown"}}, i.Handle(Shutdown{}, t0))
+	})
+}
+
+func TestBackupWhenMasterDownTimerFires(t *testing.T) {
+	cfg := v3Config()
+	down := 3*time.Second + 609375*time.Microsecond
+	t.Run("at Master_Down_Interval a Backup advertises, takes and announces the addresses and becomes Master (§6.4.2)", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t0.Add(down)))
+		wantDeadline(t, i, t0.Add(down+time.Second))
+	})
+	t.Run("one nanosecond earlier nothing happens", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, nil, i.Handle(TimerExpired{}, t0.Add(down-1)))
+		wantState(t, i, StateBackup)
+		wantDeadline(t, i, t0.Add(down))
+	})
+	t.Run("a late delivery still fires", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t0.Add(down+time.Second)))
+	})
+}
+
+func TestBackupOnAdvertWithPriorityZero(t *testing.T) {
+	cfg := v3Config()
+	now := t0.Add(time.Second)
+	t.Run("a priority-0 advert sets Master_Down_Timer to Skew_Time (§6.4.2)", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 0), now))
+		wantDeadline(t, i, now.Add(609375*time.Microsecond))
+		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, now.Add(609375*time.Microsecond)))
+	})
+	t.Run("a priority-1 advert resets Master_Down_Timer to Master_Down_Interval instead", func(t *testing.T) {
+		c := cfg
+		c.Preempt = false
+		i := backup(t, c)
+		wantActions(t, nil, i.Handle(advertFrom(c, peerAddr, 1), now))
+		wantDeadline(t, i, now.Add(3*time.Second+609375*time.Microsecond))
+	})
+}
+
+func TestBackupOnAdvertWithNonZeroPriority(t *testing.T) {
+	down := 3*time.Second + 609375*time.Microsecond // priority 100 at 1 s
+	now := t0.Add(2 * time.Second)
+	tests := map[string]struct {
+		preempt  bool
+		priority uint8 // ours
+		advert   func(cfg Config) AdvertReceived
+		deadline time.Time
+	}{
+		"with Preempt, a higher priority resets Master_Down_Timer": {
+			preempt: true, priority: 100,
+			advert:   func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 101) },
+			deadline: now.Add(down),
+		},
+		"with Preempt, an equal priority resets Master_Down_Timer whatever the address": {
+			preempt: true, priority: 100,
+			advert:   func(c Config) AdvertReceived { return advertFrom(c, lowerAddr, 100) },
+			deadline: now.Add(down),
+		},
+		"with Preempt, a lower priority is discarded and Master_Down_Timer runs on": {
+			preempt: true, priority: 100,
+			advert:   func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 99) },
+			deadline: t0.Add(down),
+		},
+		"without Preempt, a lower priority resets Master_Down_Timer": {
+			preempt: false, priority: 100,
+			advert:   func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 99) },
+			deadline: now.Add(down),
+		},
+		"without Preempt, the address owner still preempts (§6.1)": {
+			preempt: false, priority: 255,
+			advert:   func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 254) },
+			deadline: t0.Add(3*time.Second + 3906250), // still the one from startup
+		},
+		"a VRRPv3 Backup adopts the Master's interval and recomputes both timers": {
+			preempt: true, priority: 100,
+			advert: func(c Config) AdvertReceived {
+				a := advertFrom(c, peerAddr, 200)
+				a.Advert.Interval = 250 * time.Millisecond
+				return a
+			},
+			deadline: now.Add(750*time.Millisecond + 152343750),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := v3Config()
+			cfg.Preempt, cfg.Priority = tc.preempt, tc.priority
+			i := newTestInstance(t, cfg)
+			if tc.priority == 255 {
+				// An owner only gets to Backup by losing a tie with another owner.
+				i.Handle(Startup{}, t0)
+				i.Handle(advertFrom(cfg, peerAddr, 255), t0)
+			} else {
+				i.Handle(Startup{}, t0)
+			}
+			wantState(t, i, StateBackup)
+			wantActions(t, nil, i.Handle(tc.advert(cfg), now))
+			wantDeadline(t, i, tc.deadline)
+		})
+	}
+}
+
+func TestMasterOnShutdown(t *testing.T) {
+	cfg := v3Config()
+	t.Run("a Master sends priority 0, removes its addresses and stops (§6.4.3)", func(t *testing.T) {
+		i, now := master(t, cfg)
+		wantActions(t, []Action{
+			ours(cfg, 0),
+			RemoveAddresses{Addresses: cfg.Addresses},
+			Transition{From: StateMaster, To: StateStopped, Priority: 100, Reason: "shutdown"},
+		}, i.Handle(Shutdown{}, now))
+		wantNoDeadline(t, i)
+		wantActions(t, nil, i.Handle(TimerExpired{}, now.Add(time.Hour)))
+	})
+}
+
+func TestMasterWhenAdverTimerFires(t *testing.T) {
+	cfg := v3Config()
+	t.Run("a Master advertises and resets Adver_Timer (§6.4.3)", func(t *testing.T) {
+		i, now := master(t, cfg)
+		fire := now.Add(time.Second)
+		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(TimerExpired{}, fire))
+		wantDeadline(t, i, fire.Add(time.Second))
+	})
+	t.Run("a Master woken early sends nothing", func(t *testing.T) {
+		i, now := master(t, cfg)
+		wantActions(t, nil, i.Handle(TimerExpired{}, now.Add(time.Second-1)))
+		wantDeadline(t, i, now.Add(time.Second))
+	})
+}
+
+func TestMasterOnAdvertWithPriorityZero(t *testing.T) {
+	cfg := v3Config()
+	t.Run("a Master hearing priority 0 advertises at once and resets Adver_Timer (§6.4.3)", func(t *testing.T) {
+		i, now := master(t, cfg)
+		at := now.Add(300 * time.Millisecond)
+		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(advertFrom(cfg, peerAddr, 0), at))
+		wantDeadline(t, i, at.Add(time.Second))
+		wantState(t, i, StateMaster)
+	})
+}
+
+func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
+	cfg := v3Config()
+	slower := func(a AdvertReceived) AdvertReceived { a.Advert.Interval = 2 * time.Second; return a }
+	tests := map[string]struct {
+		advert   AdvertReceived
+		want     []Action
+		state    State
+		deadline func(at, mastered time.Time) time.Time
+	}{
+		"a higher priority makes the Master give up its addresses and go Backup": {
+			advert: advertFrom(cfg, lowerAddr, 101),
+			want: []Action{
+				RemoveAddresses{Addresses: cfg.Addresses},
+				Transition{From: StateMaster, To: StateBackup, Priority: 100, Reason: "higherPriority"},
+			},
+			state:    StateBackup,
+			deadline: func(at, _ time.Time) time.Time { return at.Add(3*time.Second + 609375*time.Microsecond) },
+		},
+		"a VRRPv3 Master going Backup adopts the new Master's interval": {
+			advert: slower(advertFrom(cfg, lowerAddr, 200)),
+			want: []Action{
+				RemoveAddresses{Addresses: cfg.Addresses},
+				Transition{From: StateMaster, To: StateBackup, Priority: 100, Reason: "higherPriority"},
+			},
+			state:    StateBackup,
+			deadline: func(at, _ time.Time) time.Time { return at.Add(6*time.Second + 1218750*time.Microsecond) },
+		},
+		"an equal priority from a greater primary address wins the tie": {
+			advert: advertFrom(cfg, peerAddr, 100),
+			want: []Action{
+				RemoveAddresses{Addresses: cfg.Addresses},
+				Transition{From: StateMaster, To: StateBackup, Priority: 100, Reason: "higherAddress"},
+			},
+			state:    StateBackup,
+			deadline: func(at, _ time.Time) time.Time { return at.Add(3*time.Second + 609375*time.Microsecond) },
+		},
+		"an equal priority from a smaller primary address loses the tie and hears us at once": {
+			advert:   advertFrom(cfg, lowerAddr, 100),
+			want:     []Action{ours(cfg, 100)},
+			state:    StateMaster,
+			deadline: func(_, m time.Time) time.Time { return m.Add(time.Second) },
+		},
+		"a lower priority hears us at once, without resetting Adver_Timer (RFC 9568 §6.4.3)": {
+			advert:   advertFrom(cfg, peerAddr, 99),
+			want:     []Action{ours(cfg, 100)},
+			state:    StateMaster,
+			deadline: func(_, m time.Time) time.Time { return m.Add(time.Second) },
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			i, mastered := master(t, cfg)
+			at := mastered.Add(400 * time.Millisecond)
+			wantActions(t, tc.want, i.Handle(tc.advert, at))
+			wantState(t, i, tc.state)
+			wantDeadline(t, i, tc.deadline(at, mastered))
+		})
+	}
+}
+
+func TestMasterAnswersLowerPriorityAtMostOncePerInterval(t *testing.T) {
+	cfg := v3Config()
+	i, now := master(t, cfg)
+	low := advertFrom(cfg, peerAddr, 50)
+	steps := []struct {
+		after time.Duration
+		want  []Action
+	}{
+		{0, []Action{ours(cfg, 100)}},
+		{10 * time.Millisecond, nil},
+		{999 * time.Millisecond, nil},
+		{time.Second, []Action{ours(cfg, 100)}},
+	}
+	for _, s := range steps {
+		wantActions(t, s.want, i.Handle(low, now.Add(s.after)))
+	}
+}
+
+func TestReceivedAdvertsFailingRouterChecksAreDropped(t *testing.T) {
+	v3, v2 := v3Config(), v2Config()
+	v2none := v2
+	v2none.Password = ""
+	mod := func(a AdvertReceived, f func(*Advertisement)) AdvertReceived { f(&a.Advert); return a }
+	tests := map[string]struct {
+		cfg    Config
+		advert AdvertReceived
+		want   error // nil: accepted
+	}{
+		"another VRID is dropped (§7.1)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.VRID = 52 }), want: ErrVRID,
+		},
+		"a VRRPv2 advert to a VRRPv3 router is dropped (§7.1)": {
+			cfg: v3, advert: advertFrom(v2, peerAddr, 200), want: ErrVersion,
+		},
+		"an advert from an IPv6 source to an IPv4 router is dropped": {
+			cfg: v3, advert: advertFrom(v3, peerAddr6, 200), want: ErrFamily,
+		},
+		"an advert listing IPv6 addresses to an IPv4 router is dropped (§5.2.9)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("2001:db8::1") }), want: ErrFamily,
+		},
+		"our own advert looped back is dropped": {
+			cfg: v3, advert: advertFrom(v3, ourAddr, 200), want: ErrOwnAdvert,
+		},
+		"an advert without addresses is dropped (§5.2.5)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = nil }), want: ErrAddressCount,
+		},
+		"an advert with interval 0 is dropped (erratum 8301)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Interval = 0 }), want: ErrInterval,
+		},
+		"a VRRPv3 advert with another interval is accepted (§7.1 says log, not drop)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Interval = 2 * time.Second }),
+		},
+		"a VRRPv3 advert listing other addresses is accepted (§7.1 says log, not drop)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }),
+		},
+		"a VRRPv2 advert with another interval is dropped (RFC 3768 §7.1)": {
+			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.Interval = 2 * time.Second }), want: ErrIntervalMismatch,
+		},
+		"a VRRPv2 advert without authentication to a PASS router is dropped": {
+			cfg: v2, advert: advertFrom(v2none, peerAddr, 200), want: ErrAuth,
+		},
+		"a VRRPv2 advert with PASS to a router without authentication is dropped": {
+			cfg: v2none, advert: advertFrom(v2, peerAddr, 200), want: ErrAuth,
+		},
+		"a VRRPv2 advert with the wrong password is dropped": {
+			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.AuthData[7] = '3' }), want: ErrAuth,
+		},
+		"a VRRPv2 advert with the right password is accepted": {
+			cfg: v2, advert: advertFrom(v2, peerAddr, 200),
+		},
+		"a password longer than 8 bytes matches on its first 8, as keepalived cuts it": {
+			cfg: func() Config { c := v2; c.Password = "secret12-and-more"; return c }(), advert: advertFrom(v2, peerAddr, 200),
+		},
+		"a VRRPv2 advert without authentication ignores the authentication data": {
+			cfg: v2none, advert: mod(advertFrom(v2none, peerAddr, 200), func(a *Advertisement) { a.AuthData[0] = 'x' }),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			for _, state := range []State{StateBackup, StateMaster} {
+				var i *Instance
+				now := t0.Add(time.Second)
+				if state == StateBackup {
+					i = backup(t, tc.cfg)
+				} else {
+					i, now = master(t, tc.cfg)
+				}
+				deadline, _ := i.Deadline()
+				got := i.Handle(tc.advert, now)
+				if tc.want == nil {
+					if len(got) == 1 {
+						if d, ok := got[0].(Drop); ok {
+							t.Fatalf("%s dropped it: %v", state, d.Err)
+						}
+					}
+					continue
+				}
+				wantActions(t, []Action{Drop{Err: tc.want}}, got)
+				wantState(t, i, state)
+				wantDeadline(t, i, deadline)
+			}
+		})
+	}
+}
+
+func TestRoutersNotRunningIgnoreAdvertsAndTimers(t *testing.T) {
+	cfg := v3Config()
+	tests := map[string][]Event{
+		"a router never started":                   nil,
+		"a stopped router":                         {Startup{}, Shutdown{}},
+		"a router in Fault":                        {Startup{}, InterfaceDown{}},
+		"a router whose interface went down twice": {Startup{}, InterfaceDown{}, InterfaceDown{}},
+	}
+	for name, before := range tests {
+		t.Run(name, func(t *testing.T) {
+			i := newTestInstance(t, cfg)
+			for _, ev := range before {
+				i.Handle(ev, t0)
+			}
+			state := i.State()
+			wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 200), t0))
+			wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 0), t0))
+			wantActions(t, nil, i.Handle(TimerExpired{}, t0.Add(time.Hour)))
+			wantState(t, i, state)
+			wantNoDeadline(t, i)
+		})
+	}
+}
+
+func TestInterfaceDownAndUp(t *testing.T) {
+	cfg := v3Config()
+	owner := v3Config()
+	owner.Priority = 255
+	t.Run("a Master whose interface goes down sends priority 0, removes its addresses and goes Fault", func(t *testing.T) {
+		i, now := master(t, cfg)
+		wantActions(t, []Action{
+			ours(cfg, 0),
+			RemoveAddresses{Addresses: cfg.Addresses},
+			Transition{From: StateMaster, To: StateFault, Priority: 100, Reason: "eth0 down"},
+		}, i.Handle(InterfaceDown{Reason: "eth0 down"}, now))
+		wantNoDeadline(t, i)
+	})
+	t.Run("a Backup whose interface goes down goes Fault with no timer", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, []Action{Transition{From: StateBackup, To: StateFault, Priority: 100, Reason: "interfaceDown"}}, i.Handle(InterfaceDown{}, t0))
+		wantNoDeadline(t, i)
+	})
+	t.Run("InterfaceUp takes a router in Fault through Initialize to Backup", func(t *testing.T) {
+		i := backup(t, cfg)
+		i.Handle(InterfaceDown{}, t0)
+		now := t0.Add(time.Minute)
+		wantActions(t, []Action{Transition{From: StateFault, To: StateBackup, Priority: 100, Reason: "interfaceUp"}}, i.Handle(InterfaceUp{}, now))
+		wantDeadline(t, i, now.Add(3*time.Second+609375*time.Microsecond))
+	})
+	t.Run("InterfaceUp takes the address owner in Fault straight to Master", func(t *testing.T) {
+		i := newTestInstance(t, owner)
+		i.Handle(Startup{}, t0)
+		i.Handle(InterfaceDown{}, t0)
+		wantActions(t, becameMaster(owner, StateFault, 255, true, "addressOwner"), i.Handle(InterfaceUp{}, t0))
+	})
+	t.Run("InterfaceUp before Startup only clears the fault", func(t *testing.T) {
+		i := newTestInstance(t, cfg)
+		i.Handle(InterfaceDown{}, t0)
+		wantActions(t, nil, i.Handle(InterfaceUp{}, t0))
+		wantState(t, i, StateInit)
+		wantActions(t, []Action{Transition{From: StateInit, To: StateBackup, Priority: 100, Reason: "startup"}}, i.Handle(Startup{}, t0))
+	})
+	t.Run("InterfaceUp of a running Backup does nothing", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, nil, i.Handle(InterfaceUp{}, t0.Add(time.Second)))
+		wantDeadline(t, i, t0.Add(3*time.Second+609375*time.Microsecond))
+	})
+	t.Run("a router in Fault stops on Shutdown", func(t *testing.T) {
+		i := backup(t, cfg)
+		i.Handle(InterfaceDown{}, t0)
+		wantActions(t, []Action{Transition{From: StateFault, To: StateStopped, Priority: 100, Reason: "shutdown"}}, i.Handle(Shutdown{}, t0))
+	})
+}
+
+func TestSetPriority(t *testing.T) {
+	cfg := v3Config()
+	t.Run("a Master resigning sends priority 0, removes its addresses and goes Backup (cordon Demote)", func(t *testing.T) {
+		i, now := master(t, cfg)
+		wantActions(t, []Action{
+			ours(cfg, 0),
+			RemoveAddresses{Addresses: cfg.Addresses},
+			Transition{From: StateMaster, To: StateBackup, Priority: 1, Reason: "resign"},
+		}, i.Handle(SetPriority{Priority: 1, Resign: true}, now))
+		if i.Priority() != 1 {
+			t.Errorf("Priority() = %d, want 1", i.Priority())
+		}
+		// Nobody else took over: the demoted router takes the addresses back by the rules.
+		wantDeadline(t, i, now.Add(3*time.Second+996093750))
+	})
+	t.Run("a Master resigning with priority 0 keeps its priority", func(t *testing.T) {
+		i, now := master(t, cfg)
+		acts := i.Handle(SetPriority{Resign: true}, now)
+		if i.Priority() != 100 || i.State() != StateBackup || len(acts) != 3 {
+			t.Errorf("after resigning: priority %d, state %s, %d actions; want 100, BACKUP, 3", i.Priority(), i.State(), len(acts))
+		}
+	})
+	t.Run("a Master given a new priority advertises it at once and stays Master", func(t *testing.T) {
+		i, now := master(t, cfg)
+		at := now.Add(100 * time.Millisecond)
+		wantActions(t, []Action{ours(cfg, 50)}, i.Handle(SetPriority{Priority: 50}, at))
+		wantState(t, i, StateMaster)
+		wantDeadline(t, i, at.Add(time.Second))
+	})
+	t.Run("a Master given its current priority sends nothing", func(t *testing.T) {
+		i, now := master(t, cfg)
+		wantActions(t, nil, i.Handle(SetPriority{Priority: 100}, now))
+	})
+	t.Run("an address owner demoted loses Accept without AcceptMode", func(t *testing.T) {
+		c := cfg
+		c.Priority = 255
+		i := newTestInstance(t, c)
+		i.Handle(Startup{}, t0)
+		wantActions(t, []Action{ours(c, 200), AddAddresses{Addresses: c.Addresses, Accept: false}}, i.Handle(SetPriority{Priority: 200}, t0))
+	})
+	t.Run("a Backup raised above the Master preempts it by discarding its adverts", func(t *testing.T) {
+		i := backup(t, cfg)
+		now := t0.Add(time.Second)
+		i.Handle(advertFrom(cfg, peerAddr, 150), now)
+		wantActions(t, nil, i.Handle(SetPriority{Priority: 200}, now))
+		wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 150), now.Add(time.Second)))
+		deadline := now.Add(3*time.Second + 609375*time.Microsecond) // armed by the last accepted advert
+		wantDeadline(t, i, deadline)
+		wantActions(t, becameMaster(cfg, StateBackup, 200, false, "masterDown"), i.Handle(TimerExpired{}, deadline))
+	})
+	t.Run("a Backup asked to resign only takes the priority", func(t *testing.T) {
+		i := backup(t, cfg)
+		wantActions(t, nil, i.Handle(SetPriority{Priority: 20, Resign: true}, t0))
+		wantState(t, i, StateBackup)
+		if i.Priority() != 20 {
+			t.Errorf("Priority() = %d, want 20", i.Priority())
+		}
+	})
+}
+
+func TestReconfigure(t *testing.T) {
+	cfg := v3Config()
+	t.Run("a Master removes old addresses, adds and announces new ones and advertises the new list", func(t *testing.T) {
+		i, now := master(t, cfg)
+		next := cfg
+		next.Addresses = []netip.Prefix{vip2}
+		next.AdvertInterval = 2 * time.Second
+		wantActions(t, []Action{
+			RemoveAddresses{Addresses: []netip.Prefix{vip}},
+			AddAddresses{Addresses: []netip.Prefix{vip2}},
+			Announce{Addresses: []netip.Addr{vip2.Addr()}},
+			ours(next, 100),
+		}, i.Handle(Reconfigure{Config: next}, now))
+		wantDeadline(t, i, now.Add(2*time.Second))
+		if diff := cmp.Diff(next, i.Config(), cmpOpts); diff != "" {
+			t.Errorf("Config() mismatch (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a Master whose AcceptMode turns on re-adds all its addresses with Accept", func(t *testing.T) {
+		i, now := master(t, cfg)
+		next := cfg
+		next.AcceptMode = true
+		next.Addresses = []netip.Prefix{vip, vip2}
+		wantActions(t, []Action{
+			AddAddresses{Addresses: next.Addresses, Accept: true},
+			Announce{Addresses: []netip.Addr{vip2.Addr()}},
+			ours(next, 100),
+		}, i.Handle(Reconfigure{Config: next}, now))
+	})
+	t.Run("a Backup takes the new configuration without actions", func(t *testing.T) {
+		i := backup(t, cfg)
+		next := cfg
+		next.Addresses = []netip.Prefix{vip2}
+		wantActions(t, nil, i.Handle(Reconfigure{Config: next}, t0))
+	})
+	t.Run("a new configured priority replaces one set at run time", func(t *testing.T) {
+		i := backup(t, cfg)
+		i.Handle(SetPriority{Priority: 1}, t0)
+		next := cfg
+		next.Priority = 120
+		i.Handle(Reconfigure{Config: next}, t0)
+		if i.Priority() != 120 {
+			t.Errorf("Priority() = %d, want 120", i.Priority())
+		}
+	})
+	t.Run("an unchanged configured priority keeps one set at run time", func(t *testing.T) {
+		i := backup(t, cfg)
+		i.Handle(SetPriority{Priority: 1}, t0)
+		next := cfg
+		next.Preempt = false
+		i.Handle(Reconfigure{Config: next}, t0)
+		if i.Priority() != 1 {
+			t.Errorf("Priority() = %d, want 1", i.Priority())
+		}
+	})
+	t.Run("a VRRPv2 Backup takes the new interval at once", func(t *testing.T) {
+		c := v2Config()
+		i := backup(t, c)
+		next := c
+		next.AdvertInterval = 2 * time.Second
+		i.Handle(Reconfigure{Config: next}, t0)
+		now := t0.Add(time.Second)
+		i.Handle(advertFrom(next, peerAddr, 200), now)
+		wantDeadline(t, i, now.Add(6*time.Second+414062500))
+	})
+	refused := map[string]struct {
+		change func(*Config)
+		want   error
+	}{
+		"a new VRID is refused":               {func(c *Config) { c.VRID = 52 }, ErrVRID},
+		"a new version is refused":            {func(c *Config) { c.Version = 2 }, ErrVersion},
+		"a new address family is refused":     {func(c *Config) { c.PrimaryAddress, c.Addresses = ourAddr6, []netip.Prefix{vip6} }, ErrFamily},
+		"an invalid configuration is refused": {func(c *Config) { c.Priority = 0 }, ErrInvalidConfig},
+	}
+	for name, tc := range refused {
+		t.Run(name, func(t *testing.T) {
+			i, now := master(t, cfg)
+			next := cfg
+			tc.change(&next)
+			if err := i.CanReconfigure(next); !errors.Is(err, tc.want) {
+				t.Errorf("CanReconfigure error = %v, want %v", err, tc.want)
+			}
+			wantActions(t, nil, i.Handle(Reconfigure{Config: next}, now))
+			if diff := cmp.Diff(cfg, i.Config(), cmpOpts); diff != "" {
+				t.Errorf("Config() changed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPreemptDelay(t *testing.T) {
+	cfg := v3Config()
+	cfg.Priority, cfg.PreemptDelay = 200, 5*time.Second
+	down := 3*time.Second + 218750*time.Microsecond // priority 200 at 1 s
+	t.Run("a Backup accepts a lower-priority Master until it has heard it for PreemptDelay", func(t *testing.T) {
+		i := backup(t, cfg)
+		var last time.Time
+		for s := 1; s <= 5; s++ {
+			last = t0.Add(time.Duration(s) * time.Second)
+			i.Handle(advertFrom(cfg, peerAddr, 100), last)
+			wantDeadline(t, i, last.Add(down))
+		}
+		// From t0+6s the delay, started at t0+1s, has run out: adverts are discarded.
+		i.Handle(advertFrom(cfg, peerAddr, 100), t0.Add(6*time.Second))
+		wantDeadline(t, i, last.Add(down))
+		wantActions(t, becameMaster(cfg, StateBackup, 200, false, "masterDown"), i.Handle(TimerExpired{}, last.Add(down)))
+	})
+	t.Run("an advert of higher priority restarts the delay", func(t *testing.T) {
+		i := backup(t, cfg)
+		i.Handle(advertFrom(cfg, peerAddr, 100), t0.Add(time.Second))
+		i.Handle(advertFrom(cfg, peerAddr, 250), t0.Add(5*time.Second))
+		at := t0.Add(6500 * time.Millisecond)
+		i.Handle(advertFrom(cfg, peerAddr, 100), at)
+		wantDeadline(t, i, at.Add(down))
+	})
+}
+
+func TestAcceptModeDecidesWhetherTheMasterAcceptsPackets(t *testing.T) {
+	tests := map[string]struct {
+		priority   uint8
+		acceptMode bool
+		want       bool
+	}{
+		"the address owner accepts without AcceptMode (§6.4.3)": {255, false, true},
+		"a non-owner with AcceptMode accepts":                   {100, true, true},
+		"a non-owner without AcceptMode does not accept":        {100, false, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := v3Config()
+			cfg.Priority, cfg.AcceptMode = tc.priority, tc.acceptMode
+			i := newTestInstance(t, cfg)
+			acts := i.Handle(Startup{}, t0)
+			if i.State() != StateMaster {
+				now, _ := i.Deadline()
+				acts = i.Handle(TimerExpired{}, now)
+			}
+			for _, a := range acts {
+				if add, ok := a.(AddAddresses); ok {
+					if add.Accept != tc.want {
+						t.Errorf("AddAddresses.Accept = %t, want %t", add.Accept, tc.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("no AddAddresses in %v", acts)
+		})
+	}
+}
+
+func TestUnknownEventsAreIgnored(t *testing.T) {
+	i := backup(t, v3Config())
+	wantActions(t, nil, i.Handle(nil, t0))
+	wantState(t, i, StateBackup)
+}
+
+func TestConfigReturnsACopy(t *testing.T) {
+	cfg := v3Config()
+	i := newTestInstance(t, cfg)
+	got := i.Config()
+	got.Addresses[0] = vip2
+	if diff := cmp.Diff(cfg, i.Config(), cmpOpts); diff != "" {
+		t.Errorf("Config() shares memory with the instance (-want +got):\n%s", diff)
+	}
+}
+
+func TestNewInstanceWithoutLoggerDiscards(t *testing.T) {
+	cfg := v2Config()
+	cfg.Password = "longer-than-eight"
+	i, err := NewInstance(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.Handle(Startup{}, t0)
+	wantState(t, i, StateBackup)
+	if _, err := NewInstance(Config{}, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewInstance(Config{}) error = %v, want ErrInvalidConfig", err)
+	}
+}
