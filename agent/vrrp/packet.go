@@ -83,6 +83,10 @@ func Decode(b []byte, src, dst netip.Addr, ttl int) (Advertisement, error) {
 	if t := b[0] & 0x0f; t != typeAdvertisement {
 		return Advertisement{}, fmt.Errorf("type %d: %w", t, ErrType)
 	}
+	if a.VRID == 0 {
+		// No router can be configured with VRID 0 (RFC 9568 §5.2.3: 1-255).
+		return Advertisement{}, fmt.Errorf("vrid 0: %w", ErrVRID)
+	}
 	if err := checkFamily(src, dst); err != nil {
 		return Advertisement{}, err
 	}
@@ -119,7 +123,10 @@ func Decode(b []byte, src, dst netip.Addr, ttl int) (Advertisement, error) {
 			// would not arrive as a plain VRRP payload anyway.
 			return Advertisement{}, fmt.Errorf("auth type %d: %w", a.AuthType, ErrAuth)
 		}
-		copy(a.AuthData[:], b[len(b)-authDataLen:])
+		if a.AuthType == AuthTypeSimpleText {
+			// Without authentication the data is ignored on reception (RFC 3768 §5.3.10).
+			copy(a.AuthData[:], b[len(b)-authDataLen:])
+		}
 	} else {
 		// The top four bits are Reserve, ignored on reception (RFC 9568 §5.2.6).
 		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&0x0fff) * centisecond

@@ -108,6 +108,9 @@ func TestDecodeRejectsEachClassWithItsSentinel(t *testing.T) {
 		"version 4 is dropped": {
 			b: func(t *testing.T) []byte { return msg(t, "41340101"+"00640000"+"c63364fd", sumPseudo, src4, m4) }, src: src4, dst: m4, ttl: 255, want: ErrVersion,
 		},
+		"VRID 0, which no router can have, is dropped (RFC 9568 §5.2.3)": {
+			b: func(t *testing.T) []byte { return msg(t, "31000101"+"00640000"+"c63364fd", sumPseudo, src4, m4) }, src: src4, dst: m4, ttl: 255, want: ErrVRID,
+		},
 		"type 2 is dropped (RFC 9568 §5.2.2)": {
 			b: func(t *testing.T) []byte { return msg(t, "32340101"+"00640000"+"c63364fd", sumPseudo, src4, m4) }, src: src4, dst: m4, ttl: 255, want: ErrType,
 		},
