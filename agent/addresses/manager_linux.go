@@ -1,0 +1,204 @@
+package addresses
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Manager adds and removes VIPs and keeps the record of what it added. It is safe for concurrent
+// use: the routers of one agent share a Manager.
+type Manager struct {
+	dir string
+	log logr.Logger
+	nl  *netlink.Handle
+
+	mu      sync.Mutex
+	held    []Entry        // the record, as on disk
+	foreign map[Entry]bool // addresses found already present; remembered only to log once
+}
+
+// NewManager loads the record in stateDir (creating the directory) and opens a netlink handle in
+// the network namespace of the calling thread, which all later calls use whatever thread they run
+// on. A corrupt record is moved aside with an error log rather than failing (see loadState).
+func NewManager(stateDir string, log logr.Logger) (*Manager, error) {
+	held, err := loadState(stateDir, log)
+	if err != nil {
+		return nil, fmt.Errorf("loading VIP record from %s: %w", stateDir, err)
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink: %w", err)
+	}
+	return &Manager{dir: stateDir, log: log, nl: h, held: held, foreign: map[Entry]bool{}}, nil
+}
+
+// Close releases the netlink handle. It removes no address.
+func (m *Manager) Close() { m.nl.Close() }
+
+// Held returns the addresses the agent added and has not removed yet, in the order added.
+func (m *Manager) Held() []Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.held)
+}
+
+// Add puts p on ifname, or refreshes it: it is idempotent and the Master calls it again well within
+// lifetime. A positive lifetime becomes the address's valid and preferred lifetime, rounded up to
+// whole seconds as the kernel counts them; preferred equals valid so that a refreshed address is
+// never deprecated. Zero means forever. IPv6 addresses skip duplicate address detection.
+//
+// The address is recorded before it is added, so a crash in between leaves a record of an address
+// that is not there, which RemoveLeftovers ignores, rather than an address nobody knows about.
+//
+// An address already on ifname that the agent did not add is left alone: not recorded, not
+// refreshed and never removed, since removing an address the admin configured could cut the node
+// off. Its lifetime is not the agent's to set either. If the admin takes it away, the next Add adds
+// the agent's own. The same applies, once, when the record was lost while the agent's address was
+// still on: that address expires by its lifetime and the next Add after that owns it again.
+func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) error {
+	if err := check(p); err != nil {
+		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+	}
+	e := Entry{Interface: ifname, Prefix: p}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	link, err := m.nl.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+	}
+	if !slices.Contains(m.held, e) {
+		present, err := m.present(link, p.Addr())
+		if err != nil {
+			return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+		}
+		if present {
+			if !m.foreign[e] {
+				m.foreign[e] = true
+				m.log.Info("VIP is already on the interface and was not added by the agent: leaving it alone", "address", p, "interface", ifname)
+			}
+			return nil
+		}
+		delete(m.foreign, e)
+		m.held = append(m.held, e)
+		if err := saveState(m.dir, m.held); err != nil {
+			m.held = m.held[:len(m.held)-1]
+			return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+		}
+		m.log.V(1).Info("Adding VIP", "address", p, "interface", ifname, "lifetime", lifetime)
+	}
+	if err := m.nl.AddrReplace(link, nlAddr(p, lifetime)); err != nil {
+		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+	}
+	return nil
+}
+
+// Remove takes p off ifname if the agent added it, and then drops it from the record. An address
+// that is already gone, on an interface that may be gone too, is not an error; one the agent did not
+// add is left in place.
+func (m *Manager) Remove(ifname string, p netip.Prefix) error {
+	e := Entry{Interface: ifname, Prefix: p}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !slices.Contains(m.held, e) {
+		return nil
+	}
+	if _, err := m.del(e); err != nil {
+		return err
+	}
+	m.held = slices.DeleteFunc(m.held, func(x Entry) bool { return x == e })
+	if err := saveState(m.dir, m.held); err != nil {
+		return fmt.Errorf("removing VIP %s from %s: %w", p, ifname, err)
+	}
+	return nil
+}
+
+// RemoveLeftovers removes every recorded address, as a restarted agent must before it joins, and
+// returns those that were still there. Entries it fails to remove stay recorded.
+func (m *Manager) RemoveLeftovers() ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var removed, kept []Entry
+	var errs []error
+	for _, e := range m.held {
+		found, err := m.del(e)
+		if err != nil {
+			errs = append(errs, err)
+			kept = append(kept, e)
+			continue
+		}
+		if found {
+			removed = append(removed, e)
+			m.log.Info("Removed VIP left over by a previous run", "address", e.Prefix, "interface", e.Interface)
+		}
+	}
+	m.held = kept
+	if err := saveState(m.dir, m.held); err != nil {
+		errs = append(errs, fmt.Errorf("removing leftover VIPs: %w", err))
+	}
+	return removed, errors.Join(errs...)
+}
+
+// del deletes e from the kernel and reports whether it was there.
+func (m *Manager) del(e Entry) (bool, error) {
+	link, err := m.nl.LinkByName(e.Interface)
+	if errors.As(err, &netlink.LinkNotFoundError{}) {
+		return false, nil // the address went with its interface
+	}
+	if err != nil {
+		return false, fmt.Errorf("removing VIP %s from %s: %w", e.Prefix, e.Interface, err)
+	}
+	err = m.nl.AddrDel(link, nlAddr(e.Prefix, 0))
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("removing VIP %s from %s: %w", e.Prefix, e.Interface, err)
+	}
+	return true, nil
+}
+
+// present reports whether ip is on link with any prefix length.
+func (m *Manager) present(link netlink.Link, ip netip.Addr) (bool, error) {
+	family := netlink.FAMILY_V4
+	if ip.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := m.nl.AddrList(link, family)
+	if err != nil {
+		return false, fmt.Errorf("listing addresses: %w", err)
+	}
+	for _, a := range addrs {
+		if got, ok := netip.AddrFromSlice(a.IP); ok && got.Unmap() == ip {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func check(p netip.Prefix) error {
+	if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+		return fmt.Errorf("invalid prefix %q", p)
+	}
+	return nil
+}
+
+func nlAddr(p netip.Prefix, lifetime time.Duration) *netlink.Addr {
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	if lifetime > 0 {
+		secs := int((lifetime + time.Second - 1) / time.Second)
+		a.ValidLft, a.PreferedLft = secs, secs
+	}
+	return a
+}

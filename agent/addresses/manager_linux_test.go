@@ -1,0 +1,264 @@
+package addresses
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+var (
+	vip4 = netip.MustParsePrefix("198.51.100.252/24")
+	vip6 = netip.MustParsePrefix("2001:db8::252/64")
+)
+
+// newHost returns a namespace with eth0 holding the node's own addresses.
+func newHost(t *testing.T) *testenv.Host {
+	t.Helper()
+	return testenv.NewLab(t).Host("eth0", "198.51.100.1/24", "2001:db8::1/64")
+}
+
+// newManager opens a Manager bound to host's namespace.
+func newManager(t *testing.T, host *testenv.Host, dir string) *Manager {
+	t.Helper()
+	var m *Manager
+	if err := host.Do(func() (err error) {
+		m, err = NewManager(dir, testr.New(t))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// ipAddr is an address as `ip -j addr show` prints it.
+type ipAddr struct {
+	Local     string `json:"local"`
+	Prefixlen int    `json:"prefixlen"`
+	Valid     uint32 `json:"valid_life_time"`
+	Preferred uint32 `json:"preferred_life_time"`
+	Tentative bool   `json:"tentative"`
+	NoDAD     bool   `json:"nodad"`
+}
+
+// addrs returns what the kernel has on eth0, by address, as the admin would see it.
+func addrs(t *testing.T, host *testenv.Host) map[string]ipAddr {
+	t.Helper()
+	var links []struct {
+		AddrInfo []ipAddr `json:"addr_info"`
+	}
+	if err := json.Unmarshal([]byte(host.IP("-j", "addr", "show", "dev", "eth0")), &links); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]ipAddr{}
+	for _, l := range links {
+		for _, a := range l.AddrInfo {
+			m[a.Local] = a
+		}
+	}
+	return m
+}
+
+const forever = 1<<32 - 1
+
+func TestAddHoldsAVIPWithAFiniteLifetimeThatAddRefreshes(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+
+	for _, lifetime := range []time.Duration{60 * time.Second, 30 * time.Second, 90*time.Second + time.Millisecond} {
+		if err := m.Add("eth0", vip4, lifetime); err != nil {
+			t.Fatal(err)
+		}
+		a, ok := addrs(t, host)["198.51.100.252"]
+		max := uint32((lifetime + time.Second - 1) / time.Second)
+		// The kernel may have counted a second down already.
+		if !ok || a.Prefixlen != 24 || a.Valid > max || a.Valid < max-2 || a.Preferred != a.Valid {
+			t.Errorf("after Add with lifetime %s: %+v present %v; want /24 with valid = preferred in [%d, %d]", lifetime, a, ok, max-2, max)
+		}
+	}
+	want := []Entry{{Interface: "eth0", Prefix: vip4}}
+	if diff := cmp.Diff(want, m.Held(), equate); diff != "" {
+		t.Errorf("Held (-want +got):\n%s", diff)
+	}
+	if a := addrs(t, host)["198.51.100.1"]; a.Valid != forever {
+		t.Errorf("the node's own address changed: %+v", a)
+	}
+}
+
+func TestAVIPThatIsNoLongerRefreshedExpiresByItself(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+	const lifetime = 2 * time.Second
+
+	// Refreshed well within its lifetime, as the Master does, it outlives it...
+	start := time.Now()
+	refresh := time.NewTicker(lifetime / 4)
+	defer refresh.Stop()
+	for time.Since(start) < lifetime*3/2 {
+		if err := m.Add("eth0", vip4, lifetime); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := addrs(t, host)["198.51.100.252"]; !ok {
+			t.Fatalf("VIP vanished %s after the first Add although refreshed", time.Since(start))
+		}
+		<-refresh.C
+	}
+	// ...and once the refreshes stop, as when the agent is SIGKILLed, the kernel removes it.
+	last := time.Now()
+	if err := m.Add("eth0", vip4, lifetime); err != nil {
+		t.Fatal(err)
+	}
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if _, ok := addrs(t, host)["198.51.100.252"]; !ok {
+			break
+		}
+		if time.Since(last) > lifetime+2*time.Second {
+			t.Fatalf("VIP with lifetime %s still there %s after the last refresh", lifetime, time.Since(last))
+		}
+		<-poll.C
+	}
+	t.Logf("VIP with lifetime %s gone %s after the last refresh", lifetime, time.Since(last).Round(10*time.Millisecond))
+	if _, ok := addrs(t, host)["198.51.100.1"]; !ok {
+		t.Error("the node's own address went with the VIP")
+	}
+}
+
+func TestIPv6VIPsSkipDuplicateAddressDetection(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+
+	if err := m.Add("eth0", vip6, 0); err != nil {
+		t.Fatal(err)
+	}
+	a, ok := addrs(t, host)["2001:db8::252"]
+	if !ok || a.Tentative || !a.NoDAD || a.Valid != forever {
+		t.Errorf("IPv6 VIP right after Add: %+v present %v; want usable at once (nodad, not tentative), valid forever", a, ok)
+	}
+}
+
+func TestRemoveTakesOnlyTheAgentsAddressesAndIsIdempotent(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+	for _, p := range []netip.Prefix{vip4, vip6} {
+		if err := m.Add("eth0", p, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		for _, p := range []netip.Prefix{vip4, vip6, netip.MustParsePrefix("203.0.113.9/24")} {
+			if err := m.Remove("eth0", p); err != nil {
+				t.Errorf("Remove %s, time %d: %v", p, i+1, err)
+			}
+		}
+	}
+	got := addrs(t, host)
+	for _, a := range []string{"198.51.100.252", "2001:db8::252"} {
+		if _, ok := got[a]; ok {
+			t.Errorf("%s still on eth0 after Remove", a)
+		}
+	}
+	if _, ok := got["198.51.100.1"]; !ok {
+		t.Error("Remove took the node's own address")
+	}
+	if held := m.Held(); len(held) != 0 {
+		t.Errorf("Held after Remove = %v, want none", held)
+	}
+}
+
+func TestAnAddressTheAgentDidNotAddIsLeftAlone(t *testing.T) {
+	host := newHost(t)
+	host.IP("addr", "add", "198.51.100.252/24", "dev", "eth0")
+	m := newManager(t, host, t.TempDir())
+
+	if err := m.Add("eth0", vip4, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if held := m.Held(); len(held) != 0 {
+		t.Errorf("Held = %v, want nothing: the admin's address is not the agent's", held)
+	}
+	if err := m.Remove("eth0", vip4); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := addrs(t, host)["198.51.100.252"]; !ok || a.Valid != forever {
+		t.Errorf("the admin's address after Add and Remove: %+v present %v; want it untouched", a, ok)
+	}
+
+	// Once the admin takes it away, the agent's Add holds its own.
+	host.IP("addr", "del", "198.51.100.252/24", "dev", "eth0")
+	if err := m.Add("eth0", vip4, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Entry{{Interface: "eth0", Prefix: vip4}}, m.Held(), equate); diff != "" {
+		t.Errorf("Held (-want +got):\n%s", diff)
+	}
+}
+
+func TestARestartedAgentRemovesWhatTheLastOneLeft(t *testing.T) {
+	host := newHost(t)
+	host.IP("link", "add", "extra0", "type", "veth", "peer", "name", "extra1")
+	dir := t.TempDir()
+	crashed := newManager(t, host, dir)
+	for _, e := range []Entry{{"eth0", vip4}, {"eth0", vip6}, {"extra0", netip.MustParsePrefix("203.0.113.252/24")}} {
+		if err := crashed.Add(e.Interface, e.Prefix, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The agent dies without removing anything, and one interface goes away meanwhile.
+	host.IP("link", "del", "extra0")
+
+	m := newManager(t, host, dir)
+	if diff := cmp.Diff(crashed.Held(), m.Held(), equate); diff != "" {
+		t.Errorf("record after restart (-want +got):\n%s", diff)
+	}
+	removed, err := m.RemoveLeftovers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{{"eth0", vip4}, {"eth0", vip6}}
+	if diff := cmp.Diff(want, removed, equate); diff != "" {
+		t.Errorf("RemoveLeftovers (-want +got):\n%s", diff)
+	}
+	got := addrs(t, host)
+	for _, a := range []string{"198.51.100.252", "2001:db8::252"} {
+		if _, ok := got[a]; ok {
+			t.Errorf("%s still on eth0 after RemoveLeftovers", a)
+		}
+	}
+	if held := m.Held(); len(held) != 0 {
+		t.Errorf("Held after RemoveLeftovers = %v, want none", held)
+	}
+	again := newManager(t, host, dir)
+	if removed, err := again.RemoveLeftovers(); err != nil || len(removed) != 0 {
+		t.Errorf("a second restart removed %v, %v; want nothing", removed, err)
+	}
+}
+
+func TestStateFileIsWrittenWhereTheAdminExpectsIt(t *testing.T) {
+	host := newHost(t)
+	dir := filepath.Join(t.TempDir(), "vrrp")
+	m := newManager(t, host, dir)
+	if err := m.Add("eth0", vip4, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"version\": 1,\n  \"addresses\": [\n    {\n      \"interface\": \"eth0\",\n      \"prefix\": \"198.51.100.252/24\"\n    }\n  ]\n}\n"
+	if diff := cmp.Diff(want, string(b)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", StateFile, diff)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left in the state directory: %v", leftovers)
+	}
+}
