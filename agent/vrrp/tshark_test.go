@@ -226,3 +226,38 @@ func rawPcap(packet []byte) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(packet)))
 	return append(b, packet...)
 }
+
+// TestTsharkFlagsAChecksumInTheOtherConvention is the other polarity: the dissection parsed
+// above does report bad checksums, so a pass there means something.
+func TestTsharkFlagsAChecksumInTheOtherConvention(t *testing.T) {
+	tshark := requireTool(t, "tshark")
+	a := Advertisement{Version: 3, VRID: 52, Priority: 150, Interval: time.Second, Addresses: addrs("198.51.100.253")}
+	payload, err := a.AppendEncode(nil, src4, MulticastIPv4, ChecksumPseudoHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "advert.pcap")
+	if err := os.WriteFile(file, rawPcap(ipPacket(src4, MulticastIPv4, payload)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tshark, "-n", "-r", file, "-V", "-o", "vrrp.v3_checksum_as_in_v2:TRUE").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	if _, status := parseTsharkVRRP(t, string(out)); status != "Bad" {
+		t.Errorf("tshark checksum status %q for a pseudo-header checksum read as RFC 9568's, want Bad\n%s", status, out)
+	}
+}
+
+func TestRequireToolSkipsWhenAToolIsMissing(t *testing.T) {
+	t.Setenv("VRRP_REQUIRE_PRIVILEGED", "")
+	var sub *testing.T
+	t.Run("missing", func(t *testing.T) {
+		sub = t
+		requireTool(t, "vrrp-no-such-tool")
+		t.Error("requireTool returned for a missing tool")
+	})
+	if !sub.Skipped() {
+		t.Error("requireTool did not skip")
+	}
+}
