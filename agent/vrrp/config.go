@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// ErrInvalidConfig wraps every error of Config.Validate.
+var ErrInvalidConfig = errors.New("invalid vrrp configuration")
+
 // Config is one virtual router as this node runs it. RFC timers derive from AdvertInterval,
 // so tests shrink them by shrinking it.
 type Config struct {
@@ -30,7 +33,7 @@ type Config struct {
 	// tie breaker between equal priorities (RFC 9568 §6.4.3).
 	PrimaryAddress netip.Addr
 	// Password turns on VRRPv2 simple-text authentication when not empty; like keepalived,
-	// only its first 8 bytes count (RFC 2338 §5.3.6.1).
+	// only its first 8 bytes count (RFC 2338 §5.3.6.2).
 	Password string
 	Checksum ChecksumMode // VRRPv3 over IPv4 only
 }

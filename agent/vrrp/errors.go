@@ -40,8 +40,6 @@ var (
 	// ErrOwnAdvert: the advertisement carries this router's own primary address as its source,
 	// i.e. it looped back. Answering it would make a Master advertise in a loop (RFC 9568 §6.4.3).
 	ErrOwnAdvert = errors.New("advertisement sent by this router")
-	// ErrInvalidConfig wraps every error of Config.Validate.
-	ErrInvalidConfig = errors.New("invalid vrrp configuration")
 )
 
 // dropReasons is ordered: DropReason returns the first sentinel that matches.
