@@ -102,11 +102,18 @@ func (c *RawConn) setup4() error {
 func (c *RawConn) setup6() error {
 	p := ipv6.NewPacketConn(c.pc)
 	c.p6 = p
-	// Off is Linux's default for raw sockets other than ICMPv6; say so anyway. Were it on with the
-	// VRRP checksum offset (6), the kernel would drop packets with a bad checksum before the codec
+	// Off is Linux's default for raw sockets other than ICMPv6; make sure. Were it on with the VRRP
+	// checksum offset (6), the kernel would drop packets with a bad checksum before the codec
 	// could count them (RFC 9568 §5.2.8 is the codec's job).
 	if err := p.SetChecksum(false, 0); err != nil {
 		return fmt.Errorf("turning kernel checksums off: %w", err)
+	}
+	off, err := checksumOffset(c.pc)
+	if err != nil {
+		return fmt.Errorf("reading kernel checksum offset: %w", err)
+	}
+	if off != -1 {
+		return fmt.Errorf("kernel checksum offset is %d after turning it off", off)
 	}
 	// RFC 9568 §5.1.2.3: hop limit 255 for multicast and, in unicast mode, for unicast too.
 	if err := p.SetHopLimit(ttl); err != nil {
@@ -224,6 +231,29 @@ func (c *RawConn) SetReadDeadline(t time.Time) error { return c.pc.SetReadDeadli
 
 // Close closes the socket; a blocked Receive returns an error wrapping net.ErrClosed.
 func (c *RawConn) Close() error { return c.pc.Close() }
+
+// checksumOffset reads IPV6_CHECKSUM: -1 when the kernel leaves checksums alone. It reads the
+// option itself because ipv6.PacketConn.Checksum misreads -1 as an offset of 4294967295.
+func checksumOffset(pc net.PacketConn) (int, error) {
+	sc, ok := pc.(syscall.Conn)
+	if !ok {
+		return 0, fmt.Errorf("%T has no file descriptor", pc)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var (
+		off  int
+		gerr error
+	)
+	if err := rc.Control(func(fd uintptr) {
+		off, gerr = unix.GetsockoptInt(int(fd), unix.SOL_RAW, unix.IPV6_CHECKSUM)
+	}); err != nil {
+		return 0, err
+	}
+	return off, gerr
+}
 
 // addr converts a net.IP to a netip.Addr with IPv4 in its 4-byte form; nil becomes the zero Addr.
 func addr(ip net.IP) netip.Addr {
