@@ -1,0 +1,172 @@
+package netif
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// retryDelay is how long Watch waits before subscribing again after netlink failed, e.g. with
+// ENOBUFS when a burst of changes overflowed the socket buffer.
+const retryDelay = 200 * time.Millisecond
+
+// Watch reports the Status of ifname to onChange: once at the start, then on every change, never
+// twice the same in a row. It returns nil when ctx is done, or an error if it cannot start. Logs go
+// to the logger in ctx.
+//
+// Netlink link and address notifications only trigger a fresh read of the interface by name; the
+// Status is never assembled from the notifications themselves. So nothing drifts when notifications
+// are lost (the subscription is then renewed and the interface read again), and an interface that
+// is deleted and created again under the same name is followed with its new index.
+//
+// Watch follows the network namespace of the calling thread at the time of the call. onChange runs
+// on Watch's goroutine and should return quickly.
+func Watch(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr) bool, onChange func(Status)) error {
+	log := logr.FromContextOrDiscard(ctx).WithValues("interface", ifname)
+	ns, err := netns.Get()
+	if err != nil {
+		return fmt.Errorf("watching %s: getting the network namespace: %w", ifname, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("watching %s: opening netlink: %w", ifname, err)
+	}
+	defer h.Close()
+
+	w := &watcher{ifname: ifname, v6: v6, exclude: exclude, onChange: onChange, h: h, log: log}
+	for started := false; ; started = true {
+		s, err := subscribe(ns, log)
+		if err != nil {
+			if !started {
+				return fmt.Errorf("watching %s: %w", ifname, err)
+			}
+			log.Error(err, "Subscribing to netlink again")
+		} else {
+			// Read after subscribing, so that no change falls between the read and the first
+			// notification.
+			w.refresh()
+			w.follow(ctx, s)
+			s.close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		t := time.NewTimer(retryDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+type watcher struct {
+	ifname   string
+	v6       bool
+	exclude  func(netip.Addr) bool
+	onChange func(Status)
+	h        *netlink.Handle
+	log      logr.Logger
+
+	index    int // of ifname at the last read, 0 when it did not exist
+	reported bool
+	last     Status
+}
+
+// follow reads the interface again after each notification about it, until ctx is done or the
+// subscription breaks.
+func (w *watcher) follow(ctx context.Context, s *subscription) {
+	// A read that failed is tried again after retryDelay rather than reporting a fault that the
+	// interface does not have.
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-s.links:
+			if !ok {
+				return
+			}
+			if u.Attrs().Name != w.ifname && int(u.Index) != w.index {
+				continue
+			}
+		case u, ok := <-s.addrs:
+			if !ok {
+				return
+			}
+			if u.LinkIndex != w.index {
+				continue
+			}
+		case <-retry:
+		}
+		retry = nil
+		if !w.refresh() {
+			retry = time.After(retryDelay)
+		}
+	}
+}
+
+// refresh reads the interface and reports its Status if it changed; false means the read failed.
+func (w *watcher) refresh() bool {
+	i, found, err := readOne(w.h, w.ifname)
+	if err != nil {
+		w.log.Error(err, "Reading interface")
+		return false
+	}
+	w.index = 0
+	if found {
+		w.index = i.index
+	}
+	st := status(w.ifname, i, found, w.v6, w.exclude)
+	if w.reported && st == w.last {
+		return true
+	}
+	w.reported, w.last = true, st
+	w.onChange(st)
+	return true
+}
+
+type subscription struct {
+	done  chan struct{}
+	links chan netlink.LinkUpdate
+	addrs chan netlink.AddrUpdate
+}
+
+// subscribe opens link and address notifications in ns.
+func subscribe(ns netns.NsHandle, log logr.Logger) (*subscription, error) {
+	s := &subscription{
+		done:  make(chan struct{}),
+		links: make(chan netlink.LinkUpdate, 64),
+		addrs: make(chan netlink.AddrUpdate, 64),
+	}
+	// The subscription ends by closing its channel; this only says why.
+	onErr := func(err error) { log.V(1).Info("Netlink notification error", "err", err) }
+	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
+		close(s.done)
+		return nil, fmt.Errorf("subscribing to link changes: %w", err)
+	}
+	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.done, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
+		close(s.done)
+		for range s.links {
+		}
+		return nil, fmt.Errorf("subscribing to address changes: %w", err)
+	}
+	return s, nil
+}
+
+// close ends the subscription and waits for its goroutines, which may be blocked sending.
+func (s *subscription) close() {
+	close(s.done)
+	for range s.links {
+	}
+	for range s.addrs {
+	}
+}
