@@ -1,0 +1,312 @@
+package desired
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// Defaults of the VirtualIP API (the +kubebuilder:default markers of api/v1alpha1). The API server
+// fills them in; Derive applies them as well, so that an object nobody defaulted (built in a test, or
+// loaded without an API server) gives the same Router.
+const (
+	DefaultVersion        = vrrpv1.VRRPv3
+	DefaultPriority       = 100
+	DefaultAdvertInterval = time.Second
+	DefaultOnCordon       = vrrpv1.CordonDemote
+	DefaultChecksum       = vrrpv1.ChecksumPseudoHeader
+	DefaultSecretKey      = "password"
+	DefaultHookTimeout    = 30 * time.Second
+	DefaultGARPCount      = 3
+	DefaultGARPInterval   = 1100 * time.Millisecond
+)
+
+// Priorities that administrative actions impose.
+const (
+	// PreferredPriority is the priority of the node a VirtualIP's preferred-node annotation names:
+	// the highest a non-owner can have (255 is the address owner's, RFC 9568 §5.2.4).
+	PreferredPriority = 254
+	// DemotedPriority is the priority of a cordoned node under onCordon Demote: the lowest that still
+	// takes part, so that the VIP stays up when every node is cordoned.
+	DemotedPriority = 1
+)
+
+// Reasons of a Router's priority or release, shown in the node's status entry.
+const (
+	ReasonCordoned    = "Cordoned"
+	ReasonMaintenance = "Maintenance"
+	ReasonExcluded    = "Excluded"
+	ReasonPreferred   = "Preferred"
+)
+
+// Why a VirtualIP cannot run on this node. Every RouterError wraps one of them, or
+// vrrp.ErrInvalidConfig for a configuration the protocol package refuses.
+var (
+	// ErrInvalidSpec: the spec cannot be turned into a configuration (an address that does not
+	// parse, a VRID out of range, a bad label selector), which the API server normally refuses.
+	ErrInvalidSpec = errors.New("invalid VirtualIP spec")
+	// ErrSecret: the authentication Secret or its key is missing or empty. The router does not run
+	// rather than run without the password, which would split the cluster's routers.
+	ErrSecret = errors.New("authentication secret unavailable")
+	// ErrNoInterface: spec.interface is empty and no interface of this node holds the subnet of the
+	// first address.
+	ErrNoInterface = errors.New("no interface holds the address's subnet")
+	// ErrAmbiguousInterface: spec.interface is empty and several interfaces hold that subnet.
+	ErrAmbiguousInterface = errors.New("several interfaces hold the address's subnet")
+	// ErrRouterIDConflict: another VirtualIP uses the same VRID and family on the same interface of
+	// this node; both would answer the same adverts and share one virtual MAC.
+	ErrRouterIDConflict = errors.New("virtual router ID already in use on this interface")
+)
+
+// Interface is a fact about one of this node's interfaces, gathered by the caller (agent/netif).
+type Interface struct {
+	Name string
+	Up   bool
+	// Prefixes are the configured addresses with their prefix length, VIPs excluded by the caller.
+	Prefixes []netip.Prefix
+}
+
+// Inputs is everything Derive looks at.
+type Inputs struct {
+	NodeName string
+	// Node is this node. When nil, Derive looks NodeName up in Nodes, and failing that treats the
+	// node as one with no labels or annotations that is not cordoned (standalone mode without Node
+	// objects).
+	Node *corev1.Node
+	// Nodes are all nodes, for unicast peers.
+	Nodes      []corev1.Node
+	VirtualIPs []vrrpv1.VirtualIP
+	// Secrets hold the VRRPv2 passwords, found by namespace, name and key in Data (the API server
+	// has merged stringData into Data; agent/manifests does the same).
+	Secrets    []corev1.Secret
+	Interfaces []Interface
+}
+
+// Router is one VirtualIP as this node runs it.
+type Router struct {
+	Name string // the VirtualIP's name
+	// Config has the effective priority. PrimaryAddress is left zero: the caller fills it in from
+	// the interface's addresses. A Released router keeps the priority from nodePriorities,
+	// spec.priority or the preferred-node annotation, so that Config stays valid; the node
+	// advertises none (see EffectivePriority).
+	Config vrrp.Config
+	// Interface is spec.interface, taken as is (a missing or down interface is the driver's FAULT,
+	// which recovers by itself), or the interface whose subnet holds the first address.
+	Interface string
+	Unicast   bool
+	// Peers are, with Unicast, the InternalIPs of the router's family of the other nodes the
+	// nodeSelector selects, sorted; nil otherwise.
+	Peers []netip.Addr
+	// Released says the node must not take part: it sends a priority-0 advert, drops the addresses,
+	// runs the stop hook and stays out (maintenance, the exclude label, or cordon with Release).
+	Released bool
+	// Resign says the node is cordoned under Demote: Config.Priority is DemotedPriority and a Master
+	// hands over at once (vrrp.SetPriority{Priority: DemotedPriority, Resign: true}).
+	Resign bool
+	// Reason explains Released, Resign or the priority: "", ReasonCordoned, ReasonMaintenance,
+	// ReasonExcluded or ReasonPreferred.
+	Reason string
+	Hooks  Hooks
+	GARP   GARP
+}
+
+// Hooks are the argv of each hook, nil when unset.
+type Hooks struct {
+	Notify, Master, Backup, Fault, Stop []string
+	Timeout                             time.Duration
+}
+
+// GARP tunes the announcements of a new Master.
+type GARP struct {
+	Count    int
+	Interval time.Duration
+	Refresh  time.Duration // 0: off
+}
+
+// EffectivePriority is the priority the node advertises, for status: 0 when Released.
+func (r Router) EffectivePriority() uint8 {
+	if r.Released {
+		return 0
+	}
+	return r.Config.Priority
+}
+
+// WireIdentity is what a running vrrp.Instance cannot change: VRID, version and family
+// (vrrp.Instance.CanReconfigure), and the interface its sockets are bound to.
+type WireIdentity struct {
+	VRID      uint8
+	Version   uint8
+	IPv6      bool
+	Interface string
+}
+
+func (w WireIdentity) String() string {
+	family := "IPv4"
+	if w.IPv6 {
+		family = "IPv6"
+	}
+	return fmt.Sprintf("VRID %d VRRPv%d %s on %s", w.VRID, w.Version, family, w.Interface)
+}
+
+// WireIdentity returns r's identity: while it stays the same the driver reconfigures the running
+// instance in place (vrrp.Reconfigure, vrrp.SetPriority); when it changes the driver replaces it.
+func (r Router) WireIdentity() WireIdentity {
+	return WireIdentity{
+		VRID:      r.Config.VRID,
+		Version:   r.Config.Version,
+		IPv6:      isIPv6(r.Config.Addresses),
+		Interface: r.Interface,
+	}
+}
+
+// RouterError is a VirtualIP that cannot run on this node.
+type RouterError struct {
+	Name string // the VirtualIP's name
+	Err  error
+}
+
+func (e RouterError) Error() string { return fmt.Sprintf("virtual router %q: %v", e.Name, e.Err) }
+
+func (e RouterError) Unwrap() error { return e.Err }
+
+// Reason is a CamelCase word for the node's status entry: InvalidSpec, SecretUnavailable,
+// NoInterface, AmbiguousInterface or RouterIDConflict.
+func (e RouterError) Reason() string {
+	switch {
+	case errors.Is(e.Err, ErrSecret):
+		return "SecretUnavailable"
+	case errors.Is(e.Err, ErrNoInterface):
+		return "NoInterface"
+	case errors.Is(e.Err, ErrAmbiguousInterface):
+		return "AmbiguousInterface"
+	case errors.Is(e.Err, ErrRouterIDConflict):
+		return vrrpv1.ReasonRouterIDConflict
+	default:
+		return "InvalidSpec"
+	}
+}
+
+// Result is what this node should run, and what it cannot, both sorted by VirtualIP name.
+type Result struct {
+	Routers []Router
+	Errors  []RouterError
+}
+
+// Derive returns the Routers this node takes part in. It does not modify in, and the Routers share
+// no memory with it. The same inputs in any order give the same Result.
+func Derive(in Inputs) Result {
+	self := newNodeFacts(in.NodeName, in.Node, in.Nodes)
+	vips := make([]*vrrpv1.VirtualIP, len(in.VirtualIPs))
+	for i := range in.VirtualIPs {
+		vips[i] = &in.VirtualIPs[i]
+	}
+	slices.SortStableFunc(vips, func(a, b *vrrpv1.VirtualIP) int { return cmp.Compare(a.Name, b.Name) })
+
+	var res Result
+	// Routers take wire identities in name order, so the same VirtualIP wins a conflict on every
+	// node and at every run.
+	taken := make(map[conflictKey]string)
+	for i, vip := range vips {
+		fail := func(err error) { res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err}) }
+		if i > 0 && vips[i-1].Name == vip.Name {
+			fail(fmt.Errorf("VirtualIP listed twice: %w", ErrInvalidSpec))
+			continue
+		}
+		r, ok, err := derive(in, self, vip)
+		switch {
+		case err != nil:
+			fail(err)
+			continue
+		case !ok:
+			continue
+		}
+		key := conflictKeyOf(r)
+		if other, dup := taken[key]; dup {
+			fail(fmt.Errorf("VRID %d on %s is also used by VirtualIP %q: %w", key.vrid, key.iface, other, ErrRouterIDConflict))
+			continue
+		}
+		taken[key] = r.Name
+		res.Routers = append(res.Routers, r)
+	}
+	return res
+}
+
+// conflictKey is what two routers on one node must not share. The version is not part of it:
+// VRRPv2 and VRRPv3 routers with one VRID use the same virtual MAC (RFC 9568 §7.3) and the same
+// socket demultiplexer.
+type conflictKey struct {
+	vrid  uint8
+	ipv6  bool
+	iface string
+}
+
+func conflictKeyOf(r Router) conflictKey {
+	return conflictKey{vrid: r.Config.VRID, ipv6: isIPv6(r.Config.Addresses), iface: r.Interface}
+}
+
+// derive turns one VirtualIP into this node's Router; ok is false when the node does not take part.
+func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool, err error) {
+	spec := &vip.Spec
+	selector, err := nodeSelector(spec.NodeSelector)
+	if err != nil {
+		return Router{}, false, err
+	}
+	if !selector.Matches(self.labels) {
+		return Router{}, false, nil
+	}
+	cfg, err := baseConfig(vip)
+	if err != nil {
+		return Router{}, false, err
+	}
+	r = Router{Name: vip.Name, Config: cfg, Unicast: spec.Unicast}
+	if err := applyNodePolicy(&r, vip, self); err != nil {
+		return Router{}, false, err
+	}
+	if r.Config.Password, err = password(spec, in.Secrets); err != nil {
+		return Router{}, false, err
+	}
+	if r.Hooks, err = hooks(spec.Hooks); err != nil {
+		return Router{}, false, err
+	}
+	if r.GARP, err = garp(spec.GARP); err != nil {
+		return Router{}, false, err
+	}
+	if err := validate(r.Config); err != nil {
+		return Router{}, false, err
+	}
+	// The interface and peers come last: they depend on the family, which only a valid
+	// configuration guarantees to be one.
+	if r.Interface, err = chooseInterface(spec.Interface, in.Interfaces, r.Config.Addresses[0].Addr()); err != nil {
+		return Router{}, false, err
+	}
+	if r.Unicast {
+		r.Peers = peers(in.Nodes, self.name, selector, isIPv6(r.Config.Addresses))
+	}
+	return r, true, nil
+}
+
+// validate runs vrrp.Config.Validate, which wants a primary address: the unspecified address of the
+// router's family stands in for the one the caller fills in from the interface.
+func validate(cfg vrrp.Config) error {
+	cfg.PrimaryAddress = netip.IPv4Unspecified()
+	if isIPv6(cfg.Addresses) {
+		cfg.PrimaryAddress = netip.IPv6Unspecified()
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("validating configuration: %w", err)
+	}
+	return nil
+}
+
+// isIPv6 is the family of a router, that of its first address; Validate makes sure all agree.
+func isIPv6(addrs []netip.Prefix) bool {
+	return len(addrs) > 0 && addrs[0].Addr().Is6()
+}

@@ -1,0 +1,150 @@
+package desired
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// nodeFacts is what the policy needs to know about this node.
+type nodeFacts struct {
+	name        string
+	labels      labels.Set
+	cordoned    bool
+	maintenance bool
+	excluded    bool
+}
+
+func newNodeFacts(name string, node *corev1.Node, nodes []corev1.Node) nodeFacts {
+	if node == nil {
+		if i := slices.IndexFunc(nodes, func(n corev1.Node) bool { return n.Name == name }); i >= 0 {
+			node = &nodes[i]
+		}
+	}
+	f := nodeFacts{name: name, labels: labels.Set{}}
+	if node == nil {
+		return f
+	}
+	f.labels = labels.Set(node.Labels)
+	f.cordoned = node.Spec.Unschedulable
+	// Accept any case of "true": failing to enter maintenance because of "True" would surprise
+	// more than the leniency could.
+	f.maintenance = strings.EqualFold(node.Annotations[vrrpv1.MaintenanceAnnotation], "true")
+	// The label's presence is what counts, as for MetalLB and the cloud providers.
+	_, f.excluded = node.Labels[vrrpv1.ExcludeLabel]
+	return f
+}
+
+// nodeSelector converts a VirtualIP's nodeSelector. Unset selects every node, unlike
+// metav1.LabelSelectorAsSelector(nil), which selects none.
+func nodeSelector(s *metav1.LabelSelector) (labels.Selector, error) {
+	if s == nil {
+		return labels.Everything(), nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		return nil, fmt.Errorf("nodeSelector: %w: %w", err, ErrInvalidSpec)
+	}
+	return sel, nil
+}
+
+// applyNodePolicy sets r's priority, Released, Resign and Reason from the design's "Forcing a
+// failover" table. Strongest first: maintenance, the exclude label, cordon, the preferred-node
+// annotation, nodePriorities, spec.priority. Cordon beats preference because cordoning is how an
+// admin empties a node, and a preference stored on the VirtualIP must not undo it.
+func applyNodePolicy(r *Router, vip *vrrpv1.VirtualIP, self nodeFacts) error {
+	spec := &vip.Spec
+	for i, np := range spec.NodePriorities {
+		match, err := nodePriorityMatches(np, self)
+		if err != nil {
+			return fmt.Errorf("nodePriorities[%d]: %w", i, err)
+		}
+		if match {
+			if np.Priority == 0 { // Required, with no default.
+				return fmt.Errorf("nodePriorities[%d].priority is unset: %w", i, ErrInvalidSpec)
+			}
+			p, err := checkPriority(fmt.Sprintf("nodePriorities[%d].priority", i), np.Priority)
+			if err != nil {
+				return err
+			}
+			r.Config.Priority = p
+			break
+		}
+	}
+	if self.name != "" && vip.Annotations[vrrpv1.PreferredNodeAnnotation] == self.name {
+		r.Config.Priority, r.Reason = PreferredPriority, ReasonPreferred
+	}
+
+	onCordon := DefaultOnCordon
+	if spec.Failover != nil && spec.Failover.OnCordon != "" {
+		onCordon = spec.Failover.OnCordon
+	}
+	switch onCordon {
+	case vrrpv1.CordonDemote, vrrpv1.CordonRelease, vrrpv1.CordonIgnore:
+	default:
+		return fmt.Errorf("failover.onCordon %q: %w", onCordon, ErrInvalidSpec)
+	}
+	switch {
+	case self.maintenance:
+		r.Released, r.Reason = true, ReasonMaintenance
+	case self.excluded:
+		r.Released, r.Reason = true, ReasonExcluded
+	case self.cordoned && onCordon == vrrpv1.CordonRelease:
+		r.Released, r.Reason = true, ReasonCordoned
+	case self.cordoned && onCordon == vrrpv1.CordonDemote:
+		r.Config.Priority, r.Resign, r.Reason = DemotedPriority, true, ReasonCordoned
+	}
+	return nil
+}
+
+// nodePriorityMatches reports whether a nodePriorities entry applies to this node: by name when it
+// has one, else by its selector. An entry with neither matches nothing.
+func nodePriorityMatches(np vrrpv1.NodePriority, self nodeFacts) (bool, error) {
+	if np.Node != "" {
+		return np.Node == self.name, nil
+	}
+	if np.Selector == nil {
+		return false, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(np.Selector)
+	if err != nil {
+		return false, fmt.Errorf("selector: %w: %w", err, ErrInvalidSpec)
+	}
+	return sel.Matches(self.labels), nil
+}
+
+// peers are the unicast destinations: the InternalIPs of the router's family of every other node
+// the selector takes in. Nodes in maintenance, excluded or cordoned stay peers: they still run the
+// agent, and one coming back must hear the Master at once rather than wait for every other node to
+// notice and add it, which would make it take over after Master_Down_Interval.
+func peers(nodes []corev1.Node, self string, selector labels.Selector, ipv6 bool) []netip.Addr {
+	var out []netip.Addr
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Name == self || !selector.Matches(labels.Set(n.Labels)) {
+			continue
+		}
+		for _, a := range n.Status.Addresses {
+			if a.Type != corev1.NodeInternalIP {
+				continue
+			}
+			ip, err := netip.ParseAddr(a.Address)
+			if err != nil {
+				continue // The kubelet writes what the node has; a stray string is nobody's peer.
+			}
+			ip = ip.WithZone("").Unmap()
+			if ip.Is6() == ipv6 {
+				out = append(out, ip)
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
