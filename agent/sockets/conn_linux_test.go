@@ -44,6 +44,12 @@ func twoHosts(t *testing.T) (a, b *testenv.Host) {
 	return a, b
 }
 
+// oneHost makes host A alone, for tests that need a namespace but no peer.
+func oneHost(t *testing.T) *testenv.Host {
+	t.Helper()
+	return testenv.NewLab(t).Host("eth0", "198.51.100.1/24", "2001:db8::1/64")
+}
+
 // waitLinkLocal waits until link in h has a link-local address that is no longer tentative.
 // IPv6 on a link starts only once the kernel has seen it operationally up, which it does
 // asynchronously, and a tentative address cannot be a source; nothing signals either, so this
@@ -104,6 +110,7 @@ func receive(t *testing.T, c *RawConn) Packet {
 }
 
 func TestPeersExchangeAdvertisementsWithTTL255(t *testing.T) {
+	t.Parallel()
 	a, b := twoHosts(t)
 	a4, b4 := listen(t, a, "eth0", false), listen(t, b, "ens3", false)
 	a6, b6 := listen(t, a, "eth0", true), listen(t, b, "ens3", true)
@@ -159,6 +166,7 @@ func TestPeersExchangeAdvertisementsWithTTL255(t *testing.T) {
 }
 
 func TestReceiveReportsTheTTLAPacketArrivedWith(t *testing.T) {
+	t.Parallel()
 	a, b := twoHosts(t)
 	tests := map[string]struct {
 		v6   bool
@@ -216,6 +224,7 @@ func TestReceiveReportsTheTTLAPacketArrivedWith(t *testing.T) {
 }
 
 func TestSocketHearsOnlyItsOwnInterface(t *testing.T) {
+	t.Parallel()
 	a, b := twoHosts(t)
 	// A second link between the same two hosts, beside the bridge: A's vx1 to B's vx0.
 	a.IP("link", "add", "vx1", "type", "veth", "peer", "name", "vx0", "netns", b.Name)
@@ -262,7 +271,8 @@ func TestSocketHearsOnlyItsOwnInterface(t *testing.T) {
 }
 
 func TestOwnEchoIsMarked(t *testing.T) {
-	a, _ := twoHosts(t)
+	t.Parallel()
+	a := oneHost(t)
 	c := listen(t, a, "eth0", false)
 	// Loopback is off in production; switching it on here stands for any path that brings our
 	// own packet back, such as a bridging loop.
@@ -278,7 +288,8 @@ func TestOwnEchoIsMarked(t *testing.T) {
 }
 
 func TestCloseUnblocksReceive(t *testing.T) {
-	a, _ := twoHosts(t)
+	t.Parallel()
+	a := oneHost(t)
 	for _, v6 := range []bool{false, true} {
 		c := listen(t, a, "eth0", v6)
 		errc := make(chan error, 1)
@@ -301,7 +312,8 @@ func TestCloseUnblocksReceive(t *testing.T) {
 }
 
 func TestSendRefusesTheOtherFamily(t *testing.T) {
-	a, _ := twoHosts(t)
+	t.Parallel()
+	a := oneHost(t)
 	c := listen(t, a, "eth0", false)
 	if err := c.Send(payload(1), hostA6, GroupIPv6); !errors.Is(err, ErrFamily) {
 		t.Fatalf("IPv6 Send on an IPv4 socket = %v, want %v", err, ErrFamily)
