@@ -294,7 +294,7 @@ func TestATimedOutHookIsKilledWithItsProcessGroup(t *testing.T) {
 		trap  string
 		grace time.Duration
 	}{
-		"a hook that exits on SIGTERM is gone after the grace period":  {grace: 300 * time.Millisecond},
+		"a hook that exits on SIGTERM goes within the grace period":    {grace: 300 * time.Millisecond},
 		"a hook that ignores SIGTERM is killed with SIGKILL":           {trap: "trap '' TERM", grace: 100 * time.Millisecond},
 		"a hook is killed with SIGKILL at once when there is no grace": {trap: "trap '' TERM"},
 	}

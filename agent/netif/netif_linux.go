@@ -28,6 +28,27 @@ func InterfaceFor(vip netip.Addr, exclude func(netip.Addr) bool) (string, error)
 	return chooseInterface(vip.Unmap(), ifaces, exclude)
 }
 
+// Interfaces lists the node's interfaces with their subnets, leaving out loopback, host routes,
+// link-local subnets and the addresses exclude names (the VIPs the agent holds).
+func Interfaces(exclude func(netip.Addr) bool) ([]Interface, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("listing interfaces: opening netlink: %w", err)
+	}
+	defer h.Close()
+	ifaces, err := readAll(h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Interface, 0, len(ifaces))
+	for _, i := range ifaces {
+		if !i.loopback {
+			out = append(out, Interface{Name: i.name, Up: i.up(), Prefixes: subnets(i, exclude)})
+		}
+	}
+	return out, nil
+}
+
 // PrimaryAddress returns the address adverts on ifname are sent from: for IPv4 the node's own
 // address, not one that exclude names (the VIPs the agent holds); for IPv6 a link-local address
 // that passed duplicate address detection. The error wraps ErrNoAddress when there is none.

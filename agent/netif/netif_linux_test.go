@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
@@ -52,6 +53,34 @@ func TestInterfaceForPicksEachNodesOwnInterface(t *testing.T) {
 				t.Errorf("InterfaceFor(%s) = %q, %v; want %q, %v", tc.vip, got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestInterfacesListsTheNodesSubnets(t *testing.T) {
+	host := testenv.NewLab(t).Host("eth0", "198.51.100.254/24", "2001:db8::254/64")
+	// Its peer stays down: no carrier.
+	host.IP("link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+	host.IP("addr", "add", "203.0.113.1/24", "dev", "eth1")
+	host.IP("addr", "add", "203.0.113.252/24", "dev", "eth1")
+	host.IP("addr", "add", "203.0.113.7/32", "dev", "eth1")
+	host.IP("link", "set", "eth1", "up")
+	held := func(a netip.Addr) bool { return a == netip.MustParseAddr("203.0.113.252") }
+
+	var got []Interface
+	if err := host.Do(func() (err error) {
+		got, err = Interfaces(held)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Interface{
+		{Name: "eth0", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.254/24"), netip.MustParsePrefix("2001:db8::254/64")}},
+		{Name: "eth1", Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.1/24")}},
+		{Name: "eth1p"},
+	}
+	if diff := cmp.Diff(want, got, equate, cmpopts.EquateComparable(netip.Prefix{}), cmpopts.EquateEmpty(),
+		cmpopts.SortSlices(func(a, b Interface) bool { return a.Name < b.Name })); diff != "" {
+		t.Errorf("Interfaces (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +23,13 @@ type Status struct {
 	Up      bool
 	Reason  string     // why not, e.g. "link eth0 is down" or "no IPv4 address on eth0"; empty when Up
 	Address netip.Addr // the source address for adverts (see PrimaryAddress) when Up
+}
+
+// Interface is one interface as config derivation sees it (agent/desired chooses among them).
+type Interface struct {
+	Name     string
+	Up       bool           // administratively up with carrier
+	Prefixes []netip.Prefix // the node's own subnets, as chooseInterface counts them
 }
 
 // iface is a snapshot of what the choices need to know about one interface.
@@ -58,20 +66,10 @@ type ifaddr struct {
 func chooseInterface(vip netip.Addr, ifaces []iface, exclude func(netip.Addr) bool) (string, error) {
 	var all, up []string
 	for _, i := range ifaces {
-		if i.loopback {
-			continue
-		}
-		for _, a := range i.addrs {
-			ip := a.prefix.Addr()
-			if a.prefix.IsSingleIP() || ip == vip || ip.IsLinkLocalUnicast() || (exclude != nil && exclude(ip)) {
-				continue
-			}
-			if a.prefix.Masked().Contains(vip) {
-				all = append(all, i.name)
-				if i.up() {
-					up = append(up, i.name)
-				}
-				break
+		if slices.ContainsFunc(subnets(i, exclude), func(p netip.Prefix) bool { return p.Addr() != vip && p.Contains(vip) }) {
+			all = append(all, i.name)
+			if i.up() {
+				up = append(up, i.name)
 			}
 		}
 	}
@@ -86,6 +84,23 @@ func chooseInterface(vip netip.Addr, ifaces []iface, exclude func(netip.Addr) bo
 		return "", fmt.Errorf("choosing the interface for %s: %w, all down: %s; name one in the VirtualIP", vip, ErrAmbiguousInterface, strings.Join(all, ", "))
 	}
 	return "", fmt.Errorf("choosing the interface for %s: %w", vip, ErrNoInterface)
+}
+
+// subnets returns the addresses of i that stand for a subnet of the node (see chooseInterface),
+// with their host bits, masked by the caller where needed.
+func subnets(i iface, exclude func(netip.Addr) bool) []netip.Prefix {
+	if i.loopback {
+		return nil
+	}
+	var ps []netip.Prefix
+	for _, a := range i.addrs {
+		ip := a.prefix.Addr()
+		if a.prefix.IsSingleIP() || ip.IsLinkLocalUnicast() || (exclude != nil && exclude(ip)) {
+			continue
+		}
+		ps = append(ps, a.prefix)
+	}
+	return ps
 }
 
 // primaryAddress returns the address adverts are sent from, or why there is none.
