@@ -34,8 +34,9 @@ type RawConn struct {
 
 var _ Conn = (*RawConn)(nil)
 
-// Listen opens the VRRP socket of interface ifname for IPv6 if v6, else for IPv4, inside the
-// network namespace of the calling thread.
+// Listen opens the VRRP socket of interface ifname for IPv6 if v6, else for IPv4, in the network
+// namespace of the calling thread. The RawConn names its interface by index only, so it may be
+// used from any goroutine afterwards.
 func Listen(ifname string, v6 bool) (*RawConn, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
