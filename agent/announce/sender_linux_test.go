@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,17 @@ func waitLinkLocal(t *testing.T, h *testenv.Host) {
 			t.Fatalf("no usable link-local address on %s in %s after 10s", h.Link, h.Name)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sysctl sets /proc/sys/key inside h: the files under /proc/sys/net belong to the network
+// namespace of the thread that opens them.
+func sysctl(t *testing.T, h *testenv.Host, key, value string) {
+	t.Helper()
+	if err := h.Do(func() error {
+		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -236,9 +248,7 @@ func TestAnnounceOnTheWireAndInNeighbourCaches(t *testing.T) {
 		t.Logf("updated %v after Announce", waitNeighMAC(t, client, vip6, master.MAC, start))
 	})
 	t.Run("the Router flag follows IPv6 forwarding on the interface", func(t *testing.T) {
-		if out, err := master.Command(t.Context(), "sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=1").CombinedOutput(); err != nil {
-			t.Fatalf("sysctl: %v: %s", err, out)
-		}
+		sysctl(t, master, "net/ipv6/conf/eth0/forwarding", "1")
 		if err := s.Announce([]netip.Addr{vip6}); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,17 @@ func waitLinkLocal(t *testing.T, h *testenv.Host, link string) {
 			t.Fatalf("no usable link-local address on %s in %s after 10s", link, h.Name)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sysctl sets /proc/sys/key inside h: the files under /proc/sys/net belong to the network
+// namespace of the thread that opens them.
+func sysctl(t *testing.T, h *testenv.Host, key, value string) {
+	t.Helper()
+	if err := h.Do(func() error {
+		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -233,9 +245,7 @@ func TestSocketHearsOnlyItsOwnInterface(t *testing.T) {
 		link, addr string
 	}{{a, "vx1", "203.0.113.1/24"}, {b, "vx0", "203.0.113.2/24"}} {
 		// DAD off: the link-local address must be usable at once.
-		if out, err := side.h.Command(t.Context(), "sysctl", "-qw", "net.ipv6.conf."+side.link+".accept_dad=0").CombinedOutput(); err != nil {
-			t.Fatalf("sysctl: %v: %s", err, out)
-		}
+		sysctl(t, side.h, "net/ipv6/conf/"+side.link+"/accept_dad", "0")
 		side.h.IP("addr", "add", side.addr, "dev", side.link)
 		side.h.IP("link", "set", side.link, "up")
 	}
