@@ -3,6 +3,7 @@ package desired
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -736,10 +737,9 @@ func TestDeriveIsDeterministicAndLeavesItsInputsAlone(t *testing.T) {
 	want := Derive(in())
 
 	reversed := in()
-	for i, j := 0, len(reversed.VirtualIPs)-1; i < j; i, j = i+1, j-1 {
-		reversed.VirtualIPs[i], reversed.VirtualIPs[j] = reversed.VirtualIPs[j], reversed.VirtualIPs[i]
-		reversed.Nodes[i%len(reversed.Nodes)], reversed.Nodes[j%len(reversed.Nodes)] = reversed.Nodes[j%len(reversed.Nodes)], reversed.Nodes[i%len(reversed.Nodes)]
-	}
+	slices.Reverse(reversed.VirtualIPs)
+	slices.Reverse(reversed.Nodes)
+	slices.Reverse(reversed.Interfaces)
 	got := Derive(reversed)
 	if diff := cmp.Diff(want, got, equateNetip, cmp.Comparer(func(a, b error) bool { return a.Error() == b.Error() })); diff != "" {
 		t.Errorf("Derive() of the inputs in another order (-want +got):\n%s", diff)
