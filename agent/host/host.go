@@ -1,0 +1,86 @@
+// Package host binds the speaker to this node's real network: raw VRRP sockets, interface
+// watches and address announcements, each from the package that does it.
+package host
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/announce"
+	"github.com/vrrp-dev/vrrp-operator/agent/netif"
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+)
+
+// Network is speaker.Network on the real interfaces of the calling thread's network namespace.
+type Network struct {
+	// Exclude reports addresses that are VIPs, never the node's own address.
+	Exclude func(netip.Addr) bool
+	Log     logr.Logger
+}
+
+var _ speaker.Network = (*Network)(nil)
+
+// Listen opens the VRRP socket of an interface.
+func (n *Network) Listen(ifname string, v6 bool) (sockets.Conn, error) {
+	return sockets.Listen(ifname, v6)
+}
+
+// Watch reports the interface's status until ctx ends.
+func (n *Network) Watch(ctx context.Context, ifname string, v6 bool, onChange func(speaker.LinkStatus)) {
+	ctx = logr.NewContext(ctx, n.Log.WithValues("interface", ifname))
+	err := netif.Watch(ctx, ifname, v6, n.Exclude, func(st netif.Status) {
+		onChange(speaker.LinkStatus{Up: st.Up, Reason: st.Reason, Primary: st.Address})
+	})
+	if err != nil && ctx.Err() == nil {
+		n.Log.Error(err, "watching interface", "interface", ifname)
+		onChange(speaker.LinkStatus{Reason: fmt.Sprintf("watching %s: %v", ifname, err)})
+	}
+}
+
+// Announcers is speaker.Announcer with one announce.Sender per interface, opened on first use.
+type Announcers struct {
+	mu      sync.Mutex
+	senders map[string]*announce.Sender
+}
+
+var _ speaker.Announcer = (*Announcers)(nil)
+
+// Announce sends gratuitous ARP or unsolicited NA for addrs on ifname. A failed send drops the
+// interface's sender so that the next announcement reopens it (the interface may have been
+// re-created with a new index or MAC).
+func (a *Announcers) Announce(ifname string, addrs []netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.senders == nil {
+		a.senders = map[string]*announce.Sender{}
+	}
+	s, ok := a.senders[ifname]
+	if !ok {
+		var err error
+		if s, err = announce.New(ifname); err != nil {
+			return fmt.Errorf("opening announcer on %s: %w", ifname, err)
+		}
+		a.senders[ifname] = s
+	}
+	if err := s.Announce(addrs); err != nil {
+		_ = s.Close()
+		delete(a.senders, ifname)
+		return fmt.Errorf("announcing on %s: %w", ifname, err)
+	}
+	return nil
+}
+
+// Close closes every sender.
+func (a *Announcers) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, s := range a.senders {
+		_ = s.Close()
+		delete(a.senders, name)
+	}
+}

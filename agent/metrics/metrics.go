@@ -1,0 +1,94 @@
+// Package metrics defines the agent's Prometheus metrics. Names are constants so that tests and
+// dashboards share them.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric names, all prefixed vrrp_operator_.
+const (
+	RouterState     = "vrrp_operator_router_state"
+	RouterPriority  = "vrrp_operator_router_priority"
+	Transitions     = "vrrp_operator_transitions_total"
+	AdvertsSent     = "vrrp_operator_adverts_sent_total"
+	AdvertsReceived = "vrrp_operator_adverts_received_total"
+	PacketsDropped  = "vrrp_operator_packets_dropped_total"
+	SendErrors      = "vrrp_operator_send_errors_total"
+	HookRuns        = "vrrp_operator_hook_runs_total"
+	HookDuration    = "vrrp_operator_hook_duration_seconds"
+)
+
+// States is the state set of RouterState, in the words keepalived uses.
+var States = []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOPPED"}
+
+// Metrics are the agent's collectors.
+type Metrics struct {
+	State           *prometheus.GaugeVec
+	Priority        *prometheus.GaugeVec
+	Transitions     *prometheus.CounterVec
+	AdvertsSent     *prometheus.CounterVec
+	AdvertsReceived *prometheus.CounterVec
+	Dropped         *prometheus.CounterVec
+	SendErrors      *prometheus.CounterVec
+	HookRuns        *prometheus.CounterVec
+	HookDuration    *prometheus.HistogramVec
+}
+
+// New creates the collectors and registers them with reg when it is not nil.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: RouterState,
+			Help: "1 for the state each virtual router is in on this node, 0 for the others."},
+			[]string{"virtual_ip", "state"}),
+		Priority: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: RouterPriority,
+			Help: "Effective VRRP priority of each virtual router on this node."},
+			[]string{"virtual_ip"}),
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: Transitions,
+			Help: "State transitions of each virtual router."},
+			[]string{"virtual_ip", "from", "to"}),
+		AdvertsSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AdvertsSent,
+			Help: "VRRP advertisements sent."},
+			[]string{"virtual_ip"}),
+		AdvertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AdvertsReceived,
+			Help: "VRRP advertisements received and accepted by a router."},
+			[]string{"virtual_ip"}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: PacketsDropped,
+			Help: "VRRP packets dropped, by reason; virtual_ip is empty when no router took the packet."},
+			[]string{"interface", "virtual_ip", "reason"}),
+		SendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: SendErrors,
+			Help: "Failures to send an advertisement or announcement."},
+			[]string{"virtual_ip"}),
+		HookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: HookRuns,
+			Help: "Hook runs by kind and result (success, failure, timeout, refused, dropped)."},
+			[]string{"virtual_ip", "kind", "result"}),
+		HookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: HookDuration,
+			Help:    "How long hooks ran.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60}},
+			[]string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration)
+	}
+	return m
+}
+
+// SetState sets the state set of a router: 1 for state, 0 for the others.
+func (m *Metrics) SetState(router, state string) {
+	for _, s := range States {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		m.State.WithLabelValues(router, s).Set(v)
+	}
+}
+
+// Forget removes a router's series when the router is gone.
+func (m *Metrics) Forget(router string) {
+	for _, v := range []*prometheus.MetricVec{m.State.MetricVec, m.Priority.MetricVec, m.Transitions.MetricVec,
+		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec} {
+		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router})
+	}
+}

@@ -1,0 +1,180 @@
+package speaker
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+)
+
+// lan is an in-memory layer 2 segment: what one node's Conn sends reaches every other node's Conn
+// of the same family whose link is up (multicast) or whose address is the destination (unicast).
+type lan struct {
+	mu    sync.Mutex
+	conns map[*fakeConn]struct{}
+}
+
+func newLAN() *lan { return &lan{conns: map[*fakeConn]struct{}{}} }
+
+// node is one node's fake OS: network, addresses, announcements and hooks.
+type node struct {
+	lan  *lan
+	addr netip.Addr
+
+	mu        sync.Mutex
+	up        bool
+	watchers  []func(LinkStatus)
+	held      map[netip.Prefix]string // prefix -> interface
+	announced int
+	jobs      []hooks.Job
+}
+
+func newNode(l *lan, addr string) *node {
+	return &node{lan: l, addr: netip.MustParseAddr(addr), up: true, held: map[netip.Prefix]string{}}
+}
+
+func (n *node) status() LinkStatus {
+	if !n.up {
+		return LinkStatus{Reason: "link eth0 is down"}
+	}
+	return LinkStatus{Up: true, Primary: n.addr}
+}
+
+func (n *node) Listen(ifname string, v6 bool) (sockets.Conn, error) {
+	c := &fakeConn{lan: n.lan, node: n, in: make(chan sockets.Packet, 256), closed: make(chan struct{})}
+	n.lan.mu.Lock()
+	n.lan.conns[c] = struct{}{}
+	n.lan.mu.Unlock()
+	return c, nil
+}
+
+func (n *node) Watch(ctx context.Context, ifname string, v6 bool, onChange func(LinkStatus)) {
+	n.mu.Lock()
+	n.watchers = append(n.watchers, onChange)
+	st := n.status()
+	n.mu.Unlock()
+	onChange(st)
+	<-ctx.Done()
+}
+
+// setLink takes the node's link up or down and tells the watchers.
+func (n *node) setLink(up bool) {
+	n.mu.Lock()
+	n.up = up
+	st, ws := n.status(), slices.Clone(n.watchers)
+	n.mu.Unlock()
+	for _, w := range ws {
+		w(st)
+	}
+}
+
+func (n *node) Add(ifname string, p netip.Prefix, _ time.Duration) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.held[p] = ifname
+	return nil
+}
+
+func (n *node) Remove(ifname string, p netip.Prefix) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.held, p)
+	return nil
+}
+
+func (n *node) holds(p string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.held[netip.MustParsePrefix(p)]
+	return ok
+}
+
+func (n *node) Announce(ifname string, addrs []netip.Addr) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.announced++
+	return nil
+}
+
+func (n *node) Enqueue(j hooks.Job) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.jobs = append(n.jobs, j)
+}
+
+func (n *node) Wait(context.Context) error { return nil }
+
+func (n *node) hookCalls() [][]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out [][]string
+	for _, j := range n.jobs {
+		out = append(out, append(slices.Clone(j.Command), j.Args...))
+	}
+	return out
+}
+
+type fakeConn struct {
+	lan    *lan
+	node   *node
+	in     chan sockets.Packet
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *fakeConn) Receive(buf []byte) (sockets.Packet, error) {
+	select {
+	case p := <-c.in:
+		return p, nil
+	case <-c.closed:
+		return sockets.Packet{}, net.ErrClosed
+	}
+}
+
+func (c *fakeConn) Send(payload []byte, src, dst netip.Addr) error {
+	c.node.mu.Lock()
+	up := c.node.up
+	c.node.mu.Unlock()
+	if !up {
+		return net.ErrClosed
+	}
+	c.lan.deliver(c, sockets.Packet{Payload: payload, Src: src, Dst: dst, TTL: 255})
+	return nil
+}
+
+func (c *fakeConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.lan.mu.Lock()
+		delete(c.lan.conns, c)
+		c.lan.mu.Unlock()
+	})
+	return nil
+}
+
+func (l *lan) deliver(from *fakeConn, p sockets.Packet) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		if c == from {
+			continue
+		}
+		c.node.mu.Lock()
+		up, addr := c.node.up, c.node.addr
+		c.node.mu.Unlock()
+		if !up || (!p.Dst.IsMulticast() && p.Dst != addr) {
+			continue
+		}
+		q := p
+		q.Payload = slices.Clone(p.Payload)
+		select {
+		case c.in <- q:
+		default:
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+)
+
+type linkKey struct {
+	name string
+	v6   bool
+}
+
+// link is one interface and family: the socket its routers share and the watch of its status.
+type link struct {
+	s   *Speaker
+	key linkKey
+
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	status LinkStatus
+	seen   bool // status came from the watch, not the placeholder
+	demux  *sockets.Demux
+	conn   sockets.Conn // the demux's; nil with it
+	subs   map[*router]struct{}
+}
+
+// acquireLink returns the link of r's interface, opening it for the first router. s.mu is held.
+func (s *Speaker) acquireLink(r *router) *link {
+	key := linkKey{r.cfg.Interface, r.v6}
+	l, ok := s.links[key]
+	if !ok {
+		ctx, cancel := context.WithCancel(context.Background())
+		l = &link{s: s, key: key, cancel: cancel, subs: map[*router]struct{}{}}
+		s.links[key] = l
+		go s.opts.Network.Watch(ctx, key.name, key.v6, l.setStatus)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.subs[r] = struct{}{}
+	l.openLocked()
+	l.registerLocked(r)
+	if l.seen {
+		r.linkc.put(l.status)
+	}
+	return l
+}
+
+// releaseLink drops r from its link and closes the link after its last router.
+func (s *Speaker) releaseLink(l *link, r *router) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l.mu.Lock()
+	delete(l.subs, r)
+	if l.demux != nil {
+		l.demux.Remove(r.cfg.Config.VRID)
+	}
+	last := len(l.subs) == 0
+	var d *sockets.Demux
+	if last {
+		d, l.demux, l.conn = l.demux, nil, nil
+	}
+	l.mu.Unlock()
+	if !last {
+		return
+	}
+	l.cancel()
+	delete(s.links, l.key)
+	if d != nil {
+		if err := d.Close(); err != nil {
+			s.log.V(1).Info("closing VRRP socket", "interface", l.key.name, "error", err.Error())
+		}
+	}
+}
+
+// setStatus is the watch callback: it records the status, reopens the socket when the interface
+// comes (back) up and tells every router.
+func (l *link) setStatus(st LinkStatus) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.status, l.seen = st, true
+	if st.Up {
+		l.openLocked()
+	}
+	for r := range l.subs {
+		r.linkc.put(st)
+	}
+}
+
+// openLocked opens the socket unless a live one exists. A socket whose reader stopped (the interface
+// was deleted and re-created) is replaced. l.mu is held.
+func (l *link) openLocked() {
+	if l.demux != nil {
+		select {
+		case <-l.demux.Done():
+			_ = l.demux.Close()
+			l.demux, l.conn = nil, nil
+		default:
+			return
+		}
+	}
+	conn, err := l.s.opts.Network.Listen(l.key.name, l.key.v6)
+	if err != nil {
+		l.s.log.V(1).Info("cannot open VRRP socket yet", "interface", l.key.name, "error", err.Error())
+		return
+	}
+	l.demux, l.conn = sockets.NewDemux(conn, l.dropped), conn
+	for r := range l.subs {
+		l.registerLocked(r)
+	}
+}
+
+func (l *link) registerLocked(r *router) {
+	if l.demux == nil {
+		return
+	}
+	if err := l.demux.Handle(r.cfg.Config.VRID, r.packet); err != nil && !errors.Is(err, sockets.ErrVRIDInUse) {
+		l.s.log.Error(err, "registering router on socket", "virtualIP", r.name, "interface", l.key.name)
+	}
+}
+
+// send sends one payload on the link's current socket.
+func (l *link) send(payload []byte, src, dst netip.Addr) error {
+	l.mu.Lock()
+	c := l.conn
+	l.mu.Unlock()
+	if c == nil {
+		return errNoSocket
+	}
+	return c.Send(payload, src, dst)
+}
+
+var errNoSocket = errors.New("no VRRP socket on the interface")
+
+// dropped counts packets the demux could not hand to a router.
+func (l *link) dropped(_ sockets.Packet, reason error) {
+	label := "other"
+	switch {
+	case errors.Is(reason, sockets.ErrOwnPacket):
+		label = "own_packet"
+	case errors.Is(reason, sockets.ErrTooShort):
+		label = "length"
+	case errors.Is(reason, sockets.ErrUnknownVRID):
+		label = "vrid"
+	}
+	l.s.opts.Metrics.Dropped.WithLabelValues(l.key.name, "", label).Inc()
+}

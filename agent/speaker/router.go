@@ -1,0 +1,438 @@
+package speaker
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+// packetQueue bounds the packets waiting for one router. A router that falls this far behind is
+// flooded; dropping (and counting) is better than stalling the shared socket's reader.
+const packetQueue = 64
+
+// router runs one vrrp.Instance. Only its goroutine touches the instance and the fields below
+// the line.
+type router struct {
+	s        *Speaker
+	name     string
+	identity desired.WireIdentity
+	v6       bool
+	log      logr.Logger
+
+	packets chan sockets.Packet
+	updates mailbox[desired.Router]
+	linkc   mailbox[LinkStatus]
+	stopc   chan string
+	done    chan struct{}
+
+	// Owned by the router goroutine.
+	cfg         desired.Router
+	inst        *vrrp.Instance
+	link        *link
+	linkStatus  LinkStatus
+	status      Status
+	held        []netip.Prefix // addresses this router put on the interface
+	annLeft     int            // announcements still due in the current burst
+	annNext     time.Time      // next announcement of the burst, or the next refresh
+	renewNext   time.Time      // next refresh of the IPv4 address lifetime
+	buf         []byte
+	destination []netip.Addr
+}
+
+// startRouter creates and starts the router of d. s.mu is held.
+func (s *Speaker) startRouter(d desired.Router) (*router, error) {
+	v6 := len(d.Config.Addresses) > 0 && d.Config.Addresses[0].Addr().Is6()
+	r := &router{
+		s: s, name: d.Name, identity: d.WireIdentity(), v6: v6,
+		log:     s.log.WithValues("virtualIP", d.Name, "vrid", d.Config.VRID, "interface", d.Interface),
+		packets: make(chan sockets.Packet, packetQueue),
+		updates: newMailbox[desired.Router](),
+		linkc:   newMailbox[LinkStatus](),
+		stopc:   make(chan string, 1),
+		done:    make(chan struct{}),
+		cfg:     d,
+	}
+	cfg := d.Config
+	if !cfg.PrimaryAddress.IsValid() {
+		// The instance needs a source address of the right family to validate; the link's real
+		// primary address replaces it as soon as the link reports one.
+		cfg.PrimaryAddress = placeholder(v6)
+	}
+	inst, err := vrrp.NewInstance(cfg, slog.New(logr.ToSlogHandler(r.log)))
+	if err != nil {
+		return nil, fmt.Errorf("creating VRRP instance %s: %w", d.Name, err)
+	}
+	r.inst = inst
+	r.status = Status{Router: d.Name, State: vrrp.StateInit, Priority: cfg.Priority, Interface: d.Interface, Reason: d.Reason}
+	r.link = s.acquireLink(r)
+	go r.run()
+	return r, nil
+}
+
+func placeholder(v6 bool) netip.Addr {
+	if v6 {
+		return netip.MustParseAddr("fe80::1")
+	}
+	return netip.MustParseAddr("192.0.2.1")
+}
+
+// update hands the router a new desired configuration; the latest wins.
+func (r *router) update(d desired.Router) { r.updates.put(d) }
+
+// stop asks the router to shut down and leave; it does not wait.
+func (r *router) stop(reason string) {
+	select {
+	case r.stopc <- reason:
+	default:
+	}
+}
+
+// packet is the demux handler: it must not block the shared reader.
+func (r *router) packet(p sockets.Packet) {
+	select {
+	case r.packets <- p:
+	default:
+		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "queue_full").Inc()
+	}
+}
+
+func (r *router) run() {
+	defer close(r.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	r.publish()
+	for {
+		if next, ok := r.nextWake(); ok {
+			timer.Reset(max(time.Until(next), 0))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case p := <-r.packets:
+			r.receive(p)
+		case <-timer.C:
+			r.tick()
+		case d := <-r.updates.c:
+			r.apply(d)
+		case st := <-r.linkc.c:
+			r.linkChanged(st)
+		case reason := <-r.stopc:
+			r.handle(vrrp.Shutdown{Reason: reason})
+			for _, p := range r.held {
+				r.removeAddress(p)
+			}
+			r.s.releaseLink(r.link, r)
+			if reason != "shutdown" {
+				r.s.forgetStatus(r.name)
+			}
+			return
+		}
+	}
+}
+
+// nextWake is the earliest of the instance's timer, the next announcement and the next lifetime refresh.
+func (r *router) nextWake() (time.Time, bool) {
+	next, ok := r.inst.Deadline()
+	for _, t := range []time.Time{r.annNext, r.renewNext} {
+		if !t.IsZero() && (!ok || t.Before(next)) {
+			next, ok = t, true
+		}
+	}
+	return next, ok
+}
+
+func (r *router) tick() {
+	now := time.Now()
+	if d, ok := r.inst.Deadline(); ok && !now.Before(d) {
+		r.handle(vrrp.TimerExpired{})
+	}
+	if !r.annNext.IsZero() && !now.Before(r.annNext) {
+		r.announce(now)
+	}
+	if !r.renewNext.IsZero() && !now.Before(r.renewNext) {
+		for _, p := range r.held {
+			r.addAddress(p)
+		}
+		r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
+	}
+}
+
+// receive applies the checks of RFC 9568 §7.1 that need only the packet (Decode), then the unicast
+// peer filter, then hands the advert to the instance, which makes the per-router checks.
+func (r *router) receive(p sockets.Packet) {
+	adv, err := vrrp.Decode(p.Payload, p.Src, p.Dst, p.TTL)
+	if err != nil {
+		r.drop(err)
+		return
+	}
+	if r.cfg.Unicast && !sockets.FromPeer(p.Src, r.cfg.Peers) {
+		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
+		return
+	}
+	r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name).Inc()
+	r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src})
+}
+
+func (r *router) drop(err error) {
+	reason := vrrp.DropReason(err)
+	r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, reason).Inc()
+	r.log.V(4).Info("dropped packet", "reason", reason, "error", err.Error())
+}
+
+// apply moves the router to a new desired configuration without restarting it.
+func (r *router) apply(d desired.Router) {
+	old := r.cfg
+	r.cfg = d
+	cfg := d.Config
+	cfg.PrimaryAddress = r.inst.Config().PrimaryAddress
+	if d.Resign && !old.Resign {
+		r.handle(vrrp.SetPriority{Priority: cfg.Priority, Resign: true})
+	}
+	if !configEqual(cfg, r.inst.Config()) {
+		if err := r.inst.CanReconfigure(cfg); err != nil {
+			r.log.Error(err, "cannot apply configuration in place")
+		} else {
+			r.handle(vrrp.Reconfigure{Config: cfg})
+		}
+	}
+	switch {
+	case d.Released && !old.Released:
+		r.handle(vrrp.Shutdown{Reason: d.Reason})
+	case !d.Released && old.Released:
+		r.start()
+	}
+	if d.Reason != old.Reason || d.Interface != old.Interface {
+		r.status.Reason, r.status.Interface = d.Reason, d.Interface
+		r.publish()
+	}
+}
+
+// linkChanged follows the interface: down means FAULT (RFC 9568 has no Fault state; keepalived's
+// FAULT is what admins know), up means back to Backup through Initialize. The first report starts
+// the router.
+func (r *router) linkChanged(st LinkStatus) {
+	r.linkStatus = st
+	if st.Primary.IsValid() && st.Primary != r.inst.Config().PrimaryAddress {
+		cfg := r.inst.Config()
+		cfg.PrimaryAddress = st.Primary
+		r.handle(vrrp.Reconfigure{Config: cfg})
+	}
+	state := r.inst.State()
+	switch {
+	case !st.Up && state != vrrp.StateFault:
+		r.status.Message = st.Reason
+		r.handle(vrrp.InterfaceDown{})
+		if state == vrrp.StateInit {
+			r.start()
+		}
+		r.publish()
+	case st.Up && state == vrrp.StateInit:
+		r.start()
+	case st.Up && state == vrrp.StateFault:
+		r.status.Message = ""
+		r.handle(vrrp.InterfaceUp{})
+	}
+}
+
+// start joins the router (RFC 9568 Startup) unless the node is released from it. With the interface
+// down the instance goes to Fault instead.
+func (r *router) start() {
+	if r.cfg.Released {
+		r.status.State, r.status.Reason = vrrp.StateStopped, r.cfg.Reason
+		r.publish()
+		return
+	}
+	r.handle(vrrp.Startup{})
+}
+
+// handle feeds one event to the instance and carries out its actions in order.
+func (r *router) handle(ev vrrp.Event) {
+	now := time.Now()
+	for _, a := range r.inst.Handle(ev, now) {
+		switch a := a.(type) {
+		case vrrp.SendAdvert:
+			r.send(a.Advert)
+		case vrrp.AddAddresses:
+			for _, p := range a.Addresses {
+				r.addAddress(p)
+			}
+			if !r.v6 && r.s.opts.AddressLifetime > 0 {
+				r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
+			}
+		case vrrp.RemoveAddresses:
+			for _, p := range a.Addresses {
+				r.removeAddress(p)
+			}
+			if len(r.held) == 0 {
+				r.annLeft, r.annNext, r.renewNext = 0, time.Time{}, time.Time{}
+			}
+		case vrrp.Announce:
+			r.annLeft = max(r.cfg.GARP.Count, 1)
+			r.announce(now)
+		case vrrp.Transition:
+			r.transition(a, now)
+		case vrrp.Drop:
+			r.drop(a.Err)
+		}
+	}
+}
+
+func (r *router) send(adv vrrp.Advertisement) {
+	src := r.inst.Config().PrimaryAddress
+	r.destination = r.destination[:0]
+	switch {
+	case r.cfg.Unicast:
+		r.destination = append(r.destination, r.cfg.Peers...)
+	case r.v6:
+		r.destination = append(r.destination, vrrp.MulticastIPv6)
+	default:
+		r.destination = append(r.destination, vrrp.MulticastIPv4)
+	}
+	for _, dst := range r.destination {
+		var err error
+		r.buf, err = adv.AppendEncode(r.buf[:0], src, dst, r.cfg.Config.Checksum)
+		if err == nil {
+			err = r.link.send(r.buf, src, dst)
+		}
+		if err != nil {
+			r.s.opts.Metrics.SendErrors.WithLabelValues(r.name).Inc()
+			r.log.V(1).Info("sending advertisement", "to", dst, "error", err.Error())
+			continue
+		}
+		r.s.opts.Metrics.AdvertsSent.WithLabelValues(r.name).Inc()
+	}
+}
+
+func (r *router) addAddress(p netip.Prefix) {
+	lifetime := time.Duration(0)
+	if p.Addr().Is4() {
+		lifetime = r.s.opts.AddressLifetime
+	}
+	if err := r.s.opts.Addresses.Add(r.cfg.Interface, p, lifetime); err != nil {
+		r.log.Error(err, "adding VIP", "address", p)
+		r.status.Message = err.Error()
+		return
+	}
+	if !slices.Contains(r.held, p) {
+		r.held = append(r.held, p)
+	}
+}
+
+func (r *router) removeAddress(p netip.Prefix) {
+	if err := r.s.opts.Addresses.Remove(r.cfg.Interface, p); err != nil {
+		r.log.Error(err, "removing VIP", "address", p)
+		r.status.Message = err.Error()
+		return
+	}
+	r.held = slices.DeleteFunc(r.held, func(q netip.Prefix) bool { return q == p })
+}
+
+// announce sends one round of gratuitous ARP / unsolicited NA for the held addresses and schedules
+// the next: the rest of the burst at GARP.Interval, then a refresh every GARP.Refresh if set.
+func (r *router) announce(now time.Time) {
+	if len(r.held) == 0 {
+		r.annLeft, r.annNext = 0, time.Time{}
+		return
+	}
+	addrs := make([]netip.Addr, len(r.held))
+	for i, p := range r.held {
+		addrs[i] = p.Addr()
+	}
+	if err := r.s.opts.Announcer.Announce(r.cfg.Interface, addrs); err != nil {
+		r.s.opts.Metrics.SendErrors.WithLabelValues(r.name).Inc()
+		r.log.V(1).Info("announcing VIPs", "error", err.Error())
+	}
+	if r.annLeft > 0 {
+		r.annLeft--
+	}
+	switch {
+	case r.annLeft > 0:
+		r.annNext = now.Add(r.cfg.GARP.Interval)
+	case r.cfg.GARP.Refresh > 0:
+		r.annNext = now.Add(r.cfg.GARP.Refresh)
+	default:
+		r.annNext = time.Time{}
+	}
+}
+
+// transition reports a state change and runs the hooks keepalived would: notify with
+// INSTANCE <name> <STATE> <priority> on every change, the per-state hook, and on STOPPED the stop hook.
+func (r *router) transition(t vrrp.Transition, now time.Time) {
+	m := r.s.opts.Metrics
+	m.Transitions.WithLabelValues(r.name, t.From.String(), t.To.String()).Inc()
+	r.status.State, r.status.Priority, r.status.Since = t.To, t.Priority, now
+	r.status.Reason = r.cfg.Reason
+	if t.To == vrrp.StateFault {
+		r.status.Reason = "InterfaceDown"
+	}
+	r.publish()
+
+	h := r.cfg.Hooks
+	var perState []string
+	kind := ""
+	switch t.To {
+	case vrrp.StateMaster:
+		perState, kind = h.Master, hooks.KindMaster
+	case vrrp.StateBackup:
+		perState, kind = h.Backup, hooks.KindBackup
+	case vrrp.StateFault:
+		perState, kind = h.Fault, hooks.KindFault
+	case vrrp.StateStopped:
+		perState, kind = h.Stop, hooks.KindStop
+	}
+	if r.s.opts.Hooks == nil {
+		return
+	}
+	env := hooks.StateEnv(r.name, t.To.String(), int(t.Priority), r.cfg.Config.Addresses, r.s.opts.Node)
+	if len(h.Notify) > 0 {
+		r.s.opts.Hooks.Enqueue(hooks.Job{Router: r.name, Kind: hooks.KindNotify, Command: h.Notify,
+			Args: hooks.NotifyArgs(r.name, t.To.String(), int(t.Priority)), Env: env, Timeout: h.Timeout})
+	}
+	if len(perState) > 0 {
+		r.s.opts.Hooks.Enqueue(hooks.Job{Router: r.name, Kind: kind, Command: perState, Env: env, Timeout: h.Timeout})
+	}
+}
+
+func (r *router) publish() {
+	m := r.s.opts.Metrics
+	m.SetState(r.name, r.status.State.String())
+	m.Priority.WithLabelValues(r.name).Set(float64(r.inst.Priority()))
+	r.status.Priority = r.inst.Priority()
+	r.s.setStatus(r.status)
+}
+
+// configEqual compares the parts of two configurations that Reconfigure changes.
+func configEqual(a, b vrrp.Config) bool {
+	return a.Name == b.Name && a.Priority == b.Priority && a.AdvertInterval == b.AdvertInterval &&
+		a.Preempt == b.Preempt && a.PreemptDelay == b.PreemptDelay && a.AcceptMode == b.AcceptMode &&
+		slices.Equal(a.Addresses, b.Addresses) && a.PrimaryAddress == b.PrimaryAddress &&
+		a.Password == b.Password && a.Checksum == b.Checksum
+}
+
+// mailbox holds the latest value sent to it: a newer value replaces one not yet received.
+type mailbox[T any] struct{ c chan T }
+
+func newMailbox[T any]() mailbox[T] { return mailbox[T]{c: make(chan T, 1)} }
+
+func (m mailbox[T]) put(v T) {
+	for {
+		select {
+		case m.c <- v:
+			return
+		default:
+			select {
+			case <-m.c:
+			default:
+			}
+		}
+	}
+}

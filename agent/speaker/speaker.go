@@ -1,0 +1,243 @@
+package speaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+// AddressHolder puts VIPs on interfaces and takes them off (agent/addresses).
+type AddressHolder interface {
+	Add(ifname string, p netip.Prefix, lifetime time.Duration) error
+	Remove(ifname string, p netip.Prefix) error
+}
+
+// Announcer sends gratuitous ARP or unsolicited neighbor advertisements (agent/announce).
+type Announcer interface {
+	Announce(ifname string, addrs []netip.Addr) error
+}
+
+// HookRunner runs hooks in order per router without blocking (agent/hooks).
+type HookRunner interface {
+	Enqueue(hooks.Job)
+	Wait(ctx context.Context) error
+}
+
+// LinkStatus is what a router needs to know of its interface.
+type LinkStatus struct {
+	Up      bool
+	Reason  string     // why not Up
+	Primary netip.Addr // the node's own address: IPv4 primary or IPv6 link-local
+}
+
+// Network opens sockets and watches interfaces (agent/sockets, agent/netif).
+type Network interface {
+	Listen(ifname string, v6 bool) (sockets.Conn, error)
+	// Watch reports the interface's status at once and on every change until ctx ends.
+	Watch(ctx context.Context, ifname string, v6 bool, onChange func(LinkStatus))
+}
+
+// Status is one router's state on this node, for status reporting and tests.
+type Status struct {
+	Router    string
+	State     vrrp.State
+	Priority  uint8
+	Reason    string // why the priority or state is what it is: Cordoned, Maintenance, InterfaceDown...
+	Message   string
+	Interface string
+	Since     time.Time
+	LastHook  *hooks.Result
+}
+
+// Options configure a Speaker.
+type Options struct {
+	Node      string
+	Addresses AddressHolder
+	Announcer Announcer
+	Hooks     HookRunner
+	Network   Network
+	Metrics   *metrics.Metrics // nil: metrics.New(nil)
+	Log       logr.Logger
+	// AddressLifetime is the valid lifetime of IPv4 VIPs; the Master refreshes it at a third of it, so
+	// that the VIP of an agent killed with SIGKILL disappears by itself. 0 means forever.
+	AddressLifetime time.Duration
+	// OnStatus is called on every change of a router's Status. It must not block.
+	OnStatus func(Status)
+}
+
+// Speaker runs the routers of one node.
+type Speaker struct {
+	opts Options
+	log  logr.Logger
+
+	mu      sync.Mutex
+	routers map[string]*router
+	links   map[linkKey]*link
+	status  map[string]Status
+}
+
+// New returns a Speaker with no routers.
+func New(opts Options) *Speaker {
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New(nil)
+	}
+	if opts.OnStatus == nil {
+		opts.OnStatus = func(Status) {}
+	}
+	return &Speaker{
+		opts:    opts,
+		log:     opts.Log,
+		routers: map[string]*router{},
+		links:   map[linkKey]*link{},
+		status:  map[string]Status{},
+	}
+}
+
+// Apply makes the running routers those of want: new ones start, changed ones are updated in place
+// when their wire identity (VRID, version, family, interface) stays, replaced otherwise, and routers
+// not wanted any more stop (priority-0 advert, addresses removed, stop hook). Apply does not wait for
+// the routers' goroutines.
+func (s *Speaker) Apply(want []desired.Router) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	for _, d := range want {
+		seen[d.Name] = true
+		r, ok := s.routers[d.Name]
+		if ok && r.identity == d.WireIdentity() {
+			r.update(d)
+			continue
+		}
+		if ok {
+			s.log.Info("replacing router whose wire identity changed", "virtualIP", d.Name, "from", r.identity.String(), "to", d.WireIdentity().String())
+			r.stop("reconfigured")
+			delete(s.routers, d.Name)
+		}
+		nr, err := s.startRouter(d)
+		if err != nil {
+			s.log.Error(err, "starting router", "virtualIP", d.Name)
+			continue
+		}
+		s.routers[d.Name] = nr
+	}
+	for name, r := range s.routers {
+		if !seen[name] {
+			r.stop("removed")
+			delete(s.routers, name)
+		}
+	}
+}
+
+// Shutdown stops every router as the agent exits: Masters send priority-0 adverts and remove their
+// addresses, and stop hooks run; it returns when they have finished or ctx ends.
+func (s *Speaker) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	rs := make([]*router, 0, len(s.routers))
+	for name, r := range s.routers {
+		r.stop("shutdown")
+		rs = append(rs, r)
+		delete(s.routers, name)
+	}
+	s.mu.Unlock()
+	for _, r := range rs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for routers to stop: %w", ctx.Err())
+		}
+	}
+	if s.opts.Hooks == nil {
+		return nil
+	}
+	if err := s.opts.Hooks.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for stop hooks: %w", err)
+	}
+	return nil
+}
+
+// Statuses returns the status of every router, sorted by name.
+func (s *Speaker) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.status))
+	for _, st := range s.status {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b Status) int {
+		if a.Router < b.Router {
+			return -1
+		}
+		if a.Router > b.Router {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// HookDone records a hook's result; wire it as the hooks.Runner's onResult.
+func (s *Speaker) HookDone(res hooks.Result) {
+	m := s.opts.Metrics
+	result := "success"
+	switch {
+	case res.TimedOut:
+		result = "timeout"
+	case errors.Is(res.Err, hooks.ErrDropped):
+		result = "dropped"
+	case res.Path == "" && res.Err != nil:
+		result = "refused"
+	case res.Err != nil:
+		result = "failure"
+	}
+	m.HookRuns.WithLabelValues(res.Job.Router, res.Job.Kind, result).Inc()
+	if res.Path != "" {
+		m.HookDuration.WithLabelValues(res.Job.Kind).Observe(res.Duration.Seconds())
+	}
+	if res.Err != nil {
+		s.log.Info("hook failed", "virtualIP", res.Job.Router, "kind", res.Job.Kind, "exitCode", res.ExitCode,
+			"timedOut", res.TimedOut, "error", res.Err.Error(), "output", res.Output)
+	} else {
+		s.log.V(1).Info("hook ran", "virtualIP", res.Job.Router, "kind", res.Job.Kind, "duration", res.Duration)
+	}
+	s.mu.Lock()
+	st, ok := s.status[res.Job.Router]
+	if ok {
+		r := res
+		st.LastHook = &r
+		s.status[res.Job.Router] = st
+	}
+	s.mu.Unlock()
+	if ok {
+		s.opts.OnStatus(st)
+	}
+}
+
+// setStatus stores and reports a router's status, keeping the last hook result.
+func (s *Speaker) setStatus(st Status) {
+	s.mu.Lock()
+	if old, ok := s.status[st.Router]; ok && st.LastHook == nil {
+		st.LastHook = old.LastHook
+	}
+	s.status[st.Router] = st
+	s.mu.Unlock()
+	s.opts.OnStatus(st)
+}
+
+func (s *Speaker) forgetStatus(name string) {
+	s.mu.Lock()
+	delete(s.status, name)
+	s.mu.Unlock()
+	s.opts.Metrics.Forget(name)
+}

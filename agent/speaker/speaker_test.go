@@ -1,0 +1,268 @@
+package speaker
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+const vip = "198.51.100.252/24"
+
+// seed is the seed's VI_1 as one node runs it: v2, VRID 51, 1 s adverts, PASS, notify and stop hooks.
+func seed(priority uint8) desired.Router {
+	return desired.Router{
+		Name:      "services",
+		Interface: "eth0",
+		Config: vrrp.Config{Name: "services", VRID: 51, Version: 2, Priority: priority,
+			AdvertInterval: time.Second, Preempt: true, Password: "secret12",
+			Addresses: []netip.Prefix{netip.MustParsePrefix(vip)}},
+		Hooks: desired.Hooks{Notify: []string{"keepalived.sh"}, Stop: []string{"keepalived.sh", "0", "VI_1", "STOP"}},
+		GARP:  desired.GARP{Count: 3, Interval: 1100 * time.Millisecond},
+	}
+}
+
+// cluster is two or more speakers on one fake LAN, with every status change recorded.
+type cluster struct {
+	t        *testing.T
+	lan      *lan
+	nodes    map[string]*node
+	speakers map[string]*Speaker
+	metrics  map[string]*metrics.Metrics
+
+	mu      sync.Mutex
+	changes map[string][]Status // node -> statuses in order
+}
+
+func newCluster(t *testing.T, addrs map[string]string) *cluster {
+	c := &cluster{t: t, lan: newLAN(), nodes: map[string]*node{}, speakers: map[string]*Speaker{},
+		metrics: map[string]*metrics.Metrics{}, changes: map[string][]Status{}}
+	for name, addr := range addrs {
+		n := newNode(c.lan, addr)
+		m := metrics.New(nil)
+		c.nodes[name], c.metrics[name] = n, m
+		c.speakers[name] = New(Options{Node: name, Addresses: n, Announcer: n, Hooks: n, Network: n,
+			Metrics: m, AddressLifetime: 6 * time.Second,
+			OnStatus: func(st Status) {
+				c.mu.Lock()
+				c.changes[name] = append(c.changes[name], st)
+				c.mu.Unlock()
+			}})
+	}
+	t.Cleanup(func() {
+		for _, s := range c.speakers {
+			_ = s.Shutdown(context.Background())
+		}
+	})
+	return c
+}
+
+func (c *cluster) state(node string) vrrp.State {
+	c.t.Helper()
+	sts := c.speakers[node].Statuses()
+	if len(sts) != 1 {
+		c.t.Fatalf("%s runs %d routers, want 1", node, len(sts))
+	}
+	return sts[0].State
+}
+
+// masters lists the nodes in MASTER and checks that exactly they hold the VIP.
+func (c *cluster) masters() []string {
+	c.t.Helper()
+	var out []string
+	for _, name := range []string{"primary", "secondary", "third"} {
+		n, ok := c.nodes[name]
+		if !ok {
+			continue
+		}
+		master := c.state(name) == vrrp.StateMaster
+		if master != n.holds(vip) {
+			c.t.Fatalf("%s: MASTER=%v but holds VIP=%v", name, master, n.holds(vip))
+		}
+		if master {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// becameMasterAt returns when node last reported MASTER.
+func (c *cluster) becameMasterAt(node string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var at time.Time
+	for _, st := range c.changes[node] {
+		if st.State == vrrp.StateMaster {
+			at = st.Since
+		}
+	}
+	return at
+}
+
+func TestSpeakers(t *testing.T) {
+	tests := map[string]func(t *testing.T, c *cluster){
+		"the higher priority node becomes the only master and holds the VIP": func(t *testing.T, c *cluster) {
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters (-want +got):\n%s", diff)
+			}
+			if c.state("secondary") != vrrp.StateBackup {
+				t.Errorf("secondary is %s, want BACKUP", c.state("secondary"))
+			}
+			if c.nodes["primary"].announced != 3 {
+				t.Errorf("primary announced the VIP %d times, want the burst of 3", c.nodes["primary"].announced)
+			}
+		},
+		"the master's graceful shutdown hands over within skew time and runs the stop hook": func(t *testing.T, c *cluster) {
+			start := time.Now()
+			if err := c.speakers["primary"].Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			if !c.nodes["secondary"].holds(vip) || c.nodes["primary"].holds(vip) {
+				t.Fatalf("after shutdown: primary holds %v, secondary holds %v", c.nodes["primary"].holds(vip), c.nodes["secondary"].holds(vip))
+			}
+			took := c.becameMasterAt("secondary").Sub(start)
+			if skew := vrrp.SkewTime(2, 100, time.Second); took > skew+10*time.Millisecond {
+				t.Errorf("takeover took %v, want Skew_Time %v", took, skew)
+			}
+			want := [][]string{
+				{"keepalived.sh", "INSTANCE", "services", "BACKUP", "150"},
+				{"keepalived.sh", "INSTANCE", "services", "MASTER", "150"},
+				{"keepalived.sh", "INSTANCE", "services", "STOPPED", "150"},
+				{"keepalived.sh", "0", "VI_1", "STOP"},
+			}
+			if diff := cmp.Diff(want, c.nodes["primary"].hookCalls()); diff != "" {
+				t.Errorf("primary's hooks (-want +got):\n%s", diff)
+			}
+		},
+		"cordon demotes the master at once and uncordon takes the VIP back": func(t *testing.T, c *cluster) {
+			cordoned := seed(1)
+			cordoned.Resign, cordoned.Reason = true, "Cordoned"
+			start := time.Now()
+			c.speakers["primary"].Apply([]desired.Router{cordoned})
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+				t.Fatalf("masters after cordon (-want +got):\n%s", diff)
+			}
+			if took, skew := c.becameMasterAt("secondary").Sub(start), vrrp.SkewTime(2, 100, time.Second); took > skew+10*time.Millisecond {
+				t.Errorf("cordon takeover took %v, want Skew_Time %v", took, skew)
+			}
+			st := c.speakers["primary"].Statuses()[0]
+			if st.Priority != 1 || st.Reason != "Cordoned" {
+				t.Errorf("cordoned primary reports priority %d reason %q, want 1 Cordoned", st.Priority, st.Reason)
+			}
+			c.speakers["primary"].Apply([]desired.Router{seed(150)})
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after uncordon (-want +got):\n%s", diff)
+			}
+		},
+		"a released node leaves, and comes back when released no more": func(t *testing.T, c *cluster) {
+			released := seed(150)
+			released.Released, released.Reason = true, "Maintenance"
+			c.speakers["primary"].Apply([]desired.Router{released})
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+				t.Fatalf("masters in maintenance (-want +got):\n%s", diff)
+			}
+			if st := c.speakers["primary"].Statuses()[0]; st.State != vrrp.StateStopped || st.Reason != "Maintenance" {
+				t.Errorf("primary reports %s %q, want STOPPED Maintenance", st.State, st.Reason)
+			}
+			c.speakers["primary"].Apply([]desired.Router{seed(150)})
+			time.Sleep(6 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after maintenance (-want +got):\n%s", diff)
+			}
+		},
+		"link down on the master is a fault, and the node preempts back when the link returns": func(t *testing.T, c *cluster) {
+			c.nodes["primary"].setLink(false)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if got := c.state("primary"); got != vrrp.StateFault {
+				t.Fatalf("primary is %s with its link down, want FAULT", got)
+			}
+			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+				t.Fatalf("masters with primary's link down (-want +got):\n%s", diff)
+			}
+			c.nodes["primary"].setLink(true)
+			time.Sleep(6 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after the link returned (-want +got):\n%s", diff)
+			}
+		},
+		"hostile packets are counted by reason and change nothing": func(t *testing.T, c *cluster) {
+			hostile := &fakeConn{lan: c.lan, node: newNode(c.lan, "198.51.100.66"), closed: make(chan struct{})}
+			src, dst := netip.MustParseAddr("198.51.100.66"), vrrp.MulticastIPv4
+			// A well-formed advert with the right password and priority 254, but a broken checksum.
+			good := vrrp.Advertisement{Version: 2, VRID: 51, Priority: 254, Interval: time.Second, AuthType: 1,
+				Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.252")}}
+			copy(good.AuthData[:], "secret12")
+			broken, err := good.AppendEncode(nil, src, dst, vrrp.ChecksumPseudoHeader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			broken[6] ^= 0xff
+			bad := [][]byte{
+				{0x21, 51, 255}, // truncated
+				broken,
+				{0x41, 51, 255, 1, 0, 1, 0, 0, 0, 0, 0, 0}, // version 4
+			}
+			for range 50 {
+				for _, b := range bad {
+					_ = hostile.Send(b, src, dst)
+				}
+				synctest.Wait() // let the routers drain their queues, as a real sender's pace would
+			}
+			// A well-formed advert with the wrong password, priority 254: it must not win.
+			adv := vrrp.Advertisement{Version: 2, VRID: 51, Priority: 254, Interval: time.Second, AuthType: 1,
+				Addresses: []netip.Addr{netip.MustParseAddr("198.51.100.252")}}
+			copy(adv.AuthData[:], "wrong")
+			b, err := adv.AppendEncode(nil, src, dst, vrrp.ChecksumPseudoHeader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 10 {
+				_ = hostile.Send(b, src, dst)
+				synctest.Wait()
+			}
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after the hostile packets (-want +got):\n%s", diff)
+			}
+			m := c.metrics["secondary"].Dropped
+			for reason, want := range map[string]float64{"length": 50, "checksum": 50, "version": 50, "auth": 10} {
+				if got := testutil.ToFloat64(m.WithLabelValues("eth0", "services", reason)); got != want {
+					t.Errorf("secondary counted %v drops for %s, want %v", got, reason, want)
+				}
+			}
+		},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newCluster(t, map[string]string{"primary": "198.51.100.253", "secondary": "198.51.100.254"})
+				c.speakers["primary"].Apply([]desired.Router{seed(150)})
+				c.speakers["secondary"].Apply([]desired.Router{seed(100)})
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				test(t, c)
+			})
+		})
+	}
+}

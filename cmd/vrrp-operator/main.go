@@ -1,0 +1,48 @@
+// Command vrrp-operator is the one binary of the project: `vrrp-operator agent` runs the VRRP speaker
+// of a node, `vrrp-operator controller` the cluster-side reconciler.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: vrrp-operator <command> [flags]
+
+commands:
+  agent       run the VRRP speaker of this node (in a cluster, or standalone with --config)
+
+Run 'vrrp-operator <command> -h' for the flags of a command.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "agent":
+		err = runAgent(ctx, os.Args[2:])
+	case "-h", "--help", "help":
+		fmt.Fprint(os.Stdout, usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "vrrp-operator: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vrrp-operator %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
