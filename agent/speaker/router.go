@@ -67,7 +67,8 @@ func (s *Speaker) startRouter(d desired.Router) (*router, error) {
 		// primary address replaces it as soon as the link reports one.
 		cfg.PrimaryAddress = placeholder(v6)
 	}
-	inst, err := vrrp.NewInstance(cfg, slog.New(logr.ToSlogHandler(r.log)))
+	// The instance adds its own virtualIP and vrid keys.
+	inst, err := vrrp.NewInstance(cfg, slog.New(logr.ToSlogHandler(s.log.WithValues("interface", d.Interface))))
 	if err != nil {
 		return nil, fmt.Errorf("creating VRRP instance %s: %w", d.Name, err)
 	}
@@ -392,10 +393,15 @@ func (r *router) transition(t vrrp.Transition, now time.Time) {
 	if r.s.opts.Hooks == nil {
 		return
 	}
-	env := hooks.StateEnv(r.name, t.To.String(), int(t.Priority), r.cfg.Config.Addresses, r.s.opts.Node)
+	// keepalived tells notify scripts STOP, not STOPPED; existing scripts match on it.
+	word := t.To.String()
+	if t.To == vrrp.StateStopped {
+		word = "STOP"
+	}
+	env := hooks.StateEnv(r.name, word, int(t.Priority), r.cfg.Config.Addresses, r.s.opts.Node)
 	if len(h.Notify) > 0 {
 		r.s.opts.Hooks.Enqueue(hooks.Job{Router: r.name, Kind: hooks.KindNotify, Command: h.Notify,
-			Args: hooks.NotifyArgs(r.name, t.To.String(), int(t.Priority)), Env: env, Timeout: h.Timeout})
+			Args: hooks.NotifyArgs(r.name, word, int(t.Priority)), Env: env, Timeout: h.Timeout})
 	}
 	if len(perState) > 0 {
 		r.s.opts.Hooks.Enqueue(hooks.Job{Router: r.name, Kind: kind, Command: perState, Env: env, Timeout: h.Timeout})

@@ -138,7 +138,7 @@ func TestSpeakers(t *testing.T) {
 			want := [][]string{
 				{"keepalived.sh", "INSTANCE", "services", "BACKUP", "150"},
 				{"keepalived.sh", "INSTANCE", "services", "MASTER", "150"},
-				{"keepalived.sh", "INSTANCE", "services", "STOPPED", "150"},
+				{"keepalived.sh", "INSTANCE", "services", "STOP", "150"},
 				{"keepalived.sh", "0", "VI_1", "STOP"},
 			}
 			if diff := cmp.Diff(want, c.nodes["primary"].hookCalls()); diff != "" {
