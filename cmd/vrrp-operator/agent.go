@@ -18,7 +18,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	var o standalone.Options
 	fs.StringVar(&o.ConfigFile, "config", "", "run standalone from this YAML stream of VirtualIPs, Secrets and Nodes instead of a cluster")
-	fs.StringVar(&o.NodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
+	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":9472", "address of the Prometheus metrics endpoint; 0 turns it off")
@@ -31,12 +31,12 @@ func runAgent(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if o.NodeName == "" {
+	if o.Name == "" {
 		h, err := os.Hostname()
 		if err != nil {
 			return fmt.Errorf("no --node-name and no host name: %w", err)
 		}
-		o.NodeName = h
+		o.Name = h
 	}
 	o.Log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*verbosity)}))
 	if o.ConfigFile == "" {

@@ -1,0 +1,172 @@
+// Package node assembles the agent's data plane on this node: the address record (with leftovers
+// of a killed predecessor removed first), the hook runner, the speaker on the real network, and the
+// metrics endpoint. Both ways of running the agent, in a cluster and standalone, feed it desired
+// inputs; it derives this node's routers and applies them.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/addresses"
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
+	"github.com/vrrp-dev/vrrp-operator/agent/host"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/netif"
+	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+)
+
+// ShutdownTimeout bounds the goodbye at exit (priority-0 adverts, address removal, stop hooks): well
+// inside Kubernetes' default 30 s grace period.
+const ShutdownTimeout = 25 * time.Second
+
+// Options configure the node's data plane.
+type Options struct {
+	Name            string // the node's name
+	HookDir         string
+	StateDir        string
+	MetricsAddr     string // "" or "0": no metrics endpoint
+	AddressLifetime time.Duration
+	Log             logr.Logger
+	// OnStatus receives every change of a router's status; it must not block.
+	OnStatus func(speaker.Status)
+}
+
+// Node is the running data plane.
+type Node struct {
+	opts        Options
+	log         logr.Logger
+	addrs       *addresses.Manager
+	ann         *host.Announcers
+	speaker     *speaker.Speaker
+	stopMetrics func()
+
+	mu       sync.Mutex
+	reported map[string]string // router -> error last logged
+}
+
+// Start removes the VIPs a previous agent left behind, then starts the speaker with no routers.
+func Start(o Options) (*Node, error) {
+	log := o.Log.WithValues("node", o.Name)
+	addrs, err := addresses.NewManager(o.StateDir, log)
+	if err != nil {
+		return nil, fmt.Errorf("opening the address record: %w", err)
+	}
+	// A previous agent that was killed may have left VIPs behind: remove them before joining, so
+	// this node never answers for a VIP it does not hold.
+	left, err := addrs.RemoveLeftovers()
+	if err != nil {
+		addrs.Close()
+		return nil, fmt.Errorf("removing VIPs a previous agent left: %w", err)
+	}
+	for _, e := range left {
+		log.Info("removed VIP left by a previous agent", "address", e.Prefix, "interface", e.Interface)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	stopMetrics, err := serveMetrics(o.MetricsAddr, reg, log)
+	if err != nil {
+		addrs.Close()
+		return nil, err
+	}
+	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, stopMetrics: stopMetrics, reported: map[string]string{}}
+	runner := hooks.NewRunner(o.HookDir, log, func(r hooks.Result) { n.speaker.HookDone(r) })
+	n.speaker = speaker.New(speaker.Options{
+		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: runner,
+		Network: &host.Network{Exclude: n.isVIP, Log: log}, Metrics: metrics.New(reg), Log: log,
+		AddressLifetime: o.AddressLifetime, OnStatus: o.OnStatus,
+	})
+	return n, nil
+}
+
+// isVIP reports whether a is a VIP this agent holds, never the node's own address.
+func (n *Node) isVIP(a netip.Addr) bool {
+	for _, e := range n.addrs.Held() {
+		if e.Prefix.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply derives this node's routers from in (its Interfaces are filled from the OS) and runs them.
+// Routers that cannot run here are logged once per distinct error and returned.
+func (n *Node) Apply(in desired.Inputs) desired.Result {
+	in.NodeName = n.opts.Name
+	ifaces, err := netif.Interfaces(n.isVIP)
+	if err != nil {
+		n.log.Error(err, "listing interfaces")
+	}
+	in.Interfaces = in.Interfaces[:0]
+	for _, i := range ifaces {
+		in.Interfaces = append(in.Interfaces, desired.Interface{Name: i.Name, Up: i.Up, Prefixes: i.Prefixes})
+	}
+	res := desired.Derive(in)
+	n.mu.Lock()
+	now := map[string]string{}
+	for _, e := range res.Errors {
+		now[e.Name] = e.Error()
+		if n.reported[e.Name] != e.Error() {
+			n.log.Error(e.Err, "VirtualIP cannot run on this node", "virtualIP", e.Name, "reason", e.Reason())
+		}
+	}
+	n.reported = now
+	n.mu.Unlock()
+	n.speaker.Apply(res.Routers)
+	return res
+}
+
+// Statuses returns the status of every running router.
+func (n *Node) Statuses() []speaker.Status { return n.speaker.Statuses() }
+
+// Close leaves every router cleanly (priority-0 adverts, VIPs removed, stop hooks run and waited
+// for) within ShutdownTimeout, then releases the node's resources.
+func (n *Node) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := n.speaker.Shutdown(ctx)
+	n.ann.Close()
+	n.addrs.Close()
+	n.stopMetrics()
+	if err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// serveMetrics serves /metrics and /healthz on addr until the returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log logr.Logger) (func(), error) {
+	if addr == "" || addr == "0" {
+		return func() {}, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "serving metrics")
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
