@@ -101,9 +101,16 @@ func (n *Node) isVIP(a netip.Addr) bool {
 	return false
 }
 
-// Apply derives this node's routers from in (its Interfaces are filled from the OS) and runs them.
-// Routers that cannot run here are logged once per distinct error and returned.
+// Apply derives this node's routers from in and runs them.
 func (n *Node) Apply(in desired.Inputs) desired.Result {
+	res := n.Plan(in)
+	n.Run(res)
+	return res
+}
+
+// Plan derives this node's routers from in, whose Interfaces are filled from the OS. Routers that
+// cannot run here are logged once per distinct error.
+func (n *Node) Plan(in desired.Inputs) desired.Result {
 	in.NodeName = n.opts.Name
 	ifaces, err := netif.Interfaces(n.isVIP)
 	if err != nil {
@@ -124,9 +131,11 @@ func (n *Node) Apply(in desired.Inputs) desired.Result {
 	}
 	n.reported = now
 	n.mu.Unlock()
-	n.speaker.Apply(res.Routers)
 	return res
 }
+
+// Run makes the running routers those of res.
+func (n *Node) Run(res desired.Result) { n.speaker.Apply(res.Routers) }
 
 // Statuses returns the status of every running router.
 func (n *Node) Statuses() []speaker.Status { return n.speaker.Statuses() }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/kube"
 	"github.com/vrrp-dev/vrrp-operator/agent/standalone"
 )
 
@@ -18,12 +18,13 @@ func runAgent(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	var o standalone.Options
 	fs.StringVar(&o.ConfigFile, "config", "", "run standalone from this YAML stream of VirtualIPs, Secrets and Nodes instead of a cluster")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":9472", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of IPv4 VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
-	fs.DurationVar(&o.Resync, "resync", 5*time.Second, "how often the configuration file and the interfaces are read again")
+	fs.DurationVar(&o.Resync, "resync", 10*time.Second, "how often the routers are derived again without an event (interfaces, Secrets, the --config file)")
 	verbosity := fs.Int("v", 0, "log verbosity: 0 transitions, 1 details, 4 every packet")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,8 +40,12 @@ func runAgent(ctx context.Context, args []string) error {
 		o.Name = h
 	}
 	o.Log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*verbosity)}))
-	if o.ConfigFile == "" {
-		return errors.New("--config is required: the agent runs standalone from a file of manifests")
+	if o.ConfigFile != "" {
+		return standalone.Run(ctx, o)
 	}
-	return standalone.Run(ctx, o)
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Resync: o.Resync})
 }

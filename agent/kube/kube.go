@@ -1,0 +1,183 @@
+// Package kube is the agent's Kubernetes glue: it watches VirtualIPs and Nodes, reads the Secrets
+// they reference, feeds them to the node's data plane, and reports back: this node's entry of each
+// VirtualIP's status (server-side apply under a field manager of its own), the master label on its
+// own Node, and Events on transitions.
+//
+// The data plane never waits on the API server. With the API server unreachable the informers keep
+// the last state they saw, the routers keep running on it, and status writes are retried until they
+// land, latest state first.
+package kube
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/node"
+)
+
+// Options configure the agent in a cluster.
+type Options struct {
+	node.Options
+	Config *rest.Config
+	// Resync re-derives the routers this often even without events: Secrets are read, not
+	// watched, and interfaces change without the API server knowing.
+	Resync time.Duration
+}
+
+// Run runs the agent until ctx ends, then leaves every router cleanly.
+func Run(ctx context.Context, o Options) error {
+	log := o.Log.WithValues("node", o.Name)
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(o.Config)
+	// A request to an API server that went away must fail, not hang the status writer.
+	cfg.Timeout = 5 * time.Second
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
+				&corev1.Node{}: {Transform: slimNode},
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the agent's manager: %w", err)
+	}
+	rep := newReporter(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), o.Name, log)
+	o.OnStatus = rep.observe
+	n, err := node.Start(o.Options)
+	if err != nil {
+		return err
+	}
+	a := &agent{node: n, cache: mgr.GetCache(), reader: mgr.GetAPIReader(), rep: rep, name: o.Name, log: log,
+		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: newSecretStore(mgr.GetAPIReader())}
+	if err := mgr.Add(a); err != nil {
+		return err
+	}
+	if err := mgr.Add(rep); err != nil {
+		return err
+	}
+	runErr := mgr.Start(ctx)
+	log.Info("shutting down: releasing VIPs and running stop hooks")
+	closeErr := n.Close()
+	if runErr != nil {
+		return fmt.Errorf("running the agent: %w", runErr)
+	}
+	return closeErr
+}
+
+// agent derives the routers whenever a watched object changes.
+type agent struct {
+	node    *node.Node
+	cache   cache.Cache
+	reader  client.Reader
+	rep     *reporter
+	secrets *secretStore
+	name    string
+	log     logr.Logger
+	resync  time.Duration
+	poke    chan struct{}
+}
+
+// Start is the manager runnable: wait for the caches, then sync on every event and every resync.
+func (a *agent) Start(ctx context.Context) error {
+	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}} {
+		inf, err := a.cache.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { a.kick() },
+			UpdateFunc: func(any, any) { a.kick() },
+			DeleteFunc: func(any) { a.kick() },
+		}); err != nil {
+			return fmt.Errorf("handling %T events: %w", obj, err)
+		}
+	}
+	if !a.cache.WaitForCacheSync(ctx) {
+		return fmt.Errorf("waiting for the agent's caches: %w", ctx.Err())
+	}
+	tick := time.NewTicker(a.resync)
+	defer tick.Stop()
+	for {
+		a.sync(ctx)
+		select {
+		case <-a.poke:
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (a *agent) kick() {
+	select {
+	case a.poke <- struct{}{}:
+	default:
+	}
+}
+
+// sync derives this node's routers from the cache and applies them.
+func (a *agent) sync(ctx context.Context) {
+	var vips vrrpv1.VirtualIPList
+	if err := a.cache.List(ctx, &vips); err != nil {
+		a.log.Error(err, "listing VirtualIPs from the cache")
+		return
+	}
+	var nodes corev1.NodeList
+	if err := a.cache.List(ctx, &nodes); err != nil {
+		a.log.Error(err, "listing Nodes from the cache")
+		return
+	}
+	in := desired.Inputs{Nodes: nodes.Items, VirtualIPs: vips.Items, Secrets: a.secrets.referenced(ctx, vips.Items)}
+	for i := range nodes.Items {
+		if nodes.Items[i].Name == a.name {
+			in.Node = &nodes.Items[i]
+		}
+	}
+	// The reporter learns first which routers exist, so that a router's last words after it was
+	// removed do not recreate its status entry.
+	res := a.node.Plan(in)
+	a.rep.participate(res)
+	a.node.Run(res)
+}
+
+// slimNode keeps what the agent uses of a Node: name, labels, annotations, cordon, addresses.
+func slimNode(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{
+		TypeMeta: n.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion,
+			Labels: n.Labels, Annotations: n.Annotations},
+		Spec:   corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable},
+		Status: corev1.NodeStatus{Addresses: n.Status.Addresses},
+	}, nil
+}

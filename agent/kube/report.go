@@ -1,0 +1,301 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+// FieldManager is the prefix of the agents' field managers; each node's agent owns exactly its own
+// entry of status.nodes (and the master labels of its own Node) under FieldManager + node name.
+const FieldManager = "vrrp.dev/agent-"
+
+// Backoff bounds for writes that failed (API server away): short enough that status is right again
+// within seconds of its return.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+// reporter writes what the routers observe to the API server. It never blocks the routers: observe
+// records the latest status and the writer goroutine catches up, latest state wins.
+type reporter struct {
+	c    client.Client
+	rec  events.EventRecorder
+	node string
+	log  logr.Logger
+	kick chan struct{}
+
+	mu      sync.Mutex
+	entries map[string]*vrrpv1.NodeStatus // router -> entry to write; nil: remove ours
+	dirty   map[string]bool
+	masters map[string]bool // routers this node is MASTER of, for the node label
+	labels  bool            // the node label needs writing
+	states  map[string]vrrp.State
+	pending []transition // Events to emit
+	known   map[string]bool // routers that run here or failed to (participate)
+}
+
+type transition struct {
+	router   string
+	from, to vrrp.State
+	priority uint8
+	reason   string
+}
+
+func newReporter(c client.Client, rec events.EventRecorder, node string, log logr.Logger) *reporter {
+	return &reporter{c: c, rec: rec, node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
+		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
+		states: map[string]vrrp.State{}, known: map[string]bool{}}
+}
+
+// participate tells the reporter which VirtualIPs this node takes part in: a running router or one
+// that cannot run here (reported as FAULT with the reason). Entries of the others are removed.
+func (r *reporter) participate(res desired.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := map[string]bool{}
+	for _, d := range res.Routers {
+		now[d.Name] = true
+	}
+	for _, e := range res.Errors {
+		now[e.Name] = true
+		want := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
+		if old := r.entries[e.Name]; old == nil || old.Reason != want.Reason || old.Message != want.Message {
+			r.entries[e.Name], r.dirty[e.Name] = want, true
+		}
+	}
+	for name := range r.known {
+		if !now[name] {
+			r.entries[name], r.dirty[name] = nil, true
+			delete(r.states, name)
+			if r.masters[name] {
+				delete(r.masters, name)
+				r.labels = true
+			}
+		}
+	}
+	r.known = now
+	r.signal()
+}
+
+// observe is the speaker's OnStatus: it must not block.
+func (r *reporter) observe(st speaker.Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.known[st.Router] {
+		return // removed: its last words must not recreate the entry
+	}
+	e := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.RouterState(st.State.String()), Priority: int32(st.Priority),
+		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface}
+	if st.State == vrrp.StateStopped {
+		e.Priority = 0 // a stopped router takes no part in elections
+	}
+	if !st.Since.IsZero() {
+		t := metav1.NewTime(st.Since)
+		e.LastTransitionTime = &t
+	}
+	if h := st.LastHook; h != nil {
+		d := metav1.Duration{Duration: h.Duration.Round(time.Millisecond)}
+		started := metav1.NewTime(h.Started)
+		e.LastHook = &vrrpv1.HookResult{Kind: h.Job.Kind, ExitCode: int32(h.ExitCode), TimedOut: h.TimedOut,
+			Duration: &d, StartTime: &started, Output: truncate(h.Output, 1024)}
+	}
+	r.entries[st.Router], r.dirty[st.Router] = e, true
+	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
+		r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
+	}
+	r.states[st.Router] = st.State
+	if master := st.State == vrrp.StateMaster; master != r.masters[st.Router] {
+		if master {
+			r.masters[st.Router] = true
+		} else {
+			delete(r.masters, st.Router)
+		}
+		r.labels = true
+	}
+	r.signal()
+}
+
+func (r *reporter) signal() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start is the manager runnable that writes: status entries, the node label, Events.
+func (r *reporter) Start(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for {
+		var retry <-chan time.Time
+		if backoff > 0 {
+			retry = time.After(backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.kick:
+		case <-retry:
+		}
+		if r.flush(ctx) {
+			backoff = 0
+			continue
+		}
+		backoff = min(max(2*backoff, minBackoff), maxBackoff)
+	}
+}
+
+// flush writes everything dirty; it reports whether all writes landed.
+func (r *reporter) flush(ctx context.Context) bool {
+	r.mu.Lock()
+	work := map[string]*vrrpv1.NodeStatus{}
+	for name := range r.dirty {
+		work[name] = r.entries[name]
+	}
+	clear(r.dirty)
+	labels := r.labels
+	r.labels = false
+	masters := slices.Sorted(maps.Keys(r.masters))
+	pending := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+
+	for _, t := range pending {
+		r.event(ctx, t)
+	}
+	ok := true
+	for name, e := range work {
+		if err := r.writeEntry(ctx, name, e); err != nil {
+			r.log.V(1).Info("writing status, will retry", "virtualIP", name, "error", err.Error())
+			r.redo(name)
+			ok = false
+		}
+	}
+	if labels {
+		if err := r.writeLabels(ctx, masters); err != nil {
+			r.log.V(1).Info("writing the master label, will retry", "error", err.Error())
+			r.mu.Lock()
+			r.labels = true
+			r.mu.Unlock()
+			ok = false
+		}
+	}
+	return ok
+}
+
+// redo marks an entry dirty again unless a newer state already did.
+func (r *reporter) redo(name string) {
+	r.mu.Lock()
+	r.dirty[name] = true
+	r.mu.Unlock()
+}
+
+// writeEntry server-side-applies this node's entry of the VirtualIP's status.nodes; e nil applies
+// none, which removes the entry this field manager owns.
+func (r *reporter) writeEntry(ctx context.Context, name string, e *vrrpv1.NodeStatus) error {
+	nodes := []any{}
+	if e != nil {
+		m, err := toMap(e)
+		if err != nil {
+			return err
+		}
+		nodes = append(nodes, m)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+	u.SetName(name)
+	if err := unstructured.SetNestedSlice(u.Object, nodes, "status", "nodes"); err != nil {
+		return err
+	}
+	err := r.c.Status().Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager+r.node), client.ForceOwnership)
+	if apierrors.IsNotFound(err) {
+		return nil // deleted: nothing to report on
+	}
+	if err != nil {
+		return fmt.Errorf("applying %s's status entry of VirtualIP %s: %w", r.node, name, err)
+	}
+	return nil
+}
+
+// writeLabels server-side-applies vrrp.dev/master-<name>=true for the routers this node is MASTER
+// of; labels it set before and no longer applies are removed by the apply itself.
+func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
+	labels := map[string]any{}
+	for _, name := range masters {
+		labels[vrrpv1.MasterLabel(name)] = "true"
+	}
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("Node")
+	u.SetName(r.node)
+	if err := unstructured.SetNestedMap(u.Object, labels, "metadata", "labels"); err != nil {
+		return err
+	}
+	if err := r.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager+r.node), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying master labels on node %s: %w", r.node, err)
+	}
+	return nil
+}
+
+// event emits an Event regarding the VirtualIP, related to this Node. Events are best effort: the
+// recorder queues and retries them itself.
+func (r *reporter) event(ctx context.Context, t transition) {
+	var vip vrrpv1.VirtualIP
+	if err := r.c.Get(ctx, client.ObjectKey{Name: t.router}, &vip); err != nil {
+		return
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
+	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	typ, reason := corev1.EventTypeNormal, ""
+	switch t.to {
+	case vrrp.StateMaster:
+		reason = "BecameMaster"
+	case vrrp.StateBackup:
+		reason = "BecameBackup"
+	case vrrp.StateFault:
+		typ, reason = corev1.EventTypeWarning, "Fault"
+	case vrrp.StateStopped:
+		reason = "Stopped"
+	default:
+		return
+	}
+	note := fmt.Sprintf("%s is %s with priority %d", r.node, t.to, t.priority)
+	if t.reason != "" {
+		note += " (" + t.reason + ")"
+	}
+	r.rec.Eventf(&vip, n, typ, reason, "Transition", note)
+}
+
+func toMap(e *vrrpv1.NodeStatus) (map[string]any, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(e)
+	if err != nil {
+		return nil, fmt.Errorf("encoding status entry: %w", err)
+	}
+	return m, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
