@@ -1,0 +1,312 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// Event reasons, CamelCase and stable: people and tools switch on them. The condition reasons of
+// api/v1alpha1 are reused where they name the same thing.
+const (
+	EventMasterElected    = "MasterElected"
+	EventSplitBrain       = vrrpv1.ReasonSplitBrain
+	EventNoMaster         = vrrpv1.ReasonNoMaster
+	EventRouterIDConflict = vrrpv1.ReasonRouterIDConflict
+	EventHookFailed       = vrrpv1.ReasonHookFailed
+	EventHealthy          = vrrpv1.ReasonHealthy
+)
+
+// ErrInvalidSpec marks a VirtualIP that no retry can summarise until its spec changes.
+var ErrInvalidSpec = errors.New("invalid VirtualIP spec")
+
+// listLimit caps the names a message lists, so that a cluster of thousands of nodes still gets a
+// readable condition and an Event note under its 1 kB limit.
+const listLimit = 8
+
+// Summary is what the controller makes of one VirtualIP: the fields it owns in status, the entries
+// it must remove and the Events that announce a change.
+type Summary struct {
+	// Master is the node that holds the addresses, empty when none or several do.
+	Master string
+	// Conditions are Ready and Degraded, in that order, with lastTransitionTime carried over from
+	// the VirtualIP's current conditions when their status did not change (meta.SetStatusCondition).
+	Conditions []metav1.Condition
+	// StaleNodes are the nodes whose status entries must go, sorted: the Node is gone or no longer
+	// matches spec.nodeSelector.
+	StaleNodes []string
+	// Events announce the conditions whose status or reason changed.
+	Events []Event
+}
+
+// Event is one Kubernetes Event to record about the VirtualIP.
+type Event struct {
+	// Type is corev1.EventTypeNormal or corev1.EventTypeWarning.
+	Type string
+	// Reason is one of the Event* constants.
+	Reason string
+	// Note is the human-readable message.
+	Note string
+}
+
+// Summarize decides the controller's part of vip's status from the agents' entries, the cluster's
+// Nodes (name to labels) and the other VirtualIPs (vip itself may be among them). now stamps the
+// conditions that change status. It reads its arguments and changes none of them.
+//
+// The rules, in the order they win:
+//   - an entry is stale when its Node is gone or no longer matches spec.nodeSelector (unset or
+//     empty: every node); stale entries count for nothing below;
+//   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
+//   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (another
+//     VirtualIP with the same VRID and family on a node of both, on the same interface), else
+//     HookFailed (an entry's last hook exited non-zero or timed out), else NoMaster (entries, none
+//     MASTER), else False (Healthy).
+//
+// Before any agent has reported, Ready is False (NoMaster) but Degraded is False: a VirtualIP that
+// was just created, or that selects no node, is not broken, and flagging it would raise a warning on
+// every creation. Neither announces itself with an Event either; every later change does.
+func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, now metav1.Time) (Summary, error) {
+	selector, err := nodeSelector(vip.Spec.NodeSelector)
+	if err != nil {
+		return Summary{}, err
+	}
+	var (
+		sum     Summary
+		live    []vrrpv1.NodeStatus
+		masters []string
+	)
+	for _, e := range vip.Status.Nodes {
+		set, exists := nodes[e.Node]
+		if !exists || !selector.Matches(set) {
+			sum.StaleNodes = append(sum.StaleNodes, e.Node)
+			continue
+		}
+		live = append(live, e)
+		if e.State == vrrpv1.StateMaster {
+			masters = append(masters, e.Node)
+		}
+	}
+	slices.Sort(sum.StaleNodes)
+	slices.Sort(masters)
+	slices.SortFunc(live, func(a, b vrrpv1.NodeStatus) int { return strings.Compare(a.Node, b.Node) })
+
+	ready := metav1.Condition{Type: vrrpv1.ConditionReady}
+	switch {
+	case len(masters) == 1:
+		sum.Master = masters[0]
+		ready.Status, ready.Reason = metav1.ConditionTrue, vrrpv1.ReasonOneMaster
+		ready.Message = fmt.Sprintf("node %s is MASTER", masters[0])
+	case len(masters) > 1:
+		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonSplitBrain
+		ready.Message = fmt.Sprintf("%d nodes are MASTER: %s", len(masters), list(masters))
+	case len(live) > 0:
+		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
+		ready.Message = "no node is MASTER: " + states(live)
+	default:
+		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
+		ready.Message = waitingMessage(selector, nodes)
+	}
+
+	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue}
+	conflicts := routerIDConflicts(vip, selector, others, nodes)
+	hooks := failedHooks(live)
+	switch {
+	case len(masters) > 1:
+		degraded.Reason, degraded.Message = vrrpv1.ReasonSplitBrain, ready.Message
+	case len(conflicts) > 0:
+		degraded.Reason, degraded.Message = vrrpv1.ReasonRouterIDConflict, conflicts
+	case len(hooks) > 0:
+		degraded.Reason, degraded.Message = vrrpv1.ReasonHookFailed, hooks
+	case len(live) > 0 && len(masters) == 0:
+		degraded.Reason, degraded.Message = vrrpv1.ReasonNoMaster, ready.Message
+	default:
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionFalse, vrrpv1.ReasonHealthy, ready.Message
+	}
+
+	// meta.SetStatusCondition keeps lastTransitionTime unless the status changes; working on a copy
+	// leaves vip alone.
+	conds := slices.Clone(vip.Status.Conditions)
+	for _, c := range []metav1.Condition{ready, degraded} {
+		c.ObservedGeneration = vip.Generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&conds, c)
+	}
+	for _, t := range []string{vrrpv1.ConditionReady, vrrpv1.ConditionDegraded} {
+		sum.Conditions = append(sum.Conditions, *meta.FindStatusCondition(conds, t))
+	}
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(live) > 0)
+	return sum, nil
+}
+
+// transitions announces the conditions whose status or reason changed. Ready and Degraded can both move
+// to the same reason (SplitBrain, NoMaster); one Event says it.
+func transitions(old []metav1.Condition, ready, degraded metav1.Condition, reported bool) []Event {
+	var out []Event
+	add := func(e Event) {
+		if !slices.ContainsFunc(out, func(o Event) bool { return o.Reason == e.Reason }) {
+			out = append(out, e)
+		}
+	}
+	if prev := meta.FindStatusCondition(old, ready.Type); changed(prev, ready) {
+		switch {
+		case ready.Status == metav1.ConditionTrue:
+			add(Event{Type: corev1.EventTypeNormal, Reason: EventMasterElected, Note: ready.Message})
+		case prev != nil || reported:
+			add(Event{Type: corev1.EventTypeWarning, Reason: ready.Reason, Note: ready.Message})
+		}
+	}
+	if prev := meta.FindStatusCondition(old, degraded.Type); changed(prev, degraded) {
+		switch {
+		case degraded.Status == metav1.ConditionTrue:
+			add(Event{Type: corev1.EventTypeWarning, Reason: degraded.Reason, Note: degraded.Message})
+		case prev != nil:
+			add(Event{Type: corev1.EventTypeNormal, Reason: EventHealthy, Note: degraded.Message})
+		}
+	}
+	return out
+}
+
+func changed(prev *metav1.Condition, c metav1.Condition) bool {
+	return prev == nil || prev.Status != c.Status || prev.Reason != c.Reason
+}
+
+// nodeSelector converts spec.nodeSelector. Unset selects every node, unlike
+// metav1.LabelSelectorAsSelector(nil), which selects none; the agent reads it the same way.
+func nodeSelector(s *metav1.LabelSelector) (labels.Selector, error) {
+	if s == nil {
+		return labels.Everything(), nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		return nil, fmt.Errorf("nodeSelector: %w: %w", err, ErrInvalidSpec)
+	}
+	return sel, nil
+}
+
+func waitingMessage(selector labels.Selector, nodes map[string]labels.Set) string {
+	for _, set := range nodes {
+		if selector.Matches(set) {
+			return "no agent has reported yet"
+		}
+	}
+	return "no node matches nodeSelector"
+}
+
+// routerIDConflicts describes the other VirtualIPs that share vip's VRID and address family on some
+// node and interface, sorted by name; empty when none does. Two routers with one VRID and family on
+// one interface share a virtual MAC and each other's adverts (RFC 9568 §7.3): they fight.
+//
+// The interface of a VirtualIP on a node is spec.interface, or when that is empty the one its agent
+// reported in the node's entry. When both are known they decide; until then the routers are taken to
+// share an interface when their spec.interface is the same, both empty included, because an empty
+// interface follows the address's subnet and the same family makes the same subnet likely.
+// A VirtualIP with an invalid nodeSelector takes part nowhere; its own summary reports the error.
+func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others []vrrpv1.VirtualIP, nodes map[string]labels.Set) string {
+	var found []string
+	for i := range others {
+		o := &others[i]
+		if o.Name == vip.Name || o.Spec.VirtualRouterID != vip.Spec.VirtualRouterID || ipv6(o) != ipv6(vip) {
+			continue
+		}
+		sel, err := nodeSelector(o.Spec.NodeSelector)
+		if err != nil {
+			continue
+		}
+		var shared []string
+		for n, set := range nodes {
+			if selector.Matches(set) && sel.Matches(set) && sameInterface(vip, o, n) {
+				shared = append(shared, n)
+			}
+		}
+		if len(shared) == 0 {
+			continue
+		}
+		slices.Sort(shared)
+		family := "IPv4"
+		if ipv6(vip) {
+			family = "IPv6"
+		}
+		found = append(found, fmt.Sprintf("VirtualIP %s also uses VRID %d for %s on the same interface of %s",
+			o.Name, vip.Spec.VirtualRouterID, family, nodeList(shared)))
+	}
+	slices.Sort(found)
+	return strings.Join(limit(found, 3), "; ")
+}
+
+func sameInterface(a, b *vrrpv1.VirtualIP, node string) bool {
+	ia, ib := interfaceOn(a, node), interfaceOn(b, node)
+	if ia != "" && ib != "" {
+		return ia == ib
+	}
+	return a.Spec.Interface == b.Spec.Interface
+}
+
+func interfaceOn(vip *vrrpv1.VirtualIP, node string) string {
+	if vip.Spec.Interface != "" {
+		return vip.Spec.Interface
+	}
+	for _, e := range vip.Status.Nodes {
+		if e.Node == node {
+			return e.Interface
+		}
+	}
+	return ""
+}
+
+// ipv6 reports the family of the first address; the API admits one family per VirtualIP and tells
+// them apart by the colon, as this does.
+func ipv6(vip *vrrpv1.VirtualIP) bool {
+	return len(vip.Spec.Addresses) > 0 && strings.Contains(vip.Spec.Addresses[0], ":")
+}
+
+// failedHooks describes the entries whose last hook failed; empty when none did.
+func failedHooks(live []vrrpv1.NodeStatus) string {
+	var failed []string
+	for _, e := range live {
+		h := e.LastHook
+		switch {
+		case h == nil:
+		case h.TimedOut:
+			failed = append(failed, fmt.Sprintf("%s hook on node %s timed out", h.Kind, e.Node))
+		case h.ExitCode != 0:
+			failed = append(failed, fmt.Sprintf("%s hook on node %s exited with %d", h.Kind, e.Node, h.ExitCode))
+		}
+	}
+	return strings.Join(limit(failed, listLimit), "; ")
+}
+
+// states lists the entries' states, as "a BACKUP, b FAULT".
+func states(live []vrrpv1.NodeStatus) string {
+	s := make([]string, 0, len(live))
+	for _, e := range live {
+		s = append(s, e.Node+" "+string(e.State))
+	}
+	return list(s)
+}
+
+func nodeList(names []string) string {
+	if len(names) == 1 {
+		return "node " + names[0]
+	}
+	return "nodes " + list(names)
+}
+
+func list(items []string) string {
+	return strings.Join(limit(items, listLimit), ", ")
+}
+
+// limit keeps the first n items and says how many it left out.
+func limit(items []string, n int) []string {
+	if len(items) <= n {
+		return items
+	}
+	return append(slices.Clone(items[:n]), fmt.Sprintf("%d more", len(items)-n))
+}

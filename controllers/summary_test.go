@@ -1,0 +1,472 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+var (
+	now     = metav1.NewTime(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	earlier = metav1.NewTime(now.Add(-time.Hour))
+)
+
+const generation = 4
+
+func TestSummarize(t *testing.T) {
+	threeNodes := map[string]labels.Set{"a": {"role": "edge"}, "b": {"role": "edge"}, "c": {}}
+	edge := &metav1.LabelSelector{MatchLabels: map[string]string{"role": "edge"}}
+	notEdge := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: "role", Operator: metav1.LabelSelectorOpDoesNotExist}}}
+
+	tests := map[string]struct {
+		vip    *vrrpv1.VirtualIP
+		others []vrrpv1.VirtualIP
+		nodes  map[string]labels.Set // threeNodes when nil
+		want   Summary
+	}{
+		"one MASTER among BACKUPs is Ready, healthy and names the master": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "False", "Healthy", "node a is MASTER"),
+			}},
+		},
+		"two MASTERs are a split brain, not Ready, with no master": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("b", "MASTER"), entry("a", "MASTER"), entry("c", "BACKUP"))),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "SplitBrain", "2 nodes are MASTER: a, b"),
+				cond("Degraded", "True", "SplitBrain", "2 nodes are MASTER: a, b"),
+			}},
+		},
+		"entries without a MASTER are NoMaster and degraded, listing each node's state": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("b", "FAULT"), entry("a", "BACKUP"), entry("c", "INIT"))),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a BACKUP, b FAULT, c INIT"),
+				cond("Degraded", "True", "NoMaster", "no node is MASTER: a BACKUP, b FAULT, c INIT"),
+			}},
+		},
+		"before any agent reports, there is no master but nothing is degraded": {
+			vip: vip("web", 51, "198.51.100.1/24"),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
+				cond("Degraded", "False", "Healthy", "no agent has reported yet"),
+			}},
+		},
+		"a nodeSelector that matches no node says so": {
+			vip: vip("web", 51, "198.51.100.1/24", withSelector(&metav1.LabelSelector{MatchLabels: map[string]string{"role": "core"}})),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node matches nodeSelector"),
+				cond("Degraded", "False", "Healthy", "no node matches nodeSelector"),
+			}},
+		},
+		"the entry of a deleted node is stale and its MASTER does not count": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("gone", "MASTER"), entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want: Summary{Master: "a", StaleNodes: []string{"gone"}, Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "False", "Healthy", "node a is MASTER"),
+			}},
+		},
+		"entries of nodes that no longer match nodeSelector are stale, sorted": {
+			vip: vip("web", 51, "198.51.100.1/24", withSelector(notEdge),
+				withEntries(entry("b", "BACKUP"), entry("c", "MASTER"), entry("a", "MASTER"))),
+			want: Summary{Master: "c", StaleNodes: []string{"a", "b"}, Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node c is MASTER"),
+				cond("Degraded", "False", "Healthy", "node c is MASTER"),
+			}},
+		},
+		"when every entry is stale the router waits for agents again": {
+			vip: vip("web", 51, "198.51.100.1/24", withSelector(edge), withEntries(entry("c", "MASTER"), entry("gone", "BACKUP"))),
+			want: Summary{StaleNodes: []string{"c", "gone"}, Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
+				cond("Degraded", "False", "Healthy", "no agent has reported yet"),
+			}},
+		},
+		"an empty nodeSelector selects every node": {
+			vip: vip("web", 51, "198.51.100.1/24", withSelector(&metav1.LabelSelector{}), withEntries(entry("c", "MASTER"))),
+			want: Summary{Master: "c", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node c is MASTER"),
+				cond("Degraded", "False", "Healthy", "node c is MASTER"),
+			}},
+		},
+		"a hook that exited non-zero degrades a Ready router": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", hook("master", 2, false)),
+				entry("b", "BACKUP", hook("backup", 0, false)))),
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "True", "HookFailed", "master hook on node a exited with 2"),
+			}},
+		},
+		"a hook that timed out or could not start degrades, every failure named": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", hook("notify", -1, true)),
+				entry("b", "BACKUP", hook("notify", -1, false)))),
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "True", "HookFailed", "notify hook on node a timed out; notify hook on node b exited with -1"),
+			}},
+		},
+		"a failed hook on a stale node is forgotten": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("gone", "BACKUP", hook("stop", 1, false)))),
+			want: Summary{Master: "a", StaleNodes: []string{"gone"}, Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "False", "Healthy", "node a is MASTER"),
+			}},
+		},
+		"a failed hook wins over NoMaster": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", hook("fault", 1, false)))),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a FAULT"),
+				cond("Degraded", "True", "HookFailed", "fault hook on node a exited with 1"),
+			}},
+		},
+		"another VirtualIP with the same VRID and family on shared nodes is a router ID conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withSelector(edge))},
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of nodes a, b"),
+			}},
+		},
+		"IPv6 routers conflict as IPv4 ones do": {
+			vip:    vip("web", 9, "2001:db8::1/64", withSelector(notEdge)),
+			others: []vrrpv1.VirtualIP{*vip("db", 9, "2001:db8::2")},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 9 for IPv6 on the same interface of node c"),
+			}},
+		},
+		"the same VRID in the other family is no conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "2001:db8::2")},
+			want:   healthy("a"),
+		},
+		"the same VRID on disjoint nodes is no conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withSelector(edge), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withSelector(notEdge))},
+			want:   healthy("a"),
+		},
+		"another VRID is no conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 52, "198.51.100.2/24")},
+			want:   healthy("a"),
+		},
+		"the VirtualIP itself among the others is no conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("web", 51, "198.51.100.1/24")},
+			want:   healthy("a"),
+		},
+		"different named interfaces are no conflict": {
+			vip:    vip("web", 51, "198.51.100.1/24", withInterface("eth0"), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withInterface("eth1"))},
+			want:   healthy("a"),
+		},
+		"one named interface and one chosen per node are no conflict until an agent reports the same": {
+			vip:    vip("web", 51, "198.51.100.1/24", withInterface("eth0"), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24")},
+			want:   healthy("a"),
+		},
+		"an interface chosen per node that an agent reports as the other's named interface conflicts": {
+			vip: vip("web", 51, "198.51.100.1/24", withInterface("eth0"), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24",
+				withEntries(entry("a", "BACKUP", onInterface("eth1")), entry("b", "BACKUP", onInterface("eth0"))))},
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of node b"),
+			}},
+		},
+		"interfaces chosen per node that the agents report as different are no conflict": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", onInterface("eth0")), entry("b", "BACKUP", onInterface("eth0")),
+				entry("c", "BACKUP", onInterface("eth0")))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withEntries(entry("a", "BACKUP", onInterface("eth1")),
+				entry("b", "BACKUP", onInterface("eth1")), entry("c", "BACKUP", onInterface("eth1"))))},
+			want: healthy("a"),
+		},
+		"a conflicting VirtualIP with an invalid nodeSelector is left to its own summary": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withSelector(&metav1.LabelSelector{
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "role", Operator: "Near"}}}))},
+			want: healthy("a"),
+		},
+		"several conflicts are each named, sorted": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("zeta", 51, "198.51.100.3/24", withSelector(notEdge)),
+				*vip("db", 51, "198.51.100.2/24", withSelector(edge))},
+			want: Summary{Master: "a", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node a is MASTER"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of nodes a, b; "+
+					"VirtualIP zeta also uses VRID 51 for IPv4 on the same interface of node c"),
+			}},
+		},
+		"a split brain wins over a router ID conflict and a failed hook": {
+			vip:    vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", hook("master", 1, false)), entry("b", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24")},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "SplitBrain", "2 nodes are MASTER: a, b"),
+				cond("Degraded", "True", "SplitBrain", "2 nodes are MASTER: a, b"),
+			}},
+		},
+		"a router ID conflict wins over a failed hook": {
+			vip:    vip("web", 51, "198.51.100.1/24", withSelector(notEdge), withEntries(entry("c", "MASTER", hook("master", 1, false)))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24")},
+			want: Summary{Master: "c", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node c is MASTER"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of node c"),
+			}},
+		},
+		"long lists of nodes are cut with a count": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(
+				entry("n01", "MASTER"), entry("n02", "MASTER"), entry("n03", "MASTER"), entry("n04", "MASTER"), entry("n05", "MASTER"),
+				entry("n06", "MASTER"), entry("n07", "MASTER"), entry("n08", "MASTER"), entry("n09", "MASTER"), entry("n10", "MASTER"))),
+			nodes: manyNodes(10),
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "SplitBrain", "10 nodes are MASTER: n01, n02, n03, n04, n05, n06, n07, n08, 2 more"),
+				cond("Degraded", "True", "SplitBrain", "10 nodes are MASTER: n01, n02, n03, n04, n05, n06, n07, n08, 2 more"),
+			}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			nodes := tc.nodes
+			if nodes == nil {
+				nodes = threeNodes
+			}
+			got, err := Summarize(tc.vip, tc.others, nodes, now)
+			if err != nil {
+				t.Fatalf("Summarize: %v", err)
+			}
+			// Events have a test of their own, on VirtualIPs that have conditions already.
+			got.Events = nil
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Summarize (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSummarizeTransitions starts from stored conditions and checks lastTransitionTime and the Events.
+func TestSummarizeTransitions(t *testing.T) {
+	nodes := map[string]labels.Set{"a": {}, "b": {}}
+	stored := func(ready, degraded metav1.Condition) func(*vrrpv1.VirtualIP) {
+		ready.LastTransitionTime, degraded.LastTransitionTime = earlier, earlier
+		ready.ObservedGeneration, degraded.ObservedGeneration = generation-1, generation-1
+		return func(v *vrrpv1.VirtualIP) { v.Status.Conditions = []metav1.Condition{ready, degraded} }
+	}
+	waiting := stored(cond("Ready", "False", "NoMaster", "no agent has reported yet"), cond("Degraded", "False", "Healthy", "no agent has reported yet"))
+	oneMaster := stored(cond("Ready", "True", "OneMaster", "node a is MASTER"), cond("Degraded", "False", "Healthy", "node a is MASTER"))
+	splitBrain := stored(cond("Ready", "False", "SplitBrain", "2 nodes are MASTER: a, b"), cond("Degraded", "True", "SplitBrain", "2 nodes are MASTER: a, b"))
+	noMaster := stored(cond("Ready", "False", "NoMaster", "no node is MASTER: a BACKUP"), cond("Degraded", "True", "NoMaster", "no node is MASTER: a BACKUP"))
+	hookFailed := stored(cond("Ready", "True", "OneMaster", "node a is MASTER"), cond("Degraded", "True", "HookFailed", "master hook on node a exited with 1"))
+
+	tests := map[string]struct {
+		vip            *vrrpv1.VirtualIP
+		want           []Event
+		wantTransition map[string]metav1.Time // lastTransitionTime by condition type
+	}{
+		"a new VirtualIP with no reports yet announces nothing": {
+			vip:            vip("web", 51, "198.51.100.1/24"),
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"a new VirtualIP whose agents report no MASTER warns at once": {
+			vip:            vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "BACKUP"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a BACKUP"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"the first MASTER is elected": {
+			vip:            vip("web", 51, "198.51.100.1/24", waiting, withEntries(entry("a", "MASTER"))),
+			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node a is MASTER"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": earlier},
+		},
+		"BACKUPs reporting after the wait warn once of NoMaster": {
+			vip:            vip("web", 51, "198.51.100.1/24", waiting, withEntries(entry("a", "BACKUP"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a BACKUP"}},
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": now},
+		},
+		"a second MASTER is one SplitBrain warning for both conditions": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER"), entry("b", "MASTER"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "SplitBrain", Note: "2 nodes are MASTER: a, b"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"the end of a split brain elects a MASTER and is healthy again": {
+			vip: vip("web", 51, "198.51.100.1/24", splitBrain, withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want: []Event{
+				{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node a is MASTER"},
+				{Type: corev1.EventTypeNormal, Reason: "Healthy", Note: "node a is MASTER"},
+			},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"a split brain that loses every MASTER becomes NoMaster, keeping its transition times": {
+			vip:            vip("web", 51, "198.51.100.1/24", splitBrain, withEntries(entry("a", "BACKUP"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a BACKUP"}},
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
+		},
+		"a MASTER that leaves warns of NoMaster": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "STOPPED"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a STOPPED"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"the last entry going stale after a MASTER warns of NoMaster": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("gone", "MASTER"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no agent has reported yet"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": earlier},
+		},
+		"a change of message alone announces nothing": {
+			vip:            vip("web", 51, "198.51.100.1/24", noMaster, withEntries(entry("a", "BACKUP"), entry("b", "FAULT"))),
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
+		},
+		"nothing changed announces nothing and keeps the transition times": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER"))),
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
+		},
+		"a failed hook warns while Ready stays": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER", hook("master", 1, false)))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "HookFailed", Note: "master hook on node a exited with 1"}},
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": now},
+		},
+		"a hook that succeeds again is healthy": {
+			vip:            vip("web", 51, "198.51.100.1/24", hookFailed, withEntries(entry("a", "MASTER", hook("master", 0, false)))),
+			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "Healthy", Note: "node a is MASTER"}},
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": now},
+		},
+		"a failed hook turning into a split brain changes reason, not status, and keeps the time": {
+			vip:            vip("web", 51, "198.51.100.1/24", hookFailed, withEntries(entry("a", "MASTER"), entry("b", "MASTER"))),
+			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "SplitBrain", Note: "2 nodes are MASTER: a, b"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": earlier},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			before := tc.vip.DeepCopy()
+			got, err := Summarize(tc.vip, nil, nodes, now)
+			if err != nil {
+				t.Fatalf("Summarize: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got.Events); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			gotTransition := map[string]metav1.Time{}
+			for _, c := range got.Conditions {
+				gotTransition[c.Type] = c.LastTransitionTime
+				if c.ObservedGeneration != generation {
+					t.Errorf("condition %s has observedGeneration %d, want %d", c.Type, c.ObservedGeneration, generation)
+				}
+			}
+			if diff := cmp.Diff(tc.wantTransition, gotTransition); diff != "" {
+				t.Errorf("lastTransitionTime (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, tc.vip); diff != "" {
+				t.Errorf("Summarize changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSummarizeKeepsForeignConditionsOutOfItsOwn(t *testing.T) {
+	v := vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER")), func(v *vrrpv1.VirtualIP) {
+		v.Status.Conditions = []metav1.Condition{{Type: "Progressing", Status: "True", Reason: "Rollout", LastTransitionTime: earlier}}
+	})
+	got, err := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, c := range got.Conditions {
+		types = append(types, c.Type)
+	}
+	if diff := cmp.Diff([]string{"Ready", "Degraded"}, types); diff != "" {
+		t.Errorf("condition types (-want +got):\n%s", diff)
+	}
+}
+
+func TestSummarizeRefusesAnInvalidNodeSelector(t *testing.T) {
+	v := vip("web", 51, "198.51.100.1/24", withSelector(&metav1.LabelSelector{
+		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "role", Operator: "Near"}}}))
+	_, err := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
+	if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "nodeSelector") {
+		t.Errorf("Summarize = %v, want an error wrapping ErrInvalidSpec that names nodeSelector", err)
+	}
+}
+
+func TestHookFailuresAreCappedInTheMessage(t *testing.T) {
+	var es []vrrpv1.NodeStatus
+	for i := range 20 {
+		es = append(es, entry(fmt.Sprintf("n%02d", i+1), "BACKUP", hook("backup", 1, false)))
+	}
+	got, err := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(es...)), nil, manyNodes(20), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := got.Conditions[1].Message
+	if !strings.HasSuffix(msg, "; 12 more") || strings.Contains(msg, "n09") {
+		t.Errorf("Degraded message is not cut after 8 failures: %q", msg)
+	}
+}
+
+func vip(name string, vrid int32, addr string, opts ...func(*vrrpv1.VirtualIP)) *vrrpv1.VirtualIP {
+	v := &vrrpv1.VirtualIP{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: generation},
+		Spec:       vrrpv1.VirtualIPSpec{VirtualRouterID: vrid, Addresses: []string{addr}},
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	return v
+}
+
+func withEntries(es ...vrrpv1.NodeStatus) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) { v.Status.Nodes = es }
+}
+
+func withSelector(s *metav1.LabelSelector) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) { v.Spec.NodeSelector = s }
+}
+
+func withInterface(name string) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) { v.Spec.Interface = name }
+}
+
+func entry(node string, state vrrpv1.RouterState, opts ...func(*vrrpv1.NodeStatus)) vrrpv1.NodeStatus {
+	e := vrrpv1.NodeStatus{Node: node, State: state, Priority: 100}
+	for _, o := range opts {
+		o(&e)
+	}
+	return e
+}
+
+func hook(kind string, exit int32, timedOut bool) func(*vrrpv1.NodeStatus) {
+	return func(e *vrrpv1.NodeStatus) {
+		e.LastHook = &vrrpv1.HookResult{Kind: kind, ExitCode: exit, TimedOut: timedOut}
+	}
+}
+
+func onInterface(name string) func(*vrrpv1.NodeStatus) {
+	return func(e *vrrpv1.NodeStatus) { e.Interface = name }
+}
+
+func cond(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg,
+		ObservedGeneration: generation, LastTransitionTime: now}
+}
+
+func healthy(master string) Summary {
+	return Summary{Master: master, Conditions: []metav1.Condition{
+		cond("Ready", "True", "OneMaster", "node "+master+" is MASTER"),
+		cond("Degraded", "False", "Healthy", "node "+master+" is MASTER"),
+	}}
+}
+
+func manyNodes(n int) map[string]labels.Set {
+	m := map[string]labels.Set{}
+	for i := range n {
+		m[fmt.Sprintf("n%02d", i+1)] = labels.Set{}
+	}
+	return m
+}

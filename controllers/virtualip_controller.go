@@ -1,0 +1,309 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+const (
+	// FieldManager owns status.master, status.observedGeneration and status.conditions. The agents
+	// own their status.nodes entries as "vrrp.dev/agent-<node>".
+	FieldManager = "vrrp.dev/controller"
+	// RecorderName is the reportingController of the Events the controller records.
+	RecorderName = "vrrp-operator-controller"
+	// eventAction is the events.k8s.io action of every Event: the controller summarised the
+	// agents' reports.
+	eventAction = "Summarize"
+	// conflictRetry is how soon a reconcile that lost a race with another writer runs again at the
+	// latest. The watch event of that write requeues it at once: the cache held an older object
+	// when the reconcile read it, so the newer one's event has not been handled yet.
+	conflictRetry = 5 * time.Second
+)
+
+// nodeMetadata is how the controller reads Nodes: only names and labels matter, so the cache holds
+// metadata and not the Nodes' large status.
+var nodeMetadata = corev1.SchemeGroupVersion.WithKind("NodeList")
+
+// VirtualIPReconciler summarises the agents' status entries of each VirtualIP into status.master,
+// status.observedGeneration and the Ready and Degraded conditions, records an Event when a condition
+// changes, and removes the entries of nodes that left or no longer match spec.nodeSelector.
+type VirtualIPReconciler struct {
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+}
+
+// Setup registers a VirtualIPReconciler with mgr, using the manager's client and an events.k8s.io
+// recorder named RecorderName. mgr's scheme must know vrrp.dev/v1alpha1 and core/v1.
+//
+// The manager's cache then holds every VirtualIP and the metadata of every Node; the controller
+// needs the RBAC of the markers over Reconcile (config/rbac/controller/role.yaml) plus leases for
+// leader election. Run it leader-elected: two controllers would race on the same status.
+func Setup(mgr ctrl.Manager) error {
+	if !mgr.GetScheme().Recognizes(vrrpv1.GroupVersion.WithKind("VirtualIP")) {
+		return fmt.Errorf("setting up the VirtualIP controller: the manager's scheme lacks %s", vrrpv1.GroupVersion)
+	}
+	r := &VirtualIPReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder(RecorderName),
+	}
+	return r.SetupWithManager(mgr)
+}
+
+// SetupWithManager watches VirtualIPs and Nodes. Any Node's arrival, departure or label change may
+// change which entries are stale and which routers share a node, so it requeues every VirtualIP;
+// so does a change of one VirtualIP that can start or end a router ID conflict with another.
+// Clusters have tens of VirtualIPs, not thousands, so this stays cheap and obviously correct.
+func (r *VirtualIPReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	all := handler.EnqueueRequestsFromMapFunc(r.allVirtualIPs)
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("virtualip").
+		For(&vrrpv1.VirtualIP{}).
+		Watches(&vrrpv1.VirtualIP{}, all, builder.WithPredicates(conflictFieldsChanged())).
+		WatchesMetadata(&corev1.Node{}, all, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.LabelChangedPredicate{},
+			predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }},
+		))).
+		Complete(r)
+	if err != nil {
+		return fmt.Errorf("setting up the VirtualIP controller: %w", err)
+	}
+	return nil
+}
+
+// allVirtualIPs maps any event to a request for every VirtualIP.
+func (r *VirtualIPReconciler) allVirtualIPs(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list vrrpv1.VirtualIPList
+	if err := r.Client.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "Listing VirtualIPs to requeue them")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, v := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: v.Name}})
+	}
+	return reqs
+}
+
+// conflictFieldsChanged passes creations, deletions and the updates that change what
+// routerIDConflicts reads of a VirtualIP: VRID, family, interface, nodeSelector and the interfaces
+// the agents report. Agents' state changes alone do not requeue every other VirtualIP.
+func conflictFieldsChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*vrrpv1.VirtualIP)
+			n, ok2 := e.ObjectNew.(*vrrpv1.VirtualIP)
+			return !ok1 || !ok2 || !equality.Semantic.DeepEqual(conflictFields(o), conflictFields(n))
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+type conflictView struct {
+	VRID       int32
+	IPv6       bool
+	Interface  string
+	Selector   *metav1.LabelSelector
+	Interfaces map[string]string
+}
+
+func conflictFields(v *vrrpv1.VirtualIP) conflictView {
+	c := conflictView{VRID: v.Spec.VirtualRouterID, IPv6: ipv6(v), Interface: v.Spec.Interface,
+		Selector: v.Spec.NodeSelector, Interfaces: map[string]string{}}
+	for _, e := range v.Status.Nodes {
+		c.Interfaces[e.Node] = e.Interface
+	}
+	return c
+}
+
+// Reconcile summarises one VirtualIP. It removes stale entries first, then applies the summary:
+// both writes are conditional on the object not having changed since it was read, so conditions are
+// always compared with what is stored and each transition is announced by one Event. A reconcile
+// that loses a race runs again on the newer object.
+//
+// +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips,verbs=get;list;watch
+// +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	vip := &vrrpv1.VirtualIP{}
+	if err := r.Client.Get(ctx, req.NamespacedName, vip); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !vip.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	var others vrrpv1.VirtualIPList
+	if err := r.Client.List(ctx, &others); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing VirtualIPs: %w", err)
+	}
+	var nodeList metav1.PartialObjectMetadataList
+	nodeList.SetGroupVersionKind(nodeMetadata)
+	if err := r.Client.List(ctx, &nodeList); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing Nodes: %w", err)
+	}
+	nodes := make(map[string]labels.Set, len(nodeList.Items))
+	for _, n := range nodeList.Items {
+		nodes[n.Name] = labels.Set(n.Labels)
+	}
+
+	sum, err := Summarize(vip, others.Items, nodes, metav1.Now())
+	if err != nil {
+		// Only a spec change helps, and that requeues the VirtualIP by itself.
+		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("summarising VirtualIP %s: %w", vip.Name, err))
+	}
+	if len(sum.StaleNodes) > 0 {
+		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
+			if lostRace(err) {
+				logger.V(1).Info("VirtualIP changed while removing stale entries; retrying", "virtualIP", vip.Name, "err", err.Error())
+				return ctrl.Result{RequeueAfter: conflictRetry}, nil
+			}
+			return ctrl.Result{}, err
+		}
+		logger.Info("Removed status entries of nodes that left or no longer match nodeSelector",
+			"virtualIP", vip.Name, "nodes", sum.StaleNodes)
+		// vip is now the stored object, without those entries: summarise what is stored, so that
+		// the Events below compare with the stored conditions.
+		if sum, err = Summarize(vip, others.Items, nodes, metav1.Now()); err != nil {
+			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("summarising VirtualIP %s: %w", vip.Name, err))
+		}
+	}
+
+	if err := r.applyStatus(ctx, vip, sum); err != nil {
+		if lostRace(err) {
+			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "err", err.Error())
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	for _, e := range sum.Events {
+		logger.Info("VirtualIP condition changed", "virtualIP", vip.Name, "reason", e.Reason, "message", e.Note)
+		r.Recorder.Eventf(vip, nil, e.Type, e.Reason, eventAction, "%s", truncate(e.Note, 1024))
+	}
+	return ctrl.Result{}, nil
+}
+
+// removeEntries deletes the status.nodes entries of nodes with a JSON patch of the status
+// subresource: per entry a test of its node name at its index, then its removal, highest index first
+// so that earlier indices stay valid. If an agent added, moved or removed an entry since vip was
+// read, a test fails, the apiserver refuses the whole patch (422) and nothing changes.
+//
+// Server-side apply cannot do this: an apply removes only fields its own manager owned, and the
+// entries belong to the agents' managers ("vrrp.dev/agent-<node>"); applying a list without an entry,
+// even with force, leaves it in place (TestController proves it against a real apiserver). A JSON
+// patch is an update, which may remove any field; the apiserver then drops the removed entry from
+// its manager's managedFields, so an agent that applies its entry again simply owns it again.
+//
+// On success vip holds the stored object.
+func (r *VirtualIPReconciler) removeEntries(ctx context.Context, vip *vrrpv1.VirtualIP, nodes []string) error {
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value,omitempty"`
+	}
+	var ops []op
+	for i := len(vip.Status.Nodes) - 1; i >= 0; i-- {
+		n := vip.Status.Nodes[i].Node
+		if !slices.Contains(nodes, n) {
+			continue
+		}
+		path := fmt.Sprintf("/status/nodes/%d", i)
+		ops = append(ops, op{Op: "test", Path: path + "/node", Value: n}, op{Op: "remove", Path: path})
+	}
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("encoding the patch that removes stale entries of %s: %w", vip.Name, err)
+	}
+	if err := r.Client.Status().Patch(ctx, vip, client.RawPatch(types.JSONPatchType, data), client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("removing stale status entries of %s: %w", vip.Name, err)
+	}
+	return nil
+}
+
+// applyStatus server-side applies status.master, status.observedGeneration and status.conditions
+// as FieldManager. The apply names nothing under status.nodes, so it neither takes nor drops any
+// agent's entry; it carries vip's resourceVersion, so it fails with a conflict rather than write a
+// summary of an object that has changed since. Nothing is sent when the status already says it.
+func (r *VirtualIPReconciler) applyStatus(ctx context.Context, vip *vrrpv1.VirtualIP, sum Summary) error {
+	st := vip.Status
+	if st.Master == sum.Master && st.ObservedGeneration == vip.Generation && equality.Semantic.DeepEqual(ours(st.Conditions), sum.Conditions) {
+		return nil
+	}
+	status := map[string]any{"observedGeneration": vip.Generation}
+	if sum.Master != "" {
+		// Left out when empty: the apply then removes the master this manager set before.
+		status["master"] = sum.Master
+	}
+	conds := make([]any, 0, len(sum.Conditions))
+	for i := range sum.Conditions {
+		c, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&sum.Conditions[i])
+		if err != nil {
+			return fmt.Errorf("encoding condition %s of %s: %w", sum.Conditions[i].Type, vip.Name, err)
+		}
+		conds = append(conds, c)
+	}
+	status["conditions"] = conds
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": vrrpv1.GroupVersion.String(),
+		"kind":       "VirtualIP",
+		"metadata":   map[string]any{"name": vip.Name, "resourceVersion": vip.ResourceVersion},
+		"status":     status,
+	}}
+	if err := r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying the status of %s: %w", vip.Name, err)
+	}
+	return nil
+}
+
+// ours picks the conditions the controller owns, in Summary order.
+func ours(conds []metav1.Condition) []metav1.Condition {
+	var out []metav1.Condition
+	for _, t := range []string{vrrpv1.ConditionReady, vrrpv1.ConditionDegraded} {
+		for _, c := range conds {
+			if c.Type == t {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// lostRace reports an error that a newer read fixes: a stale resourceVersion (409) or a failed test
+// of the stale-entry patch (422).
+func lostRace(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsInvalid(err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
