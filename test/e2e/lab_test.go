@@ -129,7 +129,8 @@ func holders(vip netip.Addr, nodes []*node) string {
 }
 
 // holdsAlone checks for d that owner keeps vip and no other node takes it, while a client sends
-// ARP requests for vip and sees exactly the owner's MAC answer.
+// ARP requests (IPv4) or neighbor solicitations (IPv6) for vip and sees exactly the owner's MAC
+// answer.
 func holdsAlone(t *testing.T, d time.Duration, vip netip.Addr, client, owner *node, others ...*node) {
 	t.Helper()
 	var macs []string
@@ -138,7 +139,7 @@ func holdsAlone(t *testing.T, d time.Duration, vip netip.Addr, client, owner *no
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		macs, arpErr = arpMACs(client, vip, d)
+		macs, arpErr = neighborMACs(client, vip, d)
 	}()
 	end := time.Now().Add(d)
 	var violation string
@@ -156,7 +157,7 @@ func holdsAlone(t *testing.T, d time.Duration, vip netip.Addr, client, owner *no
 		t.Fatal(arpErr)
 	}
 	if want := []string{owner.MAC}; !slices.Equal(macs, want) {
-		t.Fatalf("MACs answering ARP for %s from %s = %v, want only %s's %v", vip, client, macs, owner, want)
+		t.Fatalf("MACs answering ARP or ND for %s from %s = %v, want only %s's %v", vip, client, macs, owner, want)
 	}
 }
 

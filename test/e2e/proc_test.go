@@ -104,16 +104,28 @@ func (p *proc) wait(timeout time.Duration) error {
 	}
 }
 
-// terminate sends SIGTERM to the process only (not its group, so that hooks finish as they would
-// under systemd or the kubelet) and waits for a clean exit.
-func (p *proc) terminate() {
+// sigterm sends SIGTERM to the process only, not its group, so that its hooks finish as they would
+// under systemd or the kubelet.
+func (p *proc) sigterm() {
 	p.t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.t.Fatalf("sending SIGTERM to %s: %v", p.name, err)
 	}
+}
+
+// waitExit waits for a clean exit.
+func (p *proc) waitExit() {
+	p.t.Helper()
 	if err := p.wait(30 * time.Second); err != nil {
 		p.t.Fatalf("%s after SIGTERM: %v\n%s", p.name, err, p.out)
 	}
+}
+
+// terminate sends SIGTERM and waits for a clean exit.
+func (p *proc) terminate() {
+	p.t.Helper()
+	p.sigterm()
+	p.waitExit()
 }
 
 // kill sends SIGKILL to the whole group, as a crash would end it, and waits for it.

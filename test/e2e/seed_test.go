@@ -47,8 +47,9 @@ func TestSeedSetupFromTheSampleFile(t *testing.T) {
 
 	// The seed's notify_stop use case: stopping the service forces a clean failover.
 	stop := time.Now()
-	pa.terminate()
+	pa.sigterm()
 	recordTiming(t, "seed graceful failover (SIGTERM primary -> secondary holds VIP)", waitOwner(t, stop, 5*time.Second, seedVIP, secondary, primary))
+	pa.waitExit()
 	holdsAlone(t, time.Second, seedVIP, client, secondary, primary)
 	waitFlag(t, ph, "0", "primary stopped")
 	waitFlag(t, sh, "1", "secondary took over")

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+// interopCase is one way of running the seed's virtual router, which keepalived and the agent must
+// agree on.
+type interopCase struct {
+	version  int
+	interval time.Duration
+	password string
+	unicast  bool
+	high     string // the priority-150 node's address (interface ens3)
+	low      string // the priority-100 node's address (interface eth0)
+	client   string
+	vip      string // with prefix length
+	seedHook bool   // both run the seed's notify script
+}
+
+var (
+	v4Hosts = interopCase{high: seedPrimary, low: seedSecondary, client: seedClient, vip: "198.51.100.252/24"}
+	v6Hosts = interopCase{high: "2001:db8::253/64", low: "2001:db8::254/64", client: "2001:db8::10/64", vip: "2001:db8::252/64"}
+)
+
+func (c interopCase) with(f func(*interopCase)) interopCase { f(&c); return c }
+
+// TestKeepalivedInterop runs keepalived from Debian and the agent as the two routers of one
+// virtual router, each in both roles: election, a graceful handover when the Master stops, the
+// Master taking the VIP back when it returns, and a takeover when the Master is killed.
+func TestKeepalivedInterop(t *testing.T) {
+	requireLab(t)
+	testenv.RequireTool(t, "keepalived")
+	t.Parallel()
+	cases := map[string]interopCase{
+		"the seed's configuration: VRRPv2, PASS, VRID 51, priorities 150 and 100, adverts every second": v4Hosts.with(func(c *interopCase) {
+			c.version, c.interval, c.password, c.seedHook = 2, time.Second, "secret12", true
+		}),
+		"VRRPv3 over IPv4 with keepalived's default checksum": v4Hosts.with(func(c *interopCase) {
+			c.version, c.interval = 3, 100*time.Millisecond
+		}),
+		"VRRPv3 over IPv6": v6Hosts.with(func(c *interopCase) {
+			c.version, c.interval = 3, 100*time.Millisecond
+		}),
+		"unicast peers": v4Hosts.with(func(c *interopCase) {
+			c.version, c.interval, c.unicast = 3, 100*time.Millisecond, true
+		}),
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, keepalivedHigh := range []bool{true, false} {
+				role := "keepalived Master, agent Backup"
+				if !keepalivedHigh {
+					role = "agent Master, keepalived Backup"
+				}
+				t.Run(role, func(t *testing.T) {
+					t.Parallel()
+					runInterop(t, c, keepalivedHigh)
+				})
+			}
+		})
+	}
+}
+
+// router is either implementation, as the interop scenario drives it.
+type router interface {
+	start()
+	sigterm()
+	waitExit()
+	kill()
+}
+
+func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
+	lab := testenv.NewLab(t)
+	high := newNode(t, lab, "ens3", c.high)
+	low := newNode(t, lab, "eth0", c.low)
+	client := newNode(t, lab, "eth0", c.client)
+	vipPrefix := netip.MustParsePrefix(c.vip)
+	vip := vipPrefix.Addr()
+	if vip.Is6() {
+		for _, n := range []*node{high, low, client} {
+			waitLinkLocal(t, n)
+		}
+	}
+	hostIP := func(_ *node, cidr string) string { return netip.MustParsePrefix(cidr).Addr().String() }
+
+	var hh, lh *seedHook
+	if c.seedHook {
+		hh, lh = newSeedHook(t), newSeedHook(t)
+	}
+	// The agent's side: one VirtualIP for both nodes, named by their role.
+	spec := vipSpec{
+		name: "vi-1", vrid: 51, version: c.version, addresses: []string{c.vip}, interval: c.interval.String(),
+		priority: 100, priorities: map[string]int{"high": 150}, unicast: c.unicast, password: c.password, seedHooks: c.seedHook,
+	}
+	var nodes []nodeObj
+	if c.unicast {
+		nodes = []nodeObj{{name: "high", internalIPs: []string{hostIP(high, c.high)}}, {name: "low", internalIPs: []string{hostIP(low, c.low)}}}
+	}
+	manifests := writeManifests(t, []vipSpec{spec}, nodes)
+	ka := kaSpec{version: c.version, vrid: 51, interval: kaInterval(c.interval), password: c.password, vip: c.vip}
+
+	agentBinary(t)
+	start := time.Now()
+	var hr, lr router
+	if keepalivedHigh {
+		ka.state, ka.iface, ka.priority, ka.hook = "MASTER", high.Link, 150, hh
+		if c.unicast {
+			ka.unicastSrc, ka.unicastPeer = hostIP(high, c.high), hostIP(low, c.low)
+		}
+		hr = startKeepalived(t, high, keepalivedConfig(ka))
+		lr = startAgent(t, low, "low", manifests, agentOptions{hooks: lh})
+	} else {
+		ka.state, ka.iface, ka.priority, ka.hook = "BACKUP", low.Link, 100, lh
+		if c.unicast {
+			ka.unicastSrc, ka.unicastPeer = hostIP(low, c.low), hostIP(high, c.high)
+		}
+		hr = startAgent(t, high, "high", manifests, agentOptions{hooks: hh})
+		lr = startKeepalived(t, low, keepalivedConfig(ka))
+	}
+	what := fmt.Sprintf("keepalived v%d", c.version)
+	if vip.Is6() {
+		what += " IPv6"
+	}
+	if c.unicast {
+		what += " unicast"
+	}
+	if c.version == 2 {
+		what += " seed"
+	}
+	if keepalivedHigh {
+		what += ", keepalived Master:"
+	} else {
+		what += ", agent Master:"
+	}
+	mdi := masterDownInterval(c.version, c.interval, 100)
+	flags := func(h, l string, why string) {
+		if c.seedHook {
+			waitFlag(t, hh, h, "high node "+why)
+			waitFlag(t, lh, l, "low node "+why)
+		}
+	}
+
+	waitOwner(t, start, mdi+10*time.Second, vip, high, low)
+	holdsAlone(t, max(2*mdi, time.Second), vip, client, high, low)
+	flags("1", "0", "after the election")
+
+	stop := time.Now()
+	hr.sigterm()
+	recordTiming(t, what+" graceful handover (SIGTERM Master)", waitOwner(t, stop, mdi+5*time.Second, vip, low, high))
+	hr.waitExit()
+	holdsAlone(t, time.Second, vip, client, low, high)
+	flags("0", "1", "after the Master stopped")
+
+	back := time.Now()
+	hr.start()
+	recordTiming(t, what+" preempt back (Master restarted)", waitOwner(t, back, mdi+10*time.Second, vip, high, low))
+	holdsAlone(t, time.Second, vip, client, high, low)
+	flags("1", "0", "after the Master came back")
+
+	// A crash: the Backup must notice the silence. A killed keepalived keeps its VIP, a killed
+	// agent's IPv4 VIP expires (TestKilledMaster), so only the takeover is checked here.
+	crash := time.Now()
+	hr.kill()
+	recordTiming(t, what+" takeover after SIGKILL of the Master", waitFor(t, crash, mdi+5*time.Second, low.String()+" takes "+vip.String(), func() bool { return low.has(vip) }))
+	lr.sigterm()
+	lr.waitExit()
+	waitFor(t, time.Now(), 5*time.Second, low.String()+" releases "+vip.String()+" when stopped", func() bool { return !low.has(vip) })
+}
+
+// kaInterval writes d as keepalived's advert_int: seconds, with a fraction for VRRPv3.
+func kaInterval(d time.Duration) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", d.Seconds()), "0"), ".")
+}
