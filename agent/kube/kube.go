@@ -25,9 +25,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/node"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // Options configure the agent in a cluster.
@@ -52,21 +52,23 @@ func Run(ctx context.Context, o Options) error {
 	cfg := rest.CopyConfig(o.Config)
 	// A request to an API server that went away must fail, not hang the status writer.
 	cfg.Timeout = 5 * time.Second
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Logger:                 log,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
-				&corev1.Node{}: {Transform: slimNode},
+	mgr, err := retry(ctx, log, "creating the agent's manager", func() (ctrl.Manager, error) {
+		return ctrl.NewManager(cfg, ctrl.Options{
+			Scheme:                 scheme,
+			Logger:                 log,
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			Cache: cache.Options{
+				DefaultTransform: cache.TransformStripManagedFields(),
+				ByObject: map[client.Object]cache.ByObject{
+					// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
+					&corev1.Node{}: {Transform: slimNode},
+				},
 			},
-		},
+		})
 	})
 	if err != nil {
-		return fmt.Errorf("creating the agent's manager: %w", err)
+		return err
 	}
 	rep := newReporter(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), o.Name, log)
 	o.OnStatus = rep.observe
@@ -89,6 +91,25 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("running the agent: %w", runErr)
 	}
 	return closeErr
+}
+
+// retry calls f until it succeeds or ctx ends: an agent started while the API server is away waits
+// for it instead of exiting, and has no routers to run until it can read them.
+func retry[T any](ctx context.Context, log logr.Logger, what string, f func() (T, error)) (T, error) {
+	backoff := time.Second
+	for {
+		v, err := f()
+		if err == nil {
+			return v, nil
+		}
+		log.Error(err, what+"; retrying", "in", backoff)
+		select {
+		case <-ctx.Done():
+			return v, fmt.Errorf("%s: %w", what, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
 }
 
 // agent derives the routers whenever a watched object changes.

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"net"
+	"strconv"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +24,14 @@ func Root() string {
 // test ends.
 func APIServer(t testing.TB) (*envtest.Environment, *rest.Config) {
 	t.Helper()
+	return APIServerAt(t, "")
+}
+
+// APIServerAt is APIServer listening on addr (an address of this host) instead of 127.0.0.1, so
+// that processes in a Lab's namespaces reach it through an Uplink. The serving certificate names
+// addr.
+func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config) {
+	t.Helper()
 	if testing.Short() {
 		Unavailable(t, "envtest needs a real kube-apiserver: not in -short mode")
 	}
@@ -39,8 +49,20 @@ func APIServer(t testing.TB) (*envtest.Environment, *rest.Config) {
 		CRDDirectoryPaths:     []string{filepath.Join(Root(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	if addr != "" {
+		// envtest replaces the address unless the port is set as well.
+		l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+		if err != nil {
+			t.Fatalf("finding a free port on %s: %v", addr, err)
+		}
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		_ = l.Close()
+		api := env.ControlPlane.GetAPIServer()
+		api.SecureServing.ListenAddr = envtest.ListenAddr{Address: addr, Port: port}
+	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // Start may fail after starting etcd or the API server (a CRD refused).
 		t.Fatalf("starting kube-apiserver and etcd from %s: %v", assets, err)
 	}
 	t.Cleanup(func() {

@@ -76,6 +76,21 @@ func (l *Lab) Host(link string, addrs ...string) *Host {
 	return h
 }
 
+// Uplink joins the test process's own network namespace to the bridge with addr (a CIDR from a
+// documentation prefix) on a veth pair, so that servers the test starts on the host (a
+// kube-apiserver) are reachable from the lab's namespaces. It returns the host-side interface
+// name; removing the switch namespace at cleanup removes the pair.
+func (l *Lab) Uplink(addr string) string {
+	l.t.Helper()
+	name := "vrrpt" + l.id + "u"
+	l.ip("link", "add", name, "type", "veth", "peer", "name", "u"+l.id, "netns", l.Switch)
+	l.t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+	l.ip("-n", l.Switch, "link", "set", "u"+l.id, "master", "br0", "up")
+	l.ip("addr", "add", addr, "dev", name)
+	l.ip("link", "set", name, "up")
+	return name
+}
+
 // IP runs `ip -n HOST args...` and fails the test on error.
 func (h *Host) IP(args ...string) string {
 	h.lab.t.Helper()

@@ -1,0 +1,261 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+// agentBinary is built once by TestMain.
+var agentBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "vrrp-cluster-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	agentBinary = filepath.Join(dir, "vrrp-operator")
+	build := exec.Command("go", "build", "-o", agentBinary, "./cmd/vrrp-operator")
+	build.Dir = testenv.Root()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the agent: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// agent is one agent process in a node's namespace, authenticated as the agent's ServiceAccount.
+type agent struct {
+	t    *testing.T
+	host *testenv.Host
+	node string
+	args []string
+	log  *lockedBuffer
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startAgent(t *testing.T, h *testenv.Host, node string, args ...string) *agent {
+	t.Helper()
+	a := &agent{t: t, host: h, node: node, args: args, log: &lockedBuffer{}}
+	a.start()
+	t.Cleanup(func() {
+		a.stop()
+		if t.Failed() {
+			t.Logf("agent %s log:\n%s", node, a.log.String())
+		}
+	})
+	return a
+}
+
+func (a *agent) start() {
+	a.t.Helper()
+	args := append([]string{"agent", "--node-name", a.node}, a.args...)
+	a.cmd = a.host.Command(context.Background(), agentBinary, args...)
+	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	a.cmd.WaitDelay = 5 * time.Second
+	if err := a.cmd.Start(); err != nil {
+		a.t.Fatalf("starting agent %s: %v", a.node, err)
+	}
+	a.done = make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(a.done) }()
+}
+
+// stop sends SIGTERM and waits for the agent to leave cleanly, killing it after 30 s.
+func (a *agent) stop() {
+	if a.cmd == nil || a.cmd.Process == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-a.done:
+	case <-time.After(30 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-a.done
+	}
+	a.cmd = nil
+}
+
+// transitions counts the state changes the agent logged.
+func (a *agent) transitions() int {
+	return strings.Count(a.log.String(), `msg="state changed"`)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// eventually polls cond every 20 ms until it holds or timeout passes, and returns how long it took.
+// The API server and the network are real here, so polling with a deadline is the honest way to wait.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = detail
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// holds reports whether the host's interface carries the address.
+func holds(h *testenv.Host, addr string) bool {
+	out, err := exec.Command("ip", "-n", h.Name, "-br", "addr", "show", "dev", h.Link).Output()
+	return err == nil && strings.Contains(string(out), " "+addr+"/")
+}
+
+// agentUser adds a user named as the agent's ServiceAccount, bound to the agent's generated
+// ClusterRole, and returns a kubeconfig for it.
+func agentUser(t *testing.T, env *envtest.Environment, c client.Client, dir string) string {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.ClusterRole{}
+	f, err := os.Open(filepath.Join(testenv.Root(), "config", "rbac", "agent", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(role); err != nil {
+		t.Fatalf("decoding the agent's role: %v", err)
+	}
+	if err := c.Create(ctx, role); err != nil {
+		t.Fatalf("creating the agent's role: %v", err)
+	}
+	const sa = "system:serviceaccount:vrrp-system:vrrp-operator-agent"
+	binding := &rbacv1.ClusterRoleBinding{}
+	binding.Name = "vrrp-operator-agent"
+	binding.RoleRef = rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}
+	binding.Subjects = []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: sa}}
+	if err := c.Create(ctx, binding); err != nil {
+		t.Fatalf("binding the agent's role: %v", err)
+	}
+	user, err := env.AddUser(envtest.User{Name: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:vrrp-system"}}, nil)
+	if err != nil {
+		t.Fatalf("adding the agent's user: %v", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "agent.kubeconfig")
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func adminKubeconfig(t *testing.T, env *envtest.Environment, dir string) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "admin.kubeconfig")
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// process is the kube-apiserver as a process. The test freezes it (SIGSTOP) rather than stopping
+// it: envtest cannot restart an API server with the same certificates, and a frozen server is the
+// harder case for clients, whose requests hang instead of being refused.
+type process struct{ pid int }
+
+// apiServerProcess finds the kube-apiserver serving host (https://ADDR:PORT).
+func apiServerProcess(t *testing.T, host string) *process {
+	t.Helper()
+	host = strings.TrimRight(host, "/")
+	port := host[strings.LastIndex(host, ":")+1:]
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if strings.HasSuffix(args[0], "kube-apiserver") && slices.Contains(args, "--secure-port="+port) {
+			return &process{pid: pid}
+		}
+	}
+	t.Fatalf("no kube-apiserver process serves port %s", port)
+	return nil
+}
+
+func (p *process) freeze(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(p.pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("freezing the API server: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(p.pid, syscall.SIGCONT) })
+}
+
+func (p *process) thaw(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(p.pid, syscall.SIGCONT); err != nil {
+		t.Fatalf("thawing the API server: %v", err)
+	}
+}
+
+// ping fails the test unless addr answers one ping from h within a second.
+func ping(t *testing.T, h *testenv.Host, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if out, err := h.Command(ctx, "ping", "-c1", "-W1", addr).CombinedOutput(); err != nil {
+		t.Fatalf("the VIP %s does not answer: %v\n%s", addr, err, out)
+	}
+}
