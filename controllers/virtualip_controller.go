@@ -84,10 +84,8 @@ func (r *VirtualIPReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("virtualip").
 		For(&vrrpv1.VirtualIP{}).
 		Watches(&vrrpv1.VirtualIP{}, all, builder.WithPredicates(conflictFieldsChanged())).
-		WatchesMetadata(&corev1.Node{}, all, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.LabelChangedPredicate{},
-			predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }},
-		))).
+		// Creations and deletions pass the predicate too; heartbeats and status updates do not.
+		WatchesMetadata(&corev1.Node{}, all, builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(r)
 	if err != nil {
 		return fmt.Errorf("setting up the VirtualIP controller: %w", err)
@@ -181,7 +179,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if len(sum.StaleNodes) > 0 {
 		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
 			if lostRace(err) {
-				logger.V(1).Info("VirtualIP changed while removing stale entries; retrying", "virtualIP", vip.Name, "err", err.Error())
+				logger.V(1).Info("VirtualIP changed while removing stale entries; retrying", "virtualIP", vip.Name, "error", err.Error())
 				return ctrl.Result{RequeueAfter: conflictRetry}, nil
 			}
 			return ctrl.Result{}, err
@@ -196,8 +194,8 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	if err := r.applyStatus(ctx, vip, sum); err != nil {
-		if lostRace(err) {
-			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "err", err.Error())
+		if apierrors.IsConflict(err) {
+			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "error", err.Error())
 			return ctrl.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return ctrl.Result{}, err
@@ -295,8 +293,9 @@ func ours(conds []metav1.Condition) []metav1.Condition {
 	return out
 }
 
-// lostRace reports an error that a newer read fixes: a stale resourceVersion (409) or a failed test
-// of the stale-entry patch (422).
+// lostRace reports an error of removeEntries that a newer read fixes: a failed test (422, "the
+// server rejected our request due to an error in our request"), or a conflict. Removing entries
+// cannot make a valid object invalid, so a 422 there means the list moved.
 func lostRace(err error) bool {
 	return apierrors.IsConflict(err) || apierrors.IsInvalid(err)
 }

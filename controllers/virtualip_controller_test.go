@@ -1,0 +1,483 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+// TestController runs the controller, as Setup wires it, against one real kube-apiserver: starting
+// it costs seconds, the subtests do not. The subtests run in parallel, each with its own Nodes,
+// VirtualIPs and VRIDs, and write agents' entries as the agents do.
+func TestController(t *testing.T) {
+	_, cfg := testenv.APIServer(t)
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, vrrpv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := logr.Discard()
+	if testing.Verbose() {
+		logger = funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{Verbosity: 1, LogTimestamp: true})
+	}
+	ctrllog.SetLogger(logger)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 logger,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		t.Fatalf("creating the manager: %v", err)
+	}
+	if err := Setup(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- mgr.Start(ctx) }()
+	// Registered after testenv.APIServer's, so it runs before the apiserver stops.
+	t.Cleanup(func() {
+		cancel()
+		if err := <-stopped; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatalf("creating a client: %v", err)
+	}
+	e := &env{c: c}
+
+	t.Run("one MASTER is Ready, named in status.master, with the generation observed", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "ready", "ready-a", "ready-b")
+		v := e.vip(t, "ready", 1, "198.51.100.1/24", group("ready"))
+		e.agent(t, v.Name, "ready-a", "MASTER")
+		e.agent(t, v.Name, "ready-b", "BACKUP")
+		got := e.waitFor(t, v.Name, "Ready True (OneMaster) and master ready-a", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "False", "Healthy") &&
+				v.Status.Master == "ready-a" && v.Status.ObservedGeneration == v.Generation
+		})
+		for _, cnd := range got.Status.Conditions {
+			if cnd.ObservedGeneration != got.Generation {
+				t.Errorf("condition %s observedGeneration = %d, want %d", cnd.Type, cnd.ObservedGeneration, got.Generation)
+			}
+		}
+		e.waitEvents(t, v.Name, "MasterElected")
+
+		// A spec change is a new generation, which the controller observes.
+		got.Spec.Priority = 120
+		if err := c.Update(context.Background(), got); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor(t, v.Name, "observedGeneration following a spec change", func(v *vrrpv1.VirtualIP) bool {
+			return v.Generation > 1 && v.Status.ObservedGeneration == v.Generation &&
+				meta.FindStatusCondition(v.Status.Conditions, "Ready").ObservedGeneration == v.Generation
+		})
+	})
+
+	t.Run("two MASTERs are a split brain: Degraded, not Ready, no master, one Event", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "split", "split-a", "split-b")
+		v := e.vip(t, "split", 2, "198.51.100.2/24", group("split"))
+		e.agent(t, v.Name, "split-a", "MASTER")
+		e.waitFor(t, v.Name, "master split-a", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "split-a" })
+		e.agent(t, v.Name, "split-b", "MASTER")
+		e.waitFor(t, v.Name, "SplitBrain and no master", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "False", "SplitBrain") && is(v, "Degraded", "True", "SplitBrain") && v.Status.Master == ""
+		})
+		e.waitEvents(t, v.Name, "MasterElected", "SplitBrain")
+		e.agent(t, v.Name, "split-b", "BACKUP")
+		e.waitFor(t, v.Name, "recovery to master split-a", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "False", "Healthy") && v.Status.Master == "split-a"
+		})
+		e.waitEvents(t, v.Name, "MasterElected", "SplitBrain", "MasterElected", "Healthy")
+	})
+
+	t.Run("entries with no MASTER are NoMaster; no entries at all are not degraded", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "nomaster", "nomaster-a", "nomaster-b")
+		v := e.vip(t, "nomaster", 3, "198.51.100.3/24", group("nomaster"))
+		e.waitFor(t, v.Name, "waiting for agents", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "False", "NoMaster") && is(v, "Degraded", "False", "Healthy") &&
+				meta.FindStatusCondition(v.Status.Conditions, "Ready").Message == "no agent has reported yet"
+		})
+		e.agent(t, v.Name, "nomaster-a", "BACKUP")
+		e.agent(t, v.Name, "nomaster-b", "FAULT")
+		e.waitFor(t, v.Name, "NoMaster naming both states", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "False", "NoMaster") && is(v, "Degraded", "True", "NoMaster") &&
+				meta.FindStatusCondition(v.Status.Conditions, "Degraded").Message == "no node is MASTER: nomaster-a BACKUP, nomaster-b FAULT"
+		})
+		e.waitEvents(t, v.Name, "NoMaster")
+	})
+
+	t.Run("the same VRID and family on shared nodes is a RouterIDConflict on both, until one moves", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "vrid", "vrid-a", "vrid-b")
+		e.nodes(t, "vrid-far", "vrid-c")
+		x := e.vip(t, "vrid-x", 4, "198.51.100.4/24", group("vrid"))
+		y := e.vip(t, "vrid-y", 4, "198.51.100.5/24", group("vrid"))
+		v6 := e.vip(t, "vrid-v6", 4, "2001:db8::4", group("vrid"))
+		far := e.vip(t, "vrid-far", 4, "198.51.100.6/24", group("vrid-far"))
+		for _, name := range []string{x.Name, y.Name} {
+			e.waitFor(t, name, "RouterIDConflict", func(v *vrrpv1.VirtualIP) bool {
+				d := meta.FindStatusCondition(v.Status.Conditions, "Degraded")
+				return is(v, "Degraded", "True", "RouterIDConflict") && strings.Contains(d.Message, "VRID 4 for IPv4 on the same interface of nodes vrid-a, vrid-b")
+			})
+			e.waitEvents(t, name, "RouterIDConflict")
+		}
+		for _, name := range []string{v6.Name, far.Name} { // another family; disjoint nodes
+			e.waitFor(t, name, "no conflict", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "False", "Healthy") })
+		}
+		// A change to y alone clears x too: one VirtualIP's spec requeues the others.
+		y = e.get(t, y.Name)
+		y.Spec.VirtualRouterID = 5
+		if err := c.Update(context.Background(), y); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{x.Name, y.Name} {
+			e.waitFor(t, name, "conflict cleared", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "False", "Healthy") })
+			e.waitEvents(t, name, "RouterIDConflict", "Healthy")
+		}
+	})
+
+	t.Run("a failed hook is HookFailed while the router stays Ready", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "hook", "hook-a", "hook-b")
+		v := e.vip(t, "hook", 6, "198.51.100.7/24", group("hook"))
+		e.agent(t, v.Name, "hook-a", "MASTER", func(m map[string]any) {
+			m["lastHook"] = map[string]any{"kind": "master", "exitCode": int64(3), "output": "vpn start failed"}
+		})
+		e.agent(t, v.Name, "hook-b", "BACKUP", func(m map[string]any) {
+			m["lastHook"] = map[string]any{"kind": "backup", "exitCode": int64(0)}
+		})
+		e.waitFor(t, v.Name, "HookFailed naming hook-a", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "True", "HookFailed") &&
+				meta.FindStatusCondition(v.Status.Conditions, "Degraded").Message == "master hook on node hook-a exited with 3"
+		})
+		e.waitEvents(t, v.Name, "MasterElected", "HookFailed")
+	})
+
+	t.Run("a deleted Node loses its entry, the others keep theirs and still own them", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "gone", "gone-a", "gone-b", "gone-c")
+		v := e.vip(t, "gone", 7, "198.51.100.8/24", group("gone"))
+		e.agent(t, v.Name, "gone-c", "MASTER") // first, so that no NoMaster comes before it
+		e.agent(t, v.Name, "gone-a", "BACKUP")
+		e.agent(t, v.Name, "gone-b", "BACKUP")
+		e.waitFor(t, v.Name, "master gone-c", func(v *vrrpv1.VirtualIP) bool {
+			return v.Status.Master == "gone-c" && len(v.Status.Nodes) == 3
+		})
+		if err := c.Delete(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gone-c"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor(t, v.Name, "gone-c's entry removed, NoMaster", func(v *vrrpv1.VirtualIP) bool {
+			return slices.Equal(entryNodes(v), []string{"gone-a", "gone-b"}) && is(v, "Ready", "False", "NoMaster") && v.Status.Master == ""
+		})
+		e.waitEvents(t, v.Name, "MasterElected", "NoMaster")
+		e.ownershipIntact(t, v.Name, "gone-a", "gone-b")
+	})
+
+	t.Run("a Node that stops matching nodeSelector loses its entry, the others keep theirs and still own them", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "relabel", "relabel-a", "relabel-b", "relabel-c")
+		v := e.vip(t, "relabel", 8, "198.51.100.9/24", group("relabel"))
+		e.agent(t, v.Name, "relabel-a", "MASTER")
+		e.agent(t, v.Name, "relabel-b", "BACKUP")
+		e.agent(t, v.Name, "relabel-c", "BACKUP")
+		e.waitFor(t, v.Name, "three entries, master relabel-a", func(v *vrrpv1.VirtualIP) bool {
+			return len(v.Status.Nodes) == 3 && v.Status.Master == "relabel-a"
+		})
+		n := &corev1.Node{}
+		if err := c.Get(context.Background(), client.ObjectKey{Name: "relabel-a"}, n); err != nil {
+			t.Fatal(err)
+		}
+		n.Labels["test"] = "elsewhere"
+		if err := c.Update(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor(t, v.Name, "relabel-a's entry removed", func(v *vrrpv1.VirtualIP) bool {
+			return slices.Equal(entryNodes(v), []string{"relabel-b", "relabel-c"}) && v.Status.Master == ""
+		})
+		e.ownershipIntact(t, v.Name, "relabel-b", "relabel-c")
+	})
+
+	t.Run("the controller owns only master, observedGeneration and conditions", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "owner", "owner-a")
+		v := e.vip(t, "owner", 9, "198.51.100.10/24", group("owner"))
+		e.agent(t, v.Name, "owner-a", "MASTER")
+		got := e.waitFor(t, v.Name, "master owner-a", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "owner-a" })
+		var owned []string
+		for _, mf := range got.ManagedFields {
+			if mf.Manager != FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply {
+				continue
+			}
+			var fields map[string]map[string]any
+			if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+				t.Fatal(err)
+			}
+			for k := range fields["f:status"] {
+				owned = append(owned, k)
+			}
+		}
+		slices.Sort(owned)
+		if diff := cmp.Diff([]string{"f:conditions", "f:master", "f:observedGeneration"}, owned); diff != "" {
+			t.Errorf("status fields applied by %s (-want +got):\n%s", FieldManager, diff)
+		}
+	})
+
+	// Why removeEntries uses a JSON patch: server-side apply removes only what its manager owned.
+	t.Run("a server-side apply cannot remove another manager's entry", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "ssa", "ssa-a")
+		v := e.vip(t, "ssa", 10, "198.51.100.11/24", group("ssa"))
+		e.agent(t, v.Name, "ssa-a", "BACKUP")
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+		u.SetName(v.Name)
+		if err := unstructured.SetNestedSlice(u.Object, []any{}, "status", "nodes"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Status().Patch(context.Background(), u, client.Apply, client.FieldOwner("vrrp.dev/test-remover"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+		if got := entryNodes(e.get(t, v.Name)); !slices.Equal(got, []string{"ssa-a"}) {
+			t.Errorf("after a forced apply of an empty status.nodes, entries are %v; want ssa-a's to stay", got)
+		}
+	})
+
+	t.Run("writes made from an outdated read are refused and change nothing", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		e.nodes(t, "race", "race-a", "race-b")
+		v := e.vip(t, "race", 11, "198.51.100.12/24", group("race"))
+		e.agent(t, v.Name, "race-a", "MASTER")
+		e.agent(t, v.Name, "race-b", "BACKUP")
+		read := e.waitFor(t, v.Name, "master race-a", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "race-a" })
+		r := &VirtualIPReconciler{Client: c}
+
+		// The read saw [race-a, race-b]; suppose the list had since become [race-b, race-a].
+		swapped := read.DeepCopy()
+		slices.Reverse(swapped.Status.Nodes)
+		err := r.removeEntries(ctx, swapped, []string{"race-a"})
+		if !apierrors.IsInvalid(err) || !lostRace(err) {
+			t.Errorf("removeEntries on a reordered list = %v, want a refused test (422)", err)
+		}
+		if got := entryNodes(e.get(t, v.Name)); !slices.Equal(got, []string{"race-a", "race-b"}) {
+			t.Errorf("entries after the refused patch: %v", got)
+		}
+
+		e.agent(t, v.Name, "race-b", "BACKUP", func(m map[string]any) { m["priority"] = int64(99) })
+		sum, err := Summarize(read, nil, map[string]labels.Set{"race-a": {}, "race-b": {}}, metav1.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.Master = "race-b"
+		err = r.applyStatus(ctx, read, sum)
+		if !apierrors.IsConflict(err) {
+			t.Errorf("applyStatus with an outdated resourceVersion = %v, want a conflict", err)
+		}
+		if got := e.get(t, v.Name).Status.Master; got != "race-a" {
+			t.Errorf("status.master after the refused apply = %q, want race-a", got)
+		}
+	})
+
+	t.Run("Events record each transition once, from the controller", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "events", "events-a", "events-b")
+		v := e.vip(t, "events", 12, "198.51.100.13/24", group("events"))
+		e.agent(t, v.Name, "events-a", "BACKUP")
+		e.waitFor(t, v.Name, "NoMaster", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "True", "NoMaster") })
+		// A new message but the same reasons: no Event.
+		e.agent(t, v.Name, "events-b", "BACKUP")
+		e.waitFor(t, v.Name, "NoMaster with both nodes", func(v *vrrpv1.VirtualIP) bool {
+			return strings.Contains(meta.FindStatusCondition(v.Status.Conditions, "Ready").Message, "events-b BACKUP")
+		})
+		e.agent(t, v.Name, "events-a", "MASTER")
+		e.waitFor(t, v.Name, "master events-a", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "events-a" })
+		evs := e.waitEvents(t, v.Name, "NoMaster", "MasterElected", "Healthy")
+		want := map[string]string{"NoMaster": corev1.EventTypeWarning, "MasterElected": corev1.EventTypeNormal, "Healthy": corev1.EventTypeNormal}
+		for _, ev := range evs {
+			if ev.Type != want[ev.Reason] || ev.ReportingController != RecorderName || ev.Action != eventAction ||
+				ev.Regarding.Kind != "VirtualIP" || ev.Series != nil {
+				t.Errorf("event %s: type %s, controller %s, action %s, regarding %s, series %v; want type %s from %s, once",
+					ev.Reason, ev.Type, ev.ReportingController, ev.Action, ev.Regarding.Kind, ev.Series, want[ev.Reason], RecorderName)
+			}
+		}
+	})
+}
+
+// env holds the client the subtests share, and the helpers that create, write and poll.
+type env struct {
+	c client.Client
+}
+
+const (
+	pollInterval = 50 * time.Millisecond
+	pollTimeout  = 10 * time.Second
+)
+
+// group selects the Nodes a subtest created with e.nodes(t, name, ...).
+func group(name string) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{"test": name}}
+}
+
+func (e *env) nodes(t *testing.T, group string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{"test": group}}}
+		if err := e.c.Create(context.Background(), node); err != nil {
+			t.Fatalf("creating Node %s: %v", n, err)
+		}
+	}
+}
+
+func (e *env) vip(t *testing.T, name string, vrid int32, addr string, sel *metav1.LabelSelector) *vrrpv1.VirtualIP {
+	t.Helper()
+	v := &vrrpv1.VirtualIP{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       vrrpv1.VirtualIPSpec{VirtualRouterID: vrid, Addresses: []string{addr}, NodeSelector: sel},
+	}
+	if err := e.c.Create(context.Background(), v); err != nil {
+		t.Fatalf("creating VirtualIP %s: %v", name, err)
+	}
+	return v
+}
+
+func (e *env) get(t *testing.T, name string) *vrrpv1.VirtualIP {
+	t.Helper()
+	v := &vrrpv1.VirtualIP{}
+	if err := e.c.Get(context.Background(), client.ObjectKey{Name: name}, v); err != nil {
+		t.Fatalf("getting VirtualIP %s: %v", name, err)
+	}
+	return v
+}
+
+// agent applies node's entry of the VirtualIP's status.nodes as that node's agent does: only its
+// own entry, server-side, under its own field manager.
+func (e *env) agent(t *testing.T, vip, node string, state vrrpv1.RouterState, opts ...func(map[string]any)) {
+	t.Helper()
+	entry := map[string]any{"node": node, "state": string(state), "priority": int64(100), "interface": "eth0"}
+	for _, o := range opts {
+		o(entry)
+	}
+	if err := e.applyEntries(vip, node, []any{entry}); err != nil {
+		t.Fatalf("applying %s's entry of %s: %v", node, vip, err)
+	}
+}
+
+func (e *env) applyEntries(vip, node string, entries []any) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+	u.SetName(vip)
+	if err := unstructured.SetNestedSlice(u.Object, entries, "status", "nodes"); err != nil {
+		return err
+	}
+	return e.c.Status().Patch(context.Background(), u, client.Apply, client.FieldOwner("vrrp.dev/agent-"+node), client.ForceOwnership)
+}
+
+// ownershipIntact proves that the surviving agents still own their entries after the controller
+// removed another's: the first changes its entry, the second withdraws it by applying none, which
+// only removes what its manager owns.
+func (e *env) ownershipIntact(t *testing.T, vip, changer, withdrawer string) {
+	t.Helper()
+	e.agent(t, vip, changer, "MASTER")
+	e.waitFor(t, vip, changer+" MASTER", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == changer })
+	if err := e.applyEntries(vip, withdrawer, []any{}); err != nil {
+		t.Fatalf("%s withdrawing its entry: %v", withdrawer, err)
+	}
+	if got := entryNodes(e.get(t, vip)); !slices.Equal(got, []string{changer}) {
+		t.Errorf("entries after %s withdrew its own: %v, want only %s", withdrawer, got, changer)
+	}
+}
+
+// waitFor polls the VirtualIP until ok holds, and fails with its last status otherwise.
+func (e *env) waitFor(t *testing.T, name, what string, ok func(*vrrpv1.VirtualIP) bool) *vrrpv1.VirtualIP {
+	t.Helper()
+	var last *vrrpv1.VirtualIP
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, pollTimeout, true, func(ctx context.Context) (bool, error) {
+		v := &vrrpv1.VirtualIP{}
+		if err := e.c.Get(ctx, client.ObjectKey{Name: name}, v); err != nil {
+			return false, err
+		}
+		last = v
+		return ok(v), nil
+	})
+	if err != nil {
+		status, _ := json.MarshalIndent(last.Status, "", "  ")
+		t.Fatalf("VirtualIP %s: no %s within %s (%v); last status:\n%s", name, what, pollTimeout, err, status)
+	}
+	return last
+}
+
+// waitEvents polls until the Events about the VirtualIP have exactly the reasons given, in any
+// order, a reason given twice for two Events, and returns them. Each emission is an Event of its
+// own: the regarding reference carries the resourceVersion, which differs between transitions, so
+// the recorder does not fold them into a series, and an Event too many shows.
+func (e *env) waitEvents(t *testing.T, name string, reasons ...string) []eventsv1.Event {
+	t.Helper()
+	want := slices.Sorted(slices.Values(reasons))
+	var got []string
+	var evs []eventsv1.Event
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, pollTimeout, true, func(ctx context.Context) (bool, error) {
+		var list eventsv1.EventList
+		if err := e.c.List(ctx, &list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+			return false, err
+		}
+		got, evs = nil, nil
+		for _, ev := range list.Items {
+			if ev.Regarding.Kind == "VirtualIP" && ev.Regarding.Name == name {
+				got = append(got, ev.Reason)
+				evs = append(evs, ev)
+			}
+		}
+		slices.Sort(got)
+		return slices.Equal(want, got), nil
+	})
+	if err != nil {
+		t.Fatalf("Events about VirtualIP %s: reasons %v, want %v (%v)", name, got, want, err)
+	}
+	return evs
+}
+
+func is(v *vrrpv1.VirtualIP, typ string, status metav1.ConditionStatus, reason string) bool {
+	c := meta.FindStatusCondition(v.Status.Conditions, typ)
+	return c != nil && c.Status == status && c.Reason == reason
+}
+
+func entryNodes(v *vrrpv1.VirtualIP) []string {
+	var out []string
+	for _, e := range v.Status.Nodes {
+		out = append(out, e.Node)
+	}
+	return out
+}
