@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -270,6 +271,7 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 	if err := applyNodePolicy(&r, vip, self); err != nil {
 		return Router{}, false, err
 	}
+	r.Config.StartAsMaster = startsAsMaster(in, self, vip, selector, cfg.Priority, r)
 	if r.Config.Password, err = password(spec, in.Secrets); err != nil {
 		return Router{}, false, err
 	}
@@ -291,6 +293,34 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 		r.Peers = peers(in.Nodes, self.name, selector, isIPv6(r.Config.Addresses))
 	}
 	return r, true, nil
+}
+
+// startsAsMaster reports whether this node has a higher priority than every other node that takes
+// part, with preempt on: it would take the VIP after Master_Down_Interval anyway, so it takes it at
+// startup, as keepalived's `state MASTER` does. Only the cluster knows every node's priority; without
+// this node in the node list (standalone without Node objects) it waits as RFC 9568 §6.4.1 says.
+func startsAsMaster(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP, selector labels.Selector, base uint8, r Router) bool {
+	if r.Released || !r.Config.Preempt || !slices.ContainsFunc(in.Nodes, func(n corev1.Node) bool { return n.Name == self.name }) {
+		return false
+	}
+	for i := range in.Nodes {
+		n := &in.Nodes[i]
+		if n.Name == self.name {
+			continue
+		}
+		facts := newNodeFacts(n.Name, n, nil)
+		if !selector.Matches(facts.labels) {
+			continue
+		}
+		other := Router{Config: vrrp.Config{Priority: base}}
+		if err := applyNodePolicy(&other, vip, facts); err != nil {
+			return false
+		}
+		if !other.Released && other.Config.Priority >= r.Config.Priority {
+			return false
+		}
+	}
+	return true
 }
 
 // validate runs vrrp.Config.Validate, which wants a primary address: the unspecified address of the

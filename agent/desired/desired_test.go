@@ -203,7 +203,8 @@ func TestDerive(t *testing.T) {
 					{Name: "ens3", Up: true, Prefixes: prefixes("198.51.100.1/24")},
 				},
 			},
-			want: []Router{seedRouter(func(r *Router) { r.Config.Priority = 150; r.Interface = "ens3" })},
+			// It outranks every node that takes part, so it starts as Master (keepalived's state MASTER).
+			want: []Router{seedRouter(func(r *Router) { r.Config.Priority = 150; r.Interface = "ens3"; r.Config.StartAsMaster = true })},
 		},
 		"the seed's secondary runs at the default priority 100 on eth0": {
 			in: Inputs{
@@ -217,6 +218,48 @@ func TestDerive(t *testing.T) {
 				},
 			},
 			want: []Router{seedRouter()},
+		},
+
+		// Starting as Master, keepalived's state MASTER, only for the node that would win anyway.
+		"a node tied with another for the highest priority starts as Backup": {
+			in: Inputs{NodeName: "n1", Nodes: []corev1.Node{node("n1"), node("n2")}, Interfaces: standardInterfaces(),
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24")}},
+			want: []Router{router("web", 10, "198.51.100.10/24")},
+		},
+		"a node that does not preempt starts as Backup even when it outranks everyone": {
+			in: Inputs{NodeName: "n1", Nodes: []corev1.Node{node("n1"), node("n2")}, Interfaces: standardInterfaces(),
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+					v.Spec.Preempt = ptr(false)
+					v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "n1", Priority: 200}}
+				})}},
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) { r.Config.Priority = 200; r.Config.Preempt = false })},
+		},
+		"a node outranked only by a node in maintenance starts as Master": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(),
+				Nodes: []corev1.Node{node("n1"), annotated(node("n2"), vrrpv1.MaintenanceAnnotation, "true")},
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+					v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "n2", Priority: 200}}
+				})}},
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) { r.Config.StartAsMaster = true })},
+		},
+		"a node outranked by a node outside the nodeSelector starts as Master": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(),
+				Nodes: []corev1.Node{withLabels(node("n1"), "role", "edge"), node("n2")},
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+					v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"role": "edge"}}
+					v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "n2", Priority: 200}}
+				})}},
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) { r.Config.StartAsMaster = true })},
+		},
+		"a cordoned node does not start as Master": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(),
+				Nodes: []corev1.Node{cordoned(node("n1")), node("n2")},
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+					v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "n1", Priority: 200}}
+				})}},
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) {
+				r.Config.Priority, r.Resign, r.Reason = DemotedPriority, true, ReasonCordoned
+			})},
 		},
 
 		// Defaults and fields.
@@ -311,7 +354,8 @@ func TestDerive(t *testing.T) {
 					v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"role": "edge"}}
 				}),
 			}},
-			want: []Router{router("web", 10, "198.51.100.10/24")},
+			// The only node that takes part starts as Master: nobody else could be.
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) { r.Config.StartAsMaster = true })},
 		},
 		"an invalid nodeSelector is an error for that router only": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{

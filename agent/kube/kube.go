@@ -42,6 +42,7 @@ type Options struct {
 // Run runs the agent until ctx ends, then leaves every router cleanly.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log.WithValues("node", o.Name)
+	ctrl.SetLogger(log)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err

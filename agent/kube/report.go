@@ -17,10 +17,10 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // FieldManager is the prefix of the agents' field managers; each node's agent owns exactly its own
@@ -49,7 +49,7 @@ type reporter struct {
 	masters map[string]bool // routers this node is MASTER of, for the node label
 	labels  bool            // the node label needs writing
 	states  map[string]vrrp.State
-	pending []transition // Events to emit
+	pending []transition    // Events to emit
 	known   map[string]bool // routers that run here or failed to (participate)
 }
 
@@ -298,4 +298,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

@@ -23,7 +23,7 @@ const secretFresh = 5 * time.Second
 type secretStore struct {
 	reader client.Reader
 
-	mu     sync.Mutex
+	mu    sync.Mutex
 	known map[types.NamespacedName]corev1.Secret
 	asked map[types.NamespacedName]time.Time
 }

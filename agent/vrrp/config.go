@@ -28,7 +28,13 @@ type Config struct {
 	// AcceptMode lets a non-owner Master accept packets addressed to the addresses
 	// (RFC 9568 §6.1 Accept_Mode); see AddAddresses.Accept.
 	AcceptMode bool
-	Addresses  []netip.Prefix // the virtual addresses with their prefix length
+	// StartAsMaster makes Startup go to Master at once instead of Backup, like keepalived's
+	// `state MASTER`. RFC 9568 §6.4.1 does this only for the address owner; the agent sets it for
+	// the node that has the highest priority of all and preempts, which would take over after
+	// Master_Down_Interval anyway. A node that turns out not to be the best steps down on the
+	// first higher-priority advert (§6.4.3).
+	StartAsMaster bool
+	Addresses     []netip.Prefix // the virtual addresses with their prefix length
 	// PrimaryAddress is this node's address on the interface: the adverts' source and the
 	// tie breaker between equal priorities (RFC 9568 §6.4.3).
 	PrimaryAddress netip.Addr

@@ -12,6 +12,7 @@ import (
 // Transition reasons of the instance's own making.
 const (
 	reasonStartup        = "startup"
+	reasonStartAsMaster  = "startAsMaster"
 	reasonAddressOwner   = "addressOwner"
 	reasonMasterDown     = "masterDown"
 	reasonHigherPriority = "higherPriority"
@@ -143,6 +144,9 @@ func (i *Instance) startup(now time.Time) []Action {
 func (i *Instance) initialize(now time.Time, reason string) []Action {
 	if i.priority == 255 {
 		return i.becomeMaster(nil, now, reasonAddressOwner)
+	}
+	if i.cfg.StartAsMaster && reason == reasonStartup {
+		return i.becomeMaster(nil, now, reasonStartAsMaster)
 	}
 	i.masterAdverInterval = i.cfg.AdvertInterval
 	i.masterDown = now.Add(i.masterDownInterval())

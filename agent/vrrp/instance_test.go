@@ -15,6 +15,8 @@ import (
 func TestInitializeOnStartup(t *testing.T) {
 	owner := v3Config()
 	owner.Priority = 255
+	best := v3Config()
+	best.Priority, best.StartAsMaster = 150, true
 	tests := map[string]struct {
 		cfg      Config
 		before   []Event
@@ -53,6 +55,19 @@ func TestInitializeOnStartup(t *testing.T) {
 			},
 			state:    StateFault,
 			deadline: -1,
+		},
+		"a router told to start as Master (keepalived's state MASTER) becomes Master at once": {
+			cfg:      best,
+			want:     func(cfg Config) []Action { return becameMaster(cfg, StateInit, 150, false, "startAsMaster") },
+			state:    StateMaster,
+			deadline: time.Second,
+		},
+		"a router told to start as Master recovering from Fault goes Backup as the RFC says": {
+			cfg:      best,
+			before:   []Event{InterfaceDown{}, Startup{}, InterfaceUp{}},
+			want:     func(Config) []Action { return nil },
+			state:    StateBackup,
+			deadline: 3*time.Second + 414062500,
 		},
 		"Startup of a running Backup does nothing": {
 			cfg:      v3Config(),
