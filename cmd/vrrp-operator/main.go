@@ -16,6 +16,7 @@ const usage = `usage: vrrp-operator <command> [flags]
 
 commands:
   agent       run the VRRP speaker of this node (in a cluster, or standalone with --config)
+  controller  run the cluster-side reconciler: status summary, conditions, stale entries
 
 Run 'vrrp-operator <command> -h' for the flags of a command.
 `
@@ -31,6 +32,8 @@ func main() {
 	switch os.Args[1] {
 	case "agent":
 		err = runAgent(ctx, os.Args[2:])
+	case "controller":
+		err = runController(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return
