@@ -11,9 +11,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -62,8 +66,8 @@ func TestCluster(t *testing.T) {
 		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: internalIP(name)}}
 		must(t, c.Status().Update(ctx, n))
 	}
-	agentKubeconfig := agentUser(t, env, c, dir)
 	admin := adminKubeconfig(t, env, dir)
+	agentAccess(t, c)
 
 	// The controller, in this process.
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
@@ -75,7 +79,7 @@ func TestCluster(t *testing.T) {
 	must(t, os.MkdirAll(hookDir, 0o755))
 	agents := map[string]*agent{}
 	for name, h := range hosts {
-		agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig, "--hook-dir", hookDir,
+		agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, admin, dir, name), "--hook-dir", hookDir,
 			"--state-dir", filepath.Join(dir, "state-"+name), "--metrics-bind-address", "0", "--resync", "2s")
 	}
 
@@ -114,6 +118,45 @@ func TestCluster(t *testing.T) {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("kubectl get vip -o wide lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("an agent can write only its own Node's master labels and its own status entry", func(t *testing.T) {
+		acfg, err := clientcmd.BuildConfigFromFlags("", agentKubeconfig(t, admin, dir, "primary"))
+		must(t, err)
+		ac, err := client.New(acfg, client.Options{Scheme: scheme})
+		must(t, err)
+		label := func(node, key string) error {
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion("v1")
+			u.SetKind("Node")
+			u.SetName(node)
+			u.SetLabels(map[string]string{key: "true"})
+			return ac.Patch(ctx, u, client.Apply, client.FieldOwner("vrrp.dev/agent-primary"), client.ForceOwnership)
+		}
+		entry := func(node string) error {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+			u.SetName("services")
+			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"node": node, "state": "MASTER"}}, "status", "nodes")
+			return ac.Status().Patch(ctx, u, client.Apply, client.FieldOwner("vrrp.dev/agent-"+node), client.ForceOwnership)
+		}
+		refused := map[string]error{
+			"another node's master label":        label("secondary", vrrpv1.MasterLabel("services")),
+			"another label on its own node":      label("primary", "example.com/role"),
+			"another node's status entry":        entry("secondary"),
+			"a VirtualIP's spec":                 ac.Patch(ctx, get(ctx, t, c), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"priority":7}}`))),
+			"a Node's spec (cordon a neighbour)": ac.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "secondary"}}, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))),
+		}
+		for what, err := range refused {
+			if !apierrors.IsForbidden(err) {
+				t.Errorf("the agent of primary changing %s: got %v, want Forbidden", what, err)
+			} else {
+				t.Logf("the agent of primary changing %s: %v", what, err)
+			}
+		}
+		if err := label("primary", vrrpv1.MasterLabel("services")); err != nil {
+			t.Errorf("the agent of primary setting its own master label: %v", err)
 		}
 	})
 

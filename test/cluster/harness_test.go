@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -146,44 +148,55 @@ func holds(h *testenv.Host, addr string) bool {
 	return err == nil && strings.Contains(string(out), " "+addr+"/")
 }
 
-// agentUser adds a user named as the agent's ServiceAccount, bound to the agent's generated
-// ClusterRole, and returns a kubeconfig for it.
-func agentUser(t *testing.T, env *envtest.Environment, c client.Client, dir string) string {
+// agentAccess installs the agent's generated ClusterRole, binds it to the agent's ServiceAccount,
+// and installs the admission policy that scopes the agent to its own node. Agents then act as that
+// ServiceAccount with a node-bound token's extra (see agentKubeconfig).
+func agentAccess(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
 	role := &rbacv1.ClusterRole{}
-	f, err := os.Open(filepath.Join(testenv.Root(), "config", "rbac", "agent", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(role); err != nil {
-		t.Fatalf("decoding the agent's role: %v", err)
-	}
-	if err := c.Create(ctx, role); err != nil {
-		t.Fatalf("creating the agent's role: %v", err)
-	}
-	const sa = "system:serviceaccount:vrrp-system:vrrp-operator-agent"
+	decodeFile(t, filepath.Join(testenv.Root(), "config", "rbac", "agent", "role.yaml"), role)
+	must(t, c.Create(ctx, role))
 	binding := &rbacv1.ClusterRoleBinding{}
 	binding.Name = "vrrp-operator-agent"
 	binding.RoleRef = rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}
-	binding.Subjects = []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: sa}}
-	if err := c.Create(ctx, binding); err != nil {
-		t.Fatalf("binding the agent's role: %v", err)
+	binding.Subjects = []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vrrp-operator-agent", Namespace: "vrrp-system"}}
+	must(t, c.Create(ctx, binding))
+	policy, policyBinding := &admissionv1.ValidatingAdmissionPolicy{}, &admissionv1.ValidatingAdmissionPolicyBinding{}
+	decodeFile(t, filepath.Join(testenv.Root(), "config", "rbac", "agent", "node_scope_policy.yaml"), policy, policyBinding)
+	must(t, c.Create(ctx, policy))
+	must(t, c.Create(ctx, policyBinding))
+}
+
+// agentKubeconfig is a kubeconfig that acts as the agent's ServiceAccount with the user extra a
+// token bound to a pod on node carries, the way the kubelet-mounted token of a DaemonSet pod does.
+// envtest issues client certificates, which carry no extra, so the admin impersonates.
+func agentKubeconfig(t *testing.T, admin, dir, node string) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(admin)
+	must(t, err)
+	for _, a := range cfg.AuthInfos {
+		a.Impersonate = "system:serviceaccount:vrrp-system:vrrp-operator-agent"
+		a.ImpersonateGroups = []string{"system:serviceaccounts", "system:serviceaccounts:vrrp-system", "system:authenticated"}
+		a.ImpersonateUserExtra = map[string][]string{"authentication.kubernetes.io/node-name": {node}}
 	}
-	user, err := env.AddUser(envtest.User{Name: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:vrrp-system"}}, nil)
-	if err != nil {
-		t.Fatalf("adding the agent's user: %v", err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "agent.kubeconfig")
-	if err := os.WriteFile(p, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := filepath.Join(dir, node+".kubeconfig")
+	must(t, clientcmd.WriteToFile(*cfg, p))
 	return p
+}
+
+// decodeFile decodes the YAML documents of file into objs, in order.
+func decodeFile(t *testing.T, file string, objs ...any) {
+	t.Helper()
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	d := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for _, o := range objs {
+		if err := d.Decode(o); err != nil {
+			t.Fatalf("decoding %s: %v", file, err)
+		}
+	}
 }
 
 func adminKubeconfig(t *testing.T, env *envtest.Environment, dir string) string {
