@@ -74,7 +74,7 @@ type Event struct {
 // was just created, or that selects no node, is not broken, and flagging it would raise a warning on
 // every creation. Neither announces itself with an Event either; every later change does.
 func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, now metav1.Time) (Summary, error) {
-	selector, err := nodeSelector(vip.Spec.NodeSelector)
+	selector, err := nodeSelector(&vip.Spec)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -178,15 +178,11 @@ func changed(prev *metav1.Condition, c metav1.Condition) bool {
 	return prev == nil || prev.Status != c.Status || prev.Reason != c.Reason
 }
 
-// nodeSelector converts spec.nodeSelector. Unset selects every node, unlike
-// metav1.LabelSelectorAsSelector(nil), which selects none; the agent reads it the same way.
-func nodeSelector(s *metav1.LabelSelector) (labels.Selector, error) {
-	if s == nil {
-		return labels.Everything(), nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(s)
+// nodeSelector is spec.Participants, marked as a spec that retrying cannot fix.
+func nodeSelector(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
+	sel, err := spec.Participants()
 	if err != nil {
-		return nil, fmt.Errorf("nodeSelector: %w: %w", err, ErrInvalidSpec)
+		return nil, fmt.Errorf("%w: %w", err, ErrInvalidSpec)
 	}
 	return sel, nil
 }
@@ -216,7 +212,7 @@ func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others [
 		if o.Name == vip.Name || o.Spec.VirtualRouterID != vip.Spec.VirtualRouterID || ipv6(o) != ipv6(vip) {
 			continue
 		}
-		sel, err := nodeSelector(o.Spec.NodeSelector)
+		sel, err := nodeSelector(&o.Spec)
 		if err != nil {
 			continue
 		}

@@ -256,7 +256,7 @@ func conflictKeyOf(r Router) conflictKey {
 // derive turns one VirtualIP into this node's Router; ok is false when the node does not take part.
 func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool, err error) {
 	spec := &vip.Spec
-	selector, err := nodeSelector(spec.NodeSelector)
+	selector, err := nodeSelector(spec)
 	if err != nil {
 		return Router{}, false, err
 	}

@@ -42,15 +42,11 @@ func newNodeFacts(name string, node *corev1.Node, nodes []corev1.Node) nodeFacts
 	return f
 }
 
-// nodeSelector converts a VirtualIP's nodeSelector. Unset selects every node, unlike
-// metav1.LabelSelectorAsSelector(nil), which selects none.
-func nodeSelector(s *metav1.LabelSelector) (labels.Selector, error) {
-	if s == nil {
-		return labels.Everything(), nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(s)
+// nodeSelector is spec.Participants, the same reading of nodeSelector as the controller's.
+func nodeSelector(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
+	sel, err := spec.Participants()
 	if err != nil {
-		return nil, fmt.Errorf("nodeSelector: %w: %w", err, ErrInvalidSpec)
+		return nil, fmt.Errorf("%w: %w", err, ErrInvalidSpec)
 	}
 	return sel, nil
 }

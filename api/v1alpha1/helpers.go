@@ -3,7 +3,25 @@ package v1alpha1
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
+
+// Participants returns the selector of the nodes that take part in the router. An unset
+// nodeSelector selects every node, unlike metav1.LabelSelectorAsSelector(nil), which selects none.
+// The agent and the controller both decide participation with it, so they always agree.
+func (s *VirtualIPSpec) Participants() (labels.Selector, error) {
+	if s.NodeSelector == nil {
+		return labels.Everything(), nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s.NodeSelector)
+	if err != nil {
+		return nil, fmt.Errorf("nodeSelector: %w", err)
+	}
+	return sel, nil
+}
 
 // maxLabelName is the longest name part of a label key (after the prefix and slash).
 const maxLabelName = 63
