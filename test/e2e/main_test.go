@@ -23,7 +23,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	printTimings()
+	printTimings(code == 0)
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}
@@ -86,10 +86,10 @@ func recordTiming(t *testing.T, what string, d time.Duration) {
 	timingsMu.Unlock()
 }
 
-// printTimings prints the observed times. `go test ./...` shows a passing package's output only
-// with -v, so the lines also go to the go command's own standard output when it is a terminal or a
-// pipe, which is where `make test` prints.
-func printTimings() {
+// printTimings prints the observed times. `go test ./...` shows the output of a package that
+// passed only with -v, so then the lines also go to the go command's own standard output when it
+// is a terminal or a pipe, which is where `make test` prints.
+func printTimings(passed bool) {
 	timingsMu.Lock()
 	defer timingsMu.Unlock()
 	if len(timings) == 0 {
@@ -98,7 +98,7 @@ func printTimings() {
 	slices.Sort(timings)
 	summary := strings.Join(timings, "\n") + "\n"
 	_, _ = io.WriteString(os.Stdout, summary)
-	if testing.Verbose() {
+	if testing.Verbose() || !passed {
 		return
 	}
 	if w := goCommandOutput(); w != nil {
