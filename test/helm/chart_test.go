@@ -1,0 +1,473 @@
+package helm
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+// seedValues is the chart's example of the seed's keepalived setup.
+var seedValues = filepath.Join(chartDir, "examples", "seed-values.yaml")
+
+func TestLintStrict(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string][]string{
+		"the default values lint clean":  nil,
+		"the seed's example lints clean": {"-f", seedValues},
+		"every optional part lints clean": {"--set", "prometheus.serviceMonitor.enabled=true,prometheus.podMonitor.enabled=true," +
+			"hooks.configMap=my-hooks,crds.keep=false,controller.podDisruptionBudget.maxUnavailable=1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, err := helm(t, append([]string{"lint", "--strict", chartDir, "--namespace", namespace}, args...)...)
+			if err != nil {
+				t.Fatalf("helm lint --strict: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestAgentDaemonSet(t *testing.T) {
+	t.Parallel()
+	ds := get[appsv1.DaemonSet](t, template(t), "DaemonSet", "vrrp-operator-agent")
+	pod := ds.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("want one container, got %d", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+
+	t.Run("it runs the agent on the host network with its flags", func(t *testing.T) {
+		want := []string{"agent", "--node-name=$(NODE_NAME)", "--hook-dir=/etc/vrrp-operator/hooks",
+			"--state-dir=/var/lib/vrrp-operator", "--metrics-bind-address=:9472"}
+		if diff := cmp.Diff(want, c.Args); diff != "" {
+			t.Errorf("args (-want +got):\n%s", diff)
+		}
+		if len(c.Command) != 0 {
+			t.Errorf("command = %q, want the image's entrypoint", c.Command)
+		}
+		if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+			t.Errorf("hostNetwork = %v, dnsPolicy = %q; want true, ClusterFirstWithHostNet", pod.HostNetwork, pod.DNSPolicy)
+		}
+		if pod.ServiceAccountName != "vrrp-operator-agent" {
+			t.Errorf("serviceAccountName = %q", pod.ServiceAccountName)
+		}
+	})
+
+	t.Run("NODE_NAME comes from the pod's node", func(t *testing.T) {
+		want := []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}}
+		if diff := cmp.Diff(want, c.Env); diff != "" {
+			t.Errorf("env (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("it has exactly NET_ADMIN and NET_RAW, as root, on a read-only root", func(t *testing.T) {
+		sc := c.SecurityContext
+		if sc == nil || sc.Capabilities == nil {
+			t.Fatal("no container securityContext with capabilities")
+		}
+		if diff := cmp.Diff([]corev1.Capability{"NET_ADMIN", "NET_RAW"}, sc.Capabilities.Add); diff != "" {
+			t.Errorf("capabilities added (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]corev1.Capability{"ALL"}, sc.Capabilities.Drop); diff != "" {
+			t.Errorf("capabilities dropped (-want +got):\n%s", diff)
+		}
+		if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
+			t.Errorf("runAsUser = %v, want 0 for netlink and raw sockets", sc.RunAsUser)
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			t.Error("the agent is privileged")
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Error("allowPrivilegeEscalation is not false")
+		}
+		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Error("readOnlyRootFilesystem is not true")
+		}
+		if pod.HostPID || pod.HostIPC {
+			t.Errorf("hostPID = %v, hostIPC = %v; the agent needs neither", pod.HostPID, pod.HostIPC)
+		}
+	})
+
+	t.Run("it has CPU and memory requests but no CPU limit", func(t *testing.T) {
+		if _, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+			t.Errorf("CPU limit %v: a throttled Master misses adverts and causes false failovers", c.Resources.Limits.Cpu())
+		}
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
+				t.Errorf("no %s request", r)
+			}
+		}
+	})
+
+	t.Run("the state directory is the node's, so a restarted agent removes leftovers", func(t *testing.T) {
+		v := volume(t, pod, "state")
+		want := corev1.HostPathDirectoryOrCreate
+		if v.HostPath == nil || v.HostPath.Path != "/var/lib/vrrp-operator" || v.HostPath.Type == nil || *v.HostPath.Type != want {
+			t.Errorf("state volume = %+v, want hostPath /var/lib/vrrp-operator DirectoryOrCreate", v.VolumeSource)
+		}
+		if m := mount(t, c, "state"); m.MountPath != "/var/lib/vrrp-operator" || m.ReadOnly {
+			t.Errorf("state mount = %+v", m)
+		}
+	})
+
+	t.Run("the hook directory is empty and read-only by default", func(t *testing.T) {
+		if v := volume(t, pod, "hooks"); v.EmptyDir == nil {
+			t.Errorf("hooks volume = %+v, want an emptyDir", v.VolumeSource)
+		}
+		if m := mount(t, c, "hooks"); m.MountPath != "/etc/vrrp-operator/hooks" || !m.ReadOnly {
+			t.Errorf("hooks mount = %+v, want /etc/vrrp-operator/hooks read-only", m)
+		}
+	})
+
+	t.Run("it runs on every node, before user workloads, and stops gracefully", func(t *testing.T) {
+		if pod.PriorityClassName != "system-node-critical" {
+			t.Errorf("priorityClassName = %q", pod.PriorityClassName)
+		}
+		if diff := cmp.Diff([]corev1.Toleration{{Operator: corev1.TolerationOpExists}}, pod.Tolerations); diff != "" {
+			t.Errorf("tolerations (-want +got):\n%s", diff)
+		}
+		if pod.TerminationGracePeriodSeconds == nil || *pod.TerminationGracePeriodSeconds != 30 {
+			t.Errorf("terminationGracePeriodSeconds = %v, want 30", pod.TerminationGracePeriodSeconds)
+		}
+	})
+
+	t.Run("rolling updates replace one agent at a time", func(t *testing.T) {
+		u := ds.Spec.UpdateStrategy
+		one := intstr.FromInt32(1)
+		if u.Type != appsv1.RollingUpdateDaemonSetStrategyType || u.RollingUpdate == nil ||
+			u.RollingUpdate.MaxUnavailable == nil || *u.RollingUpdate.MaxUnavailable != one {
+			t.Errorf("updateStrategy = %+v, want RollingUpdate with maxUnavailable 1", u)
+		}
+	})
+
+	t.Run("probes ask /healthz on the metrics port", func(t *testing.T) {
+		if len(c.Ports) != 1 || c.Ports[0].Name != "metrics" || c.Ports[0].ContainerPort != 9472 {
+			t.Fatalf("ports = %+v, want metrics 9472", c.Ports)
+		}
+		for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+			if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port != intstr.FromString("metrics") {
+				t.Errorf("%s probe = %+v, want GET /healthz on metrics", name, p)
+			}
+		}
+	})
+}
+
+func TestControllerDeployment(t *testing.T) {
+	t.Parallel()
+	objs := template(t)
+	d := get[appsv1.Deployment](t, objs, "Deployment", "vrrp-operator-controller")
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+
+	t.Run("it runs two leader-elected replicas with its flags", func(t *testing.T) {
+		want := []string{"controller", "--leader-elect", "--metrics-bind-address=:9473", "--health-probe-bind-address=:9474"}
+		if diff := cmp.Diff(want, c.Args); diff != "" {
+			t.Errorf("args (-want +got):\n%s", diff)
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+			t.Errorf("replicas = %v, want 2", d.Spec.Replicas)
+		}
+		want2 := []corev1.EnvVar{{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}
+		if diff := cmp.Diff(want2, c.Env); diff != "" {
+			t.Errorf("env (-want +got):\n%s", diff)
+		}
+		if pod.HostNetwork {
+			t.Error("the controller is on the host network")
+		}
+	})
+
+	t.Run("it runs as non-root with no capabilities on a read-only root", func(t *testing.T) {
+		if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+			t.Error("runAsNonRoot is not true")
+		}
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+			sc.Capabilities == nil || !cmp.Equal([]corev1.Capability{"ALL"}, sc.Capabilities.Drop) || len(sc.Capabilities.Add) != 0 {
+			t.Errorf("securityContext = %+v", sc)
+		}
+	})
+
+	t.Run("probes ask /healthz and /readyz on 9474", func(t *testing.T) {
+		health := intstr.FromString("health")
+		if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port != health {
+			t.Errorf("liveness probe = %+v", p)
+		}
+		if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port != health {
+			t.Errorf("readiness probe = %+v", p)
+		}
+		for _, p := range c.Ports {
+			if p.Name == "health" && p.ContainerPort != 9474 {
+				t.Errorf("health port = %d, want 9474", p.ContainerPort)
+			}
+		}
+	})
+
+	t.Run("a PodDisruptionBudget keeps one replica", func(t *testing.T) {
+		pdb := get[policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "vrrp-operator-controller")
+		one := intstr.FromInt32(1)
+		if pdb.Spec.MinAvailable == nil || *pdb.Spec.MinAvailable != one || pdb.Spec.MaxUnavailable != nil {
+			t.Errorf("PDB spec = %+v, want minAvailable 1", pdb.Spec)
+		}
+		if diff := cmp.Diff(d.Spec.Selector, pdb.Spec.Selector); diff != "" {
+			t.Errorf("PDB selector differs from the Deployment's (-deployment +pdb):\n%s", diff)
+		}
+	})
+
+	t.Run("it may manage its Lease in the release namespace", func(t *testing.T) {
+		role := get[rbacv1.Role](t, objs, "Role", "vrrp-operator-controller-leader-election")
+		if role.Namespace != namespace || len(role.Rules) == 0 || !cmp.Equal([]string{"coordination.k8s.io"}, role.Rules[0].APIGroups) ||
+			!cmp.Equal([]string{"leases"}, role.Rules[0].Resources) {
+			t.Errorf("leader election Role = %+v", role)
+		}
+		rb := get[rbacv1.RoleBinding](t, objs, "RoleBinding", "vrrp-operator-controller-leader-election")
+		wantSubjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vrrp-operator-controller", Namespace: namespace}}
+		if diff := cmp.Diff(wantSubjects, rb.Subjects); diff != "" || rb.RoleRef.Name != role.Name {
+			t.Errorf("leader election RoleBinding roleRef %q, subjects (-want +got):\n%s", rb.RoleRef.Name, diff)
+		}
+	})
+}
+
+// TestClusterRolesAreTheGeneratedOnes proves that the chart grants exactly what the code's RBAC
+// markers ask for (config/rbac/*/role.yaml, made by make manifests), to the right ServiceAccount.
+func TestClusterRolesAreTheGeneratedOnes(t *testing.T) {
+	t.Parallel()
+	objs := template(t)
+	for _, component := range []string{"agent", "controller"} {
+		t.Run(component, func(t *testing.T) {
+			name := "vrrp-operator-" + component
+			var want rbacv1.ClusterRole
+			readYAML(t, filepath.Join("config", "rbac", component, "role.yaml"), &want)
+			if want.Name != name || len(want.Rules) == 0 {
+				t.Fatalf("config/rbac/%s/role.yaml: ClusterRole %q with %d rules", component, want.Name, len(want.Rules))
+			}
+			got := get[rbacv1.ClusterRole](t, objs, "ClusterRole", name)
+			if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
+				t.Errorf("chart ClusterRole %s rules (-generated +chart):\n%s\nrun make manifests", name, diff)
+			}
+			crb := get[rbacv1.ClusterRoleBinding](t, objs, "ClusterRoleBinding", name)
+			wantRef := rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name}
+			wantSubjects := []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: namespace}}
+			if diff := cmp.Diff(wantRef, crb.RoleRef); diff != "" {
+				t.Errorf("ClusterRoleBinding roleRef (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantSubjects, crb.Subjects); diff != "" {
+				t.Errorf("ClusterRoleBinding subjects (-want +got):\n%s", diff)
+			}
+			if !objs.has("ServiceAccount", name) {
+				t.Errorf("no ServiceAccount %s", name)
+			}
+		})
+	}
+}
+
+// TestGeneratedFilesAreCurrent proves that the chart's copies of generated files are those of
+// config/, so that the chart cannot lag behind the API or the RBAC markers.
+func TestGeneratedFilesAreCurrent(t *testing.T) {
+	t.Parallel()
+	root := testenv.Root()
+	for chartFile, source := range map[string]string{
+		"files/crds/vrrp.dev_virtualips.yaml": "config/crd/bases/vrrp.dev_virtualips.yaml",
+		"files/rbac/agent/role.yaml":          "config/rbac/agent/role.yaml",
+		"files/rbac/controller/role.yaml":     "config/rbac/controller/role.yaml",
+	} {
+		want, err := os.ReadFile(filepath.Join(root, source))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(chartDir, chartFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(want, got) {
+			t.Errorf("charts/vrrp-operator/%s differs from %s: run make manifests", chartFile, source)
+		}
+	}
+	// Helm installs crds/ before the templates and never upgrades or deletes it: a CRD there would
+	// clash with the templated one (crds.enabled, crds.keep).
+	if _, err := os.Stat(filepath.Join(chartDir, "crds")); err == nil {
+		t.Error("charts/vrrp-operator/crds/ exists: the CRD is templated from files/crds/, see templates/crds.yaml")
+	}
+}
+
+func TestCRDs(t *testing.T) {
+	t.Parallel()
+	var generated map[string]any
+	readYAML(t, filepath.Join("config", "crd", "bases", "vrrp.dev_virtualips.yaml"), &generated)
+
+	t.Run("the chart renders the generated CRD with only labels and the keep annotation added", func(t *testing.T) {
+		crds := template(t).find("CustomResourceDefinition")
+		if len(crds) != 1 || crds[0].Name != "virtualips.vrrp.dev" {
+			t.Fatalf("want the CRD virtualips.vrrp.dev, got %+v", crds)
+		}
+		var got map[string]any
+		readJSON(t, crds[0].JSON, &got)
+		meta := got["metadata"].(map[string]any)
+		if a := meta["annotations"].(map[string]any); a["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("annotations = %v, want helm.sh/resource-policy: keep", a)
+		}
+		delete(meta["annotations"].(map[string]any), "helm.sh/resource-policy")
+		delete(meta, "labels")
+		if diff := cmp.Diff(generated, got); diff != "" {
+			t.Errorf("rendered CRD (-generated +chart):\n%s", diff)
+		}
+	})
+
+	t.Run("crds.keep=false leaves the CRD to helm uninstall", func(t *testing.T) {
+		crds := template(t, "--set", "crds.keep=false").find("CustomResourceDefinition")
+		if len(crds) != 1 {
+			t.Fatalf("want one CRD, got %d", len(crds))
+		}
+		if strings.Contains(string(crds[0].JSON), "resource-policy") {
+			t.Errorf("the CRD has helm.sh/resource-policy: %s", crds[0].JSON)
+		}
+	})
+
+	t.Run("crds.enabled=false renders no CRD", func(t *testing.T) {
+		if crds := template(t, "--set", "crds.enabled=false").find("CustomResourceDefinition"); len(crds) != 0 {
+			t.Errorf("got %d CRDs", len(crds))
+		}
+	})
+}
+
+func TestOptionalParts(t *testing.T) {
+	t.Parallel()
+
+	t.Run("the seed's example renders its VirtualIP and a 0755 hook ConfigMap", func(t *testing.T) {
+		objs := template(t, "-f", seedValues)
+		vips := objs.find("VirtualIP")
+		if len(vips) != 1 || vips[0].Name != "services" || vips[0].Namespace != "" {
+			t.Fatalf("want the cluster-scoped VirtualIP services, got %+v", vips)
+		}
+		var vip struct {
+			APIVersion string         `json:"apiVersion"`
+			Spec       map[string]any `json:"spec"`
+		}
+		readJSON(t, vips[0].JSON, &vip)
+		if vip.APIVersion != "vrrp.dev/v1alpha1" || vip.Spec["virtualRouterID"] != float64(51) {
+			t.Errorf("VirtualIP = %+v", vip)
+		}
+		cm := get[corev1.ConfigMap](t, objs, "ConfigMap", "vrrp-operator-hooks")
+		if !strings.HasPrefix(cm.Data["keepalived.sh"], "#!") {
+			t.Errorf("hook ConfigMap data = %q, want keepalived.sh", cm.Data)
+		}
+		ds := get[appsv1.DaemonSet](t, objs, "DaemonSet", "vrrp-operator-agent")
+		v := volume(t, ds.Spec.Template.Spec, "hooks")
+		if v.ConfigMap == nil || v.ConfigMap.Name != "vrrp-operator-hooks" || v.ConfigMap.DefaultMode == nil || *v.ConfigMap.DefaultMode != 0o755 {
+			t.Errorf("hooks volume = %+v, want ConfigMap vrrp-operator-hooks with mode 0755", v.VolumeSource)
+		}
+		if len(ds.Spec.Template.Annotations) != 0 {
+			t.Errorf("pod annotations %v: a hook change must not roll the agents (each roll is a failover)", ds.Spec.Template.Annotations)
+		}
+	})
+
+	t.Run("hooks.configMap mounts an existing ConfigMap, optional", func(t *testing.T) {
+		objs := template(t, "--set", "hooks.configMap=site-hooks")
+		if objs.has("ConfigMap", "vrrp-operator-hooks") {
+			t.Error("the chart rendered its own hook ConfigMap")
+		}
+		ds := get[appsv1.DaemonSet](t, objs, "DaemonSet", "vrrp-operator-agent")
+		v := volume(t, ds.Spec.Template.Spec, "hooks")
+		if v.ConfigMap == nil || v.ConfigMap.Name != "site-hooks" || v.ConfigMap.Optional == nil || !*v.ConfigMap.Optional ||
+			v.ConfigMap.DefaultMode == nil || *v.ConfigMap.DefaultMode != 0o755 {
+			t.Errorf("hooks volume = %+v, want optional ConfigMap site-hooks with mode 0755", v.VolumeSource)
+		}
+	})
+
+	t.Run("monitors cover the agent and the controller", func(t *testing.T) {
+		objs := template(t, "--set", "prometheus.serviceMonitor.enabled=true,prometheus.podMonitor.enabled=true")
+		for _, kind := range []string{"ServiceMonitor", "PodMonitor"} {
+			for _, name := range []string{"vrrp-operator-agent", "vrrp-operator-controller"} {
+				if !objs.has(kind, name) {
+					t.Errorf("no %s %s", kind, name)
+				}
+			}
+		}
+		svc := get[corev1.Service](t, objs, "Service", "vrrp-operator-agent-metrics")
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 9472 || svc.Spec.Ports[0].Name != "metrics" {
+			t.Errorf("agent metrics Service ports = %+v", svc.Spec.Ports)
+		}
+	})
+
+	t.Run("monitors are off by default", func(t *testing.T) {
+		objs := template(t)
+		if n := len(objs.find("ServiceMonitor")) + len(objs.find("PodMonitor")) + len(objs.find("Service")); n != 0 {
+			t.Errorf("%d monitors or Services rendered", n)
+		}
+	})
+
+	t.Run("a CPU limit set by the user is kept", func(t *testing.T) {
+		objs := template(t, "--set", "agent.resources.limits.cpu=2")
+		ds := get[appsv1.DaemonSet](t, objs, "DaemonSet", "vrrp-operator-agent")
+		if got := ds.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU]; got.Cmp(resource.MustParse("2")) != 0 {
+			t.Errorf("CPU limit = %v, want 2", got.String())
+		}
+	})
+}
+
+func TestValuesAreValidated(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		values string
+		want   string
+	}{
+		"agent.resources as a string is refused":     {values: "agent: {resources: big}", want: "/agent/resources"},
+		"controller.replicas as a word is refused":   {values: "controller: {replicas: two}", want: "/controller/replicas"},
+		"a misspelled value is refused":              {values: "agnet: {logLevel: 1}", want: "agnet"},
+		"a misspelled agent value is refused":        {values: "agent: {tolerration: []}", want: "tolerration"},
+		"an unknown pull policy is refused":          {values: "image: {pullPolicy: Sometimes}", want: "/image/pullPolicy"},
+		"a VirtualIP without a spec is refused":      {values: "virtualIPs: [{name: services}]", want: "spec"},
+		"a VirtualIP named in capitals is refused":   {values: "virtualIPs: [{name: Services, spec: {}}]", want: "/virtualIPs/0/name"},
+		"a hook script name with a slash is refused": {values: `hookScripts: {"../x": "#!/bin/sh"}`, want: "'../x' does not match pattern"},
+		"a port out of range is refused":             {values: "agent: {metricsPort: 70000}", want: "/agent/metricsPort"},
+		"both hookScripts and hooks.configMap are refused": {
+			values: "hooks: {configMap: site}\nhookScripts: {a.sh: '#!/bin/sh'}", want: "set hookScripts or hooks.configMap, not both"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, err := helm(t, "template", "vrrp-operator", chartDir, "-f", writeValues(t, tc.values))
+			if err == nil {
+				t.Fatalf("helm template accepted %q", tc.values)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("helm template refused %q, but its message does not contain %q:\n%s", tc.values, tc.want, out)
+			}
+		})
+	}
+}
+
+func volume(t *testing.T, pod corev1.PodSpec, name string) corev1.Volume {
+	t.Helper()
+	for _, v := range pod.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	t.Fatalf("no volume %q in %+v", name, pod.Volumes)
+	return corev1.Volume{}
+}
+
+func mount(t *testing.T, c corev1.Container, name string) corev1.VolumeMount {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no volume mount %q in %+v", name, c.VolumeMounts)
+	return corev1.VolumeMount{}
+}
