@@ -1,0 +1,180 @@
+package helm
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
+)
+
+const crdName = "customresourcedefinition.apiextensions.k8s.io/virtualips.vrrp.dev"
+
+// TestInstall installs, upgrades and uninstalls the chart on one real kube-apiserver (no nodes, so
+// no pod ever runs, but every object is created and the CRD is served), then installs the kustomize
+// tree where the release was.
+func TestInstall(t *testing.T) {
+	t.Parallel()
+	tool(t, "helm")
+	tool(t, "kubectl")
+	env, _ := testenv.APIServer(t)
+	kc := adminKubeconfig(t, env)
+	k := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := kubectl(t, kc, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	h := func(t *testing.T, args ...string) string {
+		t.Helper()
+		start := time.Now()
+		out, err := helm(t, append(args, "--kubeconfig", kc, "--namespace", namespace)...)
+		if err != nil {
+			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("helm %s took %v", args[0], time.Since(start).Round(time.Millisecond))
+		return out
+	}
+
+	// Each step builds on the cluster the previous one left.
+	step := func(name string, f func(t *testing.T)) {
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+
+	// testenv installs the CRD from config/crd/bases; the chart must install it itself, as on a new
+	// cluster.
+	k(t, "delete", crdName, "--wait", "--timeout=30s")
+
+	step("helm install creates every object and a served, kept CRD", func(t *testing.T) {
+		out := h(t, "install", "vrrp-operator", chartDir, "--create-namespace")
+		if !strings.Contains(out, "kubectl get vip -o wide") {
+			t.Errorf("NOTES do not tell how to watch the routers:\n%s", out)
+		}
+		k(t, "wait", "--for=condition=Established", crdName, "--timeout=30s")
+		if got := k(t, "get", crdName, "-o", "jsonpath={.metadata.annotations.helm\\.sh/resource-policy}"); got != "keep" {
+			t.Errorf("CRD resource policy = %q, want keep", got)
+		}
+		k(t, "get", "-n", namespace, "daemonset/vrrp-operator-agent", "deployment/vrrp-operator-controller",
+			"poddisruptionbudget/vrrp-operator-controller", "serviceaccount/vrrp-operator-agent", "serviceaccount/vrrp-operator-controller",
+			"role/vrrp-operator-controller-leader-election", "rolebinding/vrrp-operator-controller-leader-election")
+		k(t, "get", "clusterrole/vrrp-operator-agent", "clusterrole/vrrp-operator-controller",
+			"clusterrolebinding/vrrp-operator-agent", "clusterrolebinding/vrrp-operator-controller")
+		// The bindings reach the ServiceAccounts the pods run as.
+		for _, c := range []struct {
+			sa, verb, resource, subresource string
+			want                            string
+		}{
+			{"vrrp-operator-agent", "patch", "virtualips.vrrp.dev", "status", "yes"},
+			{"vrrp-operator-agent", "patch", "nodes", "", "yes"},
+			{"vrrp-operator-agent", "update", "virtualips.vrrp.dev", "", "no"},
+			{"vrrp-operator-controller", "update", "virtualips.vrrp.dev", "status", "yes"},
+			{"vrrp-operator-controller", "patch", "nodes", "", "no"},
+		} {
+			args := []string{"auth", "can-i", c.verb, c.resource, "--as", "system:serviceaccount:" + namespace + ":" + c.sa}
+			if c.subresource != "" {
+				args = append(args, "--subresource", c.subresource)
+			}
+			// can-i exits 1 for "no": the answer is the first line either way.
+			out, _ := kubectl(t, kc, args...)
+			if got, _, _ := strings.Cut(out, "\n"); got != c.want {
+				t.Errorf("may %s %s %s %s? got %q, want %s", c.sa, c.verb, c.resource, c.subresource, out, c.want)
+			}
+		}
+		if got := k(t, "auth", "can-i", "update", "leases.coordination.k8s.io", "-n", namespace,
+			"--as", "system:serviceaccount:"+namespace+":vrrp-operator-controller"); strings.TrimSpace(got) != "yes" {
+			t.Errorf("the controller may not update its Lease: %s", got)
+		}
+	})
+
+	step("helm upgrade with the seed's example creates its VirtualIP and hooks", func(t *testing.T) {
+		h(t, "upgrade", "vrrp-operator", chartDir, "-f", seedValues)
+		out := k(t, "get", "vip", "-o", "wide")
+		for _, want := range []string{"NAME", "VRID", "services", "51", "198.51.100.252/24"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("kubectl get vip -o wide does not show %q:\n%s", want, out)
+			}
+		}
+		if got := k(t, "get", "-n", namespace, "configmap/vrrp-operator-hooks", "-o", "jsonpath={.data.keepalived\\.sh}"); !strings.HasPrefix(got, "#!") {
+			t.Errorf("hook ConfigMap keepalived.sh = %q", got)
+		}
+	})
+
+	step("helm uninstall removes the release but keeps the CRD", func(t *testing.T) {
+		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		k(t, "get", crdName)
+		if out := k(t, "get", "vip"); strings.Contains(out, "services") {
+			t.Errorf("the release's VirtualIP survived the uninstall:\n%s", out)
+		}
+		if out, err := kubectl(t, kc, "get", "-n", namespace, "daemonset/vrrp-operator-agent"); err == nil {
+			t.Errorf("the agent DaemonSet survived the uninstall:\n%s", out)
+		}
+		if out, err := kubectl(t, kc, "get", "clusterrole/vrrp-operator-agent"); err == nil {
+			t.Errorf("the agent ClusterRole survived the uninstall:\n%s", out)
+		}
+	})
+
+	step("a new release adopts the kept CRD, and with crds.keep=false takes it on uninstall", func(t *testing.T) {
+		h(t, "install", "vrrp-operator", chartDir, "--set", "crds.keep=false")
+		k(t, "wait", "--for=condition=Established", crdName, "--timeout=30s")
+		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		k(t, "wait", "--for=delete", crdName, "--timeout=30s")
+	})
+
+	step("with virtualIPs, a first install needs the CRD applied first and --take-ownership", func(t *testing.T) {
+		// Helm maps every object of a release before it creates any: VirtualIPs cannot come in the
+		// release that creates their CRD. values.yaml says so.
+		out, err := helm(t, "install", "vrrp-operator", chartDir, "-f", seedValues, "--kubeconfig", kc, "--namespace", namespace)
+		if err == nil || !strings.Contains(out, "ensure CRDs are installed first") {
+			t.Fatalf("helm install with virtualIPs and no CRD: err = %v, want Helm's \"ensure CRDs are installed first\":\n%s", err, out)
+		}
+		k(t, "apply", "--server-side", "-f", filepath.Join(testenv.Root(), "config", "crd", "bases"))
+		k(t, "wait", "--for=condition=Established", crdName, "--timeout=30s")
+		h(t, "install", "vrrp-operator", chartDir, "-f", seedValues, "--take-ownership")
+		if out := k(t, "get", "vip"); !strings.Contains(out, "services") {
+			t.Errorf("no VirtualIP services after the install:\n%s", out)
+		}
+		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		k(t, "get", crdName)
+	})
+
+	step("kubectl apply -k config/default installs where the release was", func(t *testing.T) {
+		root := testenv.Root()
+		for _, f := range []string{"config/crd/kustomization.yaml", "config/rbac/kustomization.yaml"} {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				t.Skipf("%s is missing: config/default cannot include the generated files yet", f)
+			}
+		}
+		k(t, "apply", "--server-side", "-k", filepath.Join(root, "config", "default"))
+		k(t, "wait", "--for=condition=Established", crdName, "--timeout=30s")
+		k(t, "get", "-n", namespace, "daemonset/vrrp-operator-agent", "deployment/vrrp-operator-controller")
+		if out := k(t, "get", "vip", "-o", "wide"); !strings.Contains(out, "No resources found") && !strings.Contains(out, "NAME") {
+			t.Errorf("kubectl get vip -o wide: %s", out)
+		}
+	})
+}
+
+// adminKubeconfig writes a kubeconfig of a system:masters user of env, as kubectl and helm need one.
+func adminKubeconfig(t *testing.T, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatalf("adding an admin user: %v", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
