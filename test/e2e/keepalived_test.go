@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,42 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 	lr.sigterm()
 	lr.waitExit()
 	waitFor(t, time.Now(), 5*time.Second, low.String()+" releases "+vip.String()+" when stopped", func() bool { return !low.has(vip) })
+
+	if c.seedHook {
+		// Both implementations call the seed's script the same way in each role: notify with
+		// INSTANCE <name> <STATE> <priority> on every transition, notify STOP and notify_stop at
+		// stop. keepalived runs scripts without waiting for each other, so only the agent's calls
+		// are checked in order.
+		highName, lowName := spec.name, "VI_1"
+		if keepalivedHigh {
+			highName, lowName = "VI_1", spec.name
+		}
+		checkCalls(t, "high node", hh, !keepalivedHigh, []string{
+			"INSTANCE " + highName + " BACKUP 150", "INSTANCE " + highName + " MASTER 150",
+			"INSTANCE " + highName + " STOP 150", "0 VI_1 STOP",
+			"INSTANCE " + highName + " BACKUP 150", "INSTANCE " + highName + " MASTER 150",
+		})
+		checkCalls(t, "low node", lh, keepalivedHigh, []string{
+			"INSTANCE " + lowName + " BACKUP 100", "INSTANCE " + lowName + " MASTER 100",
+			"INSTANCE " + lowName + " BACKUP 100", "INSTANCE " + lowName + " MASTER 100",
+			"INSTANCE " + lowName + " STOP 100", "0 VI_1 STOP",
+		})
+	}
+}
+
+// checkCalls waits for the seed script's call log to have as many lines as want and compares
+// them, in order or as a multiset.
+func checkCalls(t *testing.T, who string, h *seedHook, ordered bool, want []string) {
+	t.Helper()
+	pollUntil(5*time.Second, func() bool { return len(h.callLog()) >= len(want) })
+	got, cmpGot, cmpWant := h.callLog(), h.callLog(), slices.Clone(want)
+	if !ordered {
+		slices.Sort(cmpGot)
+		slices.Sort(cmpWant)
+	}
+	if !slices.Equal(cmpGot, cmpWant) {
+		t.Errorf("the seed's script on the %s was called with:\n got %q\nwant %q", who, got, want)
+	}
 }
 
 // kaInterval writes d as keepalived's advert_int: seconds, with a fraction for VRRPv3.
