@@ -150,12 +150,17 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 	}
 
 	waitOwner(t, start, mdi+10*time.Second, vip, high, low)
+	ping(t, client, vip)
 	holdsAlone(t, max(2*mdi, time.Second), vip, client, high, low)
 	flags("1", "0", "after the election")
 
 	stop := time.Now()
 	hr.sigterm()
 	recordTiming(t, what+" graceful handover (SIGTERM Master)", waitOwner(t, stop, mdi+5*time.Second, vip, low, high))
+	if keepalivedHigh {
+		// The agent is the new Master: its announcements must move the client's neighbour entry.
+		waitNeighbor(t, stop, client, vip, low)
+	}
 	hr.waitExit()
 	holdsAlone(t, time.Second, vip, client, low, high)
 	flags("0", "1", "after the Master stopped")

@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/mdlayher/ndp"
+	"github.com/vishvananda/netlink"
 )
 
 // neighborMACs returns the distinct MACs that answer address resolution for ip from client
@@ -81,4 +84,43 @@ func ndMACs(client *node, ip netip.Addr, d time.Duration) ([]string, error) {
 	}
 	slices.Sort(macs)
 	return macs, nil
+}
+
+// ping sends one echo request from client to ip, so that client has a neighbour entry for it.
+func ping(t *testing.T, client *node, ip netip.Addr) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if out, err := client.Command(ctx, "ping", "-c", "1", "-W", "2", ip.String()).CombinedOutput(); err != nil {
+		t.Fatalf("ping %s from %s: %v: %s", ip, client, err, out)
+	}
+}
+
+// neighbor returns the MAC of client's neighbour entry for ip, or "".
+func (n *node) neighbor(ip netip.Addr) string {
+	family := netlink.FAMILY_V4
+	if ip.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	neighs, err := n.nl.NeighList(n.link.Attrs().Index, family)
+	if err != nil {
+		return ""
+	}
+	for _, x := range neighs {
+		if a, ok := netip.AddrFromSlice(x.IP); ok && a.Unmap() == ip && x.HardwareAddr != nil {
+			return x.HardwareAddr.String()
+		}
+	}
+	return ""
+}
+
+// waitNeighbor waits until client's neighbour entry for ip names owner's MAC, without the client
+// asking: only the new Master's gratuitous ARP or unsolicited neighbour advertisement updates it.
+func waitNeighbor(t *testing.T, since time.Time, client *node, ip netip.Addr, owner *node) time.Duration {
+	t.Helper()
+	if !pollUntil(3*time.Second, func() bool { return client.neighbor(ip) == owner.MAC }) {
+		t.Fatalf("%s still resolves %s to %q, want %s's %s: no gratuitous ARP or unsolicited NA updated it",
+			client, ip, client.neighbor(ip), owner, owner.MAC)
+	}
+	return time.Since(since)
 }
