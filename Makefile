@@ -31,7 +31,10 @@ manifests: controller-gen ## Generate the CRD and the agent's and controller's R
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=vrrp-operator-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac/controller
 	$(CONTROLLER_GEN) rbac:roleName=vrrp-operator-agent paths=./agent/... output:rbac:artifacts:config=config/rbac/agent
-	mkdir -p charts/vrrp-operator/crds && cp config/crd/bases/vrrp.dev_virtualips.yaml charts/vrrp-operator/crds/
+	mkdir -p charts/vrrp-operator/files/crds charts/vrrp-operator/files/rbac/agent charts/vrrp-operator/files/rbac/controller
+	cp config/crd/bases/vrrp.dev_virtualips.yaml charts/vrrp-operator/files/crds/
+	cp config/rbac/agent/role.yaml config/rbac/agent/node_scope_policy.yaml charts/vrrp-operator/files/rbac/agent/
+	cp config/rbac/controller/role.yaml charts/vrrp-operator/files/rbac/controller/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -107,7 +110,7 @@ uninstall: manifests ## Remove the CRD from the cluster.
 
 .PHONY: deploy
 deploy: manifests ## Install the chart into the cluster in ~/.kube/config.
-	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --set image.repository=$(firstword $(subst :, ,$(IMG))) --set image.tag=$(lastword $(subst :, ,$(IMG)))
+	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --take-ownership --set image.repository=$(firstword $(subst :, ,$(IMG))) --set image.tag=$(lastword $(subst :, ,$(IMG)))
 
 .PHONY: undeploy
 undeploy: ## Uninstall the chart.

@@ -281,9 +281,10 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	t.Parallel()
 	root := testenv.Root()
 	for chartFile, source := range map[string]string{
-		"files/crds/vrrp.dev_virtualips.yaml": "config/crd/bases/vrrp.dev_virtualips.yaml",
-		"files/rbac/agent/role.yaml":          "config/rbac/agent/role.yaml",
-		"files/rbac/controller/role.yaml":     "config/rbac/controller/role.yaml",
+		"files/crds/vrrp.dev_virtualips.yaml":     "config/crd/bases/vrrp.dev_virtualips.yaml",
+		"files/rbac/agent/role.yaml":              "config/rbac/agent/role.yaml",
+		"files/rbac/controller/role.yaml":         "config/rbac/controller/role.yaml",
+		"files/rbac/agent/node_scope_policy.yaml": "config/rbac/agent/node_scope_policy.yaml",
 	} {
 		want, err := os.ReadFile(filepath.Join(root, source))
 		if err != nil {
