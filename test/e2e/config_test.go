@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,6 +85,9 @@ func writeManifests(t *testing.T, vips []vipSpec, nodes []nodeObj) string {
 	}
 	return path
 }
+
+// addrOf returns the address of a CIDR string.
+func addrOf(cidr string) string { return netip.MustParsePrefix(cidr).Addr().String() }
 
 // seedHook is the seed's /usr/local/sbin/keepalived.sh in a hook directory of its own, without the
 // mail and the VPN: it keeps the case statement and writes the master flag (1 on MASTER, 0

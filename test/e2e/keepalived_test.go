@@ -32,6 +32,25 @@ var (
 
 func (c interopCase) with(f func(*interopCase)) interopCase { f(&c); return c }
 
+// label names the case in the timing summary.
+func (c interopCase) label(keepalivedHigh bool) string {
+	family := "IPv4"
+	if strings.Contains(c.vip, ":") {
+		family = "IPv6"
+	}
+	s := fmt.Sprintf("keepalived v%d %s", c.version, family)
+	if c.unicast {
+		s += " unicast"
+	}
+	if c.version == 2 {
+		s += " (seed)"
+	}
+	if keepalivedHigh {
+		return s + ", keepalived Master:"
+	}
+	return s + ", agent Master:"
+}
+
 // TestKeepalivedInterop runs keepalived from Debian and the agent as the two routers of one
 // virtual router, each in both roles: election, a graceful handover when the Master stops, the
 // Master taking the VIP back when it returns, and a takeover when the Master is killed.
@@ -90,8 +109,6 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 			waitLinkLocal(t, n)
 		}
 	}
-	hostIP := func(_ *node, cidr string) string { return netip.MustParsePrefix(cidr).Addr().String() }
-
 	var hh, lh *seedHook
 	if c.seedHook {
 		hh, lh = newSeedHook(t), newSeedHook(t)
@@ -103,7 +120,7 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 	}
 	var nodes []nodeObj
 	if c.unicast {
-		nodes = []nodeObj{{name: "high", internalIPs: []string{hostIP(high, c.high)}}, {name: "low", internalIPs: []string{hostIP(low, c.low)}}}
+		nodes = []nodeObj{{name: "high", internalIPs: []string{addrOf(c.high)}}, {name: "low", internalIPs: []string{addrOf(c.low)}}}
 	}
 	manifests := writeManifests(t, []vipSpec{spec}, nodes)
 	ka := kaSpec{version: c.version, vrid: 51, interval: kaInterval(c.interval), password: c.password, vip: c.vip}
@@ -114,33 +131,19 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 	if keepalivedHigh {
 		ka.state, ka.iface, ka.priority, ka.hook = "MASTER", high.Link, 150, hh
 		if c.unicast {
-			ka.unicastSrc, ka.unicastPeer = hostIP(high, c.high), hostIP(low, c.low)
+			ka.unicastSrc, ka.unicastPeer = addrOf(c.high), addrOf(c.low)
 		}
 		hr = startKeepalived(t, high, keepalivedConfig(ka))
 		lr = startAgent(t, low, "low", manifests, agentOptions{hooks: lh})
 	} else {
 		ka.state, ka.iface, ka.priority, ka.hook = "BACKUP", low.Link, 100, lh
 		if c.unicast {
-			ka.unicastSrc, ka.unicastPeer = hostIP(low, c.low), hostIP(high, c.high)
+			ka.unicastSrc, ka.unicastPeer = addrOf(c.low), addrOf(c.high)
 		}
 		hr = startAgent(t, high, "high", manifests, agentOptions{hooks: hh})
 		lr = startKeepalived(t, low, keepalivedConfig(ka))
 	}
-	what := fmt.Sprintf("keepalived v%d", c.version)
-	if vip.Is6() {
-		what += " IPv6"
-	}
-	if c.unicast {
-		what += " unicast"
-	}
-	if c.version == 2 {
-		what += " seed"
-	}
-	if keepalivedHigh {
-		what += ", keepalived Master:"
-	} else {
-		what += ", agent Master:"
-	}
+	what := c.label(keepalivedHigh)
 	mdi := masterDownInterval(c.version, c.interval, 100)
 	flags := func(h, l string, why string) {
 		if c.seedHook {
