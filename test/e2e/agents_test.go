@@ -210,10 +210,15 @@ func TestLinkDownOnTheMaster(t *testing.T) {
 			if c.preempt {
 				recordTiming(t, "v3 100ms preempt back after link up", waitOwner(t, up, mdi+10*time.Second, seedVIP, high, low))
 				waitState(t, ha, "services", "MASTER")
+				waitFlag(t, hh, "1", "high is MASTER again")
 				holdsAlone(t, max(2*mdi, time.Second), seedVIP, client, high, low)
 				return
 			}
 			waitState(t, ha, "services", "BACKUP")
+			// Hooks run after the transition, on a queue of their own.
+			if !pollUntil(5*time.Second, func() bool { c := hh.callLog(); return c[len(c)-1] == "INSTANCE services BACKUP 150" }) {
+				t.Errorf("the notify script was not called with BACKUP after the recovery; calls: %q", hh.callLog())
+			}
 			holdsAlone(t, max(2*mdi, time.Second), seedVIP, client, low, high)
 		})
 	}
