@@ -143,10 +143,26 @@ flags() {
 		"secondary=$(cat "$tmp/secondary/master_status" 2>/dev/null || echo none)"
 }
 
-# client_sees: the MAC in the client's neighbour table for the VIP, after one ping.
+# client_sees: the MAC in the client's neighbour table for the VIP; the first time, a ping fills it.
+# After a failover nothing but the new Master's gratuitous ARP can have changed it.
 client_sees() {
-	ip netns exec demo-client ping -c 1 -W 1 "$vip" >/dev/null 2>&1 || true
-	ip -n demo-client neigh show "$vip" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}'
+	local m
+	m=$(ip -n demo-client neigh show "$vip" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	if [[ -z $m ]]; then
+		ip netns exec demo-client ping -c 1 -W 1 "$vip" >/dev/null 2>&1 || true
+		m=$(ip -n demo-client neigh show "$vip" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+	fi
+	echo "${m:-nothing}"
+}
+# client_follows OLD: the client's MAC for the VIP once it is no longer OLD, waiting at most 2 s.
+client_follows() {
+	local m i
+	for ((i = 0; i < 200; i++)); do
+		m=$(client_sees)
+		[[ $m != "$1" ]] && break
+		sleep 0.01
+	done
+	echo "$m"
 }
 who() { # MAC -> node name
 	case $1 in
@@ -175,7 +191,7 @@ wait_master secondary primary 10
 echo "demo: secondary holds $vip after $(since "$t0") s"
 wait "${pid[primary]}" 2>/dev/null || true
 unset 'pid[primary]'
-m=$(client_sees)
+m=$(client_follows "$m")
 echo "demo: the client resolves $vip to $m ($(who "$m")): the new Master's gratuitous ARP updated it"
 sleep 0.2
 flags
@@ -185,7 +201,7 @@ t0=$(now)
 start_agent primary
 wait_master primary secondary 10
 echo "demo: primary holds $vip again after $(since "$t0") s"
-m=$(client_sees)
+m=$(client_follows "$m")
 echo "demo: the client resolves $vip to $m ($(who "$m"))"
 sleep 0.2
 flags
