@@ -13,6 +13,7 @@ export KUBEBUILDER_ASSETS ?= $(LOCALBIN)
 export PATH := $(LOCALBIN):$(PATH)
 
 GO_TEST_FLAGS ?= -race -count=1
+TEST_REPORT ?= $(LOCALBIN)/test-report.txt
 FUZZTIME ?= 60s
 
 .PHONY: all
@@ -60,7 +61,9 @@ verify: generate manifests ## Fail when generated files, go.mod/go.sum or format
 
 .PHONY: test
 test: kube-binaries ## Run every test: unit, envtest (real kube-apiserver), netns and keepalived interop (as root).
-	go test $(GO_TEST_FLAGS) ./...
+	@rm -f $(TEST_REPORT)
+	VRRP_TEST_REPORT=$(TEST_REPORT) go test $(GO_TEST_FLAGS) ./...; status=$$?; \
+	if [ -s $(TEST_REPORT) ]; then echo "--- measured"; sort $(TEST_REPORT); fi; exit $$status
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need neither root nor kube binaries (the others skip).

@@ -179,8 +179,9 @@ func (r *router) receive(p sockets.Packet) {
 		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
 		return
 	}
-	r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name).Inc()
-	r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src})
+	if !r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src}) {
+		r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name).Inc()
+	}
 }
 
 func (r *router) drop(err error) {
@@ -255,8 +256,9 @@ func (r *router) start() {
 	r.handle(vrrp.Startup{})
 }
 
-// handle feeds one event to the instance and carries out its actions in order.
-func (r *router) handle(ev vrrp.Event) {
+// handle feeds one event to the instance and carries out its actions in order. It reports whether
+// the instance dropped the event (a received advert that failed the per-router checks).
+func (r *router) handle(ev vrrp.Event) (dropped bool) {
 	now := time.Now()
 	for _, a := range r.inst.Handle(ev, now) {
 		switch a := a.(type) {
@@ -266,7 +268,7 @@ func (r *router) handle(ev vrrp.Event) {
 			for _, p := range a.Addresses {
 				r.addAddress(p)
 			}
-			if !r.v6 && r.s.opts.AddressLifetime > 0 {
+			if r.s.opts.AddressLifetime > 0 {
 				r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
 			}
 		case vrrp.RemoveAddresses:
@@ -283,8 +285,10 @@ func (r *router) handle(ev vrrp.Event) {
 			r.transition(a, now)
 		case vrrp.Drop:
 			r.drop(a.Err)
+			dropped = true
 		}
 	}
+	return dropped
 }
 
 func (r *router) send(adv vrrp.Advertisement) {
@@ -314,11 +318,7 @@ func (r *router) send(adv vrrp.Advertisement) {
 }
 
 func (r *router) addAddress(p netip.Prefix) {
-	lifetime := time.Duration(0)
-	if p.Addr().Is4() {
-		lifetime = r.s.opts.AddressLifetime
-	}
-	if err := r.s.opts.Addresses.Add(r.cfg.Interface, p, lifetime); err != nil {
+	if err := r.s.opts.Addresses.Add(r.cfg.Interface, p, r.s.opts.AddressLifetime); err != nil {
 		r.log.Error(err, "adding VIP", "address", p)
 		r.status.Message = err.Error()
 		return

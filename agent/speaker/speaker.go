@@ -70,7 +70,7 @@ type Options struct {
 	Network   Network
 	Metrics   *metrics.Metrics // nil: metrics.New(nil)
 	Log       logr.Logger
-	// AddressLifetime is the valid lifetime of IPv4 VIPs; the Master refreshes it at a third of it, so
+	// AddressLifetime is the valid lifetime of VIPs; the Master refreshes it at a third of it, so
 	// that the VIP of an agent killed with SIGKILL disappears by itself. 0 means forever.
 	AddressLifetime time.Duration
 	// OnStatus is called on every change of a router's Status. It must not block.

@@ -207,6 +207,8 @@ func TestSpeakers(t *testing.T) {
 		},
 		"hostile packets are counted by reason and change nothing": func(t *testing.T, c *cluster) {
 			hostile := &fakeConn{lan: c.lan, node: newNode(c.lan, "198.51.100.66"), closed: make(chan struct{})}
+			received := c.metrics["secondary"].AdvertsReceived.WithLabelValues("services")
+			accepted := testutil.ToFloat64(received)
 			src, dst := netip.MustParseAddr("198.51.100.66"), vrrp.MulticastIPv4
 			// A well-formed advert with the right password and priority 254, but a broken checksum.
 			good := vrrp.Advertisement{Version: 2, VRID: 51, Priority: 254, Interval: time.Second, AuthType: 1,
@@ -239,6 +241,10 @@ func TestSpeakers(t *testing.T) {
 			for range 10 {
 				_ = hostile.Send(b, src, dst)
 				synctest.Wait()
+			}
+			// No time passed, so the primary sent nothing: every packet above was refused.
+			if got := testutil.ToFloat64(received); got != accepted {
+				t.Errorf("secondary counted %v hostile packets as accepted adverts", got-accepted)
 			}
 			time.Sleep(5 * time.Second)
 			synctest.Wait()

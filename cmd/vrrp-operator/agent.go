@@ -23,7 +23,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":9472", "address of the Prometheus metrics endpoint; 0 turns it off")
-	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of IPv4 VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
+	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
 	fs.DurationVar(&o.Resync, "resync", 10*time.Second, "how often the routers are derived again without an event (interfaces, Secrets, the --config file)")
 	verbosity := fs.Int("v", 0, "log verbosity: 0 transitions, 1 details, 4 every packet")
 	if err := fs.Parse(args); err != nil {

@@ -2,10 +2,10 @@ package testenv
 
 import (
 	"net"
-	"strconv"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"

@@ -7,8 +7,10 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -51,4 +53,32 @@ func RequireTool(t testing.TB, name string) string {
 		Unavailable(t, "test needs "+name+" on PATH (apt-get install it, see .ci/run)")
 	}
 	return p
+}
+
+// ReportEnv names a file that measured numbers are appended to, one line each, so that `make test`
+// can print them after `go test`, which shows a passing package's output only with -v.
+const ReportEnv = "VRRP_TEST_REPORT"
+
+var reportMu sync.Mutex
+
+// Report logs a measured number and appends it to the file named by VRRP_TEST_REPORT, if set.
+func Report(t testing.TB, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	p := os.Getenv(ReportEnv)
+	if p == "" {
+		return
+	}
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Logf("writing the test report: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		t.Logf("writing the test report: %v", err)
+	}
 }

@@ -113,7 +113,7 @@ func TestCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kubectl get vip -o wide: %v\n%s", err, out)
 		}
-		fmt.Printf("cluster: kubectl get vip -o wide:\n%s", out)
+		report(t, "kubectl get vip -o wide:\n%s", strings.TrimSpace(string(out)))
 		for _, want := range []string{"VRID", "ADDRESSES", "MASTER", "READY", "VERSION", "INTERVAL", "services", "51", "primary", "True"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("kubectl get vip -o wide lacks %q:\n%s", want, out)
@@ -386,11 +386,10 @@ func setMap(m *map[string]string, k, v string) {
 	(*m)[k] = v
 }
 
-// report prints a measured number where `make test` shows it, not only with -v.
+// report reports a measured number; `make test` prints these after the run.
 func report(t *testing.T, format string, args ...any) {
 	t.Helper()
-	t.Logf(format, args...)
-	fmt.Printf("cluster: "+format+"\n", args...)
+	testenv.Report(t, "cluster: "+format, args...)
 }
 
 func must(t *testing.T, err error) {
