@@ -97,7 +97,7 @@ build: ## Build bin/vrrp-operator.
 
 .PHONY: run
 run: manifests generate ## Run the controller against the cluster in ~/.kube/config.
-	go run ./cmd/vrrp-operator controller
+	go run ./cmd/vrrp-operator controller --leader-elect=false
 
 .PHONY: demo
 demo: build kube-binaries ## Run the seed's two-node keepalived setup as VirtualIPs in network namespaces (root).

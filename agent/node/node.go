@@ -137,9 +137,6 @@ func (n *Node) Plan(in desired.Inputs) desired.Result {
 // Run makes the running routers those of res.
 func (n *Node) Run(res desired.Result) { n.speaker.Apply(res.Routers) }
 
-// Statuses returns the status of every running router.
-func (n *Node) Statuses() []speaker.Status { return n.speaker.Statuses() }
-
 // Close leaves every router cleanly (priority-0 adverts, VIPs removed, stop hooks run and waited
 // for) within ShutdownTimeout, then releases the node's resources.
 func (n *Node) Close() error {
