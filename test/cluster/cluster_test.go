@@ -113,7 +113,7 @@ func TestCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kubectl get vip -o wide: %v\n%s", err, out)
 		}
-		report(t, "kubectl get vip -o wide: %s", strings.Join(strings.Fields(strings.SplitN(string(out), "\n", 2)[1]), " "))
+		report(t, "kubectl get vip -o wide: %s", strings.Join(strings.Fields(string(out)), " "))
 		for _, want := range []string{"VRID", "ADDRESSES", "MASTER", "READY", "VERSION", "INTERVAL", "services", "51", "primary", "True"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("kubectl get vip -o wide lacks %q:\n%s", want, out)
