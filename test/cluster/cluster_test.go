@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -77,6 +78,7 @@ func TestCluster(t *testing.T) {
 
 	hookDir := filepath.Join(dir, "hooks")
 	must(t, os.MkdirAll(hookDir, 0o755))
+	must(t, os.WriteFile(filepath.Join(hookDir, "notify.sh"), []byte("#!/bin/sh\necho \"$NODE_NAME $*\"\n"), 0o755))
 	agents := map[string]*agent{}
 	for name, h := range hosts {
 		agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, admin, dir, name), "--hook-dir", hookDir,
@@ -90,6 +92,7 @@ func TestCluster(t *testing.T) {
 		NodePriorities: []vrrpv1.NodePriority{{Node: "primary", Priority: 150}},
 		Authentication: &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
 			SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: "vrrp-system"}},
+		Hooks: &vrrpv1.Hooks{Notify: &vrrpv1.Hook{Command: []string{"notify.sh"}}},
 	}}
 	must(t, c.Create(ctx, seed))
 	took := eventually(t, 2*time.Second, "primary MASTER, secondary and third BACKUP in status", func() (bool, string) {
@@ -106,6 +109,32 @@ func TestCluster(t *testing.T) {
 		var n corev1.Node
 		_ = c.Get(ctx, client.ObjectKey{Name: "primary"}, &n)
 		return n.Labels[vrrpv1.MasterLabel("services")] == "true", fmt.Sprint(n.Labels)
+	})
+
+	t.Run("status shows each node's last hook and Events tell the transitions", func(t *testing.T) {
+		eventually(t, 5*time.Second, "primary's entry shows its notify hook", func() (bool, string) {
+			e := entry(ctx, c, "primary")
+			if e == nil || e.LastHook == nil {
+				return false, fmt.Sprintf("%+v", e)
+			}
+			h := e.LastHook
+			return h.Kind == "notify" && h.ExitCode == 0 && strings.Contains(h.Output, "primary INSTANCE services MASTER 150"), fmt.Sprintf("%+v", h)
+		})
+		eventually(t, 10*time.Second, "an Event says primary became Master", func() (bool, string) {
+			var evs eventsv1.EventList
+			if err := c.List(ctx, &evs); err != nil {
+				return false, err.Error()
+			}
+			var seen []string
+			for _, e := range evs.Items {
+				seen = append(seen, e.ReportingController+"/"+e.Reason)
+				if e.Regarding.Name == "services" && e.Reason == "BecameMaster" && e.ReportingController == "vrrp-operator-agent" &&
+					e.Related != nil && e.Related.Name == "primary" {
+					return true, ""
+				}
+			}
+			return false, strings.Join(seen, " ")
+		})
 	})
 
 	t.Run("kubectl get vip -o wide shows VRID, addresses, master and readiness", func(t *testing.T) {
