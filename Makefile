@@ -100,7 +100,7 @@ run: manifests generate ## Run the controller against the cluster in ~/.kube/con
 	go run ./cmd/vrrp-operator controller --leader-elect=false
 
 .PHONY: demo
-demo: build kube-binaries ## Run the seed's two-node keepalived setup as VirtualIPs in network namespaces (root).
+demo: build ## Run the seed's two-node keepalived setup as VirtualIPs in network namespaces (root).
 	hack/demo.sh
 
 .PHONY: install
