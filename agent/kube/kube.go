@@ -50,6 +50,30 @@ func Run(ctx context.Context, o Options) error {
 	if err := vrrpv1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	rep := newReporter(o.Name, log)
+	o.OnStatus = rep.observe
+	n, err := node.Start(o.Options)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		log.Info("shutting down: releasing VIPs and running stop hooks")
+		if err := n.Close(); err != nil {
+			log.Error(err, "shutting down")
+		}
+	}()
+	// Run on the last known configuration until the API server's view arrives: a node restarted
+	// while the API server is away takes part at once, as keepalived would from its file.
+	snap := newSnapshot(o.StateDir)
+	if in, ok, err := snap.load(); err != nil {
+		log.Error(err, "ignoring the last known configuration")
+	} else if ok {
+		log.Info("running the last known configuration until the API server answers", "file", snap.path)
+		res := n.Plan(in)
+		rep.participate(res)
+		n.Run(res)
+	}
+
 	cfg := rest.CopyConfig(o.Config)
 	// A request to an API server that went away must fail, not hang the status writer.
 	cfg.Timeout = 5 * time.Second
@@ -71,13 +95,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rep := newReporter(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), o.Name, log)
-	o.OnStatus = rep.observe
-	n, err := node.Start(o.Options)
-	if err != nil {
-		return err
-	}
-	a := &agent{node: n, cache: mgr.GetCache(), reader: mgr.GetAPIReader(), rep: rep, name: o.Name, log: log,
+	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"))
+	a := &agent{node: n, cache: mgr.GetCache(), rep: rep, name: o.Name, log: log, snapshot: snap,
 		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: newSecretStore(mgr.GetAPIReader())}
 	if err := mgr.Add(a); err != nil {
 		return err
@@ -85,17 +104,14 @@ func Run(ctx context.Context, o Options) error {
 	if err := mgr.Add(rep); err != nil {
 		return err
 	}
-	runErr := mgr.Start(ctx)
-	log.Info("shutting down: releasing VIPs and running stop hooks")
-	closeErr := n.Close()
-	if runErr != nil {
-		return fmt.Errorf("running the agent: %w", runErr)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running the agent: %w", err)
 	}
-	return closeErr
+	return nil
 }
 
 // retry calls f until it succeeds or ctx ends: an agent started while the API server is away waits
-// for it instead of exiting, and has no routers to run until it can read them.
+// for it instead of exiting, running the last known configuration meanwhile.
 func retry[T any](ctx context.Context, log logr.Logger, what string, f func() (T, error)) (T, error) {
 	backoff := time.Second
 	for {
@@ -115,15 +131,15 @@ func retry[T any](ctx context.Context, log logr.Logger, what string, f func() (T
 
 // agent derives the routers whenever a watched object changes.
 type agent struct {
-	node    *node.Node
-	cache   cache.Cache
-	reader  client.Reader
-	rep     *reporter
-	secrets *secretStore
-	name    string
-	log     logr.Logger
-	resync  time.Duration
-	poke    chan struct{}
+	node     *node.Node
+	cache    cache.Cache
+	rep      *reporter
+	snapshot *snapshot
+	secrets  *secretStore
+	name     string
+	log      logr.Logger
+	resync   time.Duration
+	poke     chan struct{}
 }
 
 // Start is the manager runnable: wait for the caches, then sync on every event and every resync.
@@ -187,6 +203,9 @@ func (a *agent) sync(ctx context.Context) {
 	res := a.node.Plan(in)
 	a.rep.participate(res)
 	a.node.Run(res)
+	if err := a.snapshot.save(in); err != nil {
+		a.log.Error(err, "saving the last known configuration")
+	}
 }
 
 // slimNode keeps what the agent uses of a Node: name, labels, annotations, cordon, addresses.

@@ -60,11 +60,15 @@ type transition struct {
 	reason   string
 }
 
-func newReporter(c client.Client, rec events.EventRecorder, node string, log logr.Logger) *reporter {
-	return &reporter{c: c, rec: rec, node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
+// newReporter returns a reporter that records from now on and writes once connected and started.
+func newReporter(node string, log logr.Logger) *reporter {
+	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}}
 }
+
+// connect gives the reporter its client and recorder; it is called before Start.
+func (r *reporter) connect(c client.Client, rec events.EventRecorder) { r.c, r.rec = c, rec }
 
 // participate tells the reporter which VirtualIPs this node takes part in: a running router or one
 // that cannot run here (reported as FAULT with the reason). Entries of the others are removed.

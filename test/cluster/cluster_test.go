@@ -291,9 +291,12 @@ func TestCluster(t *testing.T) {
 			return holds(hosts["secondary"], vip) || holds(hosts["third"], vip), ""
 		})
 		agents["primary"].start()
-		time.Sleep(2 * time.Second) // the new agent must find the API server away
+		took := eventually(t, 10*time.Second, "the restarted primary takes the VIP back from its last known configuration, the API server still down", func() (bool, string) {
+			return holds(hosts["primary"], vip) && !holds(hosts["secondary"], vip) && !holds(hosts["third"], vip), ""
+		})
+		report(t, "agent restarted with the API server down: primary holds the VIP again after %v", took.Round(time.Millisecond))
 		api.thaw(t)
-		took := eventually(t, 5*time.Second, "status agrees with who holds the VIP after the API server returns", func() (bool, string) {
+		took = eventually(t, 5*time.Second, "status agrees with who holds the VIP after the API server returns", func() (bool, string) {
 			st := states(ctx, c)
 			for name, h := range hosts {
 				if (st[name] == "MASTER") != holds(h, vip) {
