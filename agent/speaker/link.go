@@ -23,7 +23,8 @@ type link struct {
 
 	mu     sync.Mutex
 	status LinkStatus
-	seen   bool // status came from the watch, not the placeholder
+	seen   bool // a status came from the watch
+	closed bool // the last router left: the watch may still report, nothing may open
 	demux  *sockets.Demux
 	conn   sockets.Conn // the demux's; nil with it
 	subs   map[*router]struct{}
@@ -31,7 +32,7 @@ type link struct {
 
 // acquireLink returns the link of r's interface, opening it for the first router. s.mu is held.
 func (s *Speaker) acquireLink(r *router) *link {
-	key := linkKey{r.cfg.Interface, r.v6}
+	key := linkKey{r.identity.Interface, r.v6}
 	l, ok := s.links[key]
 	if !ok {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -57,9 +58,10 @@ func (s *Speaker) releaseLink(l *link, r *router) {
 	l.mu.Lock()
 	delete(l.subs, r)
 	if l.demux != nil {
-		l.demux.Remove(r.cfg.Config.VRID)
+		l.demux.Remove(r.identity.VRID)
 	}
 	last := len(l.subs) == 0
+	l.closed = last
 	var d *sockets.Demux
 	if last {
 		d, l.demux, l.conn = l.demux, nil, nil
@@ -82,7 +84,17 @@ func (s *Speaker) releaseLink(l *link, r *router) {
 func (l *link) setStatus(st LinkStatus) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	wasUp := l.status.Up
 	l.status, l.seen = st, true
+	if st.Up && !wasUp && l.demux != nil {
+		// A socket bound to a device that was deleted and created again hears nothing and sends
+		// nowhere, without any error to show it: open a fresh one whenever the link comes up.
+		_ = l.demux.Close()
+		l.demux, l.conn = nil, nil
+	}
 	if st.Up {
 		l.openLocked()
 	}
@@ -91,8 +103,8 @@ func (l *link) setStatus(st LinkStatus) {
 	}
 }
 
-// openLocked opens the socket unless a live one exists. A socket whose reader stopped (the interface
-// was deleted and re-created) is replaced. l.mu is held.
+// openLocked opens the socket unless a live one exists; one whose reader stopped is replaced.
+// l.mu is held.
 func (l *link) openLocked() {
 	if l.demux != nil {
 		select {
@@ -118,7 +130,7 @@ func (l *link) registerLocked(r *router) {
 	if l.demux == nil {
 		return
 	}
-	if err := l.demux.Handle(r.cfg.Config.VRID, r.packet); err != nil && !errors.Is(err, sockets.ErrVRIDInUse) {
+	if err := l.demux.Handle(r.identity.VRID, r.packet); err != nil {
 		l.s.log.Error(err, "registering router on socket", "virtualIP", r.name, "interface", l.key.name)
 	}
 }

@@ -38,7 +38,8 @@ type router struct {
 	cfg         desired.Router
 	inst        *vrrp.Instance
 	link        *link
-	linkStatus  LinkStatus
+	linkUp      bool // as last reported
+	linkSeen    bool // a report has come
 	status      Status
 	held        []netip.Prefix // addresses this router put on the interface
 	annLeft     int            // announcements still due in the current burst
@@ -102,7 +103,7 @@ func (r *router) packet(p sockets.Packet) {
 	select {
 	case r.packets <- p:
 	default:
-		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "queue_full").Inc()
+		r.s.opts.Metrics.Dropped.WithLabelValues(r.identity.Interface, r.name, "queue_full").Inc()
 	}
 }
 
@@ -128,7 +129,7 @@ func (r *router) run() {
 			r.linkChanged(st)
 		case reason := <-r.stopc:
 			r.handle(vrrp.Shutdown{Reason: reason})
-			for _, p := range r.held {
+			for _, p := range slices.Clone(r.held) {
 				r.removeAddress(p)
 			}
 			r.s.releaseLink(r.link, r)
@@ -160,10 +161,14 @@ func (r *router) tick() {
 		r.announce(now)
 	}
 	if !r.renewNext.IsZero() && !now.Before(r.renewNext) {
-		for _, p := range r.held {
-			r.addAddress(p)
+		r.renewNext = time.Time{}
+		// Only a Master keeps its addresses alive: ones a failed removal left on a Backup expire.
+		if r.inst.State() == vrrp.StateMaster {
+			for _, p := range slices.Clone(r.held) {
+				r.addAddress(p)
+			}
+			r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
 		}
-		r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
 	}
 }
 
@@ -212,36 +217,36 @@ func (r *router) apply(d desired.Router) {
 	case !d.Released && old.Released:
 		r.start()
 	}
-	if d.Reason != old.Reason || d.Interface != old.Interface {
-		r.status.Reason, r.status.Interface = d.Reason, d.Interface
+	if d.Reason != r.status.Reason || r.inst.Priority() != r.status.Priority {
+		r.status.Reason = d.Reason
 		r.publish()
 	}
 }
 
 // linkChanged follows the interface: down means FAULT (RFC 9568 has no Fault state; keepalived's
-// FAULT is what admins know), up means back to Backup through Initialize. The first report starts
-// the router.
+// FAULT is what admins know), up means back to Backup through Initialize. The instance hears of
+// every change, whatever its state, so that it knows the link when it is started later. The first
+// report starts the router.
 func (r *router) linkChanged(st LinkStatus) {
-	r.linkStatus = st
+	wasUp, first := r.linkUp, !r.linkSeen
+	r.linkUp, r.linkSeen = st.Up, true
 	if st.Primary.IsValid() && st.Primary != r.inst.Config().PrimaryAddress {
 		cfg := r.inst.Config()
 		cfg.PrimaryAddress = st.Primary
 		r.handle(vrrp.Reconfigure{Config: cfg})
 	}
-	state := r.inst.State()
 	switch {
-	case !st.Up && state != vrrp.StateFault:
+	case !st.Up && (wasUp || first):
 		r.status.Message = st.Reason
 		r.handle(vrrp.InterfaceDown{})
-		if state == vrrp.StateInit {
-			r.start()
-		}
 		r.publish()
-	case st.Up && state == vrrp.StateInit:
-		r.start()
-	case st.Up && state == vrrp.StateFault:
+	case st.Up && !wasUp:
 		r.status.Message = ""
 		r.handle(vrrp.InterfaceUp{})
+		r.publish()
+	}
+	if first {
+		r.start()
 	}
 }
 

@@ -105,38 +105,64 @@ func New(opts Options) *Speaker {
 	}
 }
 
-// Apply makes the running routers those of want: new ones start, changed ones are updated in place
-// when their wire identity (VRID, version, family, interface) stays, replaced otherwise, and routers
-// not wanted any more stop (priority-0 advert, addresses removed, stop hook). Apply does not wait for
-// the routers' goroutines.
+// stopWait bounds how long Apply waits for a stopping router before it starts its successor. A
+// router stops in microseconds (one advert, netlink calls; hooks run elsewhere), so this only
+// guards against a hung netlink call.
+const stopWait = 5 * time.Second
+
+// Apply makes the running routers those of want: changed ones are updated in place when their wire
+// identity (VRID, version, family, interface) stays, replaced otherwise, routers not wanted any
+// more stop (priority-0 advert, addresses removed, stop hook), and new ones start. Routers that
+// stop are gone before any router starts: a successor may share their VRID on the same socket and
+// their addresses, and must not lose either to its predecessor's goodbye.
 func (s *Speaker) Apply(want []desired.Router) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	seen := map[string]bool{}
+	var stopping []*router
+	var starting []desired.Router
 	for _, d := range want {
 		seen[d.Name] = true
 		r, ok := s.routers[d.Name]
-		if ok && r.identity == d.WireIdentity() {
+		switch {
+		case ok && r.identity == d.WireIdentity():
 			r.update(d)
 			continue
-		}
-		if ok {
+		case ok:
 			s.log.Info("replacing router whose wire identity changed", "virtualIP", d.Name, "from", r.identity.String(), "to", d.WireIdentity().String())
 			r.stop("reconfigured")
+			stopping = append(stopping, r)
 			delete(s.routers, d.Name)
 		}
+		starting = append(starting, d)
+	}
+	for name, r := range s.routers {
+		if !seen[name] {
+			r.stop("removed")
+			stopping = append(stopping, r)
+			delete(s.routers, name)
+		}
+	}
+	s.mu.Unlock()
+
+	for _, r := range stopping {
+		select {
+		case <-r.done:
+		case <-time.After(stopWait):
+			s.log.Error(nil, "router did not stop in time; starting its successor anyway", "virtualIP", r.name)
+		}
+	}
+	if len(starting) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range starting {
 		nr, err := s.startRouter(d)
 		if err != nil {
 			s.log.Error(err, "starting router", "virtualIP", d.Name)
 			continue
 		}
 		s.routers[d.Name] = nr
-	}
-	for name, r := range s.routers {
-		if !seen[name] {
-			r.stop("removed")
-			delete(s.routers, name)
-		}
 	}
 }
 

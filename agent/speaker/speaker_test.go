@@ -205,6 +205,84 @@ func TestSpeakers(t *testing.T) {
 				t.Errorf("masters after the link returned (-want +got):\n%s", diff)
 			}
 		},
+		"a new version of the router replaces the old one on both nodes and one master remains": func(t *testing.T, c *cluster) {
+			for name, prio := range map[string]uint8{"primary": 150, "secondary": 100} {
+				d := seed(prio)
+				d.Config.Version, d.Config.Password = 3, ""
+				c.speakers[name].Apply([]desired.Router{d})
+			}
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after VRRPv2 -> v3 (-want +got):\n%s", diff)
+			}
+			if st := c.speakers["secondary"].Statuses(); len(st) != 1 || st[0].State != vrrp.StateBackup {
+				t.Errorf("secondary reports %+v after the replacement, want one BACKUP", st)
+			}
+		},
+		"a router renamed with the same VRID keeps one master": func(t *testing.T, c *cluster) {
+			for name, prio := range map[string]uint8{"primary": 150, "secondary": 100} {
+				d := seed(prio)
+				d.Name, d.Config.Name = "renamed", "renamed"
+				c.speakers[name].Apply([]desired.Router{d})
+			}
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after the rename (-want +got):\n%s", diff)
+			}
+		},
+		"a released node whose link flapped meanwhile comes back as master": func(t *testing.T, c *cluster) {
+			released := seed(150)
+			released.Released, released.Reason = true, "Maintenance"
+			c.speakers["primary"].Apply([]desired.Router{released})
+			time.Sleep(2 * time.Second)
+			c.nodes["primary"].setLink(false)
+			time.Sleep(2 * time.Second)
+			c.nodes["primary"].setLink(true)
+			time.Sleep(2 * time.Second)
+			c.speakers["primary"].Apply([]desired.Router{seed(150)})
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after maintenance with a link flap (-want +got):\n%s", diff)
+			}
+		},
+		"a priority change shows in status without a transition": func(t *testing.T, c *cluster) {
+			c.speakers["secondary"].Apply([]desired.Router{seed(120)})
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if st := c.speakers["secondary"].Statuses()[0]; st.Priority != 120 || st.State != vrrp.StateBackup {
+				t.Errorf("secondary reports %s at %d, want BACKUP at 120", st.State, st.Priority)
+			}
+		},
+		"configuration churn while packets arrive is race free": func(t *testing.T, c *cluster) {
+			hostile := &fakeConn{lan: c.lan, node: newNode(c.lan, "198.51.100.66"), closed: make(chan struct{})}
+			for i := range 100 {
+				_ = hostile.Send([]byte{0x21, 51, 255}, netip.MustParseAddr("198.51.100.66"), vrrp.MulticastIPv4)
+				d := seed(100)
+				d.GARP.Count = i + 1
+				c.speakers["secondary"].Apply([]desired.Router{d})
+			}
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after the churn (-want +got):\n%s", diff)
+			}
+		},
+		"a link whose last router left opens no socket when it comes up": func(t *testing.T, c *cluster) {
+			c.speakers["secondary"].Apply(nil)
+			synctest.Wait()
+			c.nodes["secondary"].setLink(false)
+			c.nodes["secondary"].setLink(true)
+			synctest.Wait()
+			c.lan.mu.Lock()
+			defer c.lan.mu.Unlock()
+			for conn := range c.lan.conns {
+				if conn.node == c.nodes["secondary"] {
+					t.Error("secondary still has a VRRP socket open after its only router left")
+				}
+			}
+		},
 		"hostile packets are counted by reason and change nothing": func(t *testing.T, c *cluster) {
 			hostile := &fakeConn{lan: c.lan, node: newNode(c.lan, "198.51.100.66"), closed: make(chan struct{})}
 			received := c.metrics["secondary"].AdvertsReceived.WithLabelValues("services")
