@@ -61,17 +61,28 @@ func Run(ctx context.Context, o Options) error {
 		if err := n.Close(); err != nil {
 			log.Error(err, "shutting down")
 		}
+		// The routers' last words (STOPPED, the master label gone) outlive the manager: write them
+		// with a short deadline of their own, so that status does not keep a MASTER that left.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if rep.c != nil && !rep.flush(ctx) {
+			log.Info("could not write the final status; the controller removes stale entries")
+		}
 	}()
 	// Run on the last known configuration until the API server's view arrives: a node restarted
 	// while the API server is away takes part at once, as keepalived would from its file.
 	snap := newSnapshot(o.StateDir)
+	secrets := newSecretStore(nil)
+	secrets.log = log
 	if in, ok, err := snap.load(); err != nil {
 		log.Error(err, "ignoring the last known configuration")
 	} else if ok {
 		log.Info("running the last known configuration until the API server answers", "file", snap.path)
-		res := n.Plan(in)
-		rep.participate(res)
-		n.Run(res)
+		if res, ok := n.Plan(in); ok {
+			rep.participate(res)
+			n.Run(res)
+		}
+		secrets.seed(in.Secrets)
 	}
 
 	cfg := rest.CopyConfig(o.Config)
@@ -96,8 +107,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"))
+	secrets.reader = mgr.GetAPIReader()
 	a := &agent{node: n, cache: mgr.GetCache(), rep: rep, name: o.Name, log: log, snapshot: snap,
-		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: newSecretStore(mgr.GetAPIReader())}
+		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: secrets}
 	if err := mgr.Add(a); err != nil {
 		return err
 	}
@@ -145,9 +157,13 @@ type agent struct {
 // Start is the manager runnable: wait for the caches, then sync on every event and every resync.
 func (a *agent) Start(ctx context.Context) error {
 	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}} {
-		inf, err := a.cache.GetInformer(ctx, obj)
+		// With the API server away this fails at once; returning would stop the manager and with it
+		// the routers running on the last known configuration.
+		inf, err := retry(ctx, a.log, fmt.Sprintf("watching %T", obj), func() (cache.Informer, error) {
+			return a.cache.GetInformer(ctx, obj)
+		})
 		if err != nil {
-			return fmt.Errorf("watching %T: %w", obj, err)
+			return nil // ctx ended: shutting down
 		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { a.kick() },
@@ -200,7 +216,10 @@ func (a *agent) sync(ctx context.Context) {
 	}
 	// The reporter learns first which routers exist, so that a router's last words after it was
 	// removed do not recreate its status entry.
-	res := a.node.Plan(in)
+	res, ok := a.node.Plan(in)
+	if !ok {
+		return // the interfaces could not be read: keep the routers as they are
+	}
 	a.rep.participate(res)
 	a.node.Run(res)
 	if err := a.snapshot.save(in); err != nil {

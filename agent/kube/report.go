@@ -51,6 +51,7 @@ type reporter struct {
 	states  map[string]vrrp.State
 	pending []transition    // Events to emit
 	known   map[string]bool // routers that run here or failed to (participate)
+	running map[string]bool // routers that run here: only they report through observe
 }
 
 type transition struct {
@@ -62,9 +63,10 @@ type transition struct {
 
 // newReporter returns a reporter that records from now on and writes once connected and started.
 func newReporter(node string, log logr.Logger) *reporter {
+	// labels starts true: the first write removes master labels a predecessor left on this Node.
 	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
-		states: map[string]vrrp.State{}, known: map[string]bool{}}
+		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, labels: true}
 }
 
 // connect gives the reporter its client and recorder; it is called before Start.
@@ -75,9 +77,9 @@ func (r *reporter) connect(c client.Client, rec events.EventRecorder) { r.c, r.r
 func (r *reporter) participate(res desired.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := map[string]bool{}
+	now, running := map[string]bool{}, map[string]bool{}
 	for _, d := range res.Routers {
-		now[d.Name] = true
+		now[d.Name], running[d.Name] = true, true
 	}
 	for _, e := range res.Errors {
 		now[e.Name] = true
@@ -96,7 +98,7 @@ func (r *reporter) participate(res desired.Result) {
 			}
 		}
 	}
-	r.known = now
+	r.known, r.running = now, running
 	r.signal()
 }
 
@@ -104,8 +106,8 @@ func (r *reporter) participate(res desired.Result) {
 func (r *reporter) observe(st speaker.Status) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.known[st.Router] {
-		return // removed: its last words must not recreate the entry
+	if !r.running[st.Router] {
+		return // removed or failing: its last words must not overwrite the entry
 	}
 	e := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.RouterState(st.State.String()), Priority: int32(st.Priority),
 		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,10 +23,21 @@ const secretFresh = 5 * time.Second
 // server is away.
 type secretStore struct {
 	reader client.Reader
+	log    logr.Logger
 
 	mu    sync.Mutex
 	known map[types.NamespacedName]corev1.Secret
 	asked map[types.NamespacedName]time.Time
+}
+
+// seed makes secrets the last good copies, as read from the last known configuration, so that a
+// read that fails after the API server returns does not cost a router its password.
+func (s *secretStore) seed(secrets []corev1.Secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sec := range secrets {
+		s.known[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}] = sec
+	}
 }
 
 func newSecretStore(r client.Reader) *secretStore {
@@ -72,5 +84,7 @@ func (s *secretStore) fetch(ctx context.Context, key types.NamespacedName) {
 	case client.IgnoreNotFound(err) == nil:
 		// Deleted: the router must stop using the old password (Derive reports the missing Secret).
 		delete(s.known, key)
+	default:
+		s.log.V(1).Info("reading a Secret, keeping the last good copy", "secret", key.String(), "error", err.Error())
 	}
 }

@@ -63,24 +63,28 @@ func (s *snapshot) save(in desired.Inputs) error {
 		buf.Write(b)
 		return nil
 	}
+	// Only what derivation reads is kept: a resourceVersion would rewrite the file on every status
+	// write anywhere in the cluster.
 	for _, v := range in.VirtualIPs {
 		v.TypeMeta = vrrpTypeMeta
-		v.ManagedFields, v.Status = nil, vrrpv1.VirtualIPStatus{}
+		v.ObjectMeta = metav1.ObjectMeta{Name: v.Name, Labels: v.Labels, Annotations: v.Annotations}
+		v.Status = vrrpv1.VirtualIPStatus{}
 		if err := put(v); err != nil {
 			return fmt.Errorf("encoding VirtualIP %s: %w", v.Name, err)
 		}
 	}
 	for _, n := range in.Nodes {
-		n = corev1.Node{TypeMeta: nodeTypeMeta, ObjectMeta: n.ObjectMeta, Spec: n.Spec,
-			Status: corev1.NodeStatus{Addresses: n.Status.Addresses}}
-		n.ManagedFields = nil
+		n = corev1.Node{TypeMeta: nodeTypeMeta,
+			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels, Annotations: n.Annotations},
+			Spec:       corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable},
+			Status:     corev1.NodeStatus{Addresses: n.Status.Addresses}}
 		if err := put(n); err != nil {
 			return fmt.Errorf("encoding Node %s: %w", n.Name, err)
 		}
 	}
 	for _, sec := range in.Secrets {
-		sec = corev1.Secret{TypeMeta: secretTypeMeta, ObjectMeta: sec.ObjectMeta, Data: sec.Data, Type: sec.Type}
-		sec.ManagedFields = nil
+		sec = corev1.Secret{TypeMeta: secretTypeMeta, Data: sec.Data, Type: sec.Type,
+			ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace}}
 		if err := put(sec); err != nil {
 			return fmt.Errorf("encoding Secret %s/%s: %w", sec.Namespace, sec.Name, err)
 		}

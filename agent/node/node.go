@@ -103,18 +103,23 @@ func (n *Node) isVIP(a netip.Addr) bool {
 
 // Apply derives this node's routers from in and runs them.
 func (n *Node) Apply(in desired.Inputs) desired.Result {
-	res := n.Plan(in)
-	n.Run(res)
+	res, ok := n.Plan(in)
+	if ok {
+		n.Run(res)
+	}
 	return res
 }
 
 // Plan derives this node's routers from in, whose Interfaces are filled from the OS. Routers that
-// cannot run here are logged once per distinct error.
-func (n *Node) Plan(in desired.Inputs) desired.Result {
+// cannot run here are logged once per distinct error. It is not ok when the interfaces could not be
+// read: deriving without them would stop every router whose interface is found by subnet, a
+// failover caused by a transient netlink error.
+func (n *Node) Plan(in desired.Inputs) (desired.Result, bool) {
 	in.NodeName = n.opts.Name
 	ifaces, err := netif.Interfaces(n.isVIP)
 	if err != nil {
-		n.log.Error(err, "listing interfaces")
+		n.log.Error(err, "listing interfaces; keeping the routers as they are")
+		return desired.Result{}, false
 	}
 	in.Interfaces = in.Interfaces[:0]
 	for _, i := range ifaces {
@@ -131,7 +136,7 @@ func (n *Node) Plan(in desired.Inputs) desired.Result {
 	}
 	n.reported = now
 	n.mu.Unlock()
-	return res
+	return res, true
 }
 
 // Run makes the running routers those of res.

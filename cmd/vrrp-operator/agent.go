@@ -32,6 +32,10 @@ func runAgent(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if o.AddressLifetime != 0 && o.AddressLifetime < 3*time.Second {
+		// The Master refreshes at a third of it, and the kernel counts lifetimes in whole seconds.
+		return fmt.Errorf("--address-lifetime %v: want 0 (forever) or at least 3s", o.AddressLifetime)
+	}
 	if o.Name == "" {
 		h, err := os.Hostname()
 		if err != nil {
