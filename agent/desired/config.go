@@ -24,7 +24,9 @@ func baseConfig(vip *vrrpv1.VirtualIP) (vrrp.Config, error) {
 		AdvertInterval: duration(spec.AdvertInterval, DefaultAdvertInterval),
 		PreemptDelay:   duration(spec.PreemptDelay, 0),
 		Preempt:        spec.Preempt == nil || *spec.Preempt,
-		AcceptMode:     spec.AcceptMode,
+		// The Master always accepts packets for its VIPs (RFC 9568 §6.1 Accept_Mode), as keepalived
+		// does by default: refusing them would take a firewall rule the agent does not manage.
+		AcceptMode: true,
 	}
 	if spec.VirtualRouterID < 1 || spec.VirtualRouterID > 255 {
 		return vrrp.Config{}, fmt.Errorf("virtualRouterID %d is not in 1-255: %w", spec.VirtualRouterID, ErrInvalidSpec)

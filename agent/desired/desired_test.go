@@ -66,6 +66,7 @@ func seedRouter(mutate ...func(*Router)) Router {
 			Priority:       100,
 			AdvertInterval: time.Second,
 			Preempt:        true,
+			AcceptMode:     true,
 			Addresses:      []netip.Prefix{netip.MustParsePrefix("198.51.100.252/24")},
 			Password:       "secret12",
 		},
@@ -107,6 +108,7 @@ func router(name string, vrid uint8, addr string, mutate ...func(*Router)) Route
 			Priority:       100,
 			AdvertInterval: time.Second,
 			Preempt:        true,
+			AcceptMode:     true,
 			Addresses:      []netip.Prefix{p},
 		},
 		Interface: "eth0",
@@ -276,7 +278,6 @@ func TestDerive(t *testing.T) {
 					v.Spec.Priority = 120
 					v.Spec.Preempt = ptr(false)
 					v.Spec.PreemptDelay = dur(30 * time.Second)
-					v.Spec.AcceptMode = true
 					v.Spec.V3IPv4Checksum = vrrpv1.ChecksumNoPseudoHeader
 					v.Spec.GARP = &vrrpv1.GARP{Count: 5, Interval: dur(200 * time.Millisecond), Refresh: dur(time.Minute)}
 					v.Spec.Hooks = &vrrpv1.Hooks{
@@ -295,7 +296,6 @@ func TestDerive(t *testing.T) {
 				r.Config.Priority = 120
 				r.Config.Preempt = false
 				r.Config.PreemptDelay = 30 * time.Second
-				r.Config.AcceptMode = true
 				r.Config.Checksum = vrrp.ChecksumNoPseudoHeader
 				r.GARP = GARP{Count: 5, Interval: 200 * time.Millisecond, Refresh: time.Minute}
 				r.Hooks = Hooks{

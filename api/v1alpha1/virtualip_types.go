@@ -144,10 +144,6 @@ type VirtualIPSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="preemptDelay must be at most 1h"
 	PreemptDelay *metav1.Duration `json:"preemptDelay,omitempty"`
 
-	// acceptMode lets the Master accept packets addressed to the VIPs it does not own (RFC 9568 §6.1).
-	// +optional
-	AcceptMode bool `json:"acceptMode,omitempty"`
-
 	// unicast sends adverts to the other participating nodes' InternalIPs instead of the VRRP
 	// multicast group, for networks that drop multicast.
 	// +optional
