@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,36 +26,6 @@ var (
 	// oldMAC stands for the previous Master in the client's neighbour cache.
 	oldMAC = "02:00:00:00:00:01"
 )
-
-// waitLinkLocal waits until link in h has a link-local address that is no longer tentative,
-// the source the kernel picks for a Neighbor Advertisement. Nothing signals the end of duplicate
-// address detection, so this polls, within a deadline.
-func waitLinkLocal(t *testing.T, h *testenv.Host) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ready := h.IP("-6", "-o", "addr", "show", "dev", h.Link, "scope", "link", "-tentative")
-		tentative := h.IP("-6", "-o", "addr", "show", "dev", h.Link, "tentative")
-		if strings.TrimSpace(ready) != "" && strings.TrimSpace(tentative) == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no usable link-local address on %s in %s after 10s", h.Link, h.Name)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// sysctl sets /proc/sys/key inside h: the files under /proc/sys/net belong to the network
-// namespace of the thread that opens them.
-func sysctl(t *testing.T, h *testenv.Host, key, value string) {
-	t.Helper()
-	if err := h.Do(func() error {
-		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // neighMAC returns the link-layer address h's neighbour cache holds for ip, or "".
 func neighMAC(t *testing.T, h *testenv.Host, ip netip.Addr) string {
@@ -195,7 +164,7 @@ func TestAnnounceOnTheWireAndInNeighbourCaches(t *testing.T) {
 	client := lab.Host("ens3", "198.51.100.2/24", "2001:db8::2/64")
 	master.IP("addr", "add", vip4.String()+"/24", "dev", "eth0")
 	master.IP("addr", "add", vip6.String()+"/64", "dev", "eth0", "nodad")
-	waitLinkLocal(t, master)
+	master.WaitLinkLocal(t, master.Link)
 	// The client last talked to the old Master. Linux updates such an entry from a gratuitous ARP
 	// or an unsolicited NA, but creates none from them (arp_accept=0, RFC 4861 §7.2.5), so the
 	// test seeds one, stale as an entry that has not been confirmed lately.
@@ -248,7 +217,7 @@ func TestAnnounceOnTheWireAndInNeighbourCaches(t *testing.T) {
 		t.Logf("updated %v after Announce", waitNeighMAC(t, client, vip6, master.MAC, start))
 	})
 	t.Run("the Router flag follows IPv6 forwarding on the interface", func(t *testing.T) {
-		sysctl(t, master, "net/ipv6/conf/eth0/forwarding", "1")
+		master.Sysctl(t, "net/ipv6/conf/eth0/forwarding", "1")
 		if err := s.Announce([]netip.Addr{vip6}); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +39,8 @@ func twoHosts(t *testing.T) (a, b *testenv.Host) {
 	lab := testenv.NewLab(t)
 	a = lab.Host("eth0", "198.51.100.1/24", "2001:db8::1/64")
 	b = lab.Host("ens3", "198.51.100.2/24", "2001:db8::2/64")
-	waitLinkLocal(t, a, a.Link)
-	waitLinkLocal(t, b, b.Link)
+	a.WaitLinkLocal(t, a.Link)
+	b.WaitLinkLocal(t, b.Link)
 	return a, b
 }
 
@@ -49,37 +48,6 @@ func twoHosts(t *testing.T) (a, b *testenv.Host) {
 func oneHost(t *testing.T) *testenv.Host {
 	t.Helper()
 	return testenv.NewLab(t).Host("eth0", "198.51.100.1/24", "2001:db8::1/64")
-}
-
-// waitLinkLocal waits until link in h has a link-local address that is no longer tentative.
-// IPv6 on a link starts only once the kernel has seen it operationally up, which it does
-// asynchronously, and a tentative address cannot be a source; nothing signals either, so this
-// polls, within a deadline.
-func waitLinkLocal(t *testing.T, h *testenv.Host, link string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ready := h.IP("-6", "-o", "addr", "show", "dev", link, "scope", "link", "-tentative")
-		tentative := h.IP("-6", "-o", "addr", "show", "dev", link, "tentative")
-		if strings.TrimSpace(ready) != "" && strings.TrimSpace(tentative) == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no usable link-local address on %s in %s after 10s", link, h.Name)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// sysctl sets /proc/sys/key inside h: the files under /proc/sys/net belong to the network
-// namespace of the thread that opens them.
-func sysctl(t *testing.T, h *testenv.Host, key, value string) {
-	t.Helper()
-	if err := h.Do(func() error {
-		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
-	}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // linkLocal returns the link-local address of link in h.
@@ -245,12 +213,12 @@ func TestSocketHearsOnlyItsOwnInterface(t *testing.T) {
 		link, addr string
 	}{{a, "vx1", "203.0.113.1/24"}, {b, "vx0", "203.0.113.2/24"}} {
 		// DAD off: the link-local address must be usable at once.
-		sysctl(t, side.h, "net/ipv6/conf/"+side.link+"/accept_dad", "0")
+		side.h.Sysctl(t, "net/ipv6/conf/"+side.link+"/accept_dad", "0")
 		side.h.IP("addr", "add", side.addr, "dev", side.link)
 		side.h.IP("link", "set", side.link, "up")
 	}
-	waitLinkLocal(t, a, "vx1")
-	waitLinkLocal(t, b, "vx0")
+	a.WaitLinkLocal(t, "vx1")
+	b.WaitLinkLocal(t, "vx0")
 
 	tests := map[string]struct {
 		v6             bool

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
@@ -37,7 +36,7 @@ func TestAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating client: %v", err)
 	}
-	kubeconfig := adminKubeconfig(t, env)
+	kubeconfig := testenv.AdminKubeconfig(t, env)
 
 	t.Run("kubectl refuses each invalid sample naming its field", func(t *testing.T) {
 		files, err := filepath.Glob(filepath.Join(testenv.Root(), "config", "samples", "invalid", "*.yaml"))
@@ -182,23 +181,6 @@ func seedSample(t *testing.T) *vrrpv1.VirtualIP {
 		t.Fatalf("decoding the seed sample: %v", err)
 	}
 	return vip
-}
-
-func adminKubeconfig(t *testing.T, env *envtest.Environment) string {
-	t.Helper()
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatalf("adding an admin user: %v", err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(p, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func kubectl(t *testing.T, kubeconfig string, args ...string) (string, error) {

@@ -75,3 +75,22 @@ func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config)
 
 // VirtualIPResource is the GroupVersionResource of VirtualIP.
 var VirtualIPResource = schema.GroupVersionResource{Group: "vrrp.dev", Version: "v1alpha1", Resource: "virtualips"}
+
+// AdminKubeconfig writes a kubeconfig of a system:masters user of env into a temporary file, for
+// kubectl, helm and agents that impersonate, and returns its path.
+func AdminKubeconfig(t testing.TB, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatalf("adding an admin user: %v", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatalf("writing the admin's kubeconfig: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "admin.kubeconfig")
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

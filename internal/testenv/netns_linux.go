@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -154,5 +155,36 @@ func (l *Lab) del(name string) {
 	}
 	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
 		l.t.Logf("removing namespace %s: %v: %s", name, err, out)
+	}
+}
+
+// WaitLinkLocal waits until link in h has a link-local IPv6 address that finished duplicate address
+// detection. IPv6 on a link starts only once the kernel has seen it operationally up, which it does
+// asynchronously, and a tentative address cannot be a source; nothing signals either, so this
+// polls, within a deadline.
+func (h *Host) WaitLinkLocal(t testing.TB, link string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ready := h.IP("-6", "-o", "addr", "show", "dev", link, "scope", "link", "-tentative")
+		tentative := h.IP("-6", "-o", "addr", "show", "dev", link, "tentative")
+		if strings.TrimSpace(ready) != "" && strings.TrimSpace(tentative) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no usable link-local address on %s in %s after 10s", link, h.Name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Sysctl sets /proc/sys/key inside h: the files under /proc/sys/net belong to the network
+// namespace of the thread that opens them.
+func (h *Host) Sysctl(t testing.TB, key, value string) {
+	t.Helper()
+	if err := h.Do(func() error {
+		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
+	}); err != nil {
+		t.Fatalf("setting %s in %s: %v", key, h.Name, err)
 	}
 }

@@ -67,7 +67,7 @@ func TestCluster(t *testing.T) {
 		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: internalIP(name)}}
 		must(t, c.Status().Update(ctx, n))
 	}
-	admin := adminKubeconfig(t, env, dir)
+	admin := testenv.AdminKubeconfig(t, env)
 	agentAccess(t, c)
 
 	// The controller, in this process.

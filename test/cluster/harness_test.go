@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
@@ -197,23 +196,6 @@ func decodeFile(t *testing.T, file string, objs ...any) {
 			t.Fatalf("decoding %s: %v", file, err)
 		}
 	}
-}
-
-func adminKubeconfig(t *testing.T, env *envtest.Environment, dir string) string {
-	t.Helper()
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "admin.kubeconfig")
-	if err := os.WriteFile(p, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // process is the kube-apiserver as a process. The test freezes it (SIGSTOP) rather than stopping

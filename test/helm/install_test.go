@@ -1,13 +1,10 @@
 package helm
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
@@ -22,7 +19,7 @@ func TestInstall(t *testing.T) {
 	tool(t, "helm")
 	tool(t, "kubectl")
 	env, _ := testenv.APIServer(t)
-	kc := adminKubeconfig(t, env)
+	kc := testenv.AdminKubeconfig(t, env)
 	k := func(t *testing.T, args ...string) string {
 		t.Helper()
 		out, err := kubectl(t, kc, args...)
@@ -154,22 +151,4 @@ func TestInstall(t *testing.T) {
 		k(t, "get", "validatingadmissionpolicy/vrrp-operator-agent-node-scope")
 		k(t, "get", "vip", "-o", "wide") // fails the test unless the CRD serves VirtualIPs
 	})
-}
-
-// adminKubeconfig writes a kubeconfig of a system:masters user of env, as kubectl and helm need one.
-func adminKubeconfig(t *testing.T, env *envtest.Environment) string {
-	t.Helper()
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatalf("adding an admin user: %v", err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(p, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
