@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -26,12 +27,13 @@ type node struct {
 	lan  *lan
 	addr netip.Addr
 
-	mu        sync.Mutex
-	up        bool
-	watchers  []func(LinkStatus)
-	held      map[netip.Prefix]string // prefix -> interface
-	announced int
-	jobs      []hooks.Job
+	mu         sync.Mutex
+	up         bool
+	listenFail int // how many Listen calls fail before one succeeds
+	watchers   []func(LinkStatus)
+	held       map[netip.Prefix]string // prefix -> interface
+	announced  int
+	jobs       []hooks.Job
 }
 
 func newNode(l *lan, addr string) *node {
@@ -46,6 +48,13 @@ func (n *node) status() LinkStatus {
 }
 
 func (n *node) Listen(ifname string, v6 bool) (sockets.Conn, error) {
+	n.mu.Lock()
+	if n.listenFail > 0 {
+		n.listenFail--
+		n.mu.Unlock()
+		return nil, errors.New("no such device")
+	}
+	n.mu.Unlock()
 	c := &fakeConn{lan: n.lan, node: n, in: make(chan sockets.Packet, 256), closed: make(chan struct{})}
 	n.lan.mu.Lock()
 	n.lan.conns[c] = struct{}{}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
 )
@@ -21,13 +22,15 @@ type link struct {
 
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	status LinkStatus
-	seen   bool // a status came from the watch
-	closed bool // the last router left: the watch may still report, nothing may open
-	demux  *sockets.Demux
-	conn   sockets.Conn // the demux's; nil with it
-	subs   map[*router]struct{}
+	mu       sync.Mutex
+	status   LinkStatus
+	seen     bool // a status came from the watch
+	closed   bool // the last router left: the watch may still report, nothing may open
+	retrying bool // a retryOpen is scheduled
+	failing  bool // the last open failed (logged once)
+	demux    *sockets.Demux
+	conn     sockets.Conn // the demux's; nil with it
+	subs     map[*router]struct{}
 }
 
 // acquireLink returns the link of r's interface, opening it for the first router. s.mu is held.
@@ -117,13 +120,38 @@ func (l *link) openLocked() {
 	}
 	conn, err := l.s.opts.Network.Listen(l.key.name, l.key.v6)
 	if err != nil {
-		l.s.log.V(1).Info("cannot open VRRP socket yet", "interface", l.key.name, "error", err.Error())
+		if l.status.Up && !l.retrying {
+			// The link is up but the socket will not open: without it the routers are deaf and
+			// mute, so keep trying rather than wait for the next link change.
+			if !l.failing {
+				l.s.log.Error(err, "opening the VRRP socket; retrying every second", "interface", l.key.name)
+			}
+			l.failing, l.retrying = true, true
+			go l.retryOpen()
+		}
 		return
+	}
+	if l.failing {
+		l.s.log.Info("opened the VRRP socket", "interface", l.key.name)
+		l.failing = false
 	}
 	l.demux, l.conn = sockets.NewDemux(conn, l.dropped), conn
 	for r := range l.subs {
 		l.registerLocked(r)
 	}
+}
+
+// retryOpen tries to open the socket again a second later, while the link is up and has none;
+// openLocked schedules the next try if this one fails too.
+func (l *link) retryOpen() {
+	time.Sleep(time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.retrying = false
+	if l.closed || !l.status.Up || l.demux != nil {
+		return
+	}
+	l.openLocked()
 }
 
 func (l *link) registerLocked(r *router) {

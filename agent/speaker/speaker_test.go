@@ -269,6 +269,19 @@ func TestSpeakers(t *testing.T) {
 				t.Errorf("masters after the churn (-want +got):\n%s", diff)
 			}
 		},
+		"a socket that fails to open on an up link is retried until the router hears the master": func(t *testing.T, c *cluster) {
+			c.speakers["secondary"].Apply(nil)
+			synctest.Wait()
+			c.nodes["secondary"].mu.Lock()
+			c.nodes["secondary"].listenFail = 3
+			c.nodes["secondary"].mu.Unlock()
+			c.speakers["secondary"].Apply([]desired.Router{seed(100)})
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters after the socket opened late (-want +got):\n%s", diff)
+			}
+		},
 		"a link whose last router left opens no socket when it comes up": func(t *testing.T, c *cluster) {
 			c.speakers["secondary"].Apply(nil)
 			synctest.Wait()
