@@ -254,8 +254,8 @@ func (r *router) linkChanged(st LinkStatus) {
 // down the instance goes to Fault instead.
 func (r *router) start() {
 	if r.cfg.Released {
-		r.status.State, r.status.Reason = vrrp.StateStopped, r.cfg.Reason
-		r.publish()
+		// Released from the start: Stopped at once, with the stop hook, as a release later would.
+		r.handle(vrrp.Shutdown{Reason: r.cfg.Reason})
 		return
 	}
 	r.handle(vrrp.Startup{})

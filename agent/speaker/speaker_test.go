@@ -363,3 +363,28 @@ func TestSpeakers(t *testing.T) {
 		})
 	}
 }
+
+func TestANodeReleasedFromTheStartStopsOnceWithItsStopHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, map[string]string{"primary": "198.51.100.253"})
+		released := seed(150)
+		released.Released, released.Reason = true, "Maintenance"
+		c.speakers["primary"].Apply([]desired.Router{released})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		st := c.speakers["primary"].Statuses()[0]
+		if st.State != vrrp.StateStopped || st.Reason != "Maintenance" || st.Since.IsZero() {
+			t.Errorf("primary reports %s %q since %v, want STOPPED Maintenance with a time", st.State, st.Reason, st.Since)
+		}
+		if err := c.speakers["primary"].Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{
+			{"keepalived.sh", "INSTANCE", "services", "STOP", "150"},
+			{"keepalived.sh", "0", "VI_1", "STOP"},
+		}
+		if diff := cmp.Diff(want, c.nodes["primary"].hookCalls()); diff != "" {
+			t.Errorf("hooks of a node in maintenance from start to exit (-want +got):\n%s", diff)
+		}
+	})
+}
