@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,21 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
-
-// requireTool skips the test when the program name is missing, unless
-// VRRP_REQUIRE_PRIVILEGED=1 (set by CI), where a missing tool is a failure.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("VRRP_REQUIRE_PRIVILEGED") == "1" {
-		t.Fatalf("%s is required with VRRP_REQUIRE_PRIVILEGED=1: %v", name, err)
-	}
-	t.Skipf("skipping: %s not found (apt-get install %s); set VRRP_REQUIRE_PRIVILEGED=1 to make this a failure", name, name)
-	return ""
-}
 
 // cmpOpts compares actions and adverts: netip values by ==, errors with errors.Is
 // (a want of ErrVRID matches any error wrapping it).

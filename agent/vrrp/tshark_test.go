@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
 // TestTsharkAgreesWithOurEncoder feeds the adverts our encoder writes to Wireshark's dissector
@@ -22,7 +24,7 @@ import (
 // packet the advert is the one we decoded from keepalived, so keepalived's bytes, our decoder,
 // our encoder and tshark all agree field by field.
 func TestTsharkAgreesWithOurEncoder(t *testing.T) {
-	tshark := requireTool(t, "tshark")
+	tshark := testenv.RequireTool(t, "tshark")
 	type tc struct {
 		name     string
 		a        Advertisement
@@ -230,7 +232,7 @@ func rawPcap(packet []byte) []byte {
 // TestTsharkFlagsAChecksumInTheOtherConvention is the other polarity: the dissection parsed
 // above does report bad checksums, so a pass there means something.
 func TestTsharkFlagsAChecksumInTheOtherConvention(t *testing.T) {
-	tshark := requireTool(t, "tshark")
+	tshark := testenv.RequireTool(t, "tshark")
 	a := Advertisement{Version: 3, VRID: 52, Priority: 150, Interval: time.Second, Addresses: addrs("198.51.100.253")}
 	payload, err := a.AppendEncode(nil, src4, MulticastIPv4, ChecksumPseudoHeader)
 	if err != nil {
@@ -246,18 +248,5 @@ func TestTsharkFlagsAChecksumInTheOtherConvention(t *testing.T) {
 	}
 	if _, status := parseTsharkVRRP(t, string(out)); status != "Bad" {
 		t.Errorf("tshark checksum status %q for a pseudo-header checksum read as RFC 9568's, want Bad\n%s", status, out)
-	}
-}
-
-func TestRequireToolSkipsWhenAToolIsMissing(t *testing.T) {
-	t.Setenv("VRRP_REQUIRE_PRIVILEGED", "")
-	var sub *testing.T
-	t.Run("missing", func(t *testing.T) {
-		sub = t
-		requireTool(t, "vrrp-no-such-tool")
-		t.Error("requireTool returned for a missing tool")
-	})
-	if !sub.Skipped() {
-		t.Error("requireTool did not skip")
 	}
 }
