@@ -82,8 +82,9 @@ fuzz: ## Fuzz the VRRP packet decoder for FUZZTIME (default 60s).
 	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./agent/vrrp
 
 .PHONY: bench
-bench: ## Run the Go benchmarks and print their numbers.
-	go test -run=NONE -bench=. -benchmem ./...
+bench: ## Run the Go benchmarks: codec and state machine, and failover times of real agents (root).
+	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/...
+	go test -run=NONE -bench=Failover -benchtime=10x ./test/e2e
 
 .PHONY: cover
 cover: ## Print statement coverage of the protocol package.

@@ -102,7 +102,7 @@ func TestAgentsElectOneMaster(t *testing.T) {
 
 // isolatePorts turns bridge port isolation on or off for every port of the lab's bridge: isolated
 // ports do not hear each other, as if the network were partitioned.
-func isolatePorts(t *testing.T, lab *testenv.Lab, on bool) {
+func isolatePorts(t testing.TB, lab *testenv.Lab, on bool) {
 	t.Helper()
 	state := "off"
 	if on {
@@ -225,7 +225,7 @@ func TestLinkDownOnTheMaster(t *testing.T) {
 }
 
 // waitState waits until the agent's vrrp_operator_router_state says router is in state.
-func waitState(t *testing.T, a *agent, router, state string) {
+func waitState(t testing.TB, a *agent, router, state string) {
 	t.Helper()
 	var last string
 	var err error
@@ -243,7 +243,7 @@ func waitState(t *testing.T, a *agent, router, state string) {
 }
 
 // runIP runs ip with args in the test's namespace and fails the test on error.
-func runIP(t *testing.T, args ...string) string {
+func runIP(t testing.TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -33,7 +33,7 @@ type nodeObj struct {
 }
 
 // writeManifests writes the YAML stream an agent reads with --config and returns its path.
-func writeManifests(t *testing.T, vips []vipSpec, nodes []nodeObj) string {
+func writeManifests(t testing.TB, vips []vipSpec, nodes []nodeObj) string {
 	t.Helper()
 	var b strings.Builder
 	for _, v := range vips {
@@ -133,7 +133,7 @@ case $STATE in
 esac
 `
 
-func newSeedHook(t *testing.T) *seedHook {
+func newSeedHook(t testing.TB) *seedHook {
 	t.Helper()
 	data := t.TempDir()
 	h := &seedHook{dir: t.TempDir(), flag: filepath.Join(data, "master_status"), calls: filepath.Join(data, "calls")}

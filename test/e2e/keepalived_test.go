@@ -97,7 +97,7 @@ type router interface {
 	kill()
 }
 
-func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
+func runInterop(t testing.TB, c interopCase, keepalivedHigh bool) {
 	lab := testenv.NewLab(t)
 	high := newNode(t, lab, "ens3", c.high)
 	low := newNode(t, lab, "eth0", c.low)
@@ -207,7 +207,7 @@ func runInterop(t *testing.T, c interopCase, keepalivedHigh bool) {
 
 // checkCalls waits for the seed script's call log to have as many lines as want and compares
 // them, in order or as a multiset.
-func checkCalls(t *testing.T, who string, h *seedHook, ordered bool, want []string) {
+func checkCalls(t testing.TB, who string, h *seedHook, ordered bool, want []string) {
 	t.Helper()
 	pollUntil(5*time.Second, func() bool { return len(h.callLog()) >= len(want) })
 	got, cmpGot, cmpWant := h.callLog(), h.callLog(), slices.Clone(want)

@@ -26,12 +26,12 @@ const poll = 10 * time.Millisecond
 // every few milliseconds without starting a process each time.
 type node struct {
 	*testenv.Host
-	t    *testing.T
+	t    testing.TB
 	nl   *netlink.Handle
 	link netlink.Link
 }
 
-func newNode(t *testing.T, lab *testenv.Lab, link string, addrs ...string) *node {
+func newNode(t testing.TB, lab *testenv.Lab, link string, addrs ...string) *node {
 	t.Helper()
 	h := lab.Host(link, addrs...)
 	ns, err := netns.GetFromName(h.Name)
@@ -85,7 +85,7 @@ func pollUntil(timeout time.Duration, cond func() bool) bool {
 
 // waitFor polls cond until it holds and returns how long after since that was; it fails the test
 // after timeout.
-func waitFor(t *testing.T, since time.Time, timeout time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, since time.Time, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	if !pollUntil(timeout, cond) {
 		t.Fatalf("%s: not after %s", what, timeout)
@@ -94,7 +94,7 @@ func waitFor(t *testing.T, since time.Time, timeout time.Duration, what string, 
 }
 
 // waitOwner waits until owner holds vip and none of the others does, and returns when, after since.
-func waitOwner(t *testing.T, since time.Time, timeout time.Duration, vip netip.Addr, owner *node, others ...*node) time.Duration {
+func waitOwner(t testing.TB, since time.Time, timeout time.Duration, vip netip.Addr, owner *node, others ...*node) time.Duration {
 	t.Helper()
 	if !pollUntil(timeout, func() bool { return soleOwner(vip, owner, others) }) {
 		t.Fatalf("%s should hold %s alone within %s; holders are: %s", owner, vip, timeout, holders(vip, append([]*node{owner}, others...)))
@@ -131,7 +131,7 @@ func holders(vip netip.Addr, nodes []*node) string {
 // holdsAlone checks for d that owner keeps vip and no other node takes it, while a client sends
 // ARP requests (IPv4) or neighbor solicitations (IPv6) for vip and sees exactly the owner's MAC
 // answer.
-func holdsAlone(t *testing.T, d time.Duration, vip netip.Addr, client, owner *node, others ...*node) {
+func holdsAlone(t testing.TB, d time.Duration, vip netip.Addr, client, owner *node, others ...*node) {
 	t.Helper()
 	var macs []string
 	var arpErr error
@@ -208,7 +208,7 @@ func arpMACs(client *node, ip netip.Addr, d time.Duration) ([]string, error) {
 
 // waitLinkLocal waits until the node's link-local address has finished duplicate address
 // detection: IPv6 VRRP is sent from it and a tentative address cannot be a source.
-func waitLinkLocal(t *testing.T, n *node) {
+func waitLinkLocal(t testing.TB, n *node) {
 	t.Helper()
 	waitFor(t, time.Now(), 10*time.Second, "usable link-local address on "+n.String(), func() bool {
 		addrs, err := n.nl.AddrList(n.link, netlink.FAMILY_V6)

@@ -35,7 +35,7 @@ var (
 
 // agentBinary builds cmd/vrrp-operator once per run, on first use, so that a run whose tests all
 // skip (no root, -short) builds nothing.
-func agentBinary(t *testing.T) string {
+func agentBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "vrrp-e2e-bin-")
@@ -59,7 +59,7 @@ func agentBinary(t *testing.T) string {
 
 // requireLab stops tests that need root and network namespaces where they cannot run. They take
 // minutes, so -short skips them too.
-func requireLab(t *testing.T) {
+func requireLab(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		testenv.Unavailable(t, "e2e tests run agents in network namespaces for minutes: not in -short mode")
@@ -68,7 +68,7 @@ func requireLab(t *testing.T) {
 }
 
 // recordTiming reports an observed time; `make test` prints these after the run.
-func recordTiming(t *testing.T, what string, d time.Duration) {
+func recordTiming(t testing.TB, what string, d time.Duration) {
 	t.Helper()
 	testenv.Report(t, "e2e: %s %.3fs", what, d.Seconds())
 }

@@ -87,7 +87,7 @@ func ndMACs(client *node, ip netip.Addr, d time.Duration) ([]string, error) {
 }
 
 // ping sends one echo request from client to ip, so that client has a neighbour entry for it.
-func ping(t *testing.T, client *node, ip netip.Addr) {
+func ping(t testing.TB, client *node, ip netip.Addr) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -116,7 +116,7 @@ func (n *node) neighbor(ip netip.Addr) string {
 
 // waitNeighbor waits until client's neighbour entry for ip names owner's MAC, without the client
 // asking: only the new Master's gratuitous ARP or unsolicited neighbour advertisement updates it.
-func waitNeighbor(t *testing.T, since time.Time, client *node, ip netip.Addr, owner *node) time.Duration {
+func waitNeighbor(t testing.TB, since time.Time, client *node, ip netip.Addr, owner *node) time.Duration {
 	t.Helper()
 	if !pollUntil(3*time.Second, func() bool { return client.neighbor(ip) == owner.MAC }) {
 		t.Fatalf("%s still resolves %s to %q, want %s's %s: no gratuitous ARP or unsolicited NA updated it",

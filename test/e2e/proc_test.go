@@ -21,7 +21,7 @@ const procTimeout = 4 * time.Minute
 // proc is a program running inside a node's namespace, in a process group of its own, with its
 // output kept for the test log.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	out  *syncBuffer
@@ -48,7 +48,7 @@ func (s *syncBuffer) String() string {
 
 // startProc starts argv in n's namespace. At the end of the test it is killed if still running,
 // and its output is logged if the test failed.
-func startProc(t *testing.T, n *node, name string, argv ...string) *proc {
+func startProc(t testing.TB, n *node, name string, argv ...string) *proc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
 	cmd := n.Command(ctx, argv[0], argv[1:]...)
@@ -137,7 +137,7 @@ func (p *proc) kill() {
 
 // agent is a vrrp-operator agent on a node, which tests may stop and start again.
 type agent struct {
-	t        *testing.T
+	t        testing.TB
 	node     *node
 	name     string // --node-name
 	config   string
@@ -155,7 +155,7 @@ type agentOptions struct {
 
 // startAgent runs `vrrp-operator agent --config config --node-name name` on n, with metrics on
 // 127.0.0.1:9472 inside n's namespace.
-func startAgent(t *testing.T, n *node, name, config string, o agentOptions) *agent {
+func startAgent(t testing.TB, n *node, name, config string, o agentOptions) *agent {
 	t.Helper()
 	a := &agent{t: t, node: n, name: name, config: config, hooks: o.hooks, stateDir: t.TempDir(), extra: o.extra}
 	a.start()
@@ -177,7 +177,7 @@ func (a *agent) start() {
 
 // keepalived is keepalived running one configuration on a node.
 type keepalived struct {
-	t      *testing.T
+	t      testing.TB
 	node   *node
 	config string
 	dir    string
@@ -185,7 +185,7 @@ type keepalived struct {
 	*proc
 }
 
-func startKeepalived(t *testing.T, n *node, config string) *keepalived {
+func startKeepalived(t testing.TB, n *node, config string) *keepalived {
 	t.Helper()
 	k := &keepalived{t: t, node: n, dir: t.TempDir()}
 	k.config = filepath.Join(k.dir, "keepalived.conf")

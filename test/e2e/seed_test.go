@@ -91,7 +91,7 @@ func TestSeedSetupFromTheSampleFile(t *testing.T) {
 
 // waitFlag waits for the seed script's master flag to read want: hooks run after the transition,
 // on a queue of their own.
-func waitFlag(t *testing.T, h *seedHook, want, why string) {
+func waitFlag(t testing.TB, h *seedHook, want, why string) {
 	t.Helper()
 	if !pollUntil(5*time.Second, func() bool { return h.value() == want }) {
 		t.Fatalf("master flag %s = %q, want %q (%s); script calls: %q", h.flag, h.value(), want, why, h.callLog())

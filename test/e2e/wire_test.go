@@ -194,7 +194,7 @@ func TestMalformedPacketsAreCountedAndChangeNothing(t *testing.T) {
 	}
 }
 
-func mustScrape(t *testing.T, a *agent) scrape {
+func mustScrape(t testing.TB, a *agent) scrape {
 	t.Helper()
 	s, err := a.metrics()
 	if err != nil {
