@@ -184,7 +184,9 @@ func (r *router) receive(p sockets.Packet) {
 		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
 		return
 	}
-	if !r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src}) {
+	// Only a running router takes adverts; in Init, Fault or Stopped the instance ignores them.
+	running := r.inst.State() == vrrp.StateBackup || r.inst.State() == vrrp.StateMaster
+	if !r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src}) && running {
 		r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name).Inc()
 	}
 }
