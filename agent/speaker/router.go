@@ -219,10 +219,19 @@ func (r *router) apply(d desired.Router) {
 	case !d.Released && old.Released:
 		r.start()
 	}
-	if d.Reason != r.status.Reason || r.inst.Priority() != r.status.Priority {
-		r.status.Reason = d.Reason
+	if r.reason() != r.status.Reason || r.inst.Priority() != r.status.Priority {
+		r.status.Reason = r.reason()
 		r.publish()
 	}
+}
+
+// reason explains the router's state or priority in status: a fault says why, otherwise the node
+// policy does (Cordoned, Maintenance, Excluded, Preferred, or nothing).
+func (r *router) reason() string {
+	if r.inst.State() == vrrp.StateFault {
+		return "InterfaceDown"
+	}
+	return r.cfg.Reason
 }
 
 // linkChanged follows the interface: down means FAULT (RFC 9568 has no Fault state; keepalived's
@@ -378,10 +387,7 @@ func (r *router) transition(t vrrp.Transition, now time.Time) {
 	m := r.s.opts.Metrics
 	m.Transitions.WithLabelValues(r.name, t.From.String(), t.To.String()).Inc()
 	r.status.State, r.status.Priority, r.status.Since = t.To, t.Priority, now
-	r.status.Reason = r.cfg.Reason
-	if t.To == vrrp.StateFault {
-		r.status.Reason = "InterfaceDown"
-	}
+	r.status.Reason = r.reason()
 	r.publish()
 
 	h := r.cfg.Hooks

@@ -195,6 +195,12 @@ func TestSpeakers(t *testing.T) {
 			if got := c.state("primary"); got != vrrp.StateFault {
 				t.Fatalf("primary is %s with its link down, want FAULT", got)
 			}
+			// A configuration sync while the link is down keeps the reason of the fault.
+			c.speakers["primary"].Apply([]desired.Router{seed(150)})
+			synctest.Wait()
+			if st := c.speakers["primary"].Statuses()[0]; st.Reason != "InterfaceDown" || st.Message == "" {
+				t.Errorf("primary reports reason %q message %q after a sync while faulted, want InterfaceDown and why", st.Reason, st.Message)
+			}
 			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
 				t.Fatalf("masters with primary's link down (-want +got):\n%s", diff)
 			}
