@@ -184,9 +184,6 @@ func (r *reporter) flush(ctx context.Context) bool {
 	r.pending = nil
 	r.mu.Unlock()
 
-	for _, t := range pending {
-		r.event(ctx, t)
-	}
 	ok := true
 	for name, e := range work {
 		if err := r.writeEntry(ctx, name, e); err != nil {
@@ -203,6 +200,10 @@ func (r *reporter) flush(ctx context.Context) bool {
 			r.mu.Unlock()
 			ok = false
 		}
+	}
+	// Events come last: they are best effort, status and labels are not.
+	for _, t := range pending {
+		r.event(ctx, t)
 	}
 	return ok
 }
@@ -264,6 +265,9 @@ func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 // event emits an Event regarding the VirtualIP, related to this Node. Events are best effort: the
 // recorder queues and retries them itself.
 func (r *reporter) event(ctx context.Context, t transition) {
+	// The object comes from the cache, which may wait for a sync while the API server is away.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	var vip vrrpv1.VirtualIP
 	if err := r.c.Get(ctx, client.ObjectKey{Name: t.router}, &vip); err != nil {
 		return
