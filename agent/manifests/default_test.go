@@ -16,6 +16,8 @@ import (
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
 // specs to default, from bare to full: every optional object absent, present and empty, present
@@ -114,7 +116,7 @@ func TestDefaultIsIdempotent(t *testing.T) {
 // crdSchema reads the openAPIV3Schema of the generated CRD.
 func crdSchema(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "crd", "bases", "vrrp.dev_virtualips.yaml"))
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "crd", "bases", "vrrp.dev_virtualips.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

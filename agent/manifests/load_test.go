@@ -1,10 +1,8 @@
 package manifests
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
-
-// repoRoot is found from this file, so that tests run from any directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("runtime.Caller failed")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -55,7 +44,7 @@ func defaulted(name string, vrid int32, addrs []string, mutate ...func(*vrrpv1.V
 }
 
 func TestLoadTheSeedSample(t *testing.T) {
-	f, err := os.Open(filepath.Join(repoRoot(t), "config", "samples", "vrrp_v1alpha1_virtualip.yaml"))
+	f, err := os.Open(filepath.Join(testenv.Root(), "config", "samples", "vrrp_v1alpha1_virtualip.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,18 +342,14 @@ func TestLoadRefuses(t *testing.T) {
 // TestLoadRefusesEveryInvalidSample runs the samples the envtest suite sends to a real API server
 // (api/v1alpha1/validation_test.go): a standalone agent must refuse each with the same words.
 func TestLoadRefusesEveryInvalidSample(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "config", "samples", "invalid", "*.yaml"))
-	if err != nil || len(files) < 20 {
-		t.Fatalf("want at least 20 invalid samples, found %d (%v)", len(files), err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+	for _, sample := range testenv.InvalidSamples(t) {
+		t.Run(sample.Name, func(t *testing.T) {
+			file, want := sample.File, sample.Want
 			f, err := os.Open(file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			want := expectedMessage(t, file)
 			_, err = Load(f)
 			if err == nil {
 				t.Fatalf("Load accepted %s; the API server refuses it with %q", file, want)
@@ -374,22 +359,4 @@ func TestLoadRefusesEveryInvalidSample(t *testing.T) {
 			}
 		})
 	}
-}
-
-// expectedMessage reads the sample's first line, "# Refused by the API server with a message
-// containing: ...".
-func expectedMessage(t *testing.T, file string) string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	s.Scan()
-	_, want, ok := strings.Cut(s.Text(), "containing: ")
-	if !ok || want == "" {
-		t.Fatalf("%s: first line must say what the refusal contains, got %q", file, s.Text())
-	}
-	return want
 }

@@ -1,7 +1,6 @@
 package v1alpha1_test
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -39,13 +38,9 @@ func TestAPIServer(t *testing.T) {
 	kubeconfig := testenv.AdminKubeconfig(t, env)
 
 	t.Run("kubectl refuses each invalid sample naming its field", func(t *testing.T) {
-		files, err := filepath.Glob(filepath.Join(testenv.Root(), "config", "samples", "invalid", "*.yaml"))
-		if err != nil || len(files) < 20 {
-			t.Fatalf("want at least 20 invalid samples, found %d (%v)", len(files), err)
-		}
-		for _, f := range files {
-			t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
-				want := expectedMessage(t, f)
+		for _, sample := range testenv.InvalidSamples(t) {
+			t.Run(sample.Name, func(t *testing.T) {
+				f, want := sample.File, sample.Want
 				out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f)
 				if err == nil {
 					t.Fatalf("kubectl apply --dry-run=server accepted %s:\n%s", f, out)
@@ -150,23 +145,6 @@ func TestAPIServer(t *testing.T) {
 			t.Errorf("status.nodes (-want +got):\n%s", diff)
 		}
 	})
-}
-
-// expectedMessage reads the "# Refused ... containing: MESSAGE" header of an invalid sample.
-func expectedMessage(t *testing.T, file string) string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	s.Scan()
-	_, want, ok := strings.Cut(s.Text(), "containing: ")
-	if !ok || want == "" {
-		t.Fatalf("%s: first line must say what the refusal contains, got %q", file, s.Text())
-	}
-	return want
 }
 
 func seedSample(t *testing.T) *vrrpv1.VirtualIP {
