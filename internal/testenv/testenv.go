@@ -82,3 +82,16 @@ func Report(t testing.TB, format string, args ...any) {
 		t.Logf("writing the test report: %v", err)
 	}
 }
+
+// BuildAgent builds cmd/vrrp-operator into path. It has no deadline on purpose: on a fresh machine
+// (cold Go cache, two cores, other test packages compiling beside it) the build takes minutes, and a
+// test must not fail for that.
+func BuildAgent(path string) error {
+	cmd := exec.Command("go", "build", "-o", path, "./cmd/vrrp-operator")
+	cmd.Dir = Root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the agent: %w: %s", err, out)
+	}
+	return nil
+}

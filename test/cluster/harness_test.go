@@ -39,10 +39,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	agentBinary = filepath.Join(dir, "vrrp-operator")
-	build := exec.Command("go", "build", "-o", agentBinary, "./cmd/vrrp-operator")
-	build.Dir = testenv.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the agent: %v\n%s", err, out)
+	if err := testenv.BuildAgent(agentBinary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

@@ -34,7 +34,8 @@ var (
 )
 
 // agentBinary builds cmd/vrrp-operator once per run, on first use, so that a run whose tests all
-// skip (no root, -short) builds nothing.
+// skip (no root, -short) builds nothing. The build has no deadline: on a cold Go cache with two cores
+// it takes minutes while other packages compile beside it.
 func agentBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -43,13 +44,7 @@ func agentBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "vrrp-operator")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, "./cmd/vrrp-operator")
-		cmd.Dir = testenv.Root()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the agent: %w: %s", err, out)
-		}
+		buildErr = testenv.BuildAgent(binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
