@@ -98,7 +98,6 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 	if !t.Run("kubectl cordon moves the VIP and uncordon brings it back", func(t *testing.T) {
 		p := startPinger(t)
 		time.Sleep(500 * time.Millisecond) // answers before the cordon, to measure the gap from
-		start := time.Now()
 		c.kubectl("cordon", "primary")
 		moved := eventually(t, 10*time.Second, "secondary alone holds the VIP", func() (bool, string) { return onlyHolder("secondary") })
 		followed := eventually(t, 10*time.Second, "the client's neighbour entry follows", func() (bool, string) {
