@@ -92,9 +92,30 @@ cover: ## Print statement coverage of the protocol package.
 
 ##@ Build
 
+# PAUSE_IMG names the pause image as containerd's default sandbox image, so that a local cluster
+# starts pods without pulling it.
+PAUSE_IMG ?= registry.k8s.io/pause:3.10
+
 .PHONY: build
-build: ## Build bin/vrrp-operator.
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/vrrp-operator ./cmd/vrrp-operator
+build: ## Build bin/vrrp-operator (static and stripped, as the Dockerfile builds it).
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/vrrp-operator ./cmd/vrrp-operator
+
+.PHONY: image
+image: build ## Write the image $(IMG) as bin/vrrp-operator-image.tar without an engine (docker load, ctr images import).
+	go run ./hack/image --binary $(LOCALBIN)/vrrp-operator --tag '$(IMG)' --output $(LOCALBIN)/vrrp-operator-image.tar
+
+.PHONY: pause-image
+pause-image: ## Write the pause image $(PAUSE_IMG) for a local cluster's pods as bin/pause-image.tar.
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/pause ./hack/pause
+	go run ./hack/image --pause --binary $(LOCALBIN)/pause --tag '$(PAUSE_IMG)' --output $(LOCALBIN)/pause-image.tar
+
+.PHONY: docker-build
+docker-build: ## Build the image $(IMG) with a container engine.
+	docker build -t '$(IMG)' .
+
+.PHONY: docker-push
+docker-push: ## Push the image $(IMG).
+	docker push '$(IMG)'
 
 .PHONY: run
 run: manifests generate ## Run the controller against the cluster in ~/.kube/config.
@@ -112,9 +133,19 @@ install: manifests ## Install the CRD into the cluster in ~/.kube/config.
 uninstall: manifests ## Remove the CRD from the cluster.
 	kubectl delete --ignore-not-found -f config/crd/bases
 
+# IMG is name[:tag][@sha256:...], and the name may start with a registry with a port
+# (host:5000/team/vrrp-operator:v1): the tag is what follows a ':' in the last path element only. The
+# chart prefers the digest to the tag; with neither, the tag is latest, as docker assumes.
 .PHONY: deploy
-deploy: manifests ## Install the chart into the cluster in ~/.kube/config.
-	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --take-ownership --set image.repository=$(firstword $(subst :, ,$(IMG))) --set image.tag=$(lastword $(subst :, ,$(IMG)))
+deploy: manifests ## Install the chart with the image $(IMG) into the cluster in ~/.kube/config.
+	@img='$(IMG)'; repo=$${img%%@*}; digest=; tag=; \
+	if [ "$$repo" != "$$img" ]; then digest=$${img#*@}; fi; \
+	last=$${repo##*/}; \
+	if [ "$${last%:*}" != "$$last" ]; then tag=$${last##*:}; repo=$${repo%:*}; fi; \
+	if [ -z "$$tag$$digest" ]; then tag=latest; fi; \
+	set -x; \
+	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --take-ownership \
+		--set image.repository="$$repo" --set image.tag="$$tag" --set image.digest="$$digest"
 
 .PHONY: undeploy
 undeploy: ## Uninstall the chart.
