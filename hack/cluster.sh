@@ -89,7 +89,7 @@ cert() {
 	local name=$1 subj=$2 san=${3:-} ext
 	[[ -f $dir/pki/$name.crt ]] && return
 	ext="extendedKeyUsage=serverAuth,clientAuth"
-	[[ -n $san ]] && ext+=$'\n'"subjectAltName=$san"
+	if [[ -n $san ]]; then ext+=$'\n'"subjectAltName=$san"; fi
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "$subj" \
 		-keyout "$dir/pki/$name.key" -out "$dir/pki/$name.csr" 2>/dev/null
 	openssl x509 -req -in "$dir/pki/$name.csr" -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" \
@@ -211,12 +211,14 @@ network() {
 		ns_exists "$ns" && continue
 		ip netns add "$ns"
 		local link=eth0 addr=$client_ip peer=vrrpk-$n
-		[[ $n != client ]] && link=${node_link[$n]} addr=${node_ip[$n]}
+		if [[ $n != client ]]; then link=${node_link[$n]} addr=${node_ip[$n]}; fi
 		ip link add "$peer" type veth peer name "$link" netns "$ns"
 		ip link set "$peer" master "$bridge" up
 		ip -n "$ns" link set lo up
 		ip -n "$ns" addr add "$addr/24" dev "$link"
 		ip -n "$ns" link set "$link" up
+		# Pods reach the API server through their node, masqueraded (CNI bridge plugin).
+		if [[ $n != client ]]; then ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1; fi
 	done
 }
 
