@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +51,7 @@ func TestAgentDaemonSet(t *testing.T) {
 
 	t.Run("it runs the agent on the host network with its flags", func(t *testing.T) {
 		want := []string{"agent", "--node-name=$(NODE_NAME)", "--hook-dir=/etc/vrrp-operator/hooks",
-			"--state-dir=/var/lib/vrrp-operator", "--metrics-bind-address=:9472"}
+			"--state-dir=/var/lib/vrrp-operator", "--metrics-bind-address=$(HOST_IP):9472", "--shutdown-timeout=25s"}
 		if diff := cmp.Diff(want, c.Args); diff != "" {
 			t.Errorf("args (-want +got):\n%s", diff)
 		}
@@ -65,9 +66,11 @@ func TestAgentDaemonSet(t *testing.T) {
 		}
 	})
 
-	t.Run("NODE_NAME comes from the pod's node", func(t *testing.T) {
-		want := []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}}
+	t.Run("NODE_NAME and HOST_IP come from the pod's node", func(t *testing.T) {
+		want := []corev1.EnvVar{
+			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+			{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
+		}
 		if diff := cmp.Diff(want, c.Env); diff != "" {
 			t.Errorf("env (-want +got):\n%s", diff)
 		}
@@ -153,16 +156,34 @@ func TestAgentDaemonSet(t *testing.T) {
 		}
 	})
 
-	t.Run("probes ask /healthz on the metrics port", func(t *testing.T) {
+	t.Run("liveness asks /healthz and readiness /readyz on the metrics port", func(t *testing.T) {
 		if len(c.Ports) != 1 || c.Ports[0].Name != "metrics" || c.Ports[0].ContainerPort != 9472 {
 			t.Fatalf("ports = %+v, want metrics 9472", c.Ports)
 		}
-		for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
-			if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port != intstr.FromString("metrics") {
-				t.Errorf("%s probe = %+v, want GET /healthz on metrics", name, p)
+		for name, want := range map[string]string{"liveness": "/healthz", "readiness": "/readyz"} {
+			p := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe}[name]
+			if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != want || p.HTTPGet.Port != intstr.FromString("metrics") || p.HTTPGet.Host != "" {
+				t.Errorf("%s probe = %+v, want GET %s on metrics at the pod's (the node's) address", name, p, want)
 			}
 		}
 	})
+}
+
+func TestAgentListensAndStopsAsConfigured(t *testing.T) {
+	t.Parallel()
+	ds := get[appsv1.DaemonSet](t, template(t, "--set", "agent.metricsHost=127.0.0.1", "--set", "agent.terminationGracePeriodSeconds=120"),
+		"DaemonSet", "vrrp-operator-agent")
+	c := ds.Spec.Template.Spec.Containers[0]
+	for _, want := range []string{"--metrics-bind-address=127.0.0.1:9472", "--shutdown-timeout=115s"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %q lack %q", c.Args, want)
+		}
+	}
+	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Host != "127.0.0.1" {
+			t.Errorf("%s probe = %+v, want it to ask 127.0.0.1, where the agent listens", name, p)
+		}
+	}
 }
 
 func TestControllerDeployment(t *testing.T) {

@@ -50,6 +50,19 @@ func TestInstall(t *testing.T) {
 	// cluster.
 	k(t, "delete", crdName, "--wait", "--timeout=30s")
 
+	step("helm install refuses a namespace whose Pod Security level refuses the agent, and says how to fix it", func(t *testing.T) {
+		k(t, "create", "namespace", "vrrp-baseline")
+		k(t, "label", "namespace", "vrrp-baseline", "pod-security.kubernetes.io/enforce=baseline")
+		out, err := helm(t, "install", "vrrp-operator", chartDir, "--kubeconfig", kc, "--namespace", "vrrp-baseline")
+		if err == nil {
+			t.Fatalf("helm install into a baseline namespace succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, "pod-security.kubernetes.io/enforce=privileged --overwrite") {
+			t.Errorf("the refusal does not say how to fix it:\n%s", out)
+		}
+		k(t, "delete", "namespace", "vrrp-baseline", "--wait=false")
+	})
+
 	step("helm install creates every object and a served, kept CRD", func(t *testing.T) {
 		out := h(t, "install", "vrrp-operator", chartDir, "--create-namespace")
 		if !strings.Contains(out, "kubectl get vip -o wide") {
