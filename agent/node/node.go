@@ -28,9 +28,9 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 )
 
-// ShutdownTimeout bounds the goodbye at exit (priority-0 adverts, address removal, stop hooks): well
-// inside Kubernetes' default 30 s grace period.
-const ShutdownTimeout = 25 * time.Second
+// DefaultShutdownTimeout bounds the goodbye at exit (priority-0 adverts, address removal, stop
+// hooks) unless Options say otherwise: well inside Kubernetes' default 30 s grace period.
+const DefaultShutdownTimeout = 25 * time.Second
 
 // Options configure the node's data plane.
 type Options struct {
@@ -39,6 +39,9 @@ type Options struct {
 	StateDir        string
 	MetricsAddr     string // "" or "0": no metrics endpoint
 	AddressLifetime time.Duration
+	// ShutdownTimeout bounds the goodbye at exit; 0 means DefaultShutdownTimeout. In a pod it must
+	// end before terminationGracePeriodSeconds, when the kubelet kills the agent.
+	ShutdownTimeout time.Duration
 	Log             logr.Logger
 	// OnStatus receives every change of a router's status; it must not block.
 	OnStatus func(speaker.Status)
@@ -143,11 +146,9 @@ func (n *Node) Plan(in desired.Inputs) (desired.Result, bool) {
 func (n *Node) Run(res desired.Result) { n.speaker.Apply(res.Routers) }
 
 // Close leaves every router cleanly (priority-0 adverts, VIPs removed, stop hooks run and waited
-// for) within ShutdownTimeout, then releases the node's resources.
+// for) within the shutdown timeout, then releases the node's resources.
 func (n *Node) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	err := n.speaker.Shutdown(ctx)
+	err := n.leave()
 	n.ann.Close()
 	n.addrs.Close()
 	n.stopMetrics()
@@ -155,6 +156,17 @@ func (n *Node) Close() error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+// leave stops every router within the shutdown timeout.
+func (n *Node) leave() error {
+	timeout := n.opts.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = DefaultShutdownTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return n.speaker.Shutdown(ctx)
 }
 
 // serveMetrics serves /metrics and /healthz on addr until the returned function is called.

@@ -11,43 +11,66 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/kube"
+	"github.com/vrrp-dev/vrrp-operator/agent/node"
 	"github.com/vrrp-dev/vrrp-operator/agent/standalone"
 )
 
-func runAgent(ctx context.Context, args []string) error {
+// agentFlags are the agent's command line.
+type agentFlags struct {
+	standalone.Options
+	kubeconfig string
+	verbosity  int
+}
+
+func parseAgentFlags(args []string) (agentFlags, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	var o standalone.Options
+	var f agentFlags
+	o := &f.Options
 	fs.StringVar(&o.ConfigFile, "config", "", "run standalone from this YAML stream of VirtualIPs, Secrets and Nodes instead of a cluster")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":9472", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
 	fs.DurationVar(&o.Resync, "resync", 10*time.Second, "how often the routers are derived again without an event (interfaces, Secrets, the --config file)")
-	verbosity := fs.Int("v", 0, "log verbosity: 0 transitions, 1 details, 4 every packet")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", node.DefaultShutdownTimeout,
+		"how long leaving at exit (priority-0 adverts, VIPs removed, stop hooks) may take; keep it below the pod's terminationGracePeriodSeconds")
+	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 transitions, 1 details, 4 every packet")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return f, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if o.AddressLifetime != 0 && o.AddressLifetime < 3*time.Second {
 		// The Master refreshes at a third of it, and the kernel counts lifetimes in whole seconds.
-		return fmt.Errorf("--address-lifetime %v: want 0 (forever) or at least 3s", o.AddressLifetime)
+		return f, fmt.Errorf("--address-lifetime %v: want 0 (forever) or at least 3s", o.AddressLifetime)
+	}
+	if o.ShutdownTimeout <= 0 {
+		return f, fmt.Errorf("--shutdown-timeout %v: want more than 0", o.ShutdownTimeout)
 	}
 	if o.Name == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return fmt.Errorf("no --node-name and no host name: %w", err)
+			return f, fmt.Errorf("no --node-name and no host name: %w", err)
 		}
 		o.Name = h
 	}
-	o.Log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*verbosity)}))
+	return f, nil
+}
+
+func runAgent(ctx context.Context, args []string) error {
+	f, err := parseAgentFlags(args)
+	if err != nil {
+		return err
+	}
+	o := f.Options
+	o.Log = logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-f.verbosity)}))
 	if o.ConfigFile != "" {
 		return standalone.Run(ctx, o)
 	}
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := restConfig(f.kubeconfig)
 	if err != nil {
 		return err
 	}
