@@ -31,12 +31,11 @@ import (
 )
 
 // Options configure the agent in a cluster.
+// Resync (of node.Options) re-derives the routers this often even without events: Secrets are
+// read, not watched, and interfaces change without the API server knowing.
 type Options struct {
 	node.Options
 	Config *rest.Config
-	// Resync re-derives the routers this often even without events: Secrets are read, not
-	// watched, and interfaces change without the API server knowing.
-	Resync time.Duration
 }
 
 // Run runs the agent until ctx ends, then leaves every router cleanly.
@@ -74,6 +73,7 @@ func Run(ctx context.Context, o Options) error {
 	snap := newSnapshot(o.StateDir)
 	secrets := newSecretStore(nil)
 	secrets.log = log
+	n.Waiting("waiting for the API server's VirtualIPs and Nodes")
 	if in, ok, err := snap.load(); err != nil {
 		log.Error(err, "ignoring the last known configuration")
 	} else if ok {
@@ -179,6 +179,7 @@ func (a *agent) Start(ctx context.Context) error {
 	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
 	for {
+		a.node.Heartbeat()
 		a.sync(ctx)
 		select {
 		case <-a.poke:

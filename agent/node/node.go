@@ -6,10 +6,7 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -17,7 +14,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/addresses"
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -37,12 +33,15 @@ type Options struct {
 	Name            string // the node's name
 	HookDir         string
 	StateDir        string
-	MetricsAddr     string // "" or "0": no metrics endpoint
+	MetricsAddr     string // as ParseBindAddress takes it; "" or "0": no metrics endpoint
 	AddressLifetime time.Duration
 	// ShutdownTimeout bounds the goodbye at exit; 0 means DefaultShutdownTimeout. In a pod it must
 	// end before terminationGracePeriodSeconds, when the kubelet kills the agent.
 	ShutdownTimeout time.Duration
-	Log             logr.Logger
+	// Resync is how often the main loop derives the routers again without an event; /healthz
+	// reports the loop as wedged after several missed rounds.
+	Resync time.Duration
+	Log    logr.Logger
 	// OnStatus receives every change of a router's status; it must not block.
 	OnStatus func(speaker.Status)
 }
@@ -54,6 +53,7 @@ type Node struct {
 	addrs       *addresses.Manager
 	ann         *host.Announcers
 	speaker     *speaker.Speaker
+	health      *health
 	stopMetrics func()
 
 	mu       sync.Mutex
@@ -63,6 +63,10 @@ type Node struct {
 // Start removes the VIPs a previous agent left behind, then starts the speaker with no routers.
 func Start(o Options) (*Node, error) {
 	log := o.Log.WithValues("node", o.Name)
+	listen, err := ParseBindAddress(o.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint: %w", err)
+	}
 	addrs, err := addresses.NewManager(o.StateDir, log)
 	if err != nil {
 		return nil, fmt.Errorf("opening the address record: %w", err)
@@ -79,12 +83,14 @@ func Start(o Options) (*Node, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	stopMetrics, err := serveMetrics(o.MetricsAddr, reg, log)
+	h := newHealth(o.Resync)
+	stopMetrics, err := serveMetrics(listen, reg, h, log)
 	if err != nil {
 		addrs.Close()
 		return nil, err
 	}
-	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, stopMetrics: stopMetrics, reported: map[string]string{}}
+	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, health: h, stopMetrics: stopMetrics,
+		reported: map[string]string{}}
 	runner := hooks.NewRunner(o.HookDir, log, func(r hooks.Result) { n.speaker.HookDone(r) })
 	n.speaker = speaker.New(speaker.Options{
 		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: runner,
@@ -122,6 +128,7 @@ func (n *Node) Plan(in desired.Inputs) (desired.Result, bool) {
 	ifaces, err := netif.Interfaces(n.isVIP)
 	if err != nil {
 		n.log.Error(err, "listing interfaces; keeping the routers as they are")
+		n.health.waiting("listing interfaces: " + err.Error())
 		return desired.Result{}, false
 	}
 	in.Interfaces = in.Interfaces[:0]
@@ -142,12 +149,23 @@ func (n *Node) Plan(in desired.Inputs) (desired.Result, bool) {
 	return res, true
 }
 
-// Run makes the running routers those of res.
-func (n *Node) Run(res desired.Result) { n.speaker.Apply(res.Routers) }
+// Run makes the running routers those of res; from then on the agent is ready. Apply returns once
+// the routers it starts are running.
+func (n *Node) Run(res desired.Result) {
+	n.speaker.Apply(res.Routers)
+	n.health.setReady()
+}
+
+// Heartbeat tells /healthz that the main loop is alive; the loop calls it on every round.
+func (n *Node) Heartbeat() { n.health.heartbeat() }
+
+// Waiting tells /readyz why no configuration runs yet.
+func (n *Node) Waiting(reason string) { n.health.waiting(reason) }
 
 // Close leaves every router cleanly (priority-0 adverts, VIPs removed, stop hooks run and waited
 // for) within the shutdown timeout, then releases the node's resources.
 func (n *Node) Close() error {
+	n.health.notReady("shutting down")
 	err := n.leave()
 	n.ann.Close()
 	n.addrs.Close()
@@ -167,29 +185,4 @@ func (n *Node) leave() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return n.speaker.Shutdown(ctx)
-}
-
-// serveMetrics serves /metrics and /healthz on addr until the returned function is called.
-func serveMetrics(addr string, reg *prometheus.Registry, log logr.Logger) (func(), error) {
-	if addr == "" || addr == "0" {
-		return func() {}, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error(err, "serving metrics")
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }

@@ -20,9 +20,8 @@ import (
 
 // Options configure a standalone agent.
 type Options struct {
-	node.Options
-	ConfigFile string
-	Resync     time.Duration // how often the file and the interfaces are read again
+	node.Options // Resync is how often the file and the interfaces are read again
+	ConfigFile   string
 }
 
 // Run runs the routers of the file for this node until ctx ends, then leaves them cleanly.
@@ -40,6 +39,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	apply := func() {
+		n.Heartbeat()
 		if fresh, err := load(o.ConfigFile); err != nil {
 			log.Error(err, "reading the configuration again; keeping the last good one")
 		} else {

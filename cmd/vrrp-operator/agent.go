@@ -15,6 +15,10 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/standalone"
 )
 
+// defaultAgentMetricsAddr keeps the metrics and health endpoints of a hostNetwork agent off the
+// node's other addresses, the VIPs included; the chart passes the node's own IP instead.
+const defaultAgentMetricsAddr = "127.0.0.1:9472"
+
 // agentFlags are the agent's command line.
 type agentFlags struct {
 	standalone.Options
@@ -31,7 +35,8 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":9472", "address of the Prometheus metrics endpoint; 0 turns it off")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", defaultAgentMetricsAddr,
+		"address of /metrics, /healthz and /readyz: IP:PORT (IPv6 with or without brackets: the last colon starts the port), :PORT for every address, 0 for none")
 	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
 	fs.DurationVar(&o.Resync, "resync", 10*time.Second, "how often the routers are derived again without an event (interfaces, Secrets, the --config file)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", node.DefaultShutdownTimeout,
@@ -49,6 +54,9 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	}
 	if o.ShutdownTimeout <= 0 {
 		return f, fmt.Errorf("--shutdown-timeout %v: want more than 0", o.ShutdownTimeout)
+	}
+	if _, err := node.ParseBindAddress(o.MetricsAddr); err != nil {
+		return f, fmt.Errorf("--metrics-bind-address: %w", err)
 	}
 	if o.Name == "" {
 		h, err := os.Hostname()
@@ -74,5 +82,5 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Resync: o.Resync})
+	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg})
 }
