@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"))
+	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
 	secrets.reader = mgr.GetAPIReader()
 	a := &agent{node: n, cache: mgr.GetCache(), rep: rep, name: o.Name, log: log, snapshot: snap,
 		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: secrets}

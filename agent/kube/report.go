@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -34,14 +35,20 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
+// refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
+// rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
+// flood the log meanwhile.
+const refusalLogEvery = time.Minute
+
 // reporter writes what the routers observe to the API server. It never blocks the routers: observe
 // records the latest status and the writer goroutine catches up, latest state wins.
 type reporter struct {
-	c    client.Client
-	rec  events.EventRecorder
-	node string
-	log  logr.Logger
-	kick chan struct{}
+	c       client.Client
+	rec     events.EventRecorder
+	metrics *metrics.Metrics
+	node    string
+	log     logr.Logger
+	kick    chan struct{}
 
 	mu      sync.Mutex
 	entries map[string]*vrrpv1.NodeStatus // router -> entry to write; nil: remove ours
@@ -49,9 +56,16 @@ type reporter struct {
 	masters map[string]bool // routers this node is MASTER of, for the node label
 	labels  bool            // the node label needs writing
 	states  map[string]vrrp.State
-	pending []transition    // Events to emit
-	known   map[string]bool // routers that run here or failed to (participate)
-	running map[string]bool // routers that run here: only they report through observe
+	pending []transition       // Events to emit
+	known   map[string]bool    // routers that run here or failed to (participate)
+	running map[string]bool    // routers that run here: only they report through observe
+	refused map[string]refusal // resource/object -> the refusal last logged
+}
+
+// refusal is a write the API server refused, as last logged.
+type refusal struct {
+	message string
+	at      time.Time
 }
 
 type transition struct {
@@ -66,11 +80,14 @@ func newReporter(node string, log logr.Logger) *reporter {
 	// labels starts true: the first write removes master labels a predecessor left on this Node.
 	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
-		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, labels: true}
+		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
+		labels: true}
 }
 
-// connect gives the reporter its client and recorder; it is called before Start.
-func (r *reporter) connect(c client.Client, rec events.EventRecorder) { r.c, r.rec = c, rec }
+// connect gives the reporter its client, recorder and metrics; it is called before Start.
+func (r *reporter) connect(c client.Client, rec events.EventRecorder, m *metrics.Metrics) {
+	r.c, r.rec, r.metrics = c, rec, m
+}
 
 // participate tells the reporter which VirtualIPs this node takes part in: a running router or one
 // that cannot run here (reported as FAULT with the reason). Entries of the others are removed.
@@ -186,15 +203,17 @@ func (r *reporter) flush(ctx context.Context) bool {
 
 	ok := true
 	for name, e := range work {
-		if err := r.writeEntry(ctx, name, e); err != nil {
-			r.log.V(1).Info("writing status, will retry", "virtualIP", name, "error", err.Error())
+		err := r.writeEntry(ctx, name, e)
+		r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+name, err)
+		if err != nil {
 			r.redo(name)
 			ok = false
 		}
 	}
 	if labels {
-		if err := r.writeLabels(ctx, masters); err != nil {
-			r.log.V(1).Info("writing the master label, will retry", "error", err.Error())
+		err := r.writeLabels(ctx, masters)
+		r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
+		if err != nil {
 			r.mu.Lock()
 			r.labels = true
 			r.mu.Unlock()
@@ -206,6 +225,50 @@ func (r *reporter) flush(ctx context.Context) bool {
 		r.event(ctx, t)
 	}
 	return ok
+}
+
+// wrote accounts for a write of object: failures are counted by reason. Refusals (RBAC, the
+// admission policy) are logged at level 0, since retrying cannot fix them, on each new message and
+// then once per refusalLogEvery; other failures (the API server away) at level 1, as retries
+// usually land.
+func (r *reporter) wrote(resource, object string, err error) {
+	key := resource + "/" + object
+	if err == nil {
+		r.mu.Lock()
+		delete(r.refused, key) // the next refusal is news again
+		r.mu.Unlock()
+		return
+	}
+	reason := writeErrorReason(err)
+	r.metrics.APIWriteErrors.WithLabelValues(resource, reason).Inc()
+	if reason != metrics.ReasonForbidden {
+		r.log.V(1).Info("writing to the API server, will retry", "resource", resource, "object", object, "error", err.Error())
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	last, seen := r.refused[key]
+	report := !seen || last.message != err.Error() || now.Sub(last.at) >= refusalLogEvery
+	if report {
+		r.refused[key] = refusal{message: err.Error(), at: now}
+	}
+	r.mu.Unlock()
+	if report {
+		r.log.Error(err, "the API server refused the agent's write; check the agent's RBAC and the admission policy",
+			"resource", resource, "object", object, "reason", string(apierrors.ReasonForError(err)))
+	}
+}
+
+// writeErrorReason is the reason label of a failed write.
+func writeErrorReason(err error) string {
+	switch {
+	case apierrors.IsForbidden(err):
+		return metrics.ReasonForbidden
+	case apierrors.IsConflict(err):
+		return metrics.ReasonConflict
+	default:
+		return metrics.ReasonOther
+	}
 }
 
 // redo marks an entry dirty again unless a newer state already did.

@@ -17,6 +17,20 @@ const (
 	SendErrors      = "vrrp_operator_send_errors_total"
 	HookRuns        = "vrrp_operator_hook_runs_total"
 	HookDuration    = "vrrp_operator_hook_duration_seconds"
+	APIWriteErrors  = "vrrp_operator_api_write_errors_total"
+)
+
+// Values of the resource label of APIWriteErrors: what the agent writes.
+const (
+	ResourceVirtualIPStatus = "virtualip_status" // this node's entry of a VirtualIP's status.nodes
+	ResourceNodeLabel       = "node_label"       // vrrp.dev/master-<name> on this node's Node
+)
+
+// Values of the reason label of APIWriteErrors.
+const (
+	ReasonForbidden = "forbidden" // RBAC or the admission policy refused: retrying cannot fix it
+	ReasonConflict  = "conflict"
+	ReasonOther     = "other" // the API server away, timeouts, invalid objects
 )
 
 // States is the state set of RouterState, in the words keepalived uses.
@@ -33,6 +47,7 @@ type Metrics struct {
 	SendErrors      *prometheus.CounterVec
 	HookRuns        *prometheus.CounterVec
 	HookDuration    *prometheus.HistogramVec
+	APIWriteErrors  *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg when it is not nil.
@@ -66,10 +81,20 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "How long hooks ran.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60}},
 			[]string{"kind"}),
+		APIWriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: APIWriteErrors,
+			Help: "Writes of the agent the API server did not take, by resource and reason (forbidden, conflict, other)."},
+			[]string{"resource", "reason"}),
+	}
+	// Every series of APIWriteErrors exists from the start, so that an alert on its increase fires
+	// on the first refusal too.
+	for _, resource := range []string{ResourceVirtualIPStatus, ResourceNodeLabel} {
+		for _, reason := range []string{ReasonForbidden, ReasonConflict, ReasonOther} {
+			m.APIWriteErrors.WithLabelValues(resource, reason)
+		}
 	}
 	if reg != nil {
 		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
-			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration)
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors)
 	}
 	return m
 }

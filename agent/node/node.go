@@ -53,6 +53,7 @@ type Node struct {
 	addrs       *addresses.Manager
 	ann         *host.Announcers
 	speaker     *speaker.Speaker
+	metrics     *metrics.Metrics
 	health      *health
 	stopMetrics func()
 
@@ -89,12 +90,12 @@ func Start(o Options) (*Node, error) {
 		addrs.Close()
 		return nil, err
 	}
-	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, health: h, stopMetrics: stopMetrics,
-		reported: map[string]string{}}
+	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, metrics: metrics.New(reg), health: h,
+		stopMetrics: stopMetrics, reported: map[string]string{}}
 	runner := hooks.NewRunner(o.HookDir, log, func(r hooks.Result) { n.speaker.HookDone(r) })
 	n.speaker = speaker.New(speaker.Options{
 		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: runner,
-		Network: &host.Network{Exclude: n.isVIP, Log: log}, Metrics: metrics.New(reg), Log: log,
+		Network: &host.Network{Exclude: n.isVIP, Log: log}, Metrics: n.metrics, Log: log,
 		AddressLifetime: o.AddressLifetime, OnStatus: o.OnStatus,
 	})
 	return n, nil
@@ -155,6 +156,9 @@ func (n *Node) Run(res desired.Result) {
 	n.speaker.Apply(res.Routers)
 	n.health.setReady()
 }
+
+// Metrics are the agent's collectors, served on the metrics endpoint.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
 
 // Heartbeat tells /healthz that the main loop is alive; the loop calls it on every round.
 func (n *Node) Heartbeat() { n.health.heartbeat() }

@@ -1,0 +1,195 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// refusedWrites is the message the reporter logs a refusal with.
+const refusedWrites = "the API server refused the agent's write"
+
+// writeHarness is a reporter of node primary, MASTER of VirtualIP services, whose status and label
+// writes answer what fail returns.
+type writeHarness struct {
+	rep *reporter
+	reg *prometheus.Registry
+	m   *metrics.Metrics
+
+	mu   sync.Mutex
+	fail error
+	logs []string // level-0 lines
+}
+
+func newWriteHarness(t *testing.T) *writeHarness {
+	t.Helper()
+	h := &writeHarness{reg: prometheus.NewRegistry()}
+	h.m = metrics.New(h.reg)
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	answer := func() error {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.fail
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+			return answer()
+		},
+		SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+			return answer()
+		},
+	}).Build()
+	log := funcr.New(func(prefix, args string) {
+		h.mu.Lock()
+		h.logs = append(h.logs, args)
+		h.mu.Unlock()
+	}, funcr.Options{Verbosity: 0})
+	h.rep = newReporter("primary", log)
+	h.rep.connect(c, nil, h.m)
+	h.rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+	h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+	return h
+}
+
+func (h *writeHarness) answer(err error) {
+	h.mu.Lock()
+	h.fail = err
+	h.mu.Unlock()
+}
+
+// flush writes once and returns the refusals logged at level 0.
+func (h *writeHarness) flush() []string {
+	h.rep.flush(context.Background())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var refusals []string
+	for _, l := range h.logs {
+		if strings.Contains(l, refusedWrites) {
+			refusals = append(refusals, l)
+		}
+	}
+	h.logs = nil
+	return refusals
+}
+
+func (h *writeHarness) count(resource, reason string) float64 {
+	return testutil.ToFloat64(h.m.APIWriteErrors.WithLabelValues(resource, reason))
+}
+
+func forbidden(msg string) error {
+	return apierrors.NewForbidden(schema.GroupResource{Group: vrrpv1.GroupVersion.Group, Resource: "virtualips"}, "services", errors.New(msg))
+}
+
+func TestWriteErrorsAreCountedByReason(t *testing.T) {
+	tests := map[string]struct {
+		err        error
+		wantReason string
+		wantLogged int // level-0 lines: one per resource for a refusal
+	}{
+		"a write RBAC or the admission policy forbids is counted as forbidden and logged": {
+			err: forbidden("ValidatingAdmissionPolicy 'vrrp-operator-agent' denied request"), wantReason: metrics.ReasonForbidden, wantLogged: 2,
+		},
+		"a conflict is counted as conflict and retried quietly": {
+			err: apierrors.NewConflict(schema.GroupResource{Resource: "nodes"}, "primary", errors.New("changed")), wantReason: metrics.ReasonConflict,
+		},
+		"an API server that went away is counted as other and retried quietly": {
+			err: apierrors.NewTimeoutError("request timed out", 1), wantReason: metrics.ReasonOther,
+		},
+		"a transport error is counted as other": {
+			err: errors.New("dial tcp 203.0.113.1:6443: connect: connection refused"), wantReason: metrics.ReasonOther,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newWriteHarness(t)
+				h.answer(tc.err)
+				logged := h.flush()
+				if len(logged) != tc.wantLogged {
+					t.Errorf("logged %d refusals at level 0, want %d: %q", len(logged), tc.wantLogged, logged)
+				}
+				for _, l := range logged {
+					for _, want := range []string{`"reason"="Forbidden"`, "denied request", `"object"=`} {
+						if !strings.Contains(l, want) {
+							t.Errorf("refusal logged as %s, want it to name %s", l, want)
+						}
+					}
+				}
+				if n, err := testutil.GatherAndCount(h.reg, metrics.APIWriteErrors); err != nil || n != 6 {
+					t.Errorf("the registry serves %d series of %s (%v), want one per resource and reason: 6", n, metrics.APIWriteErrors, err)
+				}
+				for _, resource := range []string{metrics.ResourceVirtualIPStatus, metrics.ResourceNodeLabel} {
+					for _, reason := range []string{metrics.ReasonForbidden, metrics.ReasonConflict, metrics.ReasonOther} {
+						want := 0.0
+						if reason == tc.wantReason {
+							want = 1
+						}
+						if got := h.count(resource, reason); got != want {
+							t.Errorf("%s{resource=%q,reason=%q} = %v, want %v", metrics.APIWriteErrors, resource, reason, got, want)
+						}
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestPersistentRefusalDoesNotFloodTheLog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newWriteHarness(t)
+		steps := []struct {
+			what       string
+			before     func()
+			wantLogged int
+		}{
+			{"the first refusal is logged for the status entry and the label", func() { h.answer(forbidden("denied")) }, 2},
+			{"the same refusal on retry is not logged again", func() {}, 0},
+			{"nor just before a minute has passed", func() { time.Sleep(refusalLogEvery - time.Second) }, 0},
+			{"it is logged again once a minute", func() { time.Sleep(time.Second) }, 2},
+			{"a refusal with another message is logged at once", func() { h.answer(forbidden("denied by another rule")) }, 2},
+			{"writes that land log nothing", func() { h.answer(nil) }, 0},
+		}
+		for _, s := range steps {
+			s.before()
+			if got := len(h.flush()); got != s.wantLogged {
+				t.Errorf("%s: logged %d refusals at level 0, want %d", s.what, got, s.wantLogged)
+			}
+		}
+		// A refusal after writes landed again is news: the observe makes both writes due again.
+		h.answer(forbidden("denied"))
+		h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateBackup, Priority: 150})
+		if got := len(h.flush()); got != 2 {
+			t.Errorf("a refusal after writes landed: logged %d refusals at level 0, want 2", got)
+		}
+		if got := h.count(metrics.ResourceVirtualIPStatus, metrics.ReasonForbidden); got != 6 {
+			t.Errorf("%s{resource=%q,reason=forbidden} = %v, want every refusal counted: 6", metrics.APIWriteErrors, metrics.ResourceVirtualIPStatus, got)
+		}
+	})
+}
