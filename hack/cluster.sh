@@ -297,12 +297,18 @@ cgroups() {
 # The mount points on the machine that the nodes cover; those that did not exist are recorded, so
 # that down removes exactly them.
 mount_points() {
-	local p
+	local p q missing
 	for p in "${node_paths[@]}"; do
-		if [[ ! -d $p ]]; then
-			mkdir -p "$p"
-			echo "$p" >>"$dir/created-dirs"
-		fi
+		missing=()
+		q=$p
+		while [[ ! -d $q ]]; do
+			missing=("$q" "${missing[@]}")
+			q=$(dirname "$q")
+		done
+		for q in "${missing[@]}"; do
+			mkdir "$q"
+			echo "$q" >>"$dir/created-dirs"
+		done
 	done
 }
 
@@ -438,7 +444,8 @@ down() {
 	fi
 	ip link show "$bridge" >/dev/null 2>&1 && ip link del "$bridge"
 	if [[ -f $dir/created-dirs ]]; then
-		while read -r p; do rmdir "$p" 2>/dev/null || true; done <"$dir/created-dirs"
+		# Deepest first, so that a created parent is empty when its turn comes.
+		tac "$dir/created-dirs" | while read -r p; do rmdir "$p" 2>/dev/null || true; done
 	fi
 	rm -rf "$dir"
 	log "down: nothing left"
