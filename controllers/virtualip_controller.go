@@ -60,8 +60,9 @@ type VirtualIPReconciler struct {
 // recorder named RecorderName. mgr's scheme must know vrrp.dev/v1alpha1 and core/v1.
 //
 // The manager's cache then holds every VirtualIP and the metadata of every Node; the controller
-// needs the RBAC of the markers over Reconcile (config/rbac/controller/role.yaml) plus leases for
-// leader election. Run it leader-elected: two controllers would race on the same status.
+// needs the RBAC of the markers over Reconcile (config/rbac/controller/role.yaml) plus, for leader
+// election, leases in its own namespace only (a Role), never cluster-wide. Run it leader-elected:
+// two controllers would race on the same status.
 func Setup(mgr ctrl.Manager) error {
 	if !mgr.GetScheme().Recognizes(vrrpv1.GroupVersion.WithKind("VirtualIP")) {
 		return fmt.Errorf("setting up the VirtualIP controller: the manager's scheme lacks %s", vrrpv1.GroupVersion)
@@ -138,16 +139,20 @@ func conflictFields(v *vrrpv1.VirtualIP) conflictView {
 	return c
 }
 
-// Reconcile summarises one VirtualIP. It removes stale entries first, then applies the summary:
-// both writes are conditional on the object not having changed since it was read, so conditions are
-// always compared with what is stored and each transition is announced by one Event. A reconcile
-// that loses a race runs again on the newer object.
+// The controller's ClusterRole (config/rbac/controller/role.yaml, made by make manifests). The
+// markers stand in a comment of their own: controller-gen reads none from a function's doc comment.
+// No leases here: leader election needs them only in the controller's own namespace, which a Role
+// grants (config/manager/leader_election_role.yaml, the chart's controller-rbac.yaml).
 //
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+
+// Reconcile summarises one VirtualIP. It removes stale entries first, then applies the summary:
+// both writes are conditional on the object not having changed since it was read, so conditions are
+// always compared with what is stored and each transition is announced by one Event. A reconcile
+// that loses a race runs again on the newer object.
 func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	vip := &vrrpv1.VirtualIP{}

@@ -296,6 +296,58 @@ func TestClusterRolesAreTheGeneratedOnes(t *testing.T) {
 	}
 }
 
+// TestLeasesOnlyInTheReleaseNamespace proves that the controller may write Leases only in the
+// release namespace, where its leader election Lease lives: a ClusterRole granting leases would let
+// it rewrite every Lease of the cluster, node heartbeats and other controllers' leader election
+// included (issue "Truth and safety under failure", item 14).
+func TestLeasesOnlyInTheReleaseNamespace(t *testing.T) {
+	t.Parallel()
+	grants := func(r rbacv1.PolicyRule, verb string) bool {
+		return (slices.Contains(r.APIGroups, "coordination.k8s.io") || slices.Contains(r.APIGroups, "*")) &&
+			(slices.Contains(r.Resources, "leases") || slices.Contains(r.Resources, "*")) &&
+			(verb == "" || slices.Contains(r.Verbs, verb) || slices.Contains(r.Verbs, "*"))
+	}
+	for source, objs := range map[string]objects{
+		"the chart":      template(t),
+		"config/default": kustomize(t, "default"),
+	} {
+		t.Run(source+" grants leases in no ClusterRole", func(t *testing.T) {
+			for _, o := range objs.find("ClusterRole") {
+				role := get[rbacv1.ClusterRole](t, objs, "ClusterRole", o.Name)
+				for _, r := range role.Rules {
+					if grants(r, "") {
+						t.Errorf("ClusterRole %s grants %v on leases cluster-wide", o.Name, r.Verbs)
+					}
+				}
+			}
+		})
+
+		t.Run(source+" lets the controller manage Leases in the release namespace", func(t *testing.T) {
+			sa := rbacv1.Subject{Kind: "ServiceAccount", Name: "vrrp-operator-controller", Namespace: namespace}
+			bound := false
+			for _, o := range objs.find("RoleBinding") {
+				rb := get[rbacv1.RoleBinding](t, objs, "RoleBinding", o.Name)
+				if rb.Namespace != namespace || rb.RoleRef.Kind != "Role" || !slices.Contains(rb.Subjects, sa) {
+					continue
+				}
+				role := get[rbacv1.Role](t, objs, "Role", rb.RoleRef.Name)
+				if role.Namespace != namespace {
+					continue
+				}
+				// What controller-runtime's Lease lock does: read, create, renew.
+				ok := true
+				for _, verb := range []string{"get", "create", "update"} {
+					ok = ok && slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool { return grants(r, verb) })
+				}
+				bound = bound || ok
+			}
+			if !bound {
+				t.Errorf("no Role in namespace %s bound to the controller's ServiceAccount lets it get, create and update leases", namespace)
+			}
+		})
+	}
+}
+
 // TestGeneratedFilesAreCurrent proves that the chart's copies of generated files are those of
 // config/, so that the chart cannot lag behind the API or the RBAC markers.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
