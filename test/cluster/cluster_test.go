@@ -170,12 +170,24 @@ func TestCluster(t *testing.T) {
 			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"node": node, "state": "MASTER"}}, "status", "nodes")
 			return ac.Status().Patch(ctx, u, client.Apply, client.FieldOwner("vrrp.dev/agent-"+node), client.ForceOwnership)
 		}
+		node := func(name, patch string) error {
+			return ac.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, client.RawPatch(types.MergePatchType, []byte(patch)))
+		}
+		// An owner that exists, so that a policy letting it through leaves no Node for garbage
+		// collection to delete.
+		var ns corev1.Namespace
+		must(t, c.Get(ctx, client.ObjectKey{Name: "vrrp-system"}, &ns))
+		owner := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Namespace","name":"vrrp-system","uid":%q}]}}`, ns.UID)
 		refused := map[string]error{
-			"another node's master label":        label("secondary", vrrpv1.MasterLabel("services")),
-			"another label on its own node":      label("primary", "example.com/role"),
-			"another node's status entry":        entry("secondary"),
-			"a VirtualIP's spec":                 ac.Patch(ctx, get(ctx, t, c), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"priority":7}}`))),
-			"a Node's spec (cordon a neighbour)": ac.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "secondary"}}, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`))),
+			"another node's master label":                   label("secondary", vrrpv1.MasterLabel("services")),
+			"another label on its own node":                 label("primary", "example.com/role"),
+			"another node's status entry":                   entry("secondary"),
+			"a VirtualIP's spec":                            ac.Patch(ctx, get(ctx, t, c), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"priority":7}}`))),
+			"a Node's spec (cordon a neighbour)":            node("secondary", `{"spec":{"unschedulable":true}}`),
+			"its own Node's spec (cordon itself)":           node("primary", `{"spec":{"unschedulable":true}}`),
+			"its own Node's annotation (maintenance)":       node("primary", `{"metadata":{"annotations":{"vrrp.dev/maintenance":"true"}}}`),
+			"a finalizer on its own Node":                   node("primary", `{"metadata":{"finalizers":["example.com/keep"]}}`),
+			"an ownerReference on its own Node (GC delete)": node("primary", owner),
 		}
 		for what, err := range refused {
 			if !apierrors.IsForbidden(err) {
