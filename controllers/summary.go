@@ -23,10 +23,14 @@ const (
 	EventRouterIDConflict = vrrpv1.ReasonRouterIDConflict
 	EventHookFailed       = vrrpv1.ReasonHookFailed
 	EventHealthy          = vrrpv1.ReasonHealthy
+	EventInvalidSpec      = vrrpv1.ReasonInvalidSpec
 )
 
 // ErrInvalidSpec marks a VirtualIP that no retry can summarise until its spec changes.
 var ErrInvalidSpec = errors.New("invalid VirtualIP spec")
+
+// maxConditionMessage is the longest message metav1.Condition admits.
+const maxConditionMessage = 32768
 
 // listLimit caps the names a message lists, so that a cluster of thousands of nodes still gets a
 // readable condition and an Event note under its 1 kB limit.
@@ -73,10 +77,14 @@ type Event struct {
 // Before any agent has reported, Ready is False (NoMaster) but Degraded is False: a VirtualIP that
 // was just created, or that selects no node, is not broken, and flagging it would raise a warning on
 // every creation. Neither announces itself with an Event either; every later change does.
-func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, now metav1.Time) (Summary, error) {
-	selector, err := nodeSelector(&vip.Spec)
+//
+// A spec no agent can run (a selector that does not parse: the agents report FAULT) overrides all of
+// the above: Ready False and Degraded True, both with reason InvalidSpec and the error, no master,
+// and no entry removed, since which nodes match cannot be told.
+func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, now metav1.Time) Summary {
+	selector, err := participants(&vip.Spec)
 	if err != nil {
-		return Summary{}, err
+		return invalidSpec(vip, err, now)
 	}
 	var (
 		sum     Summary
@@ -131,19 +139,37 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionFalse, vrrpv1.ReasonHealthy, ready.Message
 	}
 
-	// meta.SetStatusCondition keeps lastTransitionTime unless the status changes; working on a copy
-	// leaves vip alone.
+	sum.Conditions = conditions(vip, now, ready, degraded)
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(live) > 0)
+	return sum
+}
+
+// invalidSpec is the Summary of a VirtualIP whose spec no agent can run: err says why.
+func invalidSpec(vip *vrrpv1.VirtualIP, err error, now metav1.Time) Summary {
+	msg := fmt.Sprintf("%v: the agents cannot run this VirtualIP until its spec is fixed", err)
+	ready := metav1.Condition{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonInvalidSpec, Message: msg}
+	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonInvalidSpec, Message: msg}
+	return Summary{
+		Conditions: conditions(vip, now, ready, degraded),
+		Events:     transitions(vip.Status.Conditions, ready, degraded, len(vip.Status.Nodes) > 0),
+	}
+}
+
+// conditions returns ready and degraded as vip's conditions become with them: meta.SetStatusCondition
+// keeps lastTransitionTime unless the status changes. Working on a copy leaves vip alone.
+func conditions(vip *vrrpv1.VirtualIP, now metav1.Time, ready, degraded metav1.Condition) []metav1.Condition {
 	conds := slices.Clone(vip.Status.Conditions)
 	for _, c := range []metav1.Condition{ready, degraded} {
 		c.ObservedGeneration = vip.Generation
 		c.LastTransitionTime = now
+		c.Message = truncate(c.Message, maxConditionMessage)
 		meta.SetStatusCondition(&conds, c)
 	}
+	out := make([]metav1.Condition, 0, 2)
 	for _, t := range []string{vrrpv1.ConditionReady, vrrpv1.ConditionDegraded} {
-		sum.Conditions = append(sum.Conditions, *meta.FindStatusCondition(conds, t))
+		out = append(out, *meta.FindStatusCondition(conds, t))
 	}
-	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(live) > 0)
-	return sum, nil
+	return out
 }
 
 // transitions announces the conditions whose status or reason changed. Ready and Degraded can both move
@@ -178,11 +204,22 @@ func changed(prev *metav1.Condition, c metav1.Condition) bool {
 	return prev == nil || prev.Status != c.Status || prev.Reason != c.Reason
 }
 
-// nodeSelector is spec.Participants, marked as a spec that retrying cannot fix.
-func nodeSelector(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
+// participants is spec.Participants, once every selector of spec parses: the agents parse the
+// selectors of nodePriorities too, and go FAULT on one that does not. The API server checks the
+// operators and values of spec.nodeSelector, not the syntax of keys and values, nor anything of
+// objects stored before its rules existed. Errors wrap ErrInvalidSpec: retrying cannot fix them.
+func participants(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
 	sel, err := spec.Participants()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrInvalidSpec)
+		return nil, fmt.Errorf("%w: spec.%w", ErrInvalidSpec, err)
+	}
+	for i, np := range spec.NodePriorities {
+		if np.Selector == nil {
+			continue
+		}
+		if _, err := metav1.LabelSelectorAsSelector(np.Selector); err != nil {
+			return nil, fmt.Errorf("%w: spec.nodePriorities[%d].selector: %w", ErrInvalidSpec, i, err)
+		}
 	}
 	return sel, nil
 }
@@ -212,7 +249,7 @@ func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others [
 		if o.Name == vip.Name || o.Spec.VirtualRouterID != vip.Spec.VirtualRouterID || ipv6(o) != ipv6(vip) {
 			continue
 		}
-		sel, err := nodeSelector(&o.Spec)
+		sel, err := participants(&o.Spec)
 		if err != nil {
 			continue
 		}

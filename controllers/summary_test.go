@@ -239,10 +239,7 @@ func TestSummarize(t *testing.T) {
 			if nodes == nil {
 				nodes = threeNodes
 			}
-			got, err := Summarize(tc.vip, tc.others, nodes, now)
-			if err != nil {
-				t.Fatalf("Summarize: %v", err)
-			}
+			got := Summarize(tc.vip, tc.others, nodes, now)
 			// Events have a test of their own, on VirtualIPs that have conditions already.
 			got.Events = nil
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -345,10 +342,7 @@ func TestSummarizeTransitions(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			before := tc.vip.DeepCopy()
-			got, err := Summarize(tc.vip, nil, nodes, now)
-			if err != nil {
-				t.Fatalf("Summarize: %v", err)
-			}
+			got := Summarize(tc.vip, nil, nodes, now)
 			if diff := cmp.Diff(tc.want, got.Events); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
@@ -373,10 +367,7 @@ func TestSummarizeKeepsForeignConditionsOutOfItsOwn(t *testing.T) {
 	v := vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER")), func(v *vrrpv1.VirtualIP) {
 		v.Status.Conditions = []metav1.Condition{{Type: "Progressing", Status: "True", Reason: "Rollout", LastTransitionTime: earlier}}
 	})
-	got, err := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
 	var types []string
 	for _, c := range got.Conditions {
 		types = append(types, c.Type)
@@ -386,12 +377,70 @@ func TestSummarizeKeepsForeignConditionsOutOfItsOwn(t *testing.T) {
 	}
 }
 
-func TestSummarizeRefusesAnInvalidNodeSelector(t *testing.T) {
-	v := vip("web", 51, "198.51.100.1/24", withSelector(&metav1.LabelSelector{
-		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "role", Operator: "Near"}}}))
-	_, err := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
-	if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "nodeSelector") {
-		t.Errorf("Summarize = %v, want an error wrapping ErrInvalidSpec that names nodeSelector", err)
+// TestSummarizeReportsASpecNoAgentCanRun: a selector that does not parse makes every agent report
+// FAULT; the controller says why instead of keeping the conditions of the spec before.
+func TestSummarizeReportsASpecNoAgentCanRun(t *testing.T) {
+	nodes := map[string]labels.Set{"a": {}, "b": {}}
+	wasReady := func(v *vrrpv1.VirtualIP) {
+		v.Status.Conditions = []metav1.Condition{
+			{Type: "Ready", Status: "True", Reason: "OneMaster", Message: "node a is MASTER", LastTransitionTime: earlier},
+			{Type: "Degraded", Status: "False", Reason: "Healthy", Message: "node a is MASTER", LastTransitionTime: earlier},
+		}
+	}
+	badOperator := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "role", Operator: "Near"}}}
+	badKey := &metav1.LabelSelector{MatchLabels: map[string]string{"not a key!": "x"}}
+	tests := map[string]struct {
+		vip      *vrrpv1.VirtualIP
+		wantText string // in both conditions' message and the Event's note
+	}{
+		"a nodeSelector operator that does not exist": {
+			vip:      vip("web", 51, "198.51.100.1/24", wasReady, withSelector(badOperator), withEntries(entry("a", "MASTER"), entry("b", "FAULT"))),
+			wantText: `spec.nodeSelector: "Near" is not a valid label selector operator`,
+		},
+		"a nodeSelector label key that does not parse": {
+			vip:      vip("web", 51, "198.51.100.1/24", wasReady, withSelector(badKey), withEntries(entry("a", "FAULT"), entry("b", "FAULT"))),
+			wantText: `spec.nodeSelector: key: Invalid value: "not a key!"`,
+		},
+		"a nodePriorities selector that does not parse": {
+			vip: vip("web", 51, "198.51.100.1/24", wasReady, withEntries(entry("a", "FAULT")), func(v *vrrpv1.VirtualIP) {
+				v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "a", Priority: 150}, {Selector: badOperator, Priority: 120}}
+			}),
+			wantText: `spec.nodePriorities[1].selector: "Near" is not a valid label selector operator`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			before := tc.vip.DeepCopy()
+			got := Summarize(tc.vip, nil, nodes, now)
+			if got.Master != "" || len(got.StaleNodes) != 0 {
+				t.Errorf("master %q, stale entries %v; want neither: which nodes match cannot be told", got.Master, got.StaleNodes)
+			}
+			want := map[string]metav1.ConditionStatus{"Ready": "False", "Degraded": "True"}
+			for _, c := range got.Conditions {
+				if c.Status != want[c.Type] || c.Reason != "InvalidSpec" || !strings.Contains(c.Message, tc.wantText) ||
+					c.LastTransitionTime != now || c.ObservedGeneration != generation {
+					t.Errorf("condition %s = %+v, want status %s, reason InvalidSpec, a message containing %q, changed now",
+						c.Type, c, want[c.Type], tc.wantText)
+				}
+			}
+			if len(got.Conditions) != 2 {
+				t.Errorf("conditions %+v, want Ready and Degraded", got.Conditions)
+			}
+			if len(got.Events) != 1 || got.Events[0].Type != corev1.EventTypeWarning || got.Events[0].Reason != "InvalidSpec" ||
+				!strings.Contains(got.Events[0].Note, tc.wantText) {
+				t.Errorf("events %+v, want one InvalidSpec warning containing %q", got.Events, tc.wantText)
+			}
+			if diff := cmp.Diff(before, tc.vip); diff != "" {
+				t.Errorf("Summarize changed its input (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestInvalidSpecErrorsWrapErrInvalidSpec(t *testing.T) {
+	spec := &vrrpv1.VirtualIPSpec{NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"not a key!": "x"}}}
+	if _, err := participants(spec); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("participants = %v, want an error wrapping ErrInvalidSpec", err)
 	}
 }
 
@@ -400,10 +449,7 @@ func TestHookFailuresAreCappedInTheMessage(t *testing.T) {
 	for i := range 20 {
 		es = append(es, entry(fmt.Sprintf("n%02d", i+1), "BACKUP", hook("backup", 1, false)))
 	}
-	got, err := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(es...)), nil, manyNodes(20), now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(es...)), nil, manyNodes(20), now)
 	msg := got.Conditions[1].Message
 	if !strings.HasSuffix(msg, "; 12 more") || strings.Contains(msg, "n09") {
 		t.Errorf("Degraded message is not cut after 8 failures: %q", msg)

@@ -176,11 +176,9 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		nodes[n.Name] = labels.Set(n.Labels)
 	}
 
-	sum, err := Summarize(vip, others.Items, nodes, metav1.Now())
-	if err != nil {
-		// Only a spec change helps, and that requeues the VirtualIP by itself.
-		return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("summarising VirtualIP %s: %w", vip.Name, err))
-	}
+	// A spec no agent can run is summarised too (InvalidSpec), never left with the conditions of
+	// the spec before it; only a spec change helps, and that requeues the VirtualIP by itself.
+	sum := Summarize(vip, others.Items, nodes, metav1.Now())
 	if len(sum.StaleNodes) > 0 {
 		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
 			if lostRace(err) {
@@ -193,9 +191,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			"virtualIP", vip.Name, "nodes", sum.StaleNodes)
 		// vip is now the stored object, without those entries: summarise what is stored, so that
 		// the Events below compare with the stored conditions.
-		if sum, err = Summarize(vip, others.Items, nodes, metav1.Now()); err != nil {
-			return ctrl.Result{}, reconcile.TerminalError(fmt.Errorf("summarising VirtualIP %s: %w", vip.Name, err))
-		}
+		sum = Summarize(vip, others.Items, nodes, metav1.Now())
 	}
 
 	if err := r.applyStatus(ctx, vip, sum); err != nil {

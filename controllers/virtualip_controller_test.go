@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -297,10 +298,7 @@ func TestController(t *testing.T) {
 		}
 
 		e.agent(t, v.Name, "race-b", "BACKUP", func(m map[string]any) { m["priority"] = int64(99) })
-		sum, err := Summarize(read, nil, map[string]labels.Set{"race-a": {}, "race-b": {}}, metav1.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
+		sum := Summarize(read, nil, map[string]labels.Set{"race-a": {}, "race-b": {}}, metav1.Now())
 		sum.Master = "race-b"
 		err = r.applyStatus(ctx, read, sum)
 		if !apierrors.IsConflict(err) {
@@ -333,6 +331,57 @@ func TestController(t *testing.T) {
 					ev.Reason, ev.Type, ev.ReportingController, ev.Action, ev.Regarding.Kind, ev.Series, want[ev.Reason], RecorderName)
 			}
 		}
+	})
+
+	t.Run("a nodeSelector no agent can run is InvalidSpec: not Ready, Degraded, no master, one Event", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		e.nodes(t, "invalid", "invalid-a", "invalid-b")
+		v := e.vip(t, "invalid", 13, "198.51.100.14/24", group("invalid"))
+		e.agent(t, v.Name, "invalid-a", "MASTER")
+		e.agent(t, v.Name, "invalid-b", "BACKUP")
+		e.waitFor(t, v.Name, "master invalid-a", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "invalid-a" })
+		setSelector := func(sel *metav1.LabelSelector) {
+			t.Helper()
+			if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				got := e.get(t, v.Name)
+				got.Spec.NodeSelector = sel
+				return c.Update(ctx, got)
+			}); err != nil {
+				t.Fatalf("setting nodeSelector %v: %v", sel, err)
+			}
+		}
+
+		// A label key the API server lets through (its rules check operators and values, not the
+		// syntax of keys) but no selector parser takes: every agent goes FAULT, reason InvalidSpec.
+		setSelector(&metav1.LabelSelector{MatchLabels: map[string]string{"test": "invalid", "not a key!": "x"}})
+		fault := func(m map[string]any) { m["reason"] = "InvalidSpec" }
+		e.agent(t, v.Name, "invalid-a", "FAULT", fault)
+		e.agent(t, v.Name, "invalid-b", "FAULT", fault)
+		got := e.waitFor(t, v.Name, "InvalidSpec naming spec.nodeSelector, the generation observed", func(v *vrrpv1.VirtualIP) bool {
+			d := meta.FindStatusCondition(v.Status.Conditions, "Degraded")
+			return is(v, "Ready", "False", "InvalidSpec") && is(v, "Degraded", "True", "InvalidSpec") &&
+				strings.Contains(d.Message, `spec.nodeSelector: key: Invalid value: "not a key!"`) &&
+				v.Status.Master == "" && v.Status.ObservedGeneration == v.Generation
+		})
+		if nodes := entryNodes(got); !slices.Equal(nodes, []string{"invalid-a", "invalid-b"}) {
+			t.Errorf("entries %v: the controller removed some though it cannot tell which nodes match", nodes)
+		}
+		evs := e.waitEvents(t, v.Name, "MasterElected", "InvalidSpec")
+		for _, ev := range evs {
+			if ev.Reason == "InvalidSpec" && (ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Note, "spec.nodeSelector")) {
+				t.Errorf("InvalidSpec event: type %s, note %q; want a warning naming spec.nodeSelector", ev.Type, ev.Note)
+			}
+		}
+
+		// Fixed, the VirtualIP is summarised as before.
+		setSelector(group("invalid"))
+		e.agent(t, v.Name, "invalid-a", "MASTER")
+		e.agent(t, v.Name, "invalid-b", "BACKUP")
+		e.waitFor(t, v.Name, "Ready again with master invalid-a", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "False", "Healthy") && v.Status.Master == "invalid-a"
+		})
+		e.waitEvents(t, v.Name, "MasterElected", "InvalidSpec", "MasterElected", "Healthy")
 	})
 }
 

@@ -82,15 +82,27 @@ type VirtualIPSpec struct {
 	// +kubebuilder:default=3
 	Version VRRPVersion `json:"version,omitempty"`
 
+	// The rules of addresses after the first skip what is not an IP or CIDR (the first refuses it)
+	// and read the IP of a CIDR as written (cidr().ip(), not masked). They use the CEL IP library of
+	// Kubernetes 1.30, which CRDs may use from 1.31 on, and compare IPs with containsIP: the API
+	// server estimates the cost of == on two IPs as unbounded and would refuse the CRD.
+
 	// addresses are the virtual IPs, as an IP or CIDR (the prefix length gives the address's subnet on
-	// the interface; /32 or /128 when absent). All of one family.
+	// the interface; /32 or /128 when absent). All of one family, each a unicast address a node can
+	// hold and answer for, each IP once.
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=49
 	// +kubebuilder:validation:items:XValidation:rule="isIP(self) || isCIDR(self)",message="each address must be an IP address or CIDR, such as 198.51.100.10/24"
+	// +kubebuilder:validation:items:XValidation:rule="!(isIP(self) || isCIDR(self)) || !cidr('224.0.0.0/4').containsIP(isCIDR(self) ? cidr(self).ip() : ip(self)) && !cidr('ff00::/8').containsIP(isCIDR(self) ? cidr(self).ip() : ip(self))",message="each address must be unicast: a multicast address (224.0.0.0/4, ff00::/8) cannot be a virtual IP"
+	// +kubebuilder:validation:items:XValidation:rule="!(isIP(self) || isCIDR(self)) || !(isCIDR(self) ? cidr(self).ip() : ip(self)).isLoopback()",message="each address must not be a loopback address (127.0.0.0/8, ::1): other nodes cannot reach it"
+	// +kubebuilder:validation:items:XValidation:rule="!(isIP(self) || isCIDR(self)) || (isCIDR(self) ? cidr(self).ip() : ip(self)).family() != 4 || !(isCIDR(self) ? cidr(self).ip() : ip(self)).isLinkLocalUnicast()",message="each address must not be an IPv4 link-local address (169.254.0.0/16)"
+	// +kubebuilder:validation:items:XValidation:rule="!(isIP(self) || isCIDR(self)) || !(isCIDR(self) ? cidr(self).ip() : ip(self)).isUnspecified()",message="each address must not be the unspecified address (0.0.0.0, ::)"
+	// +kubebuilder:validation:items:XValidation:rule="!(isIP(self) || isCIDR(self)) || !cidr('255.255.255.255/32').containsIP(isCIDR(self) ? cidr(self).ip() : ip(self))",message="each address must not be the limited broadcast address 255.255.255.255"
 	// +kubebuilder:validation:XValidation:rule="self.all(a, a.contains(':')) || self.all(a, !a.contains(':'))",message="addresses must all be IPv4 or all IPv6: one virtual router speaks one family"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, !(isIP(a) || isCIDR(a)) || self.exists_one(b, (isIP(b) || isCIDR(b)) && cidr(b.split('/')[0] + (b.contains(':') ? '/128' : '/32')).containsIP(isCIDR(a) ? cidr(a).ip() : ip(a))))",message="addresses must name each IP once, with one prefix length: 198.51.100.252/24 and 198.51.100.252/32 are one IP"
 	Addresses []string `json:"addresses"`
 
 	// interface names the network interface on every node. Empty: on each node, the interface whose
@@ -126,8 +138,12 @@ type VirtualIPSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(x, !has(x.node) || self.exists_one(y, has(y.node) && y.node == x.node))",message="nodePriorities must not name the same node twice"
 	NodePriorities []NodePriority `json:"nodePriorities,omitempty"`
 
-	// nodeSelector chooses the nodes that take part. Empty: every node running the agent.
+	// nodeSelector chooses the nodes that take part. Empty: every node running the agent. The API
+	// server refuses unknown operators and misplaced values; a selector it admits but no agent can
+	// parse (a malformed label key, say) the controller reports as Degraded, reason InvalidSpec.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="nodeSelector.matchExpressions operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['Exists', 'DoesNotExist'] ? !has(e.values) || size(e.values) == 0 : !(e.operator in ['In', 'NotIn']) || has(e.values) && size(e.values) > 0)",message="nodeSelector.matchExpressions values must be empty with Exists and DoesNotExist, and not empty with In and NotIn"
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 
 	// preempt lets a higher-priority node take the VIP back from a lower-priority Master.
@@ -336,6 +352,9 @@ const (
 	ReasonRouterIDConflict = "RouterIDConflict"
 	ReasonHookFailed       = "HookFailed"
 	ReasonHealthy          = "Healthy"
+	// ReasonInvalidSpec: the spec holds what no agent can run and the API server let through (a
+	// selector that does not parse, or an object stored before a validation rule existed).
+	ReasonInvalidSpec = "InvalidSpec"
 )
 
 // VirtualIPStatus is what the agents and the controller observe.
