@@ -244,3 +244,30 @@ func TestWatchWaitsForTheIPv6LinkLocalAddress(t *testing.T) {
 	}
 	t.Logf("up again %s after the link, once duplicate address detection passed", time.Since(start).Round(time.Millisecond))
 }
+
+// The agent's pod has NET_ADMIN and NET_RAW but not CAP_SYS_ADMIN, which entering a namespace needs:
+// a watch in the process's own namespace must name none (test/localcluster runs it in such a pod).
+func TestWatchEntersANamespaceOnlyFromAnotherOne(t *testing.T) {
+	ns, err := watchedNamespace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.IsOpen() {
+		ns.Close()
+		t.Errorf("in the process's own namespace the watch names namespace %v, want none", ns)
+	}
+	host := testenv.NewLab(t).Host("eth0", "198.51.100.1/24")
+	if err := host.Do(func() error {
+		ns, err := watchedNamespace()
+		if err != nil {
+			return err
+		}
+		defer ns.Close()
+		if !ns.IsOpen() {
+			return errors.New("from a thread in another namespace the watch names none")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
+}

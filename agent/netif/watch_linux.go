@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -29,9 +30,9 @@ const retryDelay = 200 * time.Millisecond
 // on Watch's goroutine and should return quickly.
 func Watch(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr) bool, onChange func(Status)) error {
 	log := logr.FromContextOrDiscard(ctx).WithValues("interface", ifname)
-	ns, err := netns.Get()
+	ns, err := watchedNamespace()
 	if err != nil {
-		return fmt.Errorf("watching %s: getting the network namespace: %w", ifname, err)
+		return fmt.Errorf("watching %s: %w", ifname, err)
 	}
 	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
@@ -132,6 +133,27 @@ func (w *watcher) refresh() bool {
 	w.reported, w.last = true, st
 	w.onChange(st)
 	return true
+}
+
+// watchedNamespace is the network namespace of the calling thread, or netns.None() when that is the
+// process's own. Netlink enters a named namespace (setns) for every socket it opens, which needs
+// CAP_SYS_ADMIN: the agent's pod has only NET_ADMIN and NET_RAW, and its threads never leave the
+// process's namespace, so it names none. Tests run watches from threads in other namespaces, as root.
+func watchedNamespace() (netns.NsHandle, error) {
+	ns, err := netns.Get()
+	if err != nil {
+		return netns.None(), fmt.Errorf("getting the network namespace: %w", err)
+	}
+	self, err := netns.GetFromPid(os.Getpid())
+	if err != nil {
+		return ns, nil
+	}
+	defer self.Close()
+	if ns.Equal(self) {
+		_ = ns.Close()
+		return netns.None(), nil
+	}
+	return ns, nil
 }
 
 type subscription struct {

@@ -46,8 +46,11 @@ func (s *Speaker) acquireLink(r *router) *link {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.subs[r] = struct{}{}
-	l.openLocked()
-	l.registerLocked(r)
+	// A socket opened now registers every router of the link, r among them; an existing one needs r
+	// registered. Registering twice would log a false "VRID in use".
+	if !l.openLocked() {
+		l.registerLocked(r)
+	}
 	if l.seen {
 		r.linkc.put(l.status)
 	}
@@ -106,16 +109,16 @@ func (l *link) setStatus(st LinkStatus) {
 	}
 }
 
-// openLocked opens the socket unless a live one exists; one whose reader stopped is replaced.
-// l.mu is held.
-func (l *link) openLocked() {
+// openLocked opens the socket unless a live one exists; one whose reader stopped is replaced. It
+// reports whether it opened one, and so registered every router of the link. l.mu is held.
+func (l *link) openLocked() bool {
 	if l.demux != nil {
 		select {
 		case <-l.demux.Done():
 			_ = l.demux.Close()
 			l.demux, l.conn = nil, nil
 		default:
-			return
+			return false
 		}
 	}
 	conn, err := l.s.opts.Network.Listen(l.key.name, l.key.v6)
@@ -129,7 +132,7 @@ func (l *link) openLocked() {
 			l.failing, l.retrying = true, true
 			go l.retryOpen()
 		}
-		return
+		return false
 	}
 	if l.failing {
 		l.s.log.Info("opened the VRRP socket", "interface", l.key.name)
@@ -139,6 +142,7 @@ func (l *link) openLocked() {
 	for r := range l.subs {
 		l.registerLocked(r)
 	}
+	return true
 }
 
 // retryOpen tries to open the socket again a second later, while the link is up and has none;

@@ -3,11 +3,13 @@ package speaker
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -391,6 +393,36 @@ func TestANodeReleasedFromTheStartStopsOnceWithItsStopHook(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, c.nodes["primary"].hookCalls()); diff != "" {
 			t.Errorf("hooks of a node in maintenance from start to exit (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestTheFirstRouterOfALinkIsRegisteredOnceWithoutError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lan := newLAN()
+		n := newNode(lan, "198.51.100.253")
+		var mu sync.Mutex
+		var errs []string
+		log := funcr.New(func(prefix, args string) {
+			mu.Lock()
+			defer mu.Unlock()
+			errs = append(errs, prefix+" "+args)
+		}, funcr.Options{})
+		s := New(Options{Node: "primary", Addresses: n, Announcer: n, Hooks: n, Network: n,
+			Metrics: metrics.New(nil), AddressLifetime: 6 * time.Second, Log: log})
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		s.Apply([]desired.Router{seed(150)})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range errs {
+			if strings.Contains(e, "registering router") {
+				t.Errorf("the first router of a link logged: %s", e)
+			}
+		}
+		if st := s.Statuses()[0].State; st != vrrp.StateMaster {
+			t.Errorf("the only router is %s, want MASTER: it must hear and send on its socket", st)
 		}
 	})
 }
