@@ -101,7 +101,7 @@ step "install the chart (the seed's notify script from examples/seed-values.yaml
 kubectl get namespace "$ns" >/dev/null 2>&1 || run kubectl create namespace "$ns"
 # The agent is a hostNetwork pod with NET_ADMIN and NET_RAW: its namespace must allow privileged
 # pods (this cluster enforces the baseline Pod Security level elsewhere, as hardened clusters do).
-run kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=privileged --overwrite
+run kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=privileged pod-security.kubernetes.io/warn=privileged --overwrite
 run helm upgrade --install vrrp-operator "$root/charts/vrrp-operator" --namespace "$ns" \
 	-f "$root/charts/vrrp-operator/examples/seed-values.yaml" --set-json 'virtualIPs=[]' \
 	--set image.repository=vrrp-operator --set image.tag=dev --wait --timeout 3m
