@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -126,7 +127,14 @@ func validateAddresses(s *vrrpv1.VirtualIPSpec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Index(i), a, "each address must be an IP address or CIDR, such as 198.51.100.10/24"))
 		case slices.Contains(s.Addresses[:i], a):
 			errs = append(errs, field.Duplicate(p.Index(i), a))
+		default:
+			if msg := unusable(a); msg != "" {
+				errs = append(errs, field.Invalid(p.Index(i), a, msg))
+			}
 		}
+	}
+	if twice(s.Addresses) {
+		errs = append(errs, field.Invalid(p, s.Addresses, "addresses must name each IP once, with one prefix length: 198.51.100.252/24 and 198.51.100.252/32 are one IP"))
 	}
 	v6 := func(a string) bool { return strings.Contains(a, ":") }
 	hasV6 := slices.ContainsFunc(s.Addresses, v6)
@@ -138,6 +146,46 @@ func validateAddresses(s *vrrpv1.VirtualIPSpec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p, s.Addresses, "addresses must be IPv4 with version 2: VRRPv2 carries IPv4 only"))
 	}
 	return errs
+}
+
+// unusable mirrors the CRD's rules on an address no node can hold for others: the message of the
+// rule it breaks, or "" for a usable one. a must be an IP or CIDR.
+func unusable(a string) string {
+	p, err := desired.ParseAddress(a)
+	if err != nil {
+		return ""
+	}
+	switch ip := p.Addr(); {
+	case ip.IsMulticast():
+		return "each address must be unicast: a multicast address (224.0.0.0/4, ff00::/8) cannot be a virtual IP"
+	case ip.IsLoopback():
+		return "each address must not be a loopback address (127.0.0.0/8, ::1): other nodes cannot reach it"
+	case ip.Is4() && ip.IsLinkLocalUnicast():
+		return "each address must not be an IPv4 link-local address (169.254.0.0/16)"
+	case ip.IsUnspecified():
+		return "each address must not be the unspecified address (0.0.0.0, ::)"
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "each address must not be the limited broadcast address 255.255.255.255"
+	}
+	return ""
+}
+
+// twice mirrors the CRD's rule that names each IP once: the same IP with two prefix lengths, or
+// spelt two ways, is one address. Exact repeats are field.Duplicate already, as the API server's
+// listType=set makes them; the CRD's rule reports them too.
+func twice(addrs []string) bool {
+	seen := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		p, err := desired.ParseAddress(a)
+		if err != nil {
+			continue
+		}
+		if seen[p.Addr()] {
+			return true
+		}
+		seen[p.Addr()] = true
+	}
+	return false
 }
 
 // isIPOrCIDR is the CRD's isIP(self) || isCIDR(self): no zones, no IPv4-mapped IPv6.
