@@ -17,6 +17,8 @@ const usage = `usage: vrrp-operator <command> [flags]
 commands:
   agent       run the VRRP speaker of this node (in a cluster, or standalone with --config)
   controller  run the cluster-side reconciler: status summary, conditions, stale entries
+  stop-agents delete the agent DaemonSet and wait until its pods have stopped (the chart's
+              pre-delete hook, so that agents stop before their permissions go)
 
 Run 'vrrp-operator <command> -h' for the flags of a command.
 `
@@ -39,6 +41,8 @@ func main() {
 		err = runAgent(ctx, os.Args[2:])
 	case "controller":
 		err = runController(ctx, os.Args[2:])
+	case "stop-agents":
+		err = runStopAgents(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -544,4 +545,25 @@ func mount(t *testing.T, c corev1.Container, name string) corev1.VolumeMount {
 	}
 	t.Fatalf("no volume mount %q in %+v", name, c.VolumeMounts)
 	return corev1.VolumeMount{}
+}
+
+func TestAgentsStopBeforeUninstall(t *testing.T) {
+	t.Parallel()
+	objs := template(t)
+	job := get[batchv1.Job](t, objs, "Job", "vrrp-operator-agent-stop")
+	if job.Annotations["helm.sh/hook"] != "pre-delete" {
+		t.Errorf("the stop Job's hook is %q, want pre-delete", job.Annotations["helm.sh/hook"])
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	want := []string{"stop-agents", "--namespace=vrrp-system", "--daemonset=vrrp-operator-agent", "--timeout=75s"}
+	if diff := cmp.Diff(want, c.Args); diff != "" {
+		t.Errorf("stop Job args (-want +got):\n%s", diff)
+	}
+	role := get[rbacv1.Role](t, objs, "Role", "vrrp-operator-agent-stop")
+	if role.Annotations["helm.sh/hook"] != "pre-delete" || role.Annotations["helm.sh/hook-weight"] != "-10" {
+		t.Errorf("the stop Job's Role must exist before the Job: annotations %v", role.Annotations)
+	}
+	if objs := template(t, "--set", "agent.stopBeforeUninstall=false"); objs.has("Job", "vrrp-operator-agent-stop") {
+		t.Error("agent.stopBeforeUninstall=false still renders the stop Job")
+	}
 }

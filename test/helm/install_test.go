@@ -39,6 +39,10 @@ func TestInstall(t *testing.T) {
 		return out
 	}
 
+	// This API server has no nodes, so the chart's pre-delete Job that stops the agents first could
+	// never run: the uninstalls here skip hooks (test/localcluster runs the hook on real kubelets).
+	uninstall := []string{"uninstall", "vrrp-operator", "--wait", "--timeout=30s", "--no-hooks"}
+
 	// Each step builds on the cluster the previous one left.
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, f) {
@@ -119,7 +123,7 @@ func TestInstall(t *testing.T) {
 	})
 
 	step("helm uninstall removes the release but keeps the CRD", func(t *testing.T) {
-		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		h(t, uninstall...)
 		k(t, "get", crdName)
 		if out := k(t, "get", "vip"); strings.Contains(out, "services") {
 			t.Errorf("the release's VirtualIP survived the uninstall:\n%s", out)
@@ -135,7 +139,7 @@ func TestInstall(t *testing.T) {
 	step("a new release adopts the kept CRD, and with crds.keep=false takes it on uninstall", func(t *testing.T) {
 		h(t, "install", "vrrp-operator", chartDir, "--set", "crds.keep=false")
 		k(t, "wait", "--for=condition=Established", crdName, "--timeout=30s")
-		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		h(t, uninstall...)
 		k(t, "wait", "--for=delete", crdName, "--timeout=30s")
 	})
 
@@ -152,7 +156,7 @@ func TestInstall(t *testing.T) {
 		if out := k(t, "get", "vip"); !strings.Contains(out, "services") {
 			t.Errorf("no VirtualIP services after the install:\n%s", out)
 		}
-		h(t, "uninstall", "vrrp-operator", "--wait", "--timeout=30s")
+		h(t, uninstall...)
 		k(t, "get", crdName)
 	})
 

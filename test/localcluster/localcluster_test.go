@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,15 +203,20 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 		if err := agent.Get(ctx, client.ObjectKey{Name: "services"}, &vip); err != nil {
 			t.Fatalf("the agent's token cannot even read VirtualIPs: %v", err)
 		}
+		i := slices.IndexFunc(vip.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == "primary" })
+		if i < 0 {
+			t.Fatalf("no status entry of primary: %+v", vip.Status.Nodes)
+		}
+		entry := fmt.Sprintf(`[{"op":"test","path":"/status/nodes/%d/node","value":"primary"},{"op":"replace","path":"/status/nodes/%d/state","value":"FAULT"}]`, i, i)
 		refusals := map[string]error{
 			"the master label of primary": agent.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "primary"}},
 				client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"vrrp.dev/master-services":"true"}}}`))),
 			"primary's status entry": agent.Status().Patch(ctx, &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}},
-				client.RawPatch(types.JSONPatchType, []byte(`[{"op":"add","path":"/status/nodes/-","value":{"node":"primary","state":"FAULT"}}]`))),
+				client.RawPatch(types.JSONPatchType, []byte(entry))),
 		}
 		for what, err := range refusals {
-			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
-				t.Errorf("the agent of secondary wrote %s: got %v, want a refusal", what, err)
+			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "vrrp-operator-agent-node-scope") {
+				t.Errorf("the agent of secondary wrote %s: got %v, want the node-scope policy's refusal", what, err)
 				continue
 			}
 			t.Logf("refused as it should be: %s: %v", what, err)

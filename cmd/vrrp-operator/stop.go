@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/kube"
+)
+
+// runStopAgents is the chart's pre-delete hook: every agent stops gracefully before Helm removes
+// their permissions.
+func runStopAgents(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("stop-agents", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent DaemonSet (default $POD_NAMESPACE)")
+	name := fs.String("daemonset", "vrrp-operator-agent", "name of the agent DaemonSet")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the agents to stop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *namespace == "" {
+		return fmt.Errorf("no --namespace and no $POD_NAMESPACE")
+	}
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("creating the client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	start := time.Now()
+	if err := kube.StopAgents(ctx, c, *namespace, *name, 500*time.Millisecond); err != nil {
+		return err
+	}
+	fmt.Printf("the agents of DaemonSet %s/%s stopped in %v\n", *namespace, *name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
