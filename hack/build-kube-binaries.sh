@@ -40,3 +40,15 @@ build kubectl "$KUBE_VERSION" kube k8s.io/kubernetes/cmd/kubectl "$kube_ld"
 build etcd "$ETCD_VERSION" etcd go.etcd.io/etcd/server/v3 "-s -w"
 build helm "$HELM_VERSION" helm helm.sh/helm/v4/cmd/helm \
 	"-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+# The oldest API server the chart supports (its kubeVersion), for TestCRDOnMinimumKubernetes in api/v1alpha1:
+# the CRD's isIP/isCIDR rules need 1.31. It goes to bin/kube-min so that envtest's bin/kube-apiserver stays.
+KUBE_MIN_VERSION=${KUBE_MIN_VERSION:-v1.31.14}
+min_minor=${KUBE_MIN_VERSION#v1.}
+min_minor=${min_minor%%.*}
+kube_min_ld="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	kube_min_ld+=" -X $p.gitVersion=$KUBE_MIN_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$min_minor"
+	kube_min_ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+done
+mkdir -p "$bin/kube-min" "$bin/.kube-min"
+build kube-min/kube-apiserver "$KUBE_MIN_VERSION" kube-min k8s.io/kubernetes/cmd/kube-apiserver "$kube_min_ld"

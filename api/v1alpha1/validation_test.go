@@ -38,29 +38,11 @@ func TestAPIServer(t *testing.T) {
 	kubeconfig := testenv.AdminKubeconfig(t, env)
 
 	t.Run("kubectl refuses each invalid sample naming its field", func(t *testing.T) {
-		for _, sample := range testenv.InvalidSamples(t) {
-			t.Run(sample.Name, func(t *testing.T) {
-				f, want := sample.File, sample.Want
-				out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f)
-				if err == nil {
-					t.Fatalf("kubectl apply --dry-run=server accepted %s:\n%s", f, out)
-				}
-				if !strings.Contains(out, want) {
-					t.Fatalf("kubectl refused %s, but its message does not contain %q:\n%s", f, want, out)
-				}
-			})
-		}
+		refusesInvalidSamples(t, kubeconfig)
 	})
 
 	t.Run("kubectl accepts the seed sample", func(t *testing.T) {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-system"}}
-		if err := c.Create(context.Background(), ns); err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(testenv.Root(), "config", "samples", "vrrp_v1alpha1_virtualip.yaml")
-		if out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f); err != nil {
-			t.Fatalf("kubectl apply --dry-run=server %s: %v\n%s", f, err, out)
-		}
+		acceptsSeedSample(t, c, kubeconfig)
 	})
 
 	t.Run("the seed sample is stored with its defaults filled in", func(t *testing.T) {
@@ -145,6 +127,38 @@ func TestAPIServer(t *testing.T) {
 			t.Errorf("status.nodes (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// refusesInvalidSamples applies each of config/samples/invalid with a server-side dry run and wants
+// it refused with the message its first line names.
+func refusesInvalidSamples(t *testing.T, kubeconfig string) {
+	t.Helper()
+	for _, sample := range testenv.InvalidSamples(t) {
+		t.Run(sample.Name, func(t *testing.T) {
+			f, want := sample.File, sample.Want
+			out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f)
+			if err == nil {
+				t.Fatalf("kubectl apply --dry-run=server accepted %s:\n%s", f, out)
+			}
+			if !strings.Contains(out, want) {
+				t.Fatalf("kubectl refused %s, but its message does not contain %q:\n%s", f, want, out)
+			}
+		})
+	}
+}
+
+// acceptsSeedSample creates the namespace of the seed sample's Secret and applies the whole sample
+// with a server-side dry run.
+func acceptsSeedSample(t *testing.T, c client.Client, kubeconfig string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-system"}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(testenv.Root(), "config", "samples", "vrrp_v1alpha1_virtualip.yaml")
+	if out, err := kubectl(t, kubeconfig, "apply", "--dry-run=server", "-f", f); err != nil {
+		t.Fatalf("kubectl apply --dry-run=server %s: %v\n%s", f, err, out)
+	}
 }
 
 func seedSample(t *testing.T) *vrrpv1.VirtualIP {

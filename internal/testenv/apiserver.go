@@ -32,6 +32,20 @@ func APIServer(t testing.TB) (*envtest.Environment, *rest.Config) {
 // addr.
 func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config) {
 	t.Helper()
+	return startAPIServer(t, addr, "")
+}
+
+// APIServerFrom is APIServer with the kube-apiserver of dir instead of the one beside etcd, for a test
+// against another Kubernetes release: bin/kube-min holds the oldest one the chart supports.
+func APIServerFrom(t testing.TB, dir string) (*envtest.Environment, *rest.Config) {
+	t.Helper()
+	return startAPIServer(t, "", dir)
+}
+
+// startAPIServer starts etcd and kube-apiserver from KUBEBUILDER_ASSETS or bin/, the kube-apiserver
+// from apiServerDir instead when it is set.
+func startAPIServer(t testing.TB, addr, apiServerDir string) (*envtest.Environment, *rest.Config) {
+	t.Helper()
 	if testing.Short() {
 		Unavailable(t, "envtest needs a real kube-apiserver: not in -short mode")
 	}
@@ -39,9 +53,12 @@ func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config)
 	if assets == "" {
 		assets = filepath.Join(Root(), "bin")
 	}
-	for _, b := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
-			Unavailable(t, "envtest needs "+b+" in "+assets+": run make kube-binaries")
+	if apiServerDir == "" {
+		apiServerDir = assets
+	}
+	for _, b := range []string{filepath.Join(apiServerDir, "kube-apiserver"), filepath.Join(assets, "etcd")} {
+		if _, err := os.Stat(b); err != nil {
+			Unavailable(t, "envtest needs "+b+": run make kube-binaries")
 		}
 	}
 	env := &envtest.Environment{
@@ -49,6 +66,8 @@ func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config)
 		CRDDirectoryPaths:     []string{filepath.Join(Root(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	// envtest takes every binary from BinaryAssetsDirectory unless its path is set.
+	env.ControlPlane.GetAPIServer().Path = filepath.Join(apiServerDir, "kube-apiserver")
 	if addr != "" {
 		// envtest replaces the address unless the port is set as well.
 		l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
@@ -63,7 +82,7 @@ func APIServerAt(t testing.TB, addr string) (*envtest.Environment, *rest.Config)
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop() // Start may fail after starting etcd or the API server (a CRD refused).
-		t.Fatalf("starting kube-apiserver and etcd from %s: %v", assets, err)
+		t.Fatalf("starting %s and etcd from %s: %v", env.ControlPlane.GetAPIServer().Path, assets, err)
 	}
 	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
