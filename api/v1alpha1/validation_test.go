@@ -168,11 +168,17 @@ func seedSample(t *testing.T) *vrrpv1.VirtualIP {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	vip := &vrrpv1.VirtualIP{}
-	if err := yaml.NewYAMLOrJSONDecoder(f, 4096).Decode(vip); err != nil {
-		t.Fatalf("decoding the seed sample: %v", err)
+	// The sample holds the Secret first, then the VirtualIP.
+	d := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		vip := &vrrpv1.VirtualIP{}
+		if err := d.Decode(vip); err != nil {
+			t.Fatalf("decoding the seed sample: no VirtualIP: %v", err)
+		}
+		if vip.Kind == "VirtualIP" {
+			return vip
+		}
 	}
-	return vip
 }
 
 func kubectl(t *testing.T, kubeconfig string, args ...string) (string, error) {
