@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A local Kubernetes cluster whose nodes are network namespaces of this machine, each with its own
-# containerd and kubelet, for `make demo` and the cluster e2e (test/kind-less, test/e2e-cluster).
+# containerd and kubelet, for `make demo` (hack/demo.sh) and test/localcluster.
 #
 #   hack/cluster.sh up        start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and one
 #                             containerd + kubelet per node; wait until every node is Ready
@@ -26,8 +26,9 @@
 #   - containerd's restrict_oom_score_adj (no CAP_SYS_RESOURCE here) and a pause image built locally
 #     (bin/pause-image.tar, make pause-image), since nothing can be pulled.
 #
-# Environment: CLUSTER_DIR (default bin/cluster) holds certificates, configuration, logs (logs/) and
-# each node's directories; BIN_DIR (default bin) holds the kube binaries (make kube-binaries).
+# Environment: CLUSTER_DIR (default bin/cluster) holds certificates, configuration, logs (logs/, kept in
+# CLUSTER_DIR-logs by down) and each node's directories; BIN_DIR (default bin) holds the kube binaries
+# (make kube-binaries).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,6 +54,9 @@ node_paths=(/var/lib/kubelet /var/lib/containerd /run/containerd /var/lib/cni /e
 declare -A sysctls=([vm/overcommit_memory]=1 [vm/panic_on_oom]=0 [kernel/panic]=10 [kernel/panic_on_oops]=1
 	[kernel/keys/root_maxkeys]=1000000 [kernel/keys/root_maxbytes]=25000000)
 cgroup_hierarchies=(cpu cpuacct cpuset memory devices freezer blkio pids systemd)
+# Every cgroup file system mounted here (v1 hierarchies and the hybrid unified one): the kubelet and
+# runc may create a node's cgroups in any of them, and down removes them from all.
+cgroup_mounts() { awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo; }
 
 usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 log() { printf '%s cluster: %s\n' "$(date +%T)" "$*"; }
@@ -79,7 +83,8 @@ preflight() {
 	[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
 		die "CNI plugins are missing: apt-get install -y containernetworking-plugins"
 	[[ -f $bin/pause-image.tar ]] || die "$bin/pause-image.tar is missing: run make pause-image"
-	[[ -d /sys/fs/cgroup/pids ]] || die "this script knows cgroup v1 hosts only (/sys/fs/cgroup/pids is missing)"
+	[[ -d /sys/fs/cgroup/pids ]] ||
+		die "this script knows cgroup v1 hosts only (/sys/fs/cgroup/pids is missing): boot with systemd.unified_cgroup_hierarchy=0"
 }
 
 # ---- certificates and kubeconfigs ----
@@ -141,13 +146,21 @@ pki() {
 
 # ---- processes ----
 
+# ours PIDFILE MARK: true when the process in PIDFILE runs and its command line holds MARK. A PID
+# file that outlived a reboot may name an unrelated process, which must be neither trusted nor killed.
+ours() {
+	local p
+	[[ -f $1 ]] || return 1
+	p=$(cat "$1")
+	[[ -r /proc/$p/cmdline ]] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$2"
+}
+
 # start NAME CMD...: runs CMD in the background, logging to logs/NAME.log, its PID in run/NAME.pid.
+# Every command names a path under $dir, which marks it as ours.
 start() {
 	local name=$1
 	shift
-	if [[ -f $dir/run/$name.pid ]] && kill -0 "$(cat "$dir/run/$name.pid")" 2>/dev/null; then
-		return
-	fi
+	ours "$dir/run/$name.pid" "$dir" && return
 	setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
 	echo $! >"$dir/run/$name.pid"
 }
@@ -198,27 +211,33 @@ control_plane() {
 }
 
 network() {
-	if ! ip link show "$bridge" >/dev/null 2>&1; then
-		ip link add "$bridge" type bridge
-		# Multicast snooping would delay the first VRRP adverts until a querier exists.
-		ip link set "$bridge" type bridge mcast_snooping 0
-		ip addr add "$api_ip/24" dev "$bridge"
-		ip link set "$bridge" up
-	fi
-	local n ns
+	# Each step checks its own result rather than its first object, so that up after a failed up
+	# completes what is missing.
+	ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
+	# Multicast snooping would delay the first VRRP adverts until a querier exists.
+	ip link set "$bridge" type bridge mcast_snooping 0
+	ip addr replace "$api_ip/24" dev "$bridge"
+	ip link set "$bridge" up
+	local n ns link addr peer
 	for n in "${nodes[@]}" client; do
-		if [[ $n == client ]]; then ns=$client_ns; else ns=$(node_ns "$n"); fi
-		ns_exists "$ns" && continue
-		ip netns add "$ns"
-		local link=eth0 addr=$client_ip peer=vrrpk-$n
-		if [[ $n != client ]]; then link=${node_link[$n]} addr=${node_ip[$n]}; fi
-		ip link add "$peer" type veth peer name "$link" netns "$ns"
+		if [[ $n == client ]]; then
+			ns=$client_ns link=eth0 addr=$client_ip
+		else
+			ns=$(node_ns "$n") link=${node_link[$n]} addr=${node_ip[$n]}
+		fi
+		peer=vrrpk-$n
+		ns_exists "$ns" || ip netns add "$ns"
+		if ! ip -n "$ns" link show "$link" >/dev/null 2>&1; then
+			ip link del "$peer" 2>/dev/null || true
+			ip link add "$peer" type veth peer name "$link" netns "$ns"
+		fi
 		ip link set "$peer" master "$bridge" up
 		ip -n "$ns" link set lo up
-		ip -n "$ns" addr add "$addr/24" dev "$link"
+		ip -n "$ns" addr replace "$addr/24" dev "$link"
 		ip -n "$ns" link set "$link" up
-		# Pods reach the API server through their node, masqueraded (CNI bridge plugin).
-		if [[ $n != client ]]; then ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1; fi
+		# Pods reach the API server through their node, masqueraded (CNI bridge plugin). The file
+		# belongs to the namespace of the process that opens it.
+		if [[ $n != client ]]; then ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'; fi
 	done
 }
 
@@ -234,6 +253,9 @@ node_config() {
 version = 2
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+# Not /opt/containerd of the machine.
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause_image"
   # No CAP_SYS_RESOURCE here: without this the pause sandbox fails to start.
@@ -334,9 +356,7 @@ node_inside() {
 
 start_node() {
 	local n=$1
-	if [[ -f $dir/run/$n.pid ]] && kill -0 "$(cat "$dir/run/$n.pid")" 2>/dev/null; then
-		return
-	fi
+	ours "$dir/run/$n.pid" "__node $n" && return
 	node_config "$n"
 	cgroups "$n"
 	setsid nsenter --net="/run/netns/$(node_ns "$n")" -- unshare --mount --propagation slave -- \
@@ -397,10 +417,13 @@ load() {
 	log "loaded $(basename "$tar") on ${nodes[*]}"
 }
 
-# kill_tree PIDFILE: kills the process in PIDFILE, if it still runs.
+# kill_pidfile PIDFILE MARK: kills the process in PIDFILE if it still runs and is ours (see ours).
 kill_pidfile() {
 	local f=$1 p
-	[[ -f $f ]] || return 0
+	if ! ours "$f" "$2"; then
+		rm -f "$f"
+		return 0
+	fi
 	p=$(cat "$f")
 	kill -TERM "$p" 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -414,21 +437,24 @@ kill_node() {
 	local n=$1 ns c h pids round
 	ns=$(node_ns "$n")
 	c=$(cgroup_name "$n")
-	kill_pidfile "$dir/run/$n-kubelet.pid"
-	kill_pidfile "$dir/run/$n-containerd.pid"
+	kill_pidfile "$dir/run/$n-kubelet.pid" "$dir"
+	kill_pidfile "$dir/run/$n-containerd.pid" "$dir"
 	for round in 1 2 3 4 5; do
 		pids=""
 		ns_exists "$ns" && pids+=" $(ip netns pids "$ns" 2>/dev/null || true)"
-		[[ -d /sys/fs/cgroup/pids/$c ]] && pids+=" $(find "/sys/fs/cgroup/pids/$c" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+		for h in $(cgroup_mounts); do
+			[[ -d $h/$c ]] && pids+=" $(find "$h/$c" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+		done
 		[[ -z ${pids// /} ]] && break
 		# shellcheck disable=SC2086
 		kill -KILL $pids 2>/dev/null || true
 		sleep 0.2
 	done
-	kill_pidfile "$dir/run/$n.pid"
-	for h in "${cgroup_hierarchies[@]}"; do
-		[[ -d /sys/fs/cgroup/$h/$c ]] || continue
-		find "/sys/fs/cgroup/$h/$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+	kill_pidfile "$dir/run/$n.pid" "__node $n"
+	for h in $(cgroup_mounts); do
+		[[ -d $h/$c ]] || continue
+		find "$h/$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+		[[ -d $h/$c ]] && echo "cluster: could not remove the cgroup $h/$c" >&2
 	done
 }
 
@@ -436,25 +462,30 @@ down() {
 	[[ $(id -u) -eq 0 ]] || die "needs root"
 	local n p
 	for n in "${nodes[@]}"; do kill_node "$n"; done
-	for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do kill_pidfile "$dir/run/$p.pid"; done
+	for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do kill_pidfile "$dir/run/$p.pid" "$dir"; done
 	for n in "${nodes[@]}"; do ns_exists "$(node_ns "$n")" && ip netns del "$(node_ns "$n")"; done
 	if ns_exists "$client_ns"; then
 		for p in $(ip netns pids "$client_ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 		ip netns del "$client_ns"
 	fi
 	ip link show "$bridge" >/dev/null 2>&1 && ip link del "$bridge"
+	# The logs outlive the cluster, for a look at what went wrong: bin/cluster-logs holds the last ones.
+	if [[ -d $logs ]]; then
+		rm -rf "$dir-logs"
+		mv "$logs" "$dir-logs"
+	fi
 	if [[ -f $dir/created-dirs ]]; then
 		# Deepest first, so that a created parent is empty when its turn comes.
 		tac "$dir/created-dirs" | while read -r p; do rmdir "$p" 2>/dev/null || true; done
 	fi
 	rm -rf "$dir"
-	log "down: nothing left"
+	log "down: nothing left (the last logs are in $dir-logs)"
 }
 
 status() {
 	local p
 	for p in etcd kube-apiserver kube-controller-manager kube-scheduler "${nodes[@]/%/-containerd}" "${nodes[@]/%/-kubelet}"; do
-		if [[ -f $dir/run/$p.pid ]] && kill -0 "$(cat "$dir/run/$p.pid")" 2>/dev/null; then
+		if ours "$dir/run/$p.pid" "$dir"; then
 			echo "$p: running (pid $(cat "$dir/run/$p.pid"))"
 		else
 			echo "$p: stopped"

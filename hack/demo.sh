@@ -36,7 +36,10 @@ finish() {
 	[[ -n $ping_pid ]] && kill "$ping_pid" 2>/dev/null
 	rm -rf "$tmp"
 	if ((rc != 0)); then
-		echo "demo: failed; logs are in $CLUSTER_DIR/logs, the cluster is still up (make demo-down removes it)" >&2
+		kubectl -n "$ns" logs ds/vrrp-operator-agent --all-pods --prefix --tail=-1 >"$CLUSTER_DIR/logs/agents.log" 2>&1 || true
+		kubectl get events -A >"$CLUSTER_DIR/logs/events.txt" 2>&1 || true
+		echo "demo: failed; logs are in $CLUSTER_DIR/logs (agents.log, events.txt), the cluster is still up" \
+			"(make demo-down removes it and keeps the logs in $CLUSTER_DIR-logs)" >&2
 	fi
 }
 trap finish EXIT

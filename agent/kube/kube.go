@@ -38,6 +38,9 @@ type Options struct {
 	Config *rest.Config
 }
 
+// managerShutdown bounds how long the manager's informers and writers may take to stop.
+var managerShutdown = time.Second
+
 // Run runs the agent until ctx ends, then leaves every router cleanly.
 func Run(ctx context.Context, o Options) error {
 	log := o.Log.WithValues("node", o.Name)
@@ -94,6 +97,9 @@ func Run(ctx context.Context, o Options) error {
 			Logger:                 log,
 			Metrics:                metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress: "0",
+			// The shutdown budget (--shutdown-timeout, then the final status) follows the pod's grace
+			// period and starts once the manager has stopped: its informers must not eat into it.
+			GracefulShutdownTimeout: &managerShutdown,
 			Cache: cache.Options{
 				DefaultTransform: cache.TransformStripManagedFields(),
 				ByObject: map[client.Object]cache.ByObject{

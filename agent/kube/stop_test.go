@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,20 +21,53 @@ import (
 
 // The real proof is test/localcluster (helm uninstall on real kubelets); these pin the decisions.
 func TestStopAgents(t *testing.T) {
-	labels := map[string]string{"app.kubernetes.io/component": "agent"}
+	agentLabels := map[string]string{"app.kubernetes.io/component": "agent"}
+	selector := labels.SelectorFromSet(agentLabels)
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: "vrrp-operator-agent"},
-		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}}}
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agentLabels}}}
 	pod := func(name string, l map[string]string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: name, Labels: l}}
+	}
+	// stopping is an agent pod the kubelet is stopping, deleted at the given time.
+	stopping := func(name string, at time.Time) *corev1.Pod {
+		p := pod(name, agentLabels)
+		p.DeletionTimestamp = &metav1.Time{Time: at}
+		p.Finalizers = []string{"test/keep"}
+		return p
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
+	// goneAt makes the agent pods disappear while the pods are listed the n-th time, as the kubelets
+	// finish stopping them; lists counts the lists.
+	goneAt := func(n int, lists *int) interceptor.Funcs {
+		return interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if *lists++; *lists == n {
+				var pods corev1.PodList
+				if err := c.List(ctx, &pods, client.MatchingLabels(agentLabels)); err != nil {
+					return err
+				}
+				for i := range pods.Items {
+					p := &pods.Items[i]
+					p.Finalizers = nil
+					if err := c.Update(ctx, p); err != nil {
+						return err
+					}
+					if err := c.Delete(ctx, p); err != nil && !apierrors.IsNotFound(err) {
+						return err
+					}
+				}
+			}
+			return c.List(ctx, list, opts...)
+		}}
+	}
+	stop := func(ctx context.Context, c client.Client) error {
+		return StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", selector, time.Millisecond)
+	}
 
-	t.Run("without a DaemonSet there is nothing to stop", func(t *testing.T) {
-		c := fake.NewClientBuilder().WithScheme(scheme).Build()
-		if err := StopAgents(context.Background(), c, "vrrp-system", "vrrp-operator-agent", time.Millisecond); err != nil {
+	t.Run("without a DaemonSet or agent pods there is nothing to wait for", func(t *testing.T) {
+		if err := stop(context.Background(), fake.NewClientBuilder().WithScheme(scheme).Build()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -40,19 +75,10 @@ func TestStopAgents(t *testing.T) {
 	t.Run("it deletes the DaemonSet and returns once its pods are gone, not before", func(t *testing.T) {
 		lists := 0
 		c := fake.NewClientBuilder().WithScheme(scheme).
-			WithObjects(ds.DeepCopy(), pod("agent-a", labels), pod("agent-b", labels), pod("controller", map[string]string{"app.kubernetes.io/component": "controller"})).
-			WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-				// The kubelets finish stopping the agents while the second list is made.
-				if lists++; lists == 2 {
-					for _, n := range []string{"agent-a", "agent-b"} {
-						if err := c.Delete(ctx, pod(n, nil)); err != nil {
-							return err
-						}
-					}
-				}
-				return c.List(ctx, list, opts...)
-			}}).Build()
-		if err := StopAgents(context.Background(), c, "vrrp-system", "vrrp-operator-agent", time.Millisecond); err != nil {
+			WithObjects(ds.DeepCopy(), pod("agent-a", agentLabels), pod("agent-b", agentLabels),
+				pod("controller", map[string]string{"app.kubernetes.io/component": "controller"})).
+			WithInterceptorFuncs(goneAt(2, &lists)).Build()
+		if err := stop(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 		if lists != 2 {
@@ -63,12 +89,30 @@ func TestStopAgents(t *testing.T) {
 		}
 	})
 
+	t.Run("a second run, the DaemonSet gone, still waits for the agents the first one set stopping", func(t *testing.T) {
+		lists := 0
+		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(stopping("agent-a", time.Now())).
+			WithInterceptorFuncs(goneAt(3, &lists)).Build()
+		if err := stop(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		if lists != 3 {
+			t.Errorf("listed the pods %d times, want 3: it returned while an agent was stopping", lists)
+		}
+	})
+
+	t.Run("an agent whose node stopped reporting is not waited for", func(t *testing.T) {
+		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(stopping("agent-dead", time.Now().Add(-time.Minute))).Build()
+		if err := stop(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("agents that never stop end in an error when the time is up", func(t *testing.T) {
-		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ds.DeepCopy(), pod("agent-a", labels)).Build()
+		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ds.DeepCopy(), pod("agent-a", agentLabels)).Build()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		err := StopAgents(ctx, c, "vrrp-system", "vrrp-operator-agent", time.Hour)
-		if !errors.Is(err, context.Canceled) {
+		if err := StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", selector, time.Hour); !errors.Is(err, context.Canceled) {
 			t.Errorf("got %v, want the context's error", err)
 		}
 	})

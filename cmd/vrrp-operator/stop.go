@@ -4,9 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +24,7 @@ func runStopAgents(ctx context.Context, args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	namespace := fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent DaemonSet (default $POD_NAMESPACE)")
 	name := fs.String("daemonset", "vrrp-operator-agent", "name of the agent DaemonSet")
+	selector := fs.String("selector", "app.kubernetes.io/component=agent", "label selector of the agent pods")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the agents to stop")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -30,6 +34,10 @@ func runStopAgents(ctx context.Context, args []string) error {
 	}
 	if *namespace == "" {
 		return fmt.Errorf("no --namespace and no $POD_NAMESPACE")
+	}
+	sel, err := labels.Parse(*selector)
+	if err != nil {
+		return fmt.Errorf("--selector %q: %w", *selector, err)
 	}
 	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
@@ -46,7 +54,8 @@ func runStopAgents(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	start := time.Now()
-	if err := kube.StopAgents(ctx, c, *namespace, *name, 500*time.Millisecond); err != nil {
+	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil))
+	if err := kube.StopAgents(ctx, c, log, *namespace, *name, sel, 500*time.Millisecond); err != nil {
 		return err
 	}
 	fmt.Printf("the agents of DaemonSet %s/%s stopped in %v\n", *namespace, *name, time.Since(start).Round(time.Millisecond))

@@ -555,7 +555,9 @@ func TestAgentsStopBeforeUninstall(t *testing.T) {
 		t.Errorf("the stop Job's hook is %q, want pre-delete", job.Annotations["helm.sh/hook"])
 	}
 	c := job.Spec.Template.Spec.Containers[0]
-	want := []string{"stop-agents", "--namespace=vrrp-system", "--daemonset=vrrp-operator-agent", "--timeout=75s"}
+	want := []string{"stop-agents", "--namespace=vrrp-system", "--daemonset=vrrp-operator-agent",
+		"--selector=app.kubernetes.io/name=vrrp-operator,app.kubernetes.io/instance=vrrp-operator,app.kubernetes.io/component=agent",
+		"--timeout=60s"}
 	if diff := cmp.Diff(want, c.Args); diff != "" {
 		t.Errorf("stop Job args (-want +got):\n%s", diff)
 	}

@@ -62,6 +62,9 @@ func requireCluster(t *testing.T) {
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
 		testenv.Unavailable(t, "test needs the CNI plugins: apt-get install containernetworking-plugins")
 	}
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+		testenv.Unavailable(t, "hack/cluster.sh needs cgroup v1 hierarchies (boot with systemd.unified_cgroup_hierarchy=0)")
+	}
 }
 
 // startCluster builds the images (no deadline: a cold Go cache takes minutes), replaces whatever

@@ -233,6 +233,10 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 	})
 
 	t.Run("helm uninstall leaves no VIP and no master label", func(t *testing.T) {
+		eventually(t, 10*time.Second, "a master label before the uninstall", func() (bool, string) {
+			out := c.kubectl("get", "nodes", "-l", "vrrp.dev/master-services=true", "-o", "name")
+			return strings.TrimSpace(out) == "node/primary", out
+		})
 		start := time.Now()
 		c.helm(3*time.Minute, "uninstall", "vrrp-operator", "--namespace", namespace, "--wait", "--timeout", "2m")
 		uninstalled := time.Since(start)
