@@ -443,7 +443,7 @@ kill_node() {
 		pids=""
 		ns_exists "$ns" && pids+=" $(ip netns pids "$ns" 2>/dev/null || true)"
 		for h in $(cgroup_mounts); do
-			[[ -d $h/$c ]] && pids+=" $(find "$h/$c" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+			if [[ -d $h/$c ]]; then pids+=" $(find "$h/$c" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"; fi
 		done
 		[[ -z ${pids// /} ]] && break
 		# shellcheck disable=SC2086
@@ -454,7 +454,7 @@ kill_node() {
 	for h in $(cgroup_mounts); do
 		[[ -d $h/$c ]] || continue
 		find "$h/$c" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-		[[ -d $h/$c ]] && echo "cluster: could not remove the cgroup $h/$c" >&2
+		if [[ -d $h/$c ]]; then echo "cluster: could not remove the cgroup $h/$c" >&2; fi
 	done
 }
 
@@ -463,12 +463,14 @@ down() {
 	local n p
 	for n in "${nodes[@]}"; do kill_node "$n"; done
 	for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do kill_pidfile "$dir/run/$p.pid" "$dir"; done
-	for n in "${nodes[@]}"; do ns_exists "$(node_ns "$n")" && ip netns del "$(node_ns "$n")"; done
+	for n in "${nodes[@]}"; do
+		if ns_exists "$(node_ns "$n")"; then ip netns del "$(node_ns "$n")"; fi
+	done
 	if ns_exists "$client_ns"; then
 		for p in $(ip netns pids "$client_ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 		ip netns del "$client_ns"
 	fi
-	ip link show "$bridge" >/dev/null 2>&1 && ip link del "$bridge"
+	if ip link show "$bridge" >/dev/null 2>&1; then ip link del "$bridge"; fi
 	# The logs outlive the cluster, for a look at what went wrong: bin/cluster-logs holds the last ones.
 	if [[ -d $logs ]]; then
 		rm -rf "$dir-logs"
@@ -491,7 +493,7 @@ status() {
 			echo "$p: stopped"
 		fi
 	done
-	[[ -f $kubeconfig ]] && kc get nodes -o wide 2>/dev/null || true
+	if [[ -f $kubeconfig ]]; then kc get nodes -o wide 2>/dev/null || true; fi
 }
 
 case ${1:-} in
