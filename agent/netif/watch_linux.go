@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -135,6 +134,10 @@ func (w *watcher) refresh() bool {
 	return true
 }
 
+// processNamespace is the network namespace the process started in, taken while the package is
+// initialised, before any thread can have left it.
+var processNamespace, _ = netns.Get()
+
 // watchedNamespace is the network namespace of the calling thread, or netns.None() when that is the
 // process's own. Netlink enters a named namespace (setns) for every socket it opens, which needs
 // CAP_SYS_ADMIN: the agent's pod has only NET_ADMIN and NET_RAW, and its threads never leave the
@@ -144,12 +147,7 @@ func watchedNamespace() (netns.NsHandle, error) {
 	if err != nil {
 		return netns.None(), fmt.Errorf("getting the network namespace: %w", err)
 	}
-	self, err := netns.GetFromPid(os.Getpid())
-	if err != nil {
-		return ns, nil
-	}
-	defer self.Close()
-	if ns.Equal(self) {
+	if processNamespace.IsOpen() && ns.Equal(processNamespace) {
 		_ = ns.Close()
 		return netns.None(), nil
 	}
