@@ -45,14 +45,18 @@ build() {
 	echo "$version" >"$bin/.$name.version"
 }
 
-minor=${KUBE_VERSION#v1.}
-minor=${minor%%.*}
-# Stamp the version so that clients (Helm's kubeVersion checks among them) see a real release.
-kube_ld="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	kube_ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-	kube_ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
+# kube_ldflags VERSION: link flags that stamp a Kubernetes version, so that clients (Helm's kubeVersion
+# checks among them) see a real release.
+kube_ldflags() {
+	local minor=${1#v1.} p ld="-s -w"
+	minor=${minor%%.*}
+	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ld+=" -X $p.gitVersion=$1 -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+		ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+	done
+	echo "$ld"
+}
+kube_ld=$(kube_ldflags "$KUBE_VERSION")
 
 build kube-apiserver "$KUBE_VERSION" kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ld"
 build kubectl "$KUBE_VERSION" kube k8s.io/kubernetes/cmd/kubectl "$kube_ld"
@@ -67,12 +71,5 @@ build kubelet "$KUBE_VERSION" kube k8s.io/kubernetes/cmd/kubelet "$kube_ld"
 # The oldest API server the chart supports (its kubeVersion), for TestCRDOnMinimumKubernetes in api/v1alpha1:
 # the CRD's isIP/isCIDR rules need 1.31. It goes to bin/kube-min so that envtest's bin/kube-apiserver stays.
 KUBE_MIN_VERSION=${KUBE_MIN_VERSION:-v1.31.14}
-min_minor=${KUBE_MIN_VERSION#v1.}
-min_minor=${min_minor%%.*}
-kube_min_ld="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	kube_min_ld+=" -X $p.gitVersion=$KUBE_MIN_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$min_minor"
-	kube_min_ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
 mkdir -p "$bin/kube-min" "$bin/.kube-min"
-build kube-min/kube-apiserver "$KUBE_MIN_VERSION" kube-min k8s.io/kubernetes/cmd/kube-apiserver "$kube_min_ld"
+build kube-min/kube-apiserver "$KUBE_MIN_VERSION" kube-min k8s.io/kubernetes/cmd/kube-apiserver "$(kube_ldflags "$KUBE_MIN_VERSION")"
