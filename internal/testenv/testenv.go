@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 )
 
 // RequireEnv is the variable that turns skips for missing privileges or tools into failures.
@@ -94,4 +95,24 @@ func BuildAgent(path string) error {
 		return fmt.Errorf("building the agent: %w: %s", err, out)
 	}
 	return nil
+}
+
+// Eventually polls cond every 20 ms until it holds or timeout passes, and returns how long it took;
+// past the timeout it fails the test with what and cond's last detail. The network and the API
+// server are real where it is used, so polling with a deadline is the honest way to wait.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = detail
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -120,24 +120,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes, and returns how long it took.
-// The API server and the network are real here, so polling with a deadline is the honest way to wait.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = detail
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// eventually is testenv.Eventually.
+var eventually = testenv.Eventually
 
 // holds reports whether the host's interface carries the address.
 func holds(h *testenv.Host, addr string) bool {

@@ -212,23 +212,8 @@ func (c *cluster) masterFlag(node string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// eventually polls cond every 20 ms until it holds or timeout passes, and returns how long it took.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for {
-		ok, detail := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = detail
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %v; last: %s", what, timeout, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// eventually is testenv.Eventually.
+var eventually = testenv.Eventually
 
 // vipStatus is the part of a VirtualIP's status the tests read.
 type vipStatus struct {
