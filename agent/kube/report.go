@@ -104,6 +104,13 @@ func (r *reporter) participate(res desired.Result) {
 		if old := r.entries[e.Name]; old == nil || old.Reason != want.Reason || old.Message != want.Message {
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 		}
+		// A router in error runs no more: the master label must not outlive its mastery, or
+		// workloads that follow the VIP by node affinity stay where the VIP is not.
+		if r.masters[e.Name] {
+			delete(r.masters, e.Name)
+			delete(r.states, e.Name)
+			r.labels = true
+		}
 	}
 	for name := range r.known {
 		if !now[name] {

@@ -9,10 +9,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -192,4 +194,53 @@ func TestPersistentRefusalDoesNotFloodTheLog(t *testing.T) {
 			t.Errorf("%s{resource=%q,reason=forbidden} = %v, want every refusal counted: 6", metrics.APIWriteErrors, metrics.ResourceVirtualIPStatus, got)
 		}
 	})
+}
+
+func TestARouterInErrorDropsTheMasterLabel(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var labelPatches []string
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, p client.Patch, _ ...client.PatchOption) error {
+			if _, ok := obj.(*unstructured.Unstructured); ok && obj.GetObjectKind().GroupVersionKind().Kind == "Node" {
+				data, err := p.Data(obj)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				labelPatches = append(labelPatches, string(data))
+				mu.Unlock()
+			}
+			return nil
+		},
+		SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+			return nil
+		},
+	}).Build()
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, nil, metrics.New(nil))
+	rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+	rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+	rep.flush(context.Background())
+	// The Secret went away: the router cannot run and stops.
+	rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "services", Err: errors.New("secret vrrp-system/vrrp-auth not found")}}})
+	rep.flush(context.Background())
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(labelPatches) < 2 {
+		t.Fatalf("label writes %q, want one while MASTER and one after the error", labelPatches)
+	}
+	if first := labelPatches[0]; !strings.Contains(first, vrrpv1.MasterLabel("services")) {
+		t.Errorf("while MASTER the label write %s lacks %s", first, vrrpv1.MasterLabel("services"))
+	}
+	if last := labelPatches[len(labelPatches)-1]; strings.Contains(last, vrrpv1.MasterLabel("services")) {
+		t.Errorf("after the router failed the label write %s still holds %s", last, vrrpv1.MasterLabel("services"))
+	}
 }
