@@ -44,10 +44,8 @@ func TestAPIServerAdmitsOnlySpecsAgentsCanRun(t *testing.T) {
 	admitted := map[string]vrrpv1.VirtualIPSpec{
 		"two IPs of one subnet":                       addresses("198.51.100.252/24", "198.51.100.253/24"),
 		"an IP with and without a prefix, told apart": addresses("198.51.100.252", "198.51.100.25/24"),
-		"private and shared IPv4 space":               addresses("10.0.0.1/8", "100.64.0.1/10", "192.168.0.252/24"),
-		"IPv4 just outside the refused ranges":        addresses("126.255.255.254/8", "128.0.0.1/8", "169.253.255.254/16", "169.255.0.1/16", "223.255.255.254/8"),
-		"IPv6 global and unique local":                addresses("2001:db8::1/64", "2001:db8::2/64", "fd00::1/64"),
-		"IPv6 just outside the refused ranges":        addresses("fe00::1/64", "::2/128"),
+		"IPs of both IPv4 documentation prefixes":     addresses("198.51.100.254/24", "203.0.113.1/24", "203.0.113.255/32"),
+		"IPv6 of the documentation prefix":            addresses("2001:db8::1/64", "2001:db8::2/64", "2001:db8:ffff::1/128"),
 		"an IP whose prefix holds a refused range":    addresses("198.51.100.252/0"),
 		"nodeSelector with In, NotIn, Exists and DoesNotExist": selector(
 			metav1.LabelSelectorRequirement{Key: role, Operator: metav1.LabelSelectorOpIn, Values: []string{"a", "b"}},
@@ -76,8 +74,8 @@ func TestAPIServerAdmitsOnlySpecsAgentsCanRun(t *testing.T) {
 			spec: addresses("198.51.100.252", "198.51.100.252/24"),
 			want: []string{"spec.addresses", "addresses must name each IP once"},
 		},
-		"the IPv4 multicast range's last address": {
-			spec: addresses("198.51.100.10/24", "239.255.255.255/8"),
+		"the VRRP multicast group itself": {
+			spec: addresses("198.51.100.10/24", "224.0.0.18/24"),
 			want: []string{"spec.addresses[1]", "each address must be unicast"},
 		},
 		"the IPv6 multicast of all nodes": {

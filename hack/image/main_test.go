@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -196,7 +197,7 @@ func dynamicExecutable(t *testing.T) string {
 	const p = "/bin/ls"
 	f, err := elf.Open(p)
 	if err != nil {
-		t.Skipf("no %s to stand for a dynamically linked program: %v", p, err)
+		testenv.Unavailable(t, fmt.Sprintf("no %s to stand for a dynamically linked program: %v", p, err))
 	}
 	defer f.Close()
 	for _, prog := range f.Progs {
@@ -204,6 +205,6 @@ func dynamicExecutable(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skipf("%s is statically linked", p)
+	testenv.Unavailable(t, p+" is statically linked: no dynamically linked program to refuse")
 	return ""
 }
