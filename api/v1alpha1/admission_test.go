@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -19,14 +18,7 @@ import (
 // config/samples/invalid holds one manifest per refusal; this adds the cases a sample cannot show.
 func TestAPIServerAdmitsOnlySpecsAgentsCanRun(t *testing.T) {
 	_, cfg := testenv.APIServer(t)
-	scheme := runtime.NewScheme()
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatalf("creating client: %v", err)
-	}
+	c := newClient(t, cfg)
 	create := func(spec vrrpv1.VirtualIPSpec) error {
 		v := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "admission"}, Spec: spec}
 		return c.Create(context.Background(), v, client.DryRunAll)

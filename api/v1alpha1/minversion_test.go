@@ -10,13 +10,10 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -28,16 +25,7 @@ import (
 func TestCRDOnMinimumKubernetes(t *testing.T) {
 	minMinor := chartMinimumMinor(t)
 	env, cfg := testenv.APIServerFrom(t, filepath.Join(testenv.Root(), "bin", "kube-min"))
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, vrrpv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatalf("creating client: %v", err)
-	}
+	c := newClient(t, cfg)
 	kubeconfig := testenv.AdminKubeconfig(t, env)
 
 	t.Run("the API server is of the chart's minimum minor", func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -25,16 +26,7 @@ import (
 // TestAPIServer runs against one real kube-apiserver: starting it costs seconds, the subtests do not.
 func TestAPIServer(t *testing.T) {
 	env, cfg := testenv.APIServer(t)
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, vrrpv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatalf("creating client: %v", err)
-	}
+	c := newClient(t, cfg)
 	kubeconfig := testenv.AdminKubeconfig(t, env)
 
 	t.Run("kubectl refuses each invalid sample naming its field", func(t *testing.T) {
@@ -145,6 +137,22 @@ func refusesInvalidSamples(t *testing.T, kubeconfig string) {
 			}
 		})
 	}
+}
+
+// newClient is a client of the API server at cfg that knows the core types and VirtualIP.
+func newClient(t *testing.T, cfg *rest.Config) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, vrrpv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatalf("creating client: %v", err)
+	}
+	return c
 }
 
 // acceptsSeedSample creates the namespace of the seed sample's Secret and applies the whole sample
