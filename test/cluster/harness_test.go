@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,14 +50,14 @@ type agent struct {
 	host *testenv.Host
 	node string
 	args []string
-	log  *lockedBuffer
+	log  *testenv.Buffer
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
 func startAgent(t *testing.T, h *testenv.Host, node string, args ...string) *agent {
 	t.Helper()
-	a := &agent{t: t, host: h, node: node, args: args, log: &lockedBuffer{}}
+	a := &agent{t: t, host: h, node: node, args: args, log: &testenv.Buffer{}}
 	a.start()
 	t.Cleanup(func() {
 		a.stop()
@@ -101,23 +99,6 @@ func (a *agent) stop() {
 // transitions counts the state changes the agent logged.
 func (a *agent) transitions() int {
 	return strings.Count(a.log.String(), `msg="state changed"`)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // eventually is testenv.Eventually.

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -260,21 +259,14 @@ func (s vipStatus) states() (map[string]string, bool) {
 // pinger pings the VIP from the client every 10 ms and tells the longest time without an answer.
 type pinger struct {
 	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (p *pinger) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
+	out testenv.Buffer
 }
 
 func startPinger(t *testing.T) *pinger {
 	t.Helper()
 	p := &pinger{}
 	p.cmd = exec.Command("ip", "netns", "exec", clientNS, "ping", "-D", "-n", "-i", "0.01", "-W", "1", vip)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting ping: %v", err)
 	}
@@ -289,8 +281,6 @@ func (p *pinger) stop(t *testing.T) (time.Duration, int) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	_ = p.cmd.Wait()
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var prev, longest float64
 	n := 0
 	for _, line := range strings.Split(p.out.String(), "\n") {
