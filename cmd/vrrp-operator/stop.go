@@ -10,8 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/kube"
@@ -43,11 +41,8 @@ func runStopAgents(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	// The client's default scheme knows DaemonSets and Pods, all it touches.
+	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return fmt.Errorf("creating the client: %w", err)
 	}
