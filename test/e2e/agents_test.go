@@ -190,10 +190,13 @@ func TestLinkDownOnTheMaster(t *testing.T) {
 				priorities: map[string]int{"high": 150}, noPreempt: !c.preempt, seedHooks: true,
 			}}, nil)
 			hh := newSeedHook(t)
-			ha := startAgent(t, high, "high", config, agentOptions{hooks: hh})
-			startAgent(t, low, "low", config, agentOptions{hooks: newSeedHook(t)})
 			mdi := masterDownInterval(3, fast, 100)
+			ha := startAgent(t, high, "high", config, agentOptions{hooks: hh})
+			// Without preempt both nodes start as Backup and whichever timer runs out first wins
+			// (RFC 9568 §6.4.2), so low starts only once high holds the VIP.
 			waitOwner(t, time.Now(), mdi+10*time.Second, seedVIP, high, low)
+			startAgent(t, low, "low", config, agentOptions{hooks: newSeedHook(t)})
+			holdsAlone(t, max(2*mdi, time.Second), seedVIP, client, high, low)
 			waitFlag(t, hh, "1", "high is MASTER")
 
 			down := time.Now()
