@@ -209,18 +209,23 @@ func Derive(in Inputs) Result {
 	for i := range in.VirtualIPs {
 		vips[i] = &in.VirtualIPs[i]
 	}
-	slices.SortStableFunc(vips, func(a, b *vrrpv1.VirtualIP) int { return cmp.Compare(a.Name, b.Name) })
+	// Routers take wire identities oldest first (creation time, then name), so the VirtualIP that was
+	// there first keeps its VRID on every node and at every run, and a newcomer that reuses it is the
+	// one refused. Objects without a creation time (standalone manifests) go by name.
+	slices.SortStableFunc(vips, func(a, b *vrrpv1.VirtualIP) int {
+		return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
+	})
 
 	var res Result
-	// Routers take wire identities in name order, so the same VirtualIP wins a conflict on every
-	// node and at every run.
 	taken := make(map[conflictKey]string)
-	for i, vip := range vips {
+	seen := make(map[string]bool, len(vips))
+	for _, vip := range vips {
 		fail := func(err error) { res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err}) }
-		if i > 0 && vips[i-1].Name == vip.Name {
+		if seen[vip.Name] {
 			fail(fmt.Errorf("VirtualIP listed twice: %w", ErrInvalidSpec))
 			continue
 		}
+		seen[vip.Name] = true
 		r, ok, err := derive(in, self, vip)
 		switch {
 		case err != nil:
@@ -237,6 +242,8 @@ func Derive(in Inputs) Result {
 		taken[key] = r.Name
 		res.Routers = append(res.Routers, r)
 	}
+	slices.SortFunc(res.Routers, func(a, b Router) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(res.Errors, func(a, b RouterError) int { return cmp.Compare(a.Name, b.Name) })
 	return res
 }
 

@@ -657,6 +657,23 @@ func TestDerive(t *testing.T) {
 			want:     []Router{router("a", 10, "198.51.100.10/24")},
 			wantErrs: map[string]string{"b": "RouterIDConflict"},
 		},
+		"a newer VirtualIP that reuses a VRID is refused, whatever its name": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a-newcomer", 10, "198.51.100.10/24", created(2)),
+				vip("z-first", 10, "198.51.100.11/24", created(1)),
+			}},
+			want:     []Router{router("z-first", 10, "198.51.100.11/24")},
+			wantErrs: map[string]string{"a-newcomer": "RouterIDConflict"},
+		},
+		"a VirtualIP listed twice is refused the second time, whatever their ages": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a", 10, "198.51.100.10/24", created(1)),
+				vip("b", 12, "198.51.100.12/24", created(2)),
+				vip("a", 11, "198.51.100.11/24", created(3)),
+			}},
+			want:     []Router{router("a", 10, "198.51.100.10/24"), router("b", 12, "198.51.100.12/24")},
+			wantErrs: map[string]string{"a": "InvalidSpec"},
+		},
 		"one VRID in both families, or on two interfaces, is no conflict": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
 				vip("a", 10, "198.51.100.10/24"),
@@ -692,6 +709,13 @@ func TestDerive(t *testing.T) {
 				t.Errorf("Derive() error reasons (-want +got):\n%s\nerrors: %v", diff, got.Errors)
 			}
 		})
+	}
+}
+
+// created sets a VirtualIP's creation time to minute m of a fixed day.
+func created(m int) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) {
+		v.CreationTimestamp = metav1.NewTime(time.Date(2026, 11, 30, 0, m, 0, 0, time.UTC))
 	}
 }
 

@@ -32,7 +32,8 @@ type Config struct {
 	// `state MASTER`. RFC 9568 §6.4.1 does this only for the address owner; the agent sets it for
 	// the node that has the highest priority of all and preempts, which would take over after
 	// Master_Down_Interval anyway. A node that turns out not to be the best steps down on the
-	// first higher-priority advert (§6.4.3).
+	// first higher-priority advert (§6.4.3). A PreemptDelay turns it off: the router starts as
+	// Backup, so that the delay holds against a live lower-priority Master.
 	StartAsMaster bool
 	Addresses     []netip.Prefix // the virtual addresses with their prefix length
 	// PrimaryAddress is this node's address on the interface: the adverts' source and the

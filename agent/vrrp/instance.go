@@ -145,7 +145,9 @@ func (i *Instance) initialize(now time.Time, reason string) []Action {
 	if i.priority == 255 {
 		return i.becomeMaster(nil, now, reasonAddressOwner)
 	}
-	if i.cfg.StartAsMaster && reason == reasonStartup {
+	// A PreemptDelay wins over StartAsMaster: starting as Master would preempt a live lower-priority
+	// Master at once, which is what the delay holds back (keepalived applies it only from BACKUP).
+	if i.cfg.StartAsMaster && i.cfg.PreemptDelay == 0 && reason == reasonStartup {
 		return i.becomeMaster(nil, now, reasonStartAsMaster)
 	}
 	i.masterAdverInterval = i.cfg.AdvertInterval

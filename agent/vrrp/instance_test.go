@@ -62,6 +62,14 @@ func TestInitializeOnStartup(t *testing.T) {
 			state:    StateMaster,
 			deadline: time.Second,
 		},
+		"a router told to start as Master with a PreemptDelay starts as Backup, so the delay holds": {
+			cfg: func() Config { c := best; c.PreemptDelay = 5 * time.Second; return c }(),
+			want: func(Config) []Action {
+				return []Action{Transition{From: StateInit, To: StateBackup, Priority: 150, Reason: "startup"}}
+			},
+			state:    StateBackup,
+			deadline: 3*time.Second + 414062500,
+		},
 		"a router told to start as Master recovering from Fault goes Backup as the RFC says": {
 			cfg:      best,
 			before:   []Event{InterfaceDown{}, Startup{}, InterfaceUp{}},
