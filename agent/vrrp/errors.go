@@ -40,6 +40,10 @@ var (
 	// ErrOwnAdvert: the advertisement carries this router's own primary address as its source,
 	// i.e. it looped back. Answering it would make a Master advertise in a loop (RFC 9568 §6.4.3).
 	ErrOwnAdvert = errors.New("advertisement sent by this router")
+	// ErrAddressMismatch: a non-owner's advertisement whose address list is not ours: another
+	// virtual router, or a misconfigured one, on our VRID (RFC 9568 §7.1, RFC 3768 §7.1: MUST drop
+	// unless the priority is 255).
+	ErrAddressMismatch = errors.New("advertised addresses differ from ours")
 )
 
 // dropReasons is ordered: DropReason returns the first sentinel that matches.
@@ -60,11 +64,13 @@ var dropReasons = []struct {
 	{ErrFamily, "family"},
 	{ErrAddressList, "address_list"},
 	{ErrOwnAdvert, "own_advert"},
+	{ErrAddressMismatch, "address_mismatch"},
 }
 
 // DropReason returns a stable snake_case label for err, for metrics: "ttl", "version", "type",
 // "vrid", "length", "address_count", "checksum", "interval", "interval_mismatch", "auth",
-// "family", "address_list", "own_advert", and "other" for anything else (including nil).
+// "family", "address_list", "own_advert", "address_mismatch", and "other" for anything else
+// (including nil).
 func DropReason(err error) string {
 	if err == nil {
 		return "other"

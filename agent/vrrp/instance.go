@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -43,6 +44,12 @@ type Instance struct {
 	lastAssert time.Time
 	// warned* keep the SHOULD-log diagnostics of RFC 9568 §7.1 to one line per change.
 	warnedAddresses, warnedInterval, warnedOwner bool
+	// prevAddresses is the address list before the last Reconfigure that changed it, still
+	// accepted from others until prevUntil: the nodes of a virtual router learn a new list one
+	// after another, and a Backup that learnt it first must not take over from a Master that has
+	// not yet.
+	prevAddresses []netip.Prefix
+	prevUntil     time.Time
 }
 
 // NewInstance returns an instance of cfg in StateInit; it does nothing until Startup.
@@ -220,7 +227,10 @@ func (i *Instance) advertReceived(ev AdvertReceived, now time.Time) []Action {
 		return nil
 	}
 	adv, src := ev.Advert, ev.Src.Unmap()
-	if err := i.check(adv, src); err != nil {
+	if err := i.check(adv, src, now); err != nil {
+		if errors.Is(err, ErrAddressMismatch) {
+			i.warnAddresses(adv, src, true)
+		}
 		i.log.Debug("dropping advertisement", "from", src, "reason", DropReason(err), "error", err)
 		return []Action{Drop{Err: err}}
 	}
@@ -290,7 +300,7 @@ func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Ti
 }
 
 // check makes the per-router receive checks; the error wraps the reason to drop.
-func (i *Instance) check(adv Advertisement, src netip.Addr) error {
+func (i *Instance) check(adv Advertisement, src netip.Addr, now time.Time) error {
 	c := &i.cfg
 	switch {
 	case adv.VRID != c.VRID:
@@ -324,6 +334,14 @@ func (i *Instance) check(adv Advertisement, src netip.Addr) error {
 			return fmt.Errorf("wrong password: %w", ErrAuth)
 		}
 	}
+	// RFC 9568 §7.1 (RFC 3768 §7.1): we verify the addresses, which the RFC allows (MAY); a list
+	// other than ours MUST be dropped unless the address owner (priority 255) sent it. Such an
+	// advert comes from another virtual router on our VRID, and following it would leave our VIP
+	// unheld. keepalived drops these too (its addr_list_err).
+	if adv.Priority != 255 && !sameAddresses(adv.Addresses, c.Addresses) &&
+		!(now.Before(i.prevUntil) && sameAddresses(adv.Addresses, i.prevAddresses)) {
+		return fmt.Errorf("addresses %v, ours are %v: %w", adv.Addresses, addrsOf(c.Addresses), ErrAddressMismatch)
+	}
 	return nil
 }
 
@@ -335,12 +353,7 @@ func (i *Instance) diagnose(adv Advertisement, src netip.Addr) {
 			i.log.Warn("advertisement interval differs from ours", "from", src, "interval", adv.Interval, "ours", i.cfg.AdvertInterval)
 		}
 	}
-	if mismatch := !sameAddresses(adv.Addresses, i.cfg.Addresses); mismatch != i.warnedAddresses {
-		i.warnedAddresses = mismatch
-		if mismatch {
-			i.log.Warn("advertised addresses differ from ours", "from", src, "addresses", adv.Addresses)
-		}
-	}
+	i.warnAddresses(adv, src, !sameAddresses(adv.Addresses, i.cfg.Addresses))
 	// Erratum 8298: an owner verifies it is alone and logs, rather than discarding.
 	if owners := adv.Priority == 255 && i.priority == 255; owners != i.warnedOwner {
 		i.warnedOwner = owners
@@ -350,13 +363,28 @@ func (i *Instance) diagnose(adv Advertisement, src netip.Addr) {
 	}
 }
 
-// sameAddresses compares an advert's addresses with ours as sets.
+// warnAddresses logs an advertised address list other than ours once per change (RFC 9568 §7.1
+// SHOULD log, rate-limited), whether the advert was dropped or came from the owner.
+func (i *Instance) warnAddresses(adv Advertisement, src netip.Addr, mismatch bool) {
+	if mismatch == i.warnedAddresses {
+		return
+	}
+	i.warnedAddresses = mismatch
+	if mismatch {
+		i.log.Warn("advertised addresses differ from ours", "from", src, "priority", adv.Priority,
+			"addresses", adv.Addresses, "ours", addrsOf(i.cfg.Addresses))
+	}
+}
+
+// sameAddresses compares an advert's addresses with ours as sets. Ours hold no address twice
+// (Config.Validate), so equal counts and every one of ours present mean equal sets, even when
+// the advert repeats an address.
 func sameAddresses(got []netip.Addr, ours []netip.Prefix) bool {
 	if len(got) != len(ours) {
 		return false
 	}
-	for _, a := range got {
-		if !slices.ContainsFunc(ours, func(p netip.Prefix) bool { return p.Addr() == a.Unmap() }) {
+	for _, p := range ours {
+		if !slices.ContainsFunc(got, func(a netip.Addr) bool { return a.Unmap() == p.Addr() }) {
 			return false
 		}
 	}
@@ -409,6 +437,11 @@ func (i *Instance) reconfigure(cfg Config, now time.Time) []Action {
 	i.warnedAddresses, i.warnedInterval = false, false
 	if cfg.Version == 2 {
 		i.masterAdverInterval = cfg.AdvertInterval
+	}
+	if !slices.Equal(old.Addresses, cfg.Addresses) {
+		// The others follow within about one resync; a Master_Down_Interval is what a Backup
+		// would wait anyway before it takes over.
+		i.prevAddresses, i.prevUntil = old.Addresses, now.Add(i.masterDownInterval())
 	}
 	if i.state != StateMaster {
 		return nil

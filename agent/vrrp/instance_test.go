@@ -353,6 +353,8 @@ func TestReceivedAdvertsFailingRouterChecksAreDropped(t *testing.T) {
 	v3, v2 := v3Config(), v2Config()
 	v2none := v2
 	v2none.Password = ""
+	two := v3
+	two.Addresses = prefixes("198.51.100.252/24", "198.51.100.253/24")
 	mod := func(a AdvertReceived, f func(*Advertisement)) AdvertReceived { f(&a.Advert); return a }
 	tests := map[string]struct {
 		cfg    Config
@@ -383,8 +385,26 @@ func TestReceivedAdvertsFailingRouterChecksAreDropped(t *testing.T) {
 		"a VRRPv3 advert with another interval is accepted (§7.1 says log, not drop)": {
 			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Interval = 2 * time.Second }),
 		},
-		"a VRRPv3 advert listing other addresses is accepted (§7.1 says log, not drop)": {
-			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }),
+		"a VRRPv3 advert listing other addresses is dropped (§7.1: MUST unless from the owner)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }), want: ErrAddressMismatch,
+		},
+		"a VRRPv2 advert listing other addresses is dropped (RFC 3768 §7.1)": {
+			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }), want: ErrAddressMismatch,
+		},
+		"an advert listing one of our two addresses is dropped": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252") }), want: ErrAddressMismatch,
+		},
+		"an advert listing one of our addresses twice instead of both is dropped": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252", "198.51.100.252") }), want: ErrAddressMismatch,
+		},
+		"an advert listing our addresses in another order is accepted": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.253", "198.51.100.252") }),
+		},
+		"the address owner's advert listing other addresses is accepted (§7.1: continue processing)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 255), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }),
+		},
+		"a wrong password is auth, whatever the addresses": {
+			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.AuthData[7] = '3'; a.Addresses = addrs("198.51.100.99") }), want: ErrAuth,
 		},
 		"a VRRPv2 advert with another interval is dropped (RFC 3768 §7.1)": {
 			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.Interval = 2 * time.Second }), want: ErrIntervalMismatch,
@@ -747,5 +767,24 @@ func TestNewInstanceWithoutLoggerDiscards(t *testing.T) {
 	wantState(t, i, StateBackup)
 	if _, err := NewInstance(Config{}, nil); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("NewInstance(Config{}) error = %v, want ErrInvalidConfig", err)
+	}
+}
+
+func TestAddressesOfTheLastListAreAcceptedForAMasterDownInterval(t *testing.T) {
+	// The Backup learnt the new list first; the Master still advertises the old one.
+	cfg := v3Config()
+	i := backup(t, cfg)
+	next := cfg
+	next.Addresses = prefixes("198.51.100.99/24")
+	now := t0.Add(time.Second)
+	i.Handle(Reconfigure{Config: next}, now)
+	mdi := MasterDownInterval(3, 100, time.Second)
+	old := advertFrom(cfg, peerAddr, 200)
+	if got := i.Handle(old, now.Add(mdi-time.Nanosecond)); len(got) != 0 {
+		t.Errorf("the old list within a Master_Down_Interval of the change: got %v, want it accepted", got)
+	}
+	wantActions(t, []Action{Drop{Err: ErrAddressMismatch}}, i.Handle(old, now.Add(2*mdi)))
+	if got := i.Handle(advertFrom(next, peerAddr, 200), now.Add(2*mdi)); len(got) != 0 {
+		t.Errorf("the new list: got %v, want it accepted", got)
 	}
 }

@@ -379,6 +379,7 @@ func TestDropReasonNamesEverySentinel(t *testing.T) {
 		"a family error is family":                  {ErrFamily, "family"},
 		"an address list error is address_list":     {ErrAddressList, "address_list"},
 		"our own advert is own_advert":              {ErrOwnAdvert, "own_advert"},
+		"an address mismatch is address_mismatch":   {ErrAddressMismatch, "address_mismatch"},
 		"a joined error is found":                   {errors.Join(errors.New("a"), ErrChecksum), "checksum"},
 		"an unknown error is other":                 {errors.New("boom"), "other"},
 		"no error is other":                         {nil, "other"},
