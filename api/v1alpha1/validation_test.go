@@ -119,6 +119,46 @@ func TestAPIServer(t *testing.T) {
 			t.Errorf("status.nodes (-want +got):\n%s", diff)
 		}
 	})
+
+	t.Run("a status entry's address is an IP unicast peers can send to", func(t *testing.T) {
+		ctx := context.Background()
+		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "address"},
+			Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 9, Addresses: []string{"2001:db8::9/64"}}}
+		if err := c.Create(ctx, vip); err != nil {
+			t.Fatal(err)
+		}
+		cases := map[string]struct {
+			address string
+			ok      bool
+		}{
+			"a global IPv6 address is accepted":                      {address: "2001:db8::2", ok: true},
+			"an IPv4 address is accepted":                            {address: "198.51.100.2", ok: true},
+			"an IPv6 link-local address is refused: it needs a zone": {address: "fe80::2"},
+			"an IPv4 link-local address is refused":                  {address: "169.254.0.2"},
+			"the unspecified address is refused":                     {address: "::"},
+			"an address with a zone is refused":                      {address: "2001:db8::2%eth0"},
+			"an interface name is refused":                           {address: "eth0"},
+		}
+		for name, tc := range cases {
+			t.Run(name, func(t *testing.T) {
+				u := &unstructured.Unstructured{}
+				u.SetGroupVersionKind(vrrpv1.GroupVersion.WithKind("VirtualIP"))
+				u.SetName("address")
+				_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{
+					"node": "primary", "state": "BACKUP", "address": tc.address,
+				}}, "status", "nodes")
+				err := c.Status().Patch(ctx, u, client.Apply, client.FieldOwner("vrrp.dev/agent-primary"), client.ForceOwnership, client.DryRunAll)
+				switch {
+				case tc.ok && err != nil:
+					t.Errorf("address %q refused: %v", tc.address, err)
+				case !tc.ok && err == nil:
+					t.Errorf("address %q accepted", tc.address)
+				case !tc.ok && !strings.Contains(err.Error(), "status.nodes[0].address"):
+					t.Errorf("address %q refused without naming the field: %v", tc.address, err)
+				}
+			})
+		}
+	})
 }
 
 // refusesInvalidSamples applies each of config/samples/invalid with a server-side dry run and wants

@@ -416,6 +416,14 @@ type NodeStatus struct {
 	// +kubebuilder:validation:MaxLength=15
 	Interface string `json:"interface,omitempty"`
 
+	// address is this node's address on that interface, in the router's family: the source of its
+	// unicast adverts and where the other nodes send theirs (unicast), which may differ from the
+	// node's InternalIP. Agents send to a node's InternalIPs until it has published one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self) && !ip(self).isUnspecified() && !ip(self).isLinkLocalUnicast()",message="address must be an IP address, not unspecified or link-local"
+	Address string `json:"address,omitempty"`
+
 	// lastTransitionTime is when state last changed.
 	// +optional
 	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
