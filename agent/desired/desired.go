@@ -103,9 +103,17 @@ type Router struct {
 	// which recovers by itself), or the interface whose subnet holds the first address.
 	Interface string
 	Unicast   bool
-	// Peers are, with Unicast, the InternalIPs of the router's family of the other nodes the
-	// nodeSelector selects, sorted; nil otherwise.
+	// Source is, with Unicast, this node's address on Interface that its adverts leave from and
+	// that it publishes in its status entry for the other nodes to send to (see unicastSource);
+	// zero otherwise, or when Interface has no address of the router's family yet.
+	Source netip.Addr
+	// Peers are, with Unicast, where adverts go: the address each other node the nodeSelector
+	// selects published in status, else its InternalIPs of the router's family; sorted, nil
+	// otherwise.
 	Peers []netip.Addr
+	// PeerSources are, with Unicast, the sources adverts are taken from: those nodes' published
+	// addresses and InternalIPs of the family, sorted; nil otherwise.
+	PeerSources []netip.Addr
 	// Released says the node must not take part: it sends a priority-0 advert, drops the addresses,
 	// runs the stop hook and stays out (maintenance, the exclude label, or cordon with Release).
 	Released bool
@@ -297,7 +305,8 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 		return Router{}, false, err
 	}
 	if r.Unicast {
-		r.Peers = peers(in.Nodes, self.name, selector, isIPv6(r.Config.Addresses))
+		r.Source = unicastSource(r.Interface, in.Interfaces, self.internalIPs, r.Config.Addresses[0].Addr())
+		r.Peers, r.PeerSources = unicastPeers(in.Nodes, self.name, selector, isIPv6(r.Config.Addresses), vip.Status.Nodes)
 	}
 	return r, true, nil
 }

@@ -575,7 +575,9 @@ func TestDerive(t *testing.T) {
 			},
 			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) {
 				r.Unicast = true
+				r.Source = netip.MustParseAddr("198.51.100.2")
 				r.Peers = addrs("198.51.100.1", "198.51.100.3", "198.51.100.4", "198.51.100.30")
+				r.PeerSources = r.Peers
 			})},
 		},
 		"IPv6 unicast peers are IPv6 InternalIPs": {
@@ -587,7 +589,9 @@ func TestDerive(t *testing.T) {
 			},
 			want: []Router{router("v6", 20, "2001:db8:1::10/64", func(r *Router) {
 				r.Unicast = true
+				r.Source = netip.MustParseAddr("2001:db8:1::2")
 				r.Peers = addrs("2001:db8:1::3", "2001:db8:1::4")
+				r.PeerSources = r.Peers
 			})},
 		},
 		"a multicast router has no peers": {

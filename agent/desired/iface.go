@@ -48,3 +48,35 @@ func chooseInterface(named string, ifs []Interface, addr netip.Addr) (string, er
 	return "", fmt.Errorf("choosing the interface for %s: none of this node's addresses is in its subnet, set spec.interface or add one: %w",
 		addr, ErrNoInterface)
 }
+
+// unicastSource returns the address this node's unicast adverts leave from, which its peers must
+// know: its InternalIP of the router's family when that is on ifname, else its address on ifname in
+// the subnet of vip, else its first address on ifname of that family; zero when ifname has none. For
+// IPv6 the link-local address RFC 9568 §5.1.2.1 names for multicast would not do: peers know none
+// of them, and keepalived's unicast_src_ip and unicast_peer are global addresses too. Interfaces
+// hold no link-local address and no VIP (see Interface.Prefixes).
+func unicastSource(ifname string, ifs []Interface, internal []netip.Addr, vip netip.Addr) netip.Addr {
+	var own []netip.Prefix
+	for _, ifi := range ifs {
+		if ifi.Name != ifname {
+			continue
+		}
+		for _, p := range ifi.Prefixes {
+			if ip := p.Addr(); ip.Is6() == vip.Is6() && ip.IsGlobalUnicast() {
+				own = append(own, p)
+			}
+		}
+	}
+	for _, ip := range internal {
+		if slices.ContainsFunc(own, func(p netip.Prefix) bool { return p.Addr() == ip }) {
+			return ip
+		}
+	}
+	if i := slices.IndexFunc(own, func(p netip.Prefix) bool { return p.Contains(vip) }); i >= 0 {
+		return own[i].Addr()
+	}
+	if len(own) > 0 {
+		return own[0].Addr()
+	}
+	return netip.Addr{}
+}

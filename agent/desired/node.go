@@ -20,6 +20,7 @@ type nodeFacts struct {
 	cordoned    bool
 	maintenance bool
 	excluded    bool
+	internalIPs []netip.Addr // for the unicast source
 }
 
 func newNodeFacts(name string, node *corev1.Node, nodes []corev1.Node) nodeFacts {
@@ -39,7 +40,24 @@ func newNodeFacts(name string, node *corev1.Node, nodes []corev1.Node) nodeFacts
 	f.maintenance = strings.EqualFold(node.Annotations[vrrpv1.MaintenanceAnnotation], "true")
 	// The label's presence is what counts, as for MetalLB and the cloud providers.
 	_, f.excluded = node.Labels[vrrpv1.ExcludeLabel]
+	f.internalIPs = internalIPs(node)
 	return f
+}
+
+// internalIPs are a Node's InternalIPs, in the kubelet's order, zones and IPv4-mapped forms removed.
+func internalIPs(n *corev1.Node) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		ip, err := netip.ParseAddr(a.Address)
+		if err != nil {
+			continue // The kubelet writes what the node has; a stray string is nobody's peer.
+		}
+		out = append(out, ip.WithZone("").Unmap())
+	}
+	return out
 }
 
 // nodeSelector is spec.Participants, the same reading of nodeSelector as the controller's.
@@ -116,31 +134,56 @@ func nodePriorityMatches(np vrrpv1.NodePriority, self nodeFacts) (bool, error) {
 	return sel.Matches(self.labels), nil
 }
 
-// peers are the unicast destinations: the InternalIPs of the router's family of every other node
-// the selector takes in. Nodes in maintenance, excluded or cordoned stay peers: they still run the
-// agent, and one coming back must hear the Master at once rather than wait for every other node to
-// notice and add it, which would make it take over after Master_Down_Interval.
-func peers(nodes []corev1.Node, self string, selector labels.Selector, ipv6 bool) []netip.Addr {
-	var out []netip.Addr
+// unicastPeers are, for a unicast router, where this node sends its adverts (dst) and whom it
+// takes adverts from (src), both sorted, of every other node the selector takes in. A node is
+// sent to at the address it published in its status entry (status.nodes[].address: its address on
+// the router's interface, which for IPv6 is not its link-local one and may not be its InternalIP),
+// and at its InternalIPs of the router's family until it has published one. Its adverts are taken
+// from either, so that a node that has just moved its address is still heard.
+//
+// Nodes in maintenance, excluded or cordoned stay peers: they still run the agent, and one coming
+// back must hear the Master at once rather than wait for every other node to notice and add it,
+// which would make it take over after Master_Down_Interval.
+func unicastPeers(nodes []corev1.Node, self string, selector labels.Selector, ipv6 bool, status []vrrpv1.NodeStatus) (dst, src []netip.Addr) {
+	published := make(map[string]netip.Addr, len(status))
+	for _, e := range status {
+		if ip, ok := peerAddress(e.Address, ipv6); ok {
+			published[e.Node] = ip
+		}
+	}
 	for i := range nodes {
 		n := &nodes[i]
 		if n.Name == self || !selector.Matches(labels.Set(n.Labels)) {
 			continue
 		}
-		for _, a := range n.Status.Addresses {
-			if a.Type != corev1.NodeInternalIP {
-				continue
-			}
-			ip, err := netip.ParseAddr(a.Address)
-			if err != nil {
-				continue // The kubelet writes what the node has; a stray string is nobody's peer.
-			}
-			ip = ip.WithZone("").Unmap()
+		var internal []netip.Addr
+		for _, ip := range internalIPs(n) {
 			if ip.Is6() == ipv6 {
-				out = append(out, ip)
+				internal = append(internal, ip)
 			}
 		}
+		src = append(src, internal...)
+		if ip, ok := published[n.Name]; ok {
+			dst, src = append(dst, ip), append(src, ip)
+		} else {
+			dst = append(dst, internal...)
+		}
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return slices.Compact(out)
+	slices.SortFunc(dst, netip.Addr.Compare)
+	slices.SortFunc(src, netip.Addr.Compare)
+	return slices.Compact(dst), slices.Compact(src)
+}
+
+// peerAddress parses a published address; one of the other family, or that no advert can be sent
+// to (the API server refuses those, a stored object may predate the rule), is none.
+func peerAddress(s string, ipv6 bool) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap()
+	if ip.Is6() != ipv6 || !ip.IsGlobalUnicast() {
+		return netip.Addr{}, false
+	}
+	return ip, true
 }
