@@ -101,6 +101,29 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 	return nil
 }
 
+// Check reports whether Add(ifname, p) could succeed now, without touching the interface or the
+// record: the interface exists and, for an address not recorded yet, the record with p in it can
+// be written. A router that could not hold its VIP uses it to know when to try again, rather than
+// add an address it is not Master for.
+func (m *Manager) Check(ifname string, p netip.Prefix) error {
+	if err := check(p); err != nil {
+		return fmt.Errorf("checking VIP %s on %s: %w", p, ifname, err)
+	}
+	e := Entry{Interface: ifname, Prefix: p}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.nl.LinkByName(ifname); err != nil {
+		return fmt.Errorf("checking VIP %s on %s: %w", p, ifname, err)
+	}
+	if slices.Contains(m.held, e) {
+		return nil
+	}
+	if err := probeState(m.dir, append(slices.Clone(m.held), e)); err != nil {
+		return fmt.Errorf("checking VIP %s on %s: %w", p, ifname, err)
+	}
+	return nil
+}
+
 // Remove takes p off ifname if the agent added it, and then drops it from the record. An address
 // that is already gone, on an interface that may be gone too, is not an error; one the agent did not
 // add is left in place.

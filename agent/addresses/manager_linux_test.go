@@ -2,6 +2,7 @@ package addresses
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
@@ -260,5 +262,55 @@ func TestStateFileIsWrittenWhereTheAdminExpectsIt(t *testing.T) {
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) != 0 {
 		t.Errorf("temporary files left in the state directory: %v", leftovers)
+	}
+}
+
+// fullDir returns a directory on a tmpfs of one page that a file already fills, so that the
+// record cannot be written, and a function that gives the tmpfs room again.
+func fullDir(t *testing.T) (dir string, makeRoom func()) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4k"); err != nil {
+		testenv.Unavailable(t, "test needs to mount a tmpfs: "+err.Error())
+		return "", nil
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(dir, "fill"), make([]byte, 4096), 0o600); err != nil {
+		t.Fatalf("filling the tmpfs: %v", err)
+	}
+	return dir, func() {
+		if err := os.Remove(filepath.Join(dir, "fill")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCheckTellsWhetherAnAddCouldSucceedWithoutAddingAnything(t *testing.T) {
+	host := newHost(t)
+	dir, makeRoom := fullDir(t)
+	m := newManager(t, host, dir)
+
+	// A full disk: the record cannot take the VIP, so Add refuses it, and Check says so.
+	if err := m.Add("eth0", vip4, time.Minute); err == nil {
+		t.Fatal("Add succeeded with the record's disk full")
+	}
+	if err := m.Check("eth0", vip4); !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("Check with the record's disk full = %v, want ENOSPC", err)
+	}
+	if err := m.Check("eth9", vip4); err == nil {
+		t.Error("Check of an interface that does not exist succeeded")
+	}
+	makeRoom()
+	if err := m.Check("eth0", vip4); err != nil {
+		t.Errorf("Check with room on the disk = %v, want nil", err)
+	}
+	if _, ok := addrs(t, host)["198.51.100.252"]; ok || len(m.Held()) != 0 {
+		t.Errorf("Check added the VIP: on the interface %v, held %v", ok, m.Held())
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) != 0 {
+		t.Errorf("Check left temporary files in the state directory: %v", leftovers)
+	}
+	if err := m.Add("eth0", vip4, time.Minute); err != nil {
+		t.Errorf("Add after Check passed = %v", err)
 	}
 }

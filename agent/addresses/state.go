@@ -86,25 +86,9 @@ func validate(entries []Entry) error {
 // saveState replaces the record in dir atomically: a crash leaves either the old or the new file,
 // never a torn one, and the fsyncs make the new one survive a power cut once saveState returns.
 func saveState(dir string, entries []Entry) error {
-	if entries == nil {
-		entries = []Entry{}
-	}
-	b, err := json.MarshalIndent(stateDoc{Version: stateVersion, Addresses: entries}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding address record: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+StateFile+"-*")
-	if err != nil {
-		return fmt.Errorf("writing address record: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	tmp, err := writeTemp(dir, entries)
+	if tmp != "" {
+		defer os.Remove(tmp) // fails harmlessly after the rename
 	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, StateFile))
@@ -116,6 +100,43 @@ func saveState(dir string, entries []Entry) error {
 		return fmt.Errorf("writing address record: %w", err)
 	}
 	return nil
+}
+
+// probeState writes the record with entries as saveState would, but throws it away: it tells
+// whether saveState could succeed now (disk full, read-only, gone) without changing the record.
+func probeState(dir string, entries []Entry) error {
+	tmp, err := writeTemp(dir, entries)
+	if tmp != "" {
+		_ = os.Remove(tmp)
+	}
+	if err != nil {
+		return fmt.Errorf("writing address record: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes the record with entries to a new temporary file in dir and syncs it. It
+// returns the file's name once the file exists, even with an error.
+func writeTemp(dir string, entries []Entry) (string, error) {
+	if entries == nil {
+		entries = []Entry{}
+	}
+	b, err := json.MarshalIndent(stateDoc{Version: stateVersion, Addresses: entries}, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encoding address record: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+StateFile+"-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return f.Name(), err
 }
 
 // syncDir makes a rename inside dir durable.

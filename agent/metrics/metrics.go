@@ -18,6 +18,13 @@ const (
 	HookRuns        = "vrrp_operator_hook_runs_total"
 	HookDuration    = "vrrp_operator_hook_duration_seconds"
 	APIWriteErrors  = "vrrp_operator_api_write_errors_total"
+	AddressErrors   = "vrrp_operator_address_errors_total"
+)
+
+// Values of the operation label of AddressErrors.
+const (
+	OpAdd    = "add"    // adding or refreshing a VIP, or checking that it could be added
+	OpRemove = "remove" // removing a VIP
 )
 
 // Values of the resource label of APIWriteErrors: what the agent writes.
@@ -48,6 +55,7 @@ type Metrics struct {
 	HookRuns        *prometheus.CounterVec
 	HookDuration    *prometheus.HistogramVec
 	APIWriteErrors  *prometheus.CounterVec
+	AddressErrors   *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg when it is not nil.
@@ -84,6 +92,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		APIWriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: APIWriteErrors,
 			Help: "Writes of the agent the API server did not take, by resource and reason (forbidden, conflict, other)."},
 			[]string{"resource", "reason"}),
+		AddressErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AddressErrors,
+			Help: "Failures to add, refresh or remove a VIP on the interface (operation add or remove); each is retried."},
+			[]string{"virtual_ip", "operation"}),
 	}
 	// Every series of APIWriteErrors exists from the start, so that an alert on its increase fires
 	// on the first refusal too.
@@ -94,7 +105,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
-			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors)
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors)
 	}
 	return m
 }
@@ -113,7 +124,8 @@ func (m *Metrics) SetState(router, state string) {
 // Forget removes a router's series when the router is gone.
 func (m *Metrics) Forget(router string) {
 	for _, v := range []*prometheus.MetricVec{m.State.MetricVec, m.Priority.MetricVec, m.Transitions.MetricVec,
-		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec} {
+		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec,
+		m.AddressErrors.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router})
 	}
 }
