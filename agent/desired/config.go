@@ -96,9 +96,10 @@ func ParseAddress(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// password reads the VRRPv2 password from the referenced Secret. An unset or empty password would
-// silently turn authentication off, so both are errors.
-func password(spec *vrrpv1.VirtualIPSpec, secrets []corev1.Secret) (string, error) {
+// password reads the VRRPv2 password from the referenced Secret, which must be in namespace unless
+// that is empty. An unset or empty password would silently turn authentication off, so both are
+// errors.
+func password(spec *vrrpv1.VirtualIPSpec, secrets []corev1.Secret, namespace string) (string, error) {
 	auth := spec.Authentication
 	if auth == nil {
 		return "", nil
@@ -110,6 +111,10 @@ func password(spec *vrrpv1.VirtualIPSpec, secrets []corev1.Secret) (string, erro
 		return "", fmt.Errorf("authentication type %q: %w", auth.Type, ErrInvalidSpec)
 	}
 	ref := auth.SecretRef
+	if namespace != "" && ref.Namespace != namespace {
+		return "", fmt.Errorf("secretRef %s/%s: the agent reads Secrets only in its own namespace %s, put the Secret there: %w",
+			ref.Namespace, ref.Name, namespace, ErrSecret)
+	}
 	key := ref.Key
 	if key == "" {
 		key = DefaultSecretKey

@@ -87,8 +87,11 @@ type Inputs struct {
 	VirtualIPs []vrrpv1.VirtualIP
 	// Secrets hold the VRRPv2 passwords, found by namespace, name and key in Data (the API server
 	// has merged stringData into Data; agent/manifests does the same).
-	Secrets    []corev1.Secret
-	Interfaces []Interface
+	Secrets []corev1.Secret
+	// SecretNamespace, when set, is the only namespace a secretRef may name: the agent's own, the
+	// one its Role lets it read. Empty (standalone) allows any.
+	SecretNamespace string
+	Interfaces      []Interface
 }
 
 // Router is one VirtualIP as this node runs it.
@@ -287,7 +290,7 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 		return Router{}, false, err
 	}
 	r.Config.StartAsMaster = startsAsMaster(in, self, vip, selector, cfg.Priority, r)
-	if r.Config.Password, err = password(spec, in.Secrets); err != nil {
+	if r.Config.Password, err = password(spec, in.Secrets, in.SecretNamespace); err != nil {
 		return Router{}, false, err
 	}
 	if r.Hooks, err = hooks(spec.Hooks); err != nil {

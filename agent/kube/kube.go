@@ -10,7 +10,10 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -31,25 +34,34 @@ import (
 )
 
 // Options configure the agent in a cluster.
-// Resync (of node.Options) re-derives the routers this often even without events: Secrets are
-// read, not watched, and interfaces change without the API server knowing.
+// Resync (of node.Options) re-derives the routers this often even without events: interfaces
+// change without the API server knowing.
 type Options struct {
 	node.Options
 	Config *rest.Config
+	// Namespace is the agent's own namespace. Authentication Secrets are read there and nowhere
+	// else, with a namespaced Role: the agent on every node cannot read every Secret of the cluster.
+	Namespace string
+	// LastKnownMaxAge bounds the age of the last known configuration (SnapshotFile) the agent runs
+	// on while the API server is away; 0 never runs on it.
+	LastKnownMaxAge time.Duration
 }
 
 // managerShutdown bounds how long the manager's informers and writers may take to stop.
 var managerShutdown = time.Second
 
+// finalStatusTimeout bounds the write of the routers' last words at exit.
+const finalStatusTimeout = 3 * time.Second
+
 // Run runs the agent until ctx ends, then leaves every router cleanly.
 func Run(ctx context.Context, o Options) error {
+	if o.Namespace == "" {
+		return errors.New("the agent's namespace is unknown: it reads authentication Secrets there only (set --namespace or $POD_NAMESPACE)")
+	}
 	log := o.Log.WithValues("node", o.Name)
 	ctrl.SetLogger(log)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return err
-	}
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		return err
 	}
 	rep := newReporter(o.Name, log)
@@ -58,64 +70,28 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		log.Info("shutting down: releasing VIPs and running stop hooks")
-		if err := n.Close(); err != nil {
-			log.Error(err, "shutting down")
-		}
-		// The routers' last words (STOPPED, the master label gone) outlive the manager: write them
-		// with a short deadline of their own, so that status does not keep a MASTER that left.
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if rep.c != nil && !rep.flush(ctx) {
-			log.Info("could not write the final status; the controller removes stale entries")
-		}
-	}()
+	defer goodbye(n, rep, log)
+	resync := max(o.Resync, time.Second)
+	a := &agent{plane: n, rep: rep, name: o.Name, namespace: o.Namespace, log: log, snapshot: newSnapshot(o.StateDir),
+		resync: resync, poke: make(chan struct{}, 1), secrets: newSecretStore(o.Namespace, secretGrace*resync, log)}
+	n.Waiting("waiting for the API server's VirtualIPs and Nodes")
 	// Run on the last known configuration until the API server's view arrives: a node restarted
 	// while the API server is away takes part at once, as keepalived would from its file.
-	snap := newSnapshot(o.StateDir)
-	secrets := newSecretStore(nil)
-	secrets.log = log
-	n.Waiting("waiting for the API server's VirtualIPs and Nodes")
-	if in, ok, err := snap.load(); err != nil {
-		log.Error(err, "ignoring the last known configuration")
-	} else if ok {
-		log.Info("running the last known configuration until the API server answers", "file", snap.path)
-		if res, ok := n.Plan(in); ok {
-			rep.participate(res)
-			n.Run(res)
-		}
-		secrets.seed(in.Secrets)
-	}
+	stop := a.bridge(o.LastKnownMaxAge)
+	defer stop()
 
 	cfg := rest.CopyConfig(o.Config)
 	// A request to an API server that went away must fail, not hang the status writer.
 	cfg.Timeout = 5 * time.Second
 	mgr, err := retry(ctx, log, "creating the agent's manager", func() (ctrl.Manager, error) {
-		return ctrl.NewManager(cfg, ctrl.Options{
-			Scheme:                 scheme,
-			Logger:                 log,
-			Metrics:                metricsserver.Options{BindAddress: "0"},
-			HealthProbeBindAddress: "0",
-			// The shutdown budget (--shutdown-timeout, then the final status) follows the pod's grace
-			// period and starts once the manager has stopped: its informers must not eat into it.
-			GracefulShutdownTimeout: &managerShutdown,
-			Cache: cache.Options{
-				DefaultTransform: cache.TransformStripManagedFields(),
-				ByObject: map[client.Object]cache.ByObject{
-					// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
-					&corev1.Node{}: {Transform: slimNode},
-				},
-			},
-		})
+		return newManager(cfg, scheme, log, o.Namespace)
 	})
 	if err != nil {
 		return err
 	}
 	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
-	secrets.reader = mgr.GetAPIReader()
-	a := &agent{node: n, cache: mgr.GetCache(), rep: rep, name: o.Name, log: log, snapshot: snap,
-		resync: max(o.Resync, time.Second), poke: make(chan struct{}, 1), secrets: secrets}
+	a.cache = mgr.GetCache()
+	a.secrets.reader = mgr.GetCache()
 	if err := mgr.Add(a); err != nil {
 		return err
 	}
@@ -126,6 +102,64 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("running the agent: %w", err)
 	}
 	return nil
+}
+
+func newScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
+}
+
+// newManager returns the agent's manager: its cache holds the VirtualIPs, slim Nodes, and the
+// Secrets of the agent's namespace only.
+func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, namespace string) (ctrl.Manager, error) {
+	return ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// The shutdown budget (--shutdown-timeout, then the final status) follows the pod's grace
+		// period and starts once the manager has stopped: its informers must not eat into it.
+		GracefulShutdownTimeout: &managerShutdown,
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
+				&corev1.Node{}: {Transform: slimNode},
+				// Watched, not polled, so that a rotated password reaches every node at once; in
+				// the agent's namespace only, which a namespaced Role allows.
+				&corev1.Secret{}: {Namespaces: map[string]cache.Config{namespace: {}}, Transform: slimSecret},
+			},
+		},
+	})
+}
+
+// leaver is the part of the data plane that goodbye drives.
+type leaver interface {
+	Leave() error
+	Close() error
+}
+
+// goodbye leaves every router, writes their last words (STOPPED, the master label gone), and only
+// then waits for the stop hooks: a stop hook that hangs must not use up the grace period before
+// status says the node left, or status keeps a MASTER that is gone.
+func goodbye(n leaver, rep *reporter, log logr.Logger) {
+	log.Info("shutting down: releasing VIPs and running stop hooks")
+	_ = n.Leave() // Close returns its error as well
+	// The routers' last words outlive the manager: write them with a short deadline of their own.
+	ctx, cancel := context.WithTimeout(context.Background(), finalStatusTimeout)
+	if rep.c != nil && !rep.flush(ctx) {
+		log.Info("could not write the final status; the controller removes stale entries")
+	}
+	cancel()
+	if err := n.Close(); err != nil {
+		log.Error(err, "shutting down")
+	}
 }
 
 // retry calls f until it succeeds or ctx ends: an agent started while the API server is away waits
@@ -147,22 +181,36 @@ func retry[T any](ctx context.Context, log logr.Logger, what string, f func() (T
 	}
 }
 
+// dataPlane is what the agent drives: node.Node.
+type dataPlane interface {
+	Plan(desired.Inputs) (desired.Result, bool)
+	Run(desired.Result)
+	Heartbeat()
+	Waiting(reason string)
+}
+
 // agent derives the routers whenever a watched object changes.
 type agent struct {
-	node     *node.Node
-	cache    cache.Cache
-	rep      *reporter
-	snapshot *snapshot
-	secrets  *secretStore
-	name     string
-	log      logr.Logger
-	resync   time.Duration
-	poke     chan struct{}
+	plane     dataPlane
+	cache     cache.Cache
+	rep       *reporter
+	snapshot  *snapshot
+	secrets   *secretStore
+	name      string
+	namespace string
+	log       logr.Logger
+	resync    time.Duration
+	poke      chan struct{}
+
+	// mu orders the derivations from the caches against the expiry of the last known
+	// configuration.
+	mu     sync.Mutex
+	synced bool // the routers were derived from synced caches once
 }
 
 // Start is the manager runnable: wait for the caches, then sync on every event and every resync.
 func (a *agent) Start(ctx context.Context) error {
-	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}} {
+	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}, &corev1.Secret{}} {
 		// With the API server away this fails at once; returning would stop the manager and with it
 		// the routers running on the last known configuration.
 		inf, err := retry(ctx, a.log, fmt.Sprintf("watching %T", obj), func() (cache.Informer, error) {
@@ -185,7 +233,7 @@ func (a *agent) Start(ctx context.Context) error {
 	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
 	for {
-		a.node.Heartbeat()
+		a.plane.Heartbeat()
 		a.sync(ctx)
 		select {
 		case <-a.poke:
@@ -215,23 +263,93 @@ func (a *agent) sync(ctx context.Context) {
 		a.log.Error(err, "listing Nodes from the cache")
 		return
 	}
-	in := desired.Inputs{Nodes: nodes.Items, VirtualIPs: vips.Items, Secrets: a.secrets.referenced(ctx, vips.Items)}
+	in := desired.Inputs{Nodes: nodes.Items, VirtualIPs: vips.Items, Secrets: a.secrets.referenced(ctx, vips.Items),
+		SecretNamespace: a.namespace}
 	for i := range nodes.Items {
 		if nodes.Items[i].Name == a.name {
 			in.Node = &nodes.Items[i]
 		}
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.synced = true
 	// The reporter learns first which routers exist, so that a router's last words after it was
 	// removed do not recreate its status entry.
-	res, ok := a.node.Plan(in)
+	res, ok := a.plane.Plan(in)
 	if !ok {
 		return // the interfaces could not be read: keep the routers as they are
 	}
 	a.rep.participate(res)
-	a.node.Run(res)
-	if err := a.snapshot.save(in); err != nil {
+	a.plane.Run(res)
+	if err := a.snapshot.save(in, res); err != nil {
 		a.log.Error(err, "saving the last known configuration")
 	}
+}
+
+// bridge runs the last known configuration until the caches sync, if it is younger than maxAge,
+// and stops its routers once it grows older than that with the caches still not synced. The
+// returned func cancels the expiry.
+func (a *agent) bridge(maxAge time.Duration) (stop func()) {
+	stop = func() {}
+	if maxAge <= 0 {
+		return stop
+	}
+	in, saved, ok, err := a.snapshot.load()
+	switch {
+	case err != nil:
+		a.log.Error(err, "ignoring the last known configuration")
+		return stop
+	case !ok:
+		return stop
+	}
+	age := time.Since(saved)
+	if age > maxAge {
+		a.log.Info("ignoring the last known configuration: older than --last-known-max-age", "file", a.snapshot.path,
+			"age", age.Round(time.Second).String(), "maxAge", maxAge.String())
+		return stop
+	}
+	a.log.Info("running the last known configuration until the API server answers", "file", a.snapshot.path,
+		"age", age.Round(time.Second).String())
+	in.SecretNamespace = a.namespace
+	a.mu.Lock()
+	if res, ok := a.plane.Plan(in); ok {
+		res = holdBack(res)
+		a.rep.participate(res)
+		a.plane.Run(res)
+	}
+	a.secrets.seed(in.Secrets)
+	a.mu.Unlock()
+	t := time.AfterFunc(maxAge-age, func() { a.expire(maxAge) })
+	return func() { t.Stop() }
+}
+
+// expire stops the routers of the last known configuration once it is too old, unless the caches
+// have synced meanwhile.
+func (a *agent) expire(maxAge time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.synced {
+		return
+	}
+	a.log.Info("the last known configuration is now older than --last-known-max-age; stopping its routers until the API server answers",
+		"maxAge", maxAge.String())
+	a.rep.participate(desired.Result{})
+	a.plane.Run(desired.Result{})
+	a.plane.Waiting("waiting for the API server: the last known configuration expired")
+}
+
+// holdBack makes the routers of the last known configuration wait as Backups (RFC 9568 §6.4.1)
+// and never preempt until the caches have synced: the snapshot may be hours old, and a node that
+// was the best one then must not take the VIP from a live Master on its word. The first derivation
+// from synced caches reconfigures the running routers in place.
+func holdBack(res desired.Result) desired.Result {
+	routers := slices.Clone(res.Routers)
+	for i := range routers {
+		routers[i].Config.StartAsMaster = false
+		routers[i].Config.Preempt = false
+	}
+	res.Routers = routers
+	return res
 }
 
 // slimNode keeps what the agent uses of a Node: name, labels, annotations, cordon, addresses.

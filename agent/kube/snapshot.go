@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -20,39 +23,57 @@ import (
 // SnapshotFile, in the state directory, holds the last inputs the agent derived its routers from,
 // in the format of `agent --config`. An agent that starts while the API server is away runs on it,
 // as keepalived runs on its configuration file, instead of leaving the node out of every router;
-// the API server's view replaces it as soon as the caches sync. It holds the VRRP passwords of the
-// Secrets it read, so it is readable by root only, like keepalived.conf.
+// the API server's view replaces it as soon as the caches sync. It holds the VRRP passwords this
+// node's routers use (the referenced key of each Secret, nothing else), so it is readable by root
+// only, like keepalived.conf. Its modification time is when the agent last derived the same
+// configuration from the API server: the age that --last-known-max-age bounds.
 const SnapshotFile = "last-known.yaml"
+
+// confirmEvery is how often an unchanged snapshot's modification time is brought up to date: its
+// age is known to within this.
+const confirmEvery = time.Minute
 
 // snapshot reads and writes SnapshotFile.
 type snapshot struct {
-	path string
-	last []byte
+	path      string
+	last      []byte
+	confirmed time.Time // when the file's modification time was last set
 }
 
 func newSnapshot(stateDir string) *snapshot {
 	return &snapshot{path: filepath.Join(stateDir, SnapshotFile)}
 }
 
-// load returns the inputs of the last run, false when there is none.
-func (s *snapshot) load() (desired.Inputs, bool, error) {
-	b, err := os.ReadFile(s.path)
+// load returns the inputs of the last run and when the API server last confirmed them, false when
+// there is none.
+func (s *snapshot) load() (in desired.Inputs, saved time.Time, ok bool, err error) {
+	f, err := os.Open(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return desired.Inputs{}, false, nil
+		return desired.Inputs{}, time.Time{}, false, nil
 	}
 	if err != nil {
-		return desired.Inputs{}, false, fmt.Errorf("reading the last known configuration: %w", err)
+		return desired.Inputs{}, time.Time{}, false, fmt.Errorf("reading the last known configuration: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return desired.Inputs{}, time.Time{}, false, fmt.Errorf("reading the last known configuration: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return desired.Inputs{}, time.Time{}, false, fmt.Errorf("reading the last known configuration: %w", err)
 	}
 	objs, err := manifests.Load(bytes.NewReader(b))
 	if err != nil {
-		return desired.Inputs{}, false, fmt.Errorf("loading the last known configuration %s: %w", s.path, err)
+		return desired.Inputs{}, time.Time{}, false, fmt.Errorf("loading the last known configuration %s: %w", s.path, err)
 	}
-	s.last = b
-	return desired.Inputs{Nodes: objs.Nodes, VirtualIPs: objs.VirtualIPs, Secrets: objs.Secrets}, true, nil
+	s.last, s.confirmed = b, fi.ModTime()
+	return desired.Inputs{Nodes: objs.Nodes, VirtualIPs: objs.VirtualIPs, Secrets: objs.Secrets}, fi.ModTime(), true, nil
 }
 
-// save writes in when it differs from what the file holds, atomically.
-func (s *snapshot) save(in desired.Inputs) error {
+// save writes in, with only the Secrets res uses, when it differs from what the file holds,
+// atomically; otherwise it brings the file's modification time up to date, now and then.
+func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 	var buf bytes.Buffer
 	put := func(obj any) error {
 		b, err := yaml.Marshal(obj)
@@ -82,14 +103,22 @@ func (s *snapshot) save(in desired.Inputs) error {
 			return fmt.Errorf("encoding Node %s: %w", n.Name, err)
 		}
 	}
-	for _, sec := range in.Secrets {
+	for _, sec := range usedSecrets(in, res) {
 		sec = corev1.Secret{TypeMeta: secretTypeMeta, Data: sec.Data, Type: sec.Type,
 			ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace}}
 		if err := put(sec); err != nil {
 			return fmt.Errorf("encoding Secret %s/%s: %w", sec.Namespace, sec.Name, err)
 		}
 	}
+	now := time.Now()
 	if bytes.Equal(buf.Bytes(), s.last) {
+		if now.Sub(s.confirmed) < confirmEvery {
+			return nil
+		}
+		if err := os.Chtimes(s.path, now, now); err != nil {
+			return fmt.Errorf("confirming the last known configuration: %w", err)
+		}
+		s.confirmed = now
 		return nil
 	}
 	tmp := s.path + ".tmp"
@@ -99,8 +128,42 @@ func (s *snapshot) save(in desired.Inputs) error {
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("writing the last known configuration: %w", err)
 	}
-	s.last = buf.Bytes()
+	s.last, s.confirmed = buf.Bytes(), now
 	return nil
+}
+
+// usedSecrets are the Secrets of in, with only the referenced keys, that the VirtualIPs this node
+// takes part in use: the nodes a VirtualIP does not select keep none of its password.
+func usedSecrets(in desired.Inputs, res desired.Result) []corev1.Secret {
+	here := map[string]bool{}
+	for _, r := range res.Routers {
+		here[r.Name] = true
+	}
+	for _, e := range res.Errors {
+		// A spec that cannot be read (a bad nodeSelector) fails on every node, selected or not.
+		if !errors.Is(e, desired.ErrInvalidSpec) {
+			here[e.Name] = true
+		}
+	}
+	keys := map[types.NamespacedName]map[string]bool{}
+	for _, v := range in.VirtualIPs {
+		a := v.Spec.Authentication
+		if a == nil || !here[v.Name] {
+			continue
+		}
+		key := types.NamespacedName{Namespace: a.SecretRef.Namespace, Name: a.SecretRef.Name}
+		if keys[key] == nil {
+			keys[key] = map[string]bool{}
+		}
+		keys[key][secretKey(a.SecretRef)] = true
+	}
+	var out []corev1.Secret
+	for _, sec := range in.Secrets {
+		if k := keys[types.NamespacedName{Namespace: sec.Namespace, Name: sec.Name}]; k != nil {
+			out = append(out, trimSecret(sec, k))
+		}
+	}
+	return out
 }
 
 var (

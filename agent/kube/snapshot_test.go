@@ -38,10 +38,12 @@ func TestSnapshot(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := newSnapshot(dir)
-	if _, ok, err := s.load(); ok || err != nil {
+	if _, _, ok, err := s.load(); ok || err != nil {
 		t.Fatalf("load before any save = %v, %v; want nothing and no error", ok, err)
 	}
-	if err := s.save(in); err != nil {
+	ifaces := []desired.Interface{{Name: "eth0", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.253/24")}}}
+	want := desired.Derive(desired.Inputs{NodeName: "primary", Nodes: in.Nodes, VirtualIPs: in.VirtualIPs, Secrets: in.Secrets, Interfaces: ifaces})
+	if err := s.save(in, want); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(s.path)
@@ -51,13 +53,11 @@ func TestSnapshot(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("%s has mode %v, want 0600: it holds VRRP passwords", s.path, fi.Mode().Perm())
 	}
-	got, ok, err := newSnapshot(dir).load()
+	got, _, ok, err := newSnapshot(dir).load()
 	if !ok || err != nil {
 		t.Fatalf("load after save = %v, %v", ok, err)
 	}
 	// What a restarted agent derives from the file is what it derived from the API server.
-	ifaces := []desired.Interface{{Name: "eth0", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.253/24")}}}
-	want := desired.Derive(desired.Inputs{NodeName: "primary", Nodes: in.Nodes, VirtualIPs: in.VirtualIPs, Secrets: in.Secrets, Interfaces: ifaces})
 	have := desired.Derive(desired.Inputs{NodeName: "primary", Nodes: got.Nodes, VirtualIPs: got.VirtualIPs, Secrets: got.Secrets, Interfaces: ifaces})
 	if len(want.Routers) != 1 || len(want.Errors) != 0 {
 		t.Fatalf("the inputs should give one router: %+v", want)

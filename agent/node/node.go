@@ -56,9 +56,17 @@ type Node struct {
 	metrics     *metrics.Metrics
 	health      *health
 	stopMetrics func()
+	// hooks is the runner the speaker enqueues on. The speaker gets it without Wait, so that its
+	// Shutdown returns once the routers have left, and Close waits for the stop hooks after the
+	// caller has reported the routers stopped.
+	hooks speaker.HookRunner
 
 	mu       sync.Mutex
 	reported map[string]string // router -> error last logged
+
+	leaving  sync.Once
+	deadline time.Time // of the whole goodbye, set when it starts
+	leaveErr error
 }
 
 // Start removes the VIPs a previous agent left behind, then starts the speaker with no routers.
@@ -93,8 +101,9 @@ func Start(o Options) (*Node, error) {
 	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, metrics: metrics.New(reg), health: h,
 		stopMetrics: stopMetrics, reported: map[string]string{}}
 	runner := hooks.NewRunner(o.HookDir, log, func(r hooks.Result) { n.speaker.HookDone(r) })
+	n.hooks = runner
 	n.speaker = speaker.New(speaker.Options{
-		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: runner,
+		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: noWait{runner},
 		Network: &host.Network{Exclude: n.isVIP, Log: log}, Metrics: n.metrics, Log: log,
 		AddressLifetime: o.AddressLifetime, OnStatus: o.OnStatus,
 	})
@@ -166,10 +175,31 @@ func (n *Node) Heartbeat() { n.health.heartbeat() }
 // Waiting tells /readyz why no configuration runs yet.
 func (n *Node) Waiting(reason string) { n.health.waiting(reason) }
 
-// Close leaves every router cleanly (priority-0 adverts, VIPs removed, stop hooks run and waited
-// for) within the shutdown timeout, then releases the node's resources.
+// Leave stops every router as the agent exits: Masters send priority-0 adverts and remove their
+// addresses, and stop hooks are started. It returns once the routers have left, without waiting for
+// the hooks, so that the caller can report the routers stopped before a slow stop hook uses up the
+// grace period (issue 9 item 11); Close then waits for the hooks. The shutdown timeout bounds Leave
+// and Close together and starts with the first of them.
+func (n *Node) Leave() error {
+	n.leaving.Do(func() {
+		n.health.notReady("shutting down")
+		timeout := n.opts.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = DefaultShutdownTimeout
+		}
+		n.deadline = time.Now().Add(timeout)
+		ctx, cancel := context.WithDeadline(context.Background(), n.deadline)
+		defer cancel()
+		if err := n.speaker.Shutdown(ctx); err != nil {
+			n.leaveErr = fmt.Errorf("leaving the routers: %w", err)
+		}
+	})
+	return n.leaveErr
+}
+
+// Close leaves every router cleanly (Leave, unless the caller did already), waits for the stop hooks
+// within what is left of the shutdown timeout, then releases the node's resources.
 func (n *Node) Close() error {
-	n.health.notReady("shutting down")
 	err := n.leave()
 	n.ann.Close()
 	n.addrs.Close()
@@ -180,13 +210,23 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// leave stops every router within the shutdown timeout.
+// leave is Leave, then the wait for the stop hooks, within the shutdown timeout.
 func (n *Node) leave() error {
-	timeout := n.opts.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = DefaultShutdownTimeout
+	if err := n.Leave(); err != nil {
+		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if n.hooks == nil {
+		return nil
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), n.deadline)
 	defer cancel()
-	return n.speaker.Shutdown(ctx)
+	if err := n.hooks.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for stop hooks: %w", err)
+	}
+	return nil
 }
+
+// noWait is a hook runner whose Wait returns at once: Node.leave waits for the hooks instead.
+type noWait struct{ speaker.HookRunner }
+
+func (noWait) Wait(context.Context) error { return nil }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -22,9 +23,18 @@ const defaultAgentMetricsAddr = "127.0.0.1:9472"
 // agentFlags are the agent's command line.
 type agentFlags struct {
 	standalone.Options
-	kubeconfig string
-	verbosity  int
+	kubeconfig      string
+	namespace       string
+	lastKnownMaxAge time.Duration
+	verbosity       int
 }
+
+// defaultLastKnownMaxAge bounds the last known configuration: a bridge over an API server outage,
+// not a configuration of its own.
+const defaultLastKnownMaxAge = 4 * time.Hour
+
+// serviceAccountNamespace is where a pod's own namespace is mounted with its token.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 func parseAgentFlags(args []string) (agentFlags, error) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -32,6 +42,10 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	o := &f.Options
 	fs.StringVar(&o.ConfigFile, "config", "", "run standalone from this YAML stream of VirtualIPs, Secrets and Nodes instead of a cluster")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&f.namespace, "namespace", os.Getenv("POD_NAMESPACE"),
+		"the agent's own namespace, the only one whose Secrets it reads (default $POD_NAMESPACE, else the pod's service account namespace)")
+	fs.DurationVar(&f.lastKnownMaxAge, "last-known-max-age", defaultLastKnownMaxAge,
+		"run the last known configuration (state-dir/"+kube.SnapshotFile+") while the API server is away only if the API server confirmed it within this; 0 never runs it")
 	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
@@ -54,6 +68,15 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	}
 	if o.ShutdownTimeout <= 0 {
 		return f, fmt.Errorf("--shutdown-timeout %v: want more than 0", o.ShutdownTimeout)
+	}
+	if f.lastKnownMaxAge < 0 {
+		return f, fmt.Errorf("--last-known-max-age %v: want 0 (never) or more", f.lastKnownMaxAge)
+	}
+	if f.namespace == "" && o.ConfigFile == "" {
+		// In a pod without $POD_NAMESPACE (an older manifest), the token's mount says it.
+		if b, err := os.ReadFile(serviceAccountNamespace); err == nil {
+			f.namespace = strings.TrimSpace(string(b))
+		}
 	}
 	if _, err := node.ParseBindAddress(o.MetricsAddr); err != nil {
 		return f, fmt.Errorf("--metrics-bind-address: %w", err)
@@ -82,5 +105,5 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg})
+	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Namespace: f.namespace, LastKnownMaxAge: f.lastKnownMaxAge})
 }
