@@ -180,7 +180,7 @@ func (r *router) receive(p sockets.Packet) {
 		r.drop(err)
 		return
 	}
-	if r.cfg.Unicast && !sockets.FromPeer(p.Src, r.cfg.Peers) {
+	if r.cfg.Unicast && !sockets.FromPeer(p.Src, r.cfg.PeerSources) {
 		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
 		return
 	}
@@ -202,7 +202,7 @@ func (r *router) apply(d desired.Router) {
 	old := r.cfg
 	r.cfg = d
 	cfg := d.Config
-	cfg.PrimaryAddress = r.inst.Config().PrimaryAddress
+	cfg.PrimaryAddress = r.source(r.linkPrimary())
 	if d.Resign && !old.Resign {
 		r.handle(vrrp.SetPriority{Priority: cfg.Priority, Resign: true})
 	}
@@ -241,9 +241,9 @@ func (r *router) reason() string {
 func (r *router) linkChanged(st LinkStatus) {
 	wasUp, first := r.linkUp, !r.linkSeen
 	r.linkUp, r.linkSeen = st.Up, true
-	if st.Primary.IsValid() && st.Primary != r.inst.Config().PrimaryAddress {
+	if p := r.source(st.Primary); p.IsValid() && p != r.inst.Config().PrimaryAddress {
 		cfg := r.inst.Config()
-		cfg.PrimaryAddress = st.Primary
+		cfg.PrimaryAddress = p
 		r.handle(vrrp.Reconfigure{Config: cfg})
 	}
 	switch {
@@ -305,6 +305,28 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 		}
 	}
 	return dropped
+}
+
+// source is the address adverts leave from and the instance breaks ties with (RFC 9568 §6.4.3):
+// the link's primary address (IPv6 link-local, RFC 9568 §5.1.2.1), except in unicast mode, where
+// it is the address the peers know this node by (desired.Router.Source), as keepalived's
+// unicast_src_ip is. The link's stands in while the interface has no such address.
+func (r *router) source(link netip.Addr) netip.Addr {
+	if r.cfg.Unicast && r.cfg.Source.IsValid() {
+		return r.cfg.Source
+	}
+	return link
+}
+
+// linkPrimary is the link's primary address as last reported, else the instance's.
+func (r *router) linkPrimary() netip.Addr {
+	r.link.mu.Lock()
+	p := r.link.status.Primary
+	r.link.mu.Unlock()
+	if !p.IsValid() {
+		return r.inst.Config().PrimaryAddress
+	}
+	return p
 }
 
 func (r *router) send(adv vrrp.Advertisement) {
