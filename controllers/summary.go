@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
@@ -49,6 +51,10 @@ type Summary struct {
 	StaleNodes []string
 	// Events announce the conditions whose status or reason changed.
 	Events []Event
+	// Settling is how long VRRP itself may take to end the state Ready reports, zero when that state
+	// is settled. A handover passes through no Master or two (handoverBound); the controller
+	// announces such a state only once it has lasted longer.
+	Settling time.Duration
 }
 
 // Event is one Kubernetes Event to record about the VirtualIP.
@@ -62,14 +68,17 @@ type Event struct {
 }
 
 // Summarize decides the controller's part of vip's status from the agents' entries, the cluster's
-// Nodes (name to labels) and the other VirtualIPs (vip itself may be among them). now stamps the
-// conditions that change status. It reads its arguments and changes none of them.
+// Nodes (name to labels), the nodes gone dark (name to DarkNodeNotReady or DarkAgentGone) and the
+// other VirtualIPs (vip itself may be among them). now stamps the conditions that change status.
+// It reads its arguments and changes none of them.
 //
 // The rules, in the order they win:
 //   - an entry is stale when its Node is gone or no longer matches spec.nodeSelector (unset or
 //     empty: every node); stale entries count for nothing below;
+//   - an entry of a node gone dark counts as UNKNOWN, never as MASTER: its agent cannot tell what
+//     the node does now, and the live Master must win. The conditions name such entries;
 //   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
-//   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (another
+//   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (an older
 //     VirtualIP with the same VRID and family on a node of both, on the same interface), else
 //     HookFailed (an entry's last hook exited non-zero or timed out), else NoMaster (entries, none
 //     MASTER), else False (Healthy).
@@ -81,15 +90,17 @@ type Event struct {
 // A spec no agent can run (a selector that does not parse: the agents report FAULT) overrides all of
 // the above: Ready False and Degraded True, both with reason InvalidSpec and the error, no master,
 // and no entry removed, since which nodes match cannot be told.
-func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, now metav1.Time) Summary {
+func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[string]labels.Set, dark map[string]string, now metav1.Time) Summary {
 	selector, err := participants(&vip.Spec)
 	if err != nil {
 		return invalidSpec(vip, err, now)
 	}
 	var (
-		sum     Summary
-		live    []vrrpv1.NodeStatus
-		masters []string
+		sum      Summary
+		live     []vrrpv1.NodeStatus
+		reported []string // every counted entry's state, UNKNOWN ones too, as "a BACKUP"
+		unknown  []string // the UNKNOWN ones alone
+		masters  []string
 	)
 	for _, e := range vip.Status.Nodes {
 		set, exists := nodes[e.Node]
@@ -97,27 +108,41 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 			sum.StaleNodes = append(sum.StaleNodes, e.Node)
 			continue
 		}
+		if why := dark[e.Node]; why != "" {
+			s := fmt.Sprintf("%s %s (%s, last reported %s)", e.Node, StateUnknown, why, e.State)
+			reported, unknown = append(reported, s), append(unknown, s)
+			continue
+		}
 		live = append(live, e)
+		reported = append(reported, e.Node+" "+string(e.State))
 		if e.State == vrrpv1.StateMaster {
 			masters = append(masters, e.Node)
 		}
 	}
 	slices.Sort(sum.StaleNodes)
 	slices.Sort(masters)
+	slices.Sort(reported)
+	slices.Sort(unknown)
 	slices.SortFunc(live, func(a, b vrrpv1.NodeStatus) int { return strings.Compare(a.Node, b.Node) })
+	darkNote := ""
+	if len(unknown) > 0 {
+		darkNote = "; " + list(unknown)
+	}
 
 	ready := metav1.Condition{Type: vrrpv1.ConditionReady}
 	switch {
 	case len(masters) == 1:
 		sum.Master = masters[0]
 		ready.Status, ready.Reason = metav1.ConditionTrue, vrrpv1.ReasonOneMaster
-		ready.Message = fmt.Sprintf("node %s is MASTER", masters[0])
+		ready.Message = fmt.Sprintf("node %s is MASTER", masters[0]) + darkNote
 	case len(masters) > 1:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonSplitBrain
-		ready.Message = fmt.Sprintf("%d nodes are MASTER: %s", len(masters), list(masters))
-	case len(live) > 0:
+		ready.Message = fmt.Sprintf("%d nodes are MASTER: %s", len(masters), list(masters)) + darkNote
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonSplitBrain, live)
+	case len(reported) > 0:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
-		ready.Message = "no node is MASTER: " + states(live)
+		ready.Message = "no node is MASTER: " + list(reported)
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonNoMaster, live)
 	default:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
@@ -133,15 +158,57 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 		degraded.Reason, degraded.Message = vrrpv1.ReasonRouterIDConflict, conflicts
 	case len(hooks) > 0:
 		degraded.Reason, degraded.Message = vrrpv1.ReasonHookFailed, hooks
-	case len(live) > 0 && len(masters) == 0:
+	case len(reported) > 0 && len(masters) == 0:
 		degraded.Reason, degraded.Message = vrrpv1.ReasonNoMaster, ready.Message
 	default:
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionFalse, vrrpv1.ReasonHealthy, ready.Message
 	}
 
 	sum.Conditions = conditions(vip, now, ready, degraded)
-	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(live) > 0)
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0)
 	return sum
+}
+
+// reportLatency is the default of Options.ReportLatency: how far apart two agents' status writes
+// about one handover may reach the controller beyond the protocol's own bound (each agent writes
+// its entry after its own transition, through its own connection to the API server).
+const reportLatency = time.Second
+
+// handoverBound is how long VRRP itself may take to end a state that a handover passes through,
+// reason being the Ready reason of that state (RFC 9568 §6.1 defines the timers, §6.4 their use;
+// RFC 3768 §6.1 and §6.4 are the same for version 2):
+//   - NoMaster: a Backup takes over when it has heard no advertisement for Master_Down_Interval,
+//     3 × Master_Adver_Interval + Skew_Time, after the Master went silent or, at startup, after
+//     leaving Initialize (§6.4.1, §6.4.2). A Master that resigns (priority 0) is replaced after
+//     Skew_Time alone. Skew_Time is longest for the lowest priority, so the bound is that of the
+//     lowest-priority entry: whichever Backup takes over does so within it.
+//   - SplitBrain: a Master that receives an advertisement of a higher priority (or of the same
+//     priority from a higher address) becomes Backup at once (§6.4.3), and a new Master sends one
+//     advertisement as it takes over and then one per Master_Adver_Interval (§6.4.2). Two Masters
+//     thus last one advertisement's trip, or one interval when that advertisement is lost: the
+//     bound is Master_Adver_Interval. Skew_Time, always shorter, would raise an alarm for every
+//     lost packet.
+func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.NodeStatus) time.Duration {
+	interval := time.Second
+	if spec.AdvertInterval != nil && spec.AdvertInterval.Duration > 0 {
+		interval = spec.AdvertInterval.Duration
+	}
+	if reason == vrrpv1.ReasonSplitBrain {
+		return interval
+	}
+	version := uint8(vrrpv1.VRRPv3)
+	if spec.Version == vrrpv1.VRRPv2 {
+		version = uint8(vrrpv1.VRRPv2)
+	}
+	// Priorities a Backup can have (1-254, RFC 9568 §5.2.4); none known: 1, the longest Skew_Time.
+	lowest := int32(0)
+	for _, e := range live {
+		if e.Priority >= 1 && e.Priority <= 254 && (lowest == 0 || e.Priority < lowest) {
+			lowest = e.Priority
+		}
+	}
+	lowest = max(lowest, 1)
+	return vrrp.MasterDownInterval(version, uint8(lowest), interval)
 }
 
 // invalidSpec is the Summary of a VirtualIP whose spec no agent can run: err says why.
@@ -233,9 +300,12 @@ func waitingMessage(selector labels.Selector, nodes map[string]labels.Set) strin
 	return "no node matches nodeSelector"
 }
 
-// routerIDConflicts describes the other VirtualIPs that share vip's VRID and address family on some
+// routerIDConflicts describes the older VirtualIPs that share vip's VRID and address family on some
 // node and interface, sorted by name; empty when none does. Two routers with one VRID and family on
-// one interface share a virtual MAC and each other's adverts (RFC 9568 §7.3): they fight.
+// one interface share a virtual MAC and each other's adverts (RFC 9568 §7.3): they fight. The
+// agents settle it as desired.Derive does, oldest first (creationTimestamp, then name): on each
+// node the VirtualIP that was there first keeps the VRID and the newcomer is refused. So only the
+// newcomer is in conflict, and its summary names the VirtualIP it must make way for.
 //
 // The interface of a VirtualIP on a node is spec.interface, or when that is empty the one its agent
 // reported in the node's entry. When both are known they decide; until then the routers are taken to
@@ -246,7 +316,7 @@ func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others [
 	var found []string
 	for i := range others {
 		o := &others[i]
-		if o.Name == vip.Name || o.Spec.VirtualRouterID != vip.Spec.VirtualRouterID || ipv6(o) != ipv6(vip) {
+		if o.Name == vip.Name || o.Spec.VirtualRouterID != vip.Spec.VirtualRouterID || ipv6(o) != ipv6(vip) || !older(o, vip) {
 			continue
 		}
 		sel, err := participants(&o.Spec)
@@ -267,11 +337,19 @@ func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others [
 		if ipv6(vip) {
 			family = "IPv6"
 		}
-		found = append(found, fmt.Sprintf("VirtualIP %s also uses VRID %d for %s on the same interface of %s",
+		found = append(found, fmt.Sprintf("VirtualIP %s, older, uses VRID %d for %s on the same interface of %s: it keeps the VRID there and this one is refused",
 			o.Name, vip.Spec.VirtualRouterID, family, nodeList(shared)))
 	}
 	slices.Sort(found)
 	return strings.Join(limit(found, 3), "; ")
+}
+
+// older reports whether a takes precedence over b for a VRID, as desired.Derive orders them.
+func older(a, b *vrrpv1.VirtualIP) bool {
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c < 0
+	}
+	return a.Name < b.Name
 }
 
 func sameInterface(a, b *vrrpv1.VirtualIP, node string) bool {
@@ -314,15 +392,6 @@ func failedHooks(live []vrrpv1.NodeStatus) string {
 		}
 	}
 	return strings.Join(limit(failed, listLimit), "; ")
-}
-
-// states lists the entries' states, as "a BACKUP, b FAULT".
-func states(live []vrrpv1.NodeStatus) string {
-	s := make([]string, 0, len(live))
-	for _, e := range live {
-		s = append(s, e.Node+" "+string(e.State))
-	}
-	return list(s)
 }
 
 func nodeList(names []string) string {

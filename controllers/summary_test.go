@@ -32,6 +32,7 @@ func TestSummarize(t *testing.T) {
 		vip    *vrrpv1.VirtualIP
 		others []vrrpv1.VirtualIP
 		nodes  map[string]labels.Set // threeNodes when nil
+		dark   map[string]string
 		want   Summary
 	}{
 		"one MASTER among BACKUPs is Ready, healthy and names the master": {
@@ -74,6 +75,38 @@ func TestSummarize(t *testing.T) {
 			want: Summary{Master: "a", StaleNodes: []string{"gone"}, Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
 				cond("Degraded", "False", "Healthy", "node a is MASTER"),
+			}},
+		},
+		"the MASTER entry of a NotReady node is UNKNOWN and the live MASTER wins, without a split brain": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "MASTER"), entry("c", "BACKUP"))),
+			dark: map[string]string{"a": "NodeNotReady"},
+			want: Summary{Master: "b", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node b is MASTER; a UNKNOWN (NodeNotReady, last reported MASTER)"),
+				cond("Degraded", "False", "Healthy", "node b is MASTER; a UNKNOWN (NodeNotReady, last reported MASTER)"),
+			}},
+		},
+		"the MASTER entry of a node whose agent is gone is UNKNOWN: no node is MASTER": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			dark: map[string]string{"a": "AgentGone", "c": "NodeNotReady"},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a UNKNOWN (AgentGone, last reported MASTER), b BACKUP"),
+				cond("Degraded", "True", "NoMaster", "no node is MASTER: a UNKNOWN (AgentGone, last reported MASTER), b BACKUP"),
+			}},
+		},
+		"entries of dark nodes only are reports, not a wait for agents": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("b", "BACKUP", hook("backup", 1, false)), entry("a", "MASTER"))),
+			dark: map[string]string{"a": "NodeNotReady", "b": "NodeNotReady"},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a UNKNOWN (NodeNotReady, last reported MASTER), b UNKNOWN (NodeNotReady, last reported BACKUP)"),
+				cond("Degraded", "True", "NoMaster", "no node is MASTER: a UNKNOWN (NodeNotReady, last reported MASTER), b UNKNOWN (NodeNotReady, last reported BACKUP)"),
+			}},
+		},
+		"two live MASTERs beside a dark one are a split brain that names it": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "MASTER"), entry("c", "MASTER"))),
+			dark: map[string]string{"c": "AgentGone"},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "SplitBrain", "2 nodes are MASTER: a, b; c UNKNOWN (AgentGone, last reported MASTER)"),
+				cond("Degraded", "True", "SplitBrain", "2 nodes are MASTER: a, b; c UNKNOWN (AgentGone, last reported MASTER)"),
 			}},
 		},
 		"entries of nodes that no longer match nodeSelector are stale, sorted": {
@@ -133,7 +166,28 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withSelector(edge))},
 			want: Summary{Master: "a", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of nodes a, b"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of nodes a, b: " + refused),
+			}},
+		},
+		"an older VirtualIP keeps its VRID: a newer one that reuses it, whose name sorts first, does not disturb it": {
+			vip:    vip("web", 51, "198.51.100.1/24", created(earlier), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("aaa", 51, "198.51.100.2/24", created(now))},
+			want:   healthy("a"),
+		},
+		"the newer VirtualIP is the one in conflict, whose name sorts first, naming the older one": {
+			vip:    vip("aaa", 51, "198.51.100.2/24", created(now), withEntries(entry("a", "BACKUP", withReason("RouterIDConflict")))),
+			others: []vrrpv1.VirtualIP{*vip("web", 51, "198.51.100.1/24", created(earlier))},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a BACKUP"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP web, older, uses VRID 51 for IPv4 on the same interface of nodes a, b, c: "+refused),
+			}},
+		},
+		"VirtualIPs created in the same second go by name, as the agents order them": {
+			vip:    vip("web", 51, "198.51.100.1/24", created(now)),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", created(now))},
+			want: Summary{Conditions: []metav1.Condition{
+				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of nodes a, b, c: "+refused),
 			}},
 		},
 		"IPv6 routers conflict as IPv4 ones do": {
@@ -141,7 +195,7 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 9, "2001:db8::2")},
 			want: Summary{Conditions: []metav1.Condition{
 				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 9 for IPv6 on the same interface of node c"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 9 for IPv6 on the same interface of node c: " + refused),
 			}},
 		},
 		"the same VRID in the other family is no conflict": {
@@ -180,7 +234,7 @@ func TestSummarize(t *testing.T) {
 				withEntries(entry("a", "BACKUP", onInterface("eth1")), entry("b", "BACKUP", onInterface("eth0"))))},
 			want: Summary{Master: "a", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of node b"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node b: " + refused),
 			}},
 		},
 		"interfaces chosen per node that the agents report as different are no conflict": {
@@ -197,13 +251,13 @@ func TestSummarize(t *testing.T) {
 			want: healthy("a"),
 		},
 		"several conflicts are each named, sorted": {
-			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"))),
-			others: []vrrpv1.VirtualIP{*vip("zeta", 51, "198.51.100.3/24", withSelector(notEdge)),
+			vip: vip("web", 51, "198.51.100.1/24", created(now), withEntries(entry("a", "MASTER"))),
+			others: []vrrpv1.VirtualIP{*vip("zeta", 51, "198.51.100.3/24", created(earlier), withSelector(notEdge)),
 				*vip("db", 51, "198.51.100.2/24", withSelector(edge))},
 			want: Summary{Master: "a", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of nodes a, b; "+
-					"VirtualIP zeta also uses VRID 51 for IPv4 on the same interface of node c"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of nodes a, b: "+
+					refused+"; VirtualIP zeta, older, uses VRID 51 for IPv4 on the same interface of node c: "+refused),
 			}},
 		},
 		"a split brain wins over a router ID conflict and a failed hook": {
@@ -219,7 +273,7 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24")},
 			want: Summary{Master: "c", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node c is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db also uses VRID 51 for IPv4 on the same interface of node c"),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node c: " + refused),
 			}},
 		},
 		"long lists of nodes are cut with a count": {
@@ -239,9 +293,10 @@ func TestSummarize(t *testing.T) {
 			if nodes == nil {
 				nodes = threeNodes
 			}
-			got := Summarize(tc.vip, tc.others, nodes, now)
-			// Events have a test of their own, on VirtualIPs that have conditions already.
-			got.Events = nil
+			got := Summarize(tc.vip, tc.others, nodes, tc.dark, now)
+			// Events have a test of their own, on VirtualIPs that have conditions already; so has
+			// Settling.
+			got.Events, got.Settling = nil, 0
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Summarize (-want +got):\n%s", diff)
 			}
@@ -342,7 +397,7 @@ func TestSummarizeTransitions(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			before := tc.vip.DeepCopy()
-			got := Summarize(tc.vip, nil, nodes, now)
+			got := Summarize(tc.vip, nil, nodes, nil, now)
 			if diff := cmp.Diff(tc.want, got.Events); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
@@ -367,7 +422,7 @@ func TestSummarizeKeepsForeignConditionsOutOfItsOwn(t *testing.T) {
 	v := vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER")), func(v *vrrpv1.VirtualIP) {
 		v.Status.Conditions = []metav1.Condition{{Type: "Progressing", Status: "True", Reason: "Rollout", LastTransitionTime: earlier}}
 	})
-	got := Summarize(v, nil, map[string]labels.Set{"a": {}}, now)
+	got := Summarize(v, nil, map[string]labels.Set{"a": {}}, nil, now)
 	var types []string
 	for _, c := range got.Conditions {
 		types = append(types, c.Type)
@@ -411,7 +466,7 @@ func TestSummarizeReportsASpecNoAgentCanRun(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			before := tc.vip.DeepCopy()
-			got := Summarize(tc.vip, nil, nodes, now)
+			got := Summarize(tc.vip, nil, nodes, nil, now)
 			if got.Master != "" || len(got.StaleNodes) != 0 {
 				t.Errorf("master %q, stale entries %v; want neither: which nodes match cannot be told", got.Master, got.StaleNodes)
 			}
@@ -449,7 +504,7 @@ func TestHookFailuresAreCappedInTheMessage(t *testing.T) {
 	for i := range 20 {
 		es = append(es, entry(fmt.Sprintf("n%02d", i+1), "BACKUP", hook("backup", 1, false)))
 	}
-	got := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(es...)), nil, manyNodes(20), now)
+	got := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(es...)), nil, manyNodes(20), nil, now)
 	msg := got.Conditions[1].Message
 	if !strings.HasSuffix(msg, "; 12 more") || strings.Contains(msg, "n09") {
 		t.Errorf("Degraded message is not cut after 8 failures: %q", msg)
@@ -465,6 +520,17 @@ func vip(name string, vrid int32, addr string, opts ...func(*vrrpv1.VirtualIP)) 
 		o(v)
 	}
 	return v
+}
+
+// refused ends the message of a RouterIDConflict.
+const refused = "it keeps the VRID there and this one is refused"
+
+func created(t metav1.Time) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) { v.CreationTimestamp = t }
+}
+
+func withReason(reason string) func(*vrrpv1.NodeStatus) {
+	return func(e *vrrpv1.NodeStatus) { e.Reason = reason }
 }
 
 func withEntries(es ...vrrpv1.NodeStatus) func(*vrrpv1.VirtualIP) {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,14 +17,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
@@ -43,10 +47,6 @@ const (
 	conflictRetry = 5 * time.Second
 )
 
-// nodeMetadata is how the controller reads Nodes: only names and labels matter, so the cache holds
-// metadata and not the Nodes' large status.
-var nodeMetadata = corev1.SchemeGroupVersion.WithKind("NodeList")
-
 // VirtualIPReconciler summarises the agents' status entries of each VirtualIP into status.master,
 // status.observedGeneration and the Ready and Degraded conditions, records an Event when a condition
 // changes, and removes the entries of nodes that left or no longer match spec.nodeSelector.
@@ -54,44 +54,129 @@ type VirtualIPReconciler struct {
 	Client   client.Client
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
+	// Cluster reads Nodes and, when Options.AgentPods is set, the agent pods.
+	Cluster client.Reader
+	// AgentPods tells whether Cluster holds the agent pods, which then decide a node's liveness too.
+	AgentPods bool
+	// Clock stamps conditions and times handovers.
+	Clock clock.PassiveClock
+	// ReportLatency: see Options.
+	ReportLatency time.Duration
+
+	handovers handovers
 }
 
-// Setup registers a VirtualIPReconciler with mgr, using the manager's client and an events.k8s.io
-// recorder named RecorderName. mgr's scheme must know vrrp.dev/v1alpha1 and core/v1.
-//
-// The manager's cache then holds every VirtualIP and the metadata of every Node; the controller
-// needs the RBAC of the markers over Reconcile (config/rbac/controller/role.yaml) plus, for leader
-// election, leases in its own namespace only (a Role), never cluster-wide. Run it leader-elected:
-// two controllers would race on the same status.
+// Options tune the controller; the zero value is valid.
+type Options struct {
+	// AgentPods selects the pods of the agent DaemonSet (DefaultAgentPodSelector for the chart and
+	// config/agent). A node with no running agent pod has gone dark (DarkAgentGone). Nil: pods are
+	// not read, for agents that do not run as pods; only a Node's Ready condition then tells.
+	AgentPods labels.Selector
+	// AgentNamespace is the namespace of the agent pods; empty: every namespace. The chart runs
+	// them in the controller's own, where a Role lets the controller read pods.
+	AgentNamespace string
+	// Clock; nil: the real clock. Tests pass a fake one.
+	Clock clock.PassiveClock
+	// ReportLatency is how much longer than the protocol's bound a handover's state (no Master, two
+	// Masters) must last before the controller reports it; zero: 1s. See handoverBound.
+	ReportLatency time.Duration
+}
+
+// Setup registers a VirtualIPReconciler with mgr, with the zero Options: Nodes decide liveness,
+// pods do not. See SetupWithOptions.
 func Setup(mgr ctrl.Manager) error {
+	return SetupWithOptions(mgr, Options{})
+}
+
+// SetupWithOptions registers a VirtualIPReconciler with mgr, using the manager's client and an
+// events.k8s.io recorder named RecorderName. mgr's scheme must know vrrp.dev/v1alpha1 and core/v1.
+//
+// The manager's cache then holds every VirtualIP; a cache of the controller's own holds every Node
+// and the agent pods, each cut down to what liveness needs (slimNode, slimPod): a Node's status is
+// large and clusters have thousands. The controller needs the RBAC of the markers over Reconcile
+// (config/rbac/controller/role.yaml), for the agent pods a Role in their namespace (the chart's
+// controller-rbac.yaml, config/manager/agent_pods_role.yaml) and for leader election leases in its
+// own namespace only (a Role), never cluster-wide. Run it leader-elected: two controllers would race
+// on the same status.
+func SetupWithOptions(mgr ctrl.Manager, opts Options) error {
 	if !mgr.GetScheme().Recognizes(vrrpv1.GroupVersion.WithKind("VirtualIP")) {
 		return fmt.Errorf("setting up the VirtualIP controller: the manager's scheme lacks %s", vrrpv1.GroupVersion)
 	}
-	r := &VirtualIPReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder(RecorderName),
+	byObject := map[client.Object]cache.ByObject{&corev1.Node{}: {Transform: slimNode}}
+	if opts.AgentPods != nil {
+		pods := cache.ByObject{Label: opts.AgentPods, Transform: slimPod}
+		if opts.AgentNamespace != "" {
+			pods.Namespaces = map[string]cache.Config{opts.AgentNamespace: {}}
+		}
+		byObject[&corev1.Pod{}] = pods
 	}
-	return r.SetupWithManager(mgr)
+	liveness, err := cache.New(mgr.GetConfig(), cache.Options{
+		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), ByObject: byObject,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the VirtualIP controller's cache of Nodes and agent pods: %w", err)
+	}
+	if err := mgr.Add(liveness); err != nil {
+		return fmt.Errorf("setting up the VirtualIP controller: %w", err)
+	}
+	r := &VirtualIPReconciler{
+		Client:        mgr.GetClient(),
+		Scheme:        mgr.GetScheme(),
+		Recorder:      mgr.GetEventRecorder(RecorderName),
+		Cluster:       liveness,
+		AgentPods:     opts.AgentPods != nil,
+		Clock:         cmp.Or[clock.PassiveClock](opts.Clock, clock.RealClock{}),
+		ReportLatency: opts.ReportLatency,
+	}
+	return r.setupWithManager(mgr, liveness)
 }
 
-// SetupWithManager watches VirtualIPs and Nodes. Any Node's arrival, departure or label change may
-// change which entries are stale and which routers share a node, so it requeues every VirtualIP;
-// so does a change of one VirtualIP that can start or end a router ID conflict with another.
-// Clusters have tens of VirtualIPs, not thousands, so this stays cheap and obviously correct.
-func (r *VirtualIPReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// setupWithManager watches VirtualIPs, Nodes and agent pods. A Node's arrival, departure, label or
+// readiness change, and an agent pod's start or end, may change which entries are stale or dark
+// and which routers share a node, so each requeues every VirtualIP; so does a change of one
+// VirtualIP that can start or end a router ID conflict with another. Clusters have tens of
+// VirtualIPs, not thousands, so this stays cheap and obviously correct.
+func (r *VirtualIPReconciler) setupWithManager(mgr ctrl.Manager, liveness cache.Cache) error {
 	all := handler.EnqueueRequestsFromMapFunc(r.allVirtualIPs)
-	err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("virtualip").
 		For(&vrrpv1.VirtualIP{}).
 		Watches(&vrrpv1.VirtualIP{}, all, builder.WithPredicates(conflictFieldsChanged())).
-		// Creations and deletions pass the predicate too; heartbeats and status updates do not.
-		WatchesMetadata(&corev1.Node{}, all, builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Complete(r)
-	if err != nil {
+		// Creations and deletions pass the predicates too; heartbeats and other status updates do not.
+		WatchesRawSource(source.Kind(liveness, &corev1.Node{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Node](r)),
+			viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })))
+	if r.AgentPods {
+		b = b.WatchesRawSource(source.Kind(liveness, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Pod](r)),
+			viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: podRuns(p)} })))
+	}
+	if err := b.Complete(r); err != nil {
 		return fmt.Errorf("setting up the VirtualIP controller: %w", err)
 	}
 	return nil
+}
+
+type nodeView struct {
+	Labels map[string]string
+	Ready  corev1.ConditionStatus
+}
+
+type podView struct {
+	Node string
+	Runs bool
+}
+
+// viewChanged passes creations, deletions and the updates that change view.
+func viewChanged[T client.Object](view func(T) any) predicate.TypedFuncs[T] {
+	return predicate.TypedFuncs[T]{
+		UpdateFunc: func(e event.TypedUpdateEvent[T]) bool {
+			return !equality.Semantic.DeepEqual(view(e.ObjectOld), view(e.ObjectNew))
+		},
+		GenericFunc: func(event.TypedGenericEvent[T]) bool { return false },
+	}
+}
+
+func allFor[T client.Object](r *VirtualIPReconciler) handler.TypedMapFunc[T, reconcile.Request] {
+	return func(ctx context.Context, o T) []reconcile.Request { return r.allVirtualIPs(ctx, o) }
 }
 
 // allVirtualIPs maps any event to a request for every VirtualIP.
@@ -142,7 +227,10 @@ func conflictFields(v *vrrpv1.VirtualIP) conflictView {
 // The controller's ClusterRole (config/rbac/controller/role.yaml, made by make manifests). The
 // markers stand in a comment of their own: controller-gen reads none from a function's doc comment.
 // No leases here: leader election needs them only in the controller's own namespace, which a Role
-// grants (config/manager/leader_election_role.yaml, the chart's controller-rbac.yaml).
+// grants (config/manager/leader_election_role.yaml, the chart's controller-rbac.yaml). No pods
+// either: the agent pods live in one namespace, and a Role there lets the controller read them
+// (config/manager/agent_pods_role.yaml, the chart's controller-rbac.yaml); a marker with a
+// namespace would put a Role of a fixed namespace into the ClusterRole's file.
 //
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;update;patch
@@ -152,33 +240,45 @@ func conflictFields(v *vrrpv1.VirtualIP) conflictView {
 // Reconcile summarises one VirtualIP. It removes stale entries first, then applies the summary:
 // both writes are conditional on the object not having changed since it was read, so conditions are
 // always compared with what is stored and each transition is announced by one Event. A reconcile
-// that loses a race runs again on the newer object.
+// that loses a race runs again on the newer object. A summary that a handover may still settle is
+// held back, neither written nor announced, until it has lasted longer than the protocol's bound.
 func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	vip := &vrrpv1.VirtualIP{}
 	if err := r.Client.Get(ctx, req.NamespacedName, vip); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.handovers.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !vip.DeletionTimestamp.IsZero() {
+		r.handovers.forget(req.Name)
 		return ctrl.Result{}, nil
 	}
 	var others vrrpv1.VirtualIPList
 	if err := r.Client.List(ctx, &others); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing VirtualIPs: %w", err)
 	}
-	var nodeList metav1.PartialObjectMetadataList
-	nodeList.SetGroupVersionKind(nodeMetadata)
-	if err := r.Client.List(ctx, &nodeList); err != nil {
+	var nodeList corev1.NodeList
+	if err := r.Cluster.List(ctx, &nodeList); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing Nodes: %w", err)
 	}
-	nodes := make(map[string]labels.Set, len(nodeList.Items))
-	for _, n := range nodeList.Items {
-		nodes[n.Name] = labels.Set(n.Labels)
+	var pods []corev1.Pod
+	if r.AgentPods {
+		var podList corev1.PodList
+		if err := r.Cluster.List(ctx, &podList); err != nil {
+			return ctrl.Result{}, fmt.Errorf("listing agent pods: %w", err)
+		}
+		pods = podList.Items
+		if pods == nil {
+			pods = []corev1.Pod{} // read, and none: every node's agent is gone
+		}
 	}
+	nodes, dark := nodeLabels(nodeList.Items), darkNodes(nodeList.Items, pods)
 
 	// A spec no agent can run is summarised too (InvalidSpec), never left with the conditions of
 	// the spec before it; only a spec change helps, and that requeues the VirtualIP by itself.
-	sum := Summarize(vip, others.Items, nodes, metav1.Now())
+	sum := Summarize(vip, others.Items, nodes, dark, r.now())
 	if len(sum.StaleNodes) > 0 {
 		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
 			if lostRace(err) {
@@ -191,9 +291,15 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			"virtualIP", vip.Name, "nodes", sum.StaleNodes)
 		// vip is now the stored object, without those entries: summarise what is stored, so that
 		// the Events below compare with the stored conditions.
-		sum = Summarize(vip, others.Items, nodes, metav1.Now())
+		sum = Summarize(vip, others.Items, nodes, dark, r.now())
 	}
 
+	latency := cmp.Or(r.ReportLatency, reportLatency)
+	if wait := r.handovers.hold(vip.Name, sum, r.now().Time, latency); wait > 0 {
+		logger.V(1).Info("VirtualIP may be handing over; holding its summary", "virtualIP", vip.Name,
+			"reason", readyReason(sum), "bound", sum.Settling+latency, "wait", wait)
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	if err := r.applyStatus(ctx, vip, sum); err != nil {
 		if apierrors.IsConflict(err) {
 			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "error", err.Error())
@@ -206,6 +312,13 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.Recorder.Eventf(vip, nil, e.Type, e.Reason, eventAction, "%s", truncate(e.Note, 1024))
 	}
 	return ctrl.Result{}, nil
+}
+
+func (r *VirtualIPReconciler) now() metav1.Time {
+	if r.Clock == nil {
+		return metav1.Now()
+	}
+	return metav1.NewTime(r.Clock.Now())
 }
 
 // removeEntries deletes the status.nodes entries of nodes with a JSON patch of the status

@@ -298,7 +298,7 @@ func TestController(t *testing.T) {
 		}
 
 		e.agent(t, v.Name, "race-b", "BACKUP", func(m map[string]any) { m["priority"] = int64(99) })
-		sum := Summarize(read, nil, map[string]labels.Set{"race-a": {}, "race-b": {}}, metav1.Now())
+		sum := Summarize(read, nil, map[string]labels.Set{"race-a": {}, "race-b": {}}, nil, metav1.Now())
 		sum.Master = "race-b"
 		err = r.applyStatus(ctx, read, sum)
 		if !apierrors.IsConflict(err) {

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,9 +26,19 @@ func runController(ctx context.Context, args []string) error {
 	probeAddr := fs.String("health-probe-bind-address", ":9474", "address of /healthz and /readyz; 0 turns them off")
 	leaderElect := fs.Bool("leader-elect", true, "elect one active controller among replicas")
 	namespace := fs.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader election Lease (default $POD_NAMESPACE)")
+	agentNamespace := fs.String("agent-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent pods (default $POD_NAMESPACE; empty: every namespace)")
+	agentSelector := fs.String("agent-selector", controllers.DefaultAgentPodSelector, "label selector of the agent pods: a node without a running one has gone dark; empty: pods are not read, only Nodes' readiness")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	opts := controllers.Options{AgentNamespace: *agentNamespace}
+	if *agentSelector != "" {
+		sel, err := labels.Parse(*agentSelector)
+		if err != nil {
+			return fmt.Errorf("--agent-selector: %w", err)
+		}
+		opts.AgentPods = sel
 	}
 	log := logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*verbosity)}))
 	ctrl.SetLogger(log)
@@ -57,7 +68,7 @@ func runController(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating the controller's manager: %w", err)
 	}
-	if err := controllers.Setup(mgr); err != nil {
+	if err := controllers.SetupWithOptions(mgr, opts); err != nil {
 		return err
 	}
 	if *probeAddr != "0" {

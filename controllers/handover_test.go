@@ -1,0 +1,226 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// TestHandoverBound checks Summary.Settling against RFC 9568 §6.1's timers, worked out by hand:
+// Skew_Time = (256 - Priority) × Master_Adver_Interval / 256 (version 2: (256 - Priority) / 256 s),
+// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+func TestHandoverBound(t *testing.T) {
+	nodes := map[string]labels.Set{"a": {}, "b": {}, "c": {}}
+	interval := func(d time.Duration) func(*vrrpv1.VirtualIP) {
+		return func(v *vrrpv1.VirtualIP) { v.Spec.AdvertInterval = &metav1.Duration{Duration: d} }
+	}
+	v2 := func(v *vrrpv1.VirtualIP) { v.Spec.Version = vrrpv1.VRRPv2 }
+	prio := func(p int32) func(*vrrpv1.NodeStatus) { return func(e *vrrpv1.NodeStatus) { e.Priority = p } }
+
+	tests := map[string]struct {
+		vip  *vrrpv1.VirtualIP
+		dark map[string]string
+		want time.Duration
+	}{
+		"one MASTER is settled": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+		},
+		"no report yet is settled: nothing hands over": {
+			vip: vip("web", 51, "198.51.100.1/24"),
+		},
+		"no MASTER waits Master_Down_Interval of the lowest priority: 3 × 1s + 156/256 s": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "BACKUP", prio(200)), entry("b", "BACKUP", prio(100)))),
+			want: 3*time.Second + 609375*time.Microsecond,
+		},
+		"no MASTER at a 100ms interval: 300ms + 56/256 × 100ms": {
+			vip:  vip("web", 51, "198.51.100.1/24", interval(100*time.Millisecond), withEntries(entry("a", "BACKUP", prio(200)))),
+			want: 300*time.Millisecond + 21875*time.Microsecond,
+		},
+		"no MASTER with no priority known takes priority 1, the longest skew: 3s + 255/256 s": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", prio(0)), entry("b", "INIT", prio(0)))),
+			want: 3*time.Second + 996093750*time.Nanosecond,
+		},
+		"version 2 skews in seconds whatever the interval: 3 × 5s + 156/256 s": {
+			vip:  vip("web", 51, "198.51.100.1/24", v2, interval(5*time.Second), withEntries(entry("a", "BACKUP", prio(100)))),
+			want: 15*time.Second + 609375*time.Microsecond,
+		},
+		"a dark entry's priority does not count": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", prio(1)), entry("b", "BACKUP", prio(128)))),
+			dark: map[string]string{"a": DarkNodeNotReady},
+			want: 3*time.Second + 500*time.Millisecond,
+		},
+		"two MASTERs wait one advertisement interval": {
+			vip:  vip("web", 51, "198.51.100.1/24", interval(2*time.Second), withEntries(entry("a", "MASTER"), entry("b", "MASTER"))),
+			want: 2 * time.Second,
+		},
+		"an invalid spec is settled: only an edit changes it": {
+			vip: vip("web", 51, "198.51.100.1/24", withSelector(&metav1.LabelSelector{MatchLabels: map[string]string{"not a key!": "x"}}),
+				withEntries(entry("a", "FAULT"))),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := Summarize(tc.vip, nil, nodes, tc.dark, now).Settling; got != tc.want {
+				t.Errorf("Settling = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHandoversHold runs the hold of one VirtualIP through sequences of summaries on a fake
+// timeline: each step is a summary seen at an offset from the start, and the wait it gets.
+func TestHandoversHold(t *testing.T) {
+	const latency = time.Second
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: 3600 * time.Millisecond}
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	type step struct {
+		at   time.Duration
+		vip  string
+		sum  Summary
+		wait time.Duration
+	}
+	tests := map[string][]step{
+		"a settled summary is never held": {
+			{0, "web", one, 0},
+			{time.Hour, "web", one, 0},
+		},
+		"no MASTER is held for its bound and the latency, counted from when it was first seen": {
+			{0, "web", none, 4600 * time.Millisecond},
+			{2 * time.Second, "web", none, 2600 * time.Millisecond},
+			{4600 * time.Millisecond, "web", none, 0},
+			{time.Minute, "web", none, 0},
+		},
+		"a handover that ends within the bound is never let through": {
+			{0, "web", one, 0},
+			{time.Second, "web", none, 4600 * time.Millisecond},
+			{3 * time.Second, "web", one, 0},
+		},
+		"two MASTERs have the shorter bound of one interval": {
+			{0, "web", split, 2 * time.Second},
+			{1500 * time.Millisecond, "web", split, 500 * time.Millisecond},
+			{2 * time.Second, "web", split, 0},
+		},
+		"a change from two MASTERs to none waits the bound of none afresh": {
+			{0, "web", split, 2 * time.Second},
+			{time.Second, "web", none, 4600 * time.Millisecond},
+		},
+		"a settled summary between two gaps starts the second one's wait afresh": {
+			{0, "web", none, 4600 * time.Millisecond},
+			{4 * time.Second, "web", one, 0},
+			{5 * time.Second, "web", none, 4600 * time.Millisecond},
+		},
+		"VirtualIPs are timed apart": {
+			{0, "web", none, 4600 * time.Millisecond},
+			{3 * time.Second, "db", none, 4600 * time.Millisecond},
+			{4600 * time.Millisecond, "web", none, 0},
+			{4600 * time.Millisecond, "db", none, 3 * time.Second},
+		},
+	}
+	for name, steps := range tests {
+		t.Run(name, func(t *testing.T) {
+			var h handovers
+			for i, s := range steps {
+				if got := h.hold(s.vip, s.sum, start.Add(s.at), latency); got != s.wait {
+					t.Errorf("step %d (%s %s at %v): wait %v, want %v", i, s.vip, readyReason(s.sum), s.at, got, s.wait)
+				}
+			}
+		})
+	}
+}
+
+func TestHandoversForgetADeletedVirtualIP(t *testing.T) {
+	var h handovers
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: time.Second}
+	h.hold("web", none, at, 0)
+	h.forget("web")
+	if got := h.hold("web", none, at.Add(time.Minute), 0); got != time.Second {
+		t.Errorf("a VirtualIP recreated with the same name waits %v, want its full bound", got)
+	}
+}
+
+func TestDarkNodes(t *testing.T) {
+	node := func(name string, ready corev1.ConditionStatus) corev1.Node {
+		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if ready != "" {
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse},
+				{Type: corev1.NodeReady, Status: ready}}
+		}
+		return n
+	}
+	pod := func(node string, phase corev1.PodPhase) corev1.Pod {
+		return corev1.Pod{Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase}}
+	}
+	nodes := []corev1.Node{node("ready", "True"), node("notready", "False"), node("unknown", "Unknown"), node("new", "")}
+	tests := map[string]struct {
+		pods []corev1.Pod
+		want map[string]string
+	}{
+		"without pods read, a Ready condition that is False or Unknown is dark; none at all is no verdict yet": {
+			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady},
+		},
+		"with pods read, a node without a running agent pod is dark too": {
+			pods: []corev1.Pod{pod("ready", corev1.PodRunning), pod("new", corev1.PodPending), pod("notready", corev1.PodRunning)},
+			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+		},
+		"with pods read and none found, every agent is gone": {
+			pods: []corev1.Pod{},
+			want: map[string]string{"ready": DarkAgentGone, "notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+		},
+		"a finished pod beside a running one leaves the node alive": {
+			pods: []corev1.Pod{pod("ready", corev1.PodFailed), pod("ready", corev1.PodRunning), pod("new", corev1.PodSucceeded)},
+			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, darkNodes(nodes, tc.pods)); diff != "" {
+				t.Errorf("darkNodes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHeartbeatsRequeueNothing: a kubelet rewrites its Node's status every few seconds and the
+// cache's transform keeps the Ready condition's times; only what liveness reads passes.
+func TestHeartbeatsRequeueNothing(t *testing.T) {
+	ready := func(status corev1.ConditionStatus, beat time.Time, rv string, labels map[string]string) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a", ResourceVersion: rv, Labels: labels},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeReady, Status: status, LastHeartbeatTime: metav1.NewTime(beat)}}}}
+		slim, _ := slimNode(n)
+		return slim.(*corev1.Node)
+	}
+	p := viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := map[string]struct {
+		old, new *corev1.Node
+		want     bool
+	}{
+		"a heartbeat passes nothing": {
+			old: ready("True", t0, "1", map[string]string{"zone": "x"}), new: ready("True", t0.Add(10*time.Second), "2", map[string]string{"zone": "x"}),
+		},
+		"Ready turning False passes": {
+			old: ready("True", t0, "1", nil), new: ready("False", t0, "2", nil), want: true,
+		},
+		"a label change passes": {
+			old: ready("True", t0, "1", nil), new: ready("True", t0, "2", map[string]string{"zone": "y"}), want: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := p.Update(event.TypedUpdateEvent[*corev1.Node]{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
+				t.Errorf("update passes = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
