@@ -32,9 +32,15 @@ type node struct {
 	listenFail int // how many Listen calls fail before one succeeds
 	watchers   []func(LinkStatus)
 	held       map[netip.Prefix]string // prefix -> interface
+	addErr     error                   // Add and Check fail with it while set (disk full, netlink)
+	addFail    int                     // how many more Adds fail with errTransient
+	removeErr  error                   // Remove fails with it while set
+	adds       []time.Time             // when each Add succeeded
 	announced  int
 	jobs       []hooks.Job
 }
+
+var errTransient = errors.New("netlink: resource temporarily unavailable")
 
 func newNode(l *lan, addr string) *node {
 	return &node{lan: l, addr: netip.MustParseAddr(addr), up: true, held: map[netip.Prefix]string{}}
@@ -55,7 +61,7 @@ func (n *node) Listen(ifname string, v6 bool) (sockets.Conn, error) {
 		return nil, errors.New("no such device")
 	}
 	n.mu.Unlock()
-	c := &fakeConn{lan: n.lan, node: n, in: make(chan sockets.Packet, 256), closed: make(chan struct{})}
+	c := &fakeConn{lan: n.lan, node: n, in: make(chan sockets.Packet, 256), closed: make(chan struct{}), broken: make(chan struct{})}
 	n.lan.mu.Lock()
 	n.lan.conns[c] = struct{}{}
 	n.lan.mu.Unlock()
@@ -85,15 +91,51 @@ func (n *node) setLink(up bool) {
 func (n *node) Add(ifname string, p netip.Prefix, _ time.Duration) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.addErr != nil {
+		return n.addErr
+	}
+	if n.addFail > 0 {
+		n.addFail--
+		return errTransient
+	}
 	n.held[p] = ifname
+	n.adds = append(n.adds, time.Now())
 	return nil
+}
+
+func (n *node) Check(ifname string, p netip.Prefix) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addErr
 }
 
 func (n *node) Remove(ifname string, p netip.Prefix) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.removeErr != nil {
+		return n.removeErr
+	}
 	delete(n.held, p)
 	return nil
+}
+
+// set changes the node's fakes under its lock.
+func (n *node) set(f func(n *node)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	f(n)
+}
+
+// breakReaders makes every socket the node has open fail to read from now on, as a socket whose
+// reader died does.
+func (n *node) breakReaders() {
+	n.lan.mu.Lock()
+	defer n.lan.mu.Unlock()
+	for c := range n.lan.conns {
+		if c.node == n {
+			c.breakOnce.Do(func() { close(c.broken) })
+		}
+	}
 }
 
 func (n *node) holds(p string) bool {
@@ -129,12 +171,16 @@ func (n *node) hookCalls() [][]string {
 }
 
 type fakeConn struct {
-	lan    *lan
-	node   *node
-	in     chan sockets.Packet
-	once   sync.Once
-	closed chan struct{}
+	lan       *lan
+	node      *node
+	in        chan sockets.Packet
+	once      sync.Once
+	closed    chan struct{}
+	breakOnce sync.Once
+	broken    chan struct{} // closed: Receive fails
 }
+
+var errReceive = errors.New("recvmsg: no buffer space available")
 
 func (c *fakeConn) Receive(buf []byte) (sockets.Packet, error) {
 	select {
@@ -142,6 +188,8 @@ func (c *fakeConn) Receive(buf []byte) (sockets.Packet, error) {
 		return p, nil
 	case <-c.closed:
 		return sockets.Packet{}, net.ErrClosed
+	case <-c.broken:
+		return sockets.Packet{}, errReceive
 	}
 }
 

@@ -3,6 +3,7 @@ package speaker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type link struct {
 	s   *Speaker
 	key linkKey
 
+	ctx    context.Context // ends when the last router leaves
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
@@ -30,7 +32,17 @@ type link struct {
 	failing  bool // the last open failed (logged once)
 	demux    *sockets.Demux
 	conn     sockets.Conn // the demux's; nil with it
+	noSocket error        // why there is no working socket: it failed to open or its reader stopped
 	subs     map[*router]struct{}
+}
+
+// linkReport is what a link tells its routers: the interface's status and whether its socket
+// works. One report carries both, so that a router never acts on the one without the other.
+type linkReport struct {
+	LinkStatus
+	// noSocket says why the link has no working socket; nil when it has one. A router without
+	// one can neither hear the Master nor be heard, so it must not run the election (FAULT).
+	noSocket error
 }
 
 // acquireLink returns the link of r's interface, opening it for the first router. s.mu is held.
@@ -39,7 +51,7 @@ func (s *Speaker) acquireLink(r *router) *link {
 	l, ok := s.links[key]
 	if !ok {
 		ctx, cancel := context.WithCancel(context.Background())
-		l = &link{s: s, key: key, cancel: cancel, subs: map[*router]struct{}{}}
+		l = &link{s: s, key: key, ctx: ctx, cancel: cancel, subs: map[*router]struct{}{}}
 		s.links[key] = l
 		go s.opts.Network.Watch(ctx, key.name, key.v6, l.setStatus)
 	}
@@ -51,10 +63,21 @@ func (s *Speaker) acquireLink(r *router) *link {
 	if !l.openLocked() {
 		l.registerLocked(r)
 	}
-	if l.seen {
-		r.linkc.put(l.status)
-	}
+	// A socket opened for r serves the routers that had none as well: tell them all.
+	l.notifyLocked()
 	return l
+}
+
+// notifyLocked reports the link's status and socket to every router, once the watch has reported.
+// l.mu is held.
+func (l *link) notifyLocked() {
+	if !l.seen {
+		return
+	}
+	rep := linkReport{LinkStatus: l.status, noSocket: l.noSocket}
+	for r := range l.subs {
+		r.linkc.put(rep)
+	}
 }
 
 // releaseLink drops r from its link and closes the link after its last router.
@@ -104,9 +127,7 @@ func (l *link) setStatus(st LinkStatus) {
 	if st.Up {
 		l.openLocked()
 	}
-	for r := range l.subs {
-		r.linkc.put(st)
-	}
+	l.notifyLocked()
 }
 
 // openLocked opens the socket unless a live one exists; one whose reader stopped is replaced. It
@@ -123,14 +144,15 @@ func (l *link) openLocked() bool {
 	}
 	conn, err := l.s.opts.Network.Listen(l.key.name, l.key.v6)
 	if err != nil {
-		if l.status.Up && !l.retrying {
+		l.noSocket = fmt.Errorf("opening the VRRP socket on %s: %w", l.key.name, err)
+		if l.status.Up {
 			// The link is up but the socket will not open: without it the routers are deaf and
 			// mute, so keep trying rather than wait for the next link change.
 			if !l.failing {
 				l.s.log.Error(err, "opening the VRRP socket; retrying every second", "interface", l.key.name)
 			}
-			l.failing, l.retrying = true, true
-			go l.retryOpen()
+			l.failing = true
+			l.retryLocked()
 		}
 		return false
 	}
@@ -138,17 +160,34 @@ func (l *link) openLocked() bool {
 		l.s.log.Info("opened the VRRP socket", "interface", l.key.name)
 		l.failing = false
 	}
-	l.demux, l.conn = sockets.NewDemux(conn, l.dropped), conn
+	l.noSocket = nil
+	d := sockets.NewDemux(conn, l.dropped)
+	l.demux, l.conn = d, conn
+	go l.watchReader(d)
 	for r := range l.subs {
 		l.registerLocked(r)
 	}
 	return true
 }
 
+// retryLocked schedules a retryOpen unless one is. l.mu is held.
+func (l *link) retryLocked() {
+	if !l.retrying {
+		l.retrying = true
+		go l.retryOpen()
+	}
+}
+
 // retryOpen tries to open the socket again a second later, while the link is up and has none;
 // openLocked schedules the next try if this one fails too.
 func (l *link) retryOpen() {
-	time.Sleep(time.Second)
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.ctx.Done():
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.retrying = false
@@ -156,6 +195,31 @@ func (l *link) retryOpen() {
 		return
 	}
 	l.openLocked()
+	l.notifyLocked() // opened, or why not this time
+}
+
+// watchReader waits for d's reader to stop. Unless the link closed or replaced d meanwhile, the
+// reader died of a read error: the routers are deaf from now on, so they hear of it (FAULT) and
+// the link opens a new socket as it does after a failed open.
+func (l *link) watchReader(d *sockets.Demux) {
+	<-d.Done()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.demux != d || l.closed {
+		return
+	}
+	err := d.Close() // the read error that stopped it
+	if err == nil {
+		err = errors.New("closed unexpectedly")
+	}
+	l.demux, l.conn = nil, nil
+	l.noSocket = fmt.Errorf("the VRRP socket on %s stopped reading: %w", l.key.name, err)
+	l.s.log.Error(err, "the VRRP socket stopped reading; opening a new one", "interface", l.key.name)
+	l.failing = true
+	if l.status.Up {
+		l.retryLocked()
+	}
+	l.notifyLocked()
 }
 
 func (l *link) registerLocked(r *router) {

@@ -1,6 +1,7 @@
 package speaker
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -30,23 +31,34 @@ type router struct {
 
 	packets chan sockets.Packet
 	updates mailbox[desired.Router]
-	linkc   mailbox[LinkStatus]
+	linkc   mailbox[linkReport]
 	stopc   chan string
 	done    chan struct{}
 
 	// Owned by the router goroutine.
-	cfg         desired.Router
-	inst        *vrrp.Instance
-	link        *link
-	linkUp      bool // as last reported
-	linkSeen    bool // a report has come
-	status      Status
-	held        []netip.Prefix // addresses this router put on the interface
-	annLeft     int            // announcements still due in the current burst
-	annNext     time.Time      // next announcement of the burst, or the next refresh
-	renewNext   time.Time      // next refresh of the IPv4 address lifetime
-	buf         []byte
-	destination []netip.Addr
+	cfg          desired.Router
+	inst         *vrrp.Instance
+	link         *link
+	linkUp       bool   // as last reported
+	linkSeen     bool   // a report has come
+	linkReason   string // why the link is down, as last reported
+	sockErr      error  // why the link has no working socket, as last reported; nil when it has one
+	faulted      bool   // the instance was told InterfaceDown for the faultCause
+	addrFault    bool   // FAULT because the Master could not hold its VIP (AddressFailed)
+	faultErr     error  // why addrFault
+	status       Status
+	held         []netip.Prefix // addresses this router put on the interface
+	missing      []netip.Prefix // addresses the Master must hold whose last add or refresh failed
+	addErr       error          // the last failure to add one of missing
+	removeErr    error          // the last failure to remove a held address not wanted
+	addSince     time.Time      // since when missing has not been empty
+	retryNext    time.Time      // next retry of missing and of failed removals, or check in AddressFailed
+	retryBackoff time.Duration
+	annLeft      int       // announcements still due in the current burst
+	annNext      time.Time // next announcement of the burst, or the next refresh
+	renewNext    time.Time // next refresh of the IPv4 address lifetime
+	buf          []byte
+	destination  []netip.Addr
 }
 
 // startRouter creates and starts the router of d. s.mu is held.
@@ -57,7 +69,7 @@ func (s *Speaker) startRouter(d desired.Router) (*router, error) {
 		log:     s.log.WithValues("virtualIP", d.Name, "vrid", d.Config.VRID, "interface", d.Interface),
 		packets: make(chan sockets.Packet, packetQueue),
 		updates: newMailbox[desired.Router](),
-		linkc:   newMailbox[LinkStatus](),
+		linkc:   newMailbox[linkReport](),
 		stopc:   make(chan string, 1),
 		done:    make(chan struct{}),
 		cfg:     d,
@@ -125,8 +137,9 @@ func (r *router) run() {
 			r.tick()
 		case d := <-r.updates.c:
 			r.apply(d)
-		case st := <-r.linkc.c:
-			r.linkChanged(st)
+		case rep := <-r.linkc.c:
+			r.sockErr = rep.noSocket
+			r.linkChanged(rep.LinkStatus)
 		case reason := <-r.stopc:
 			r.handle(vrrp.Shutdown{Reason: reason})
 			for _, p := range slices.Clone(r.held) {
@@ -141,10 +154,11 @@ func (r *router) run() {
 	}
 }
 
-// nextWake is the earliest of the instance's timer, the next announcement and the next lifetime refresh.
+// nextWake is the earliest of the instance's timer, the next announcement, the next lifetime
+// refresh and the next retry of an address.
 func (r *router) nextWake() (time.Time, bool) {
 	next, ok := r.inst.Deadline()
-	for _, t := range []time.Time{r.annNext, r.renewNext} {
+	for _, t := range []time.Time{r.annNext, r.renewNext, r.retryNext} {
 		if !t.IsZero() && (!ok || t.Before(next)) {
 			next, ok = t, true
 		}
@@ -162,14 +176,21 @@ func (r *router) tick() {
 	}
 	if !r.renewNext.IsZero() && !now.Before(r.renewNext) {
 		r.renewNext = time.Time{}
-		// Only a Master keeps its addresses alive: ones a failed removal left on a Backup expire.
+		// Only a Master keeps its addresses alive, and only its own: ones a failed removal left
+		// expire unless a retry removes them first.
 		if r.inst.State() == vrrp.StateMaster {
-			for _, p := range slices.Clone(r.held) {
-				r.addAddress(p)
+			for _, p := range r.wanted() {
+				if slices.Contains(r.held, p) {
+					r.addAddress(p)
+				}
 			}
 			r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
 		}
 	}
+	if !r.retryNext.IsZero() && !now.Before(r.retryNext) {
+		r.retry(now)
+	}
+	r.schedule(now)
 }
 
 // receive applies the checks of RFC 9568 §7.1 that need only the packet (Decode), then the unicast
@@ -219,43 +240,32 @@ func (r *router) apply(d desired.Router) {
 	case !d.Released && old.Released:
 		r.start()
 	}
-	if r.reason() != r.status.Reason || r.inst.Priority() != r.status.Priority {
-		r.status.Reason = r.reason()
-		r.publish()
-	}
+	r.publishIfChanged()
 }
 
 // reason explains the router's state or priority in status: a fault says why, otherwise the node
 // policy does (Cordoned, Maintenance, Excluded, Preferred, or nothing).
 func (r *router) reason() string {
 	if r.inst.State() == vrrp.StateFault {
-		return "InterfaceDown"
+		return cmp.Or(r.faultCause(), ReasonInterfaceDown)
 	}
 	return r.cfg.Reason
 }
 
-// linkChanged follows the interface: down means FAULT (RFC 9568 has no Fault state; keepalived's
-// FAULT is what admins know), up means back to Backup through Initialize. The instance hears of
-// every change, whatever its state, so that it knows the link when it is started later. The first
-// report starts the router.
+// linkChanged follows the interface and its socket (r.sockErr): down, or no socket, means FAULT
+// (RFC 9568 has no Fault state; keepalived's FAULT is what admins know), up again means back to
+// Backup through Initialize. The instance hears of every change, whatever its state, so that it
+// knows the link when it is started later. The first report starts the router.
 func (r *router) linkChanged(st LinkStatus) {
-	wasUp, first := r.linkUp, !r.linkSeen
+	first := !r.linkSeen
 	r.linkUp, r.linkSeen = st.Up, true
 	if p := r.source(st.Primary); p.IsValid() && p != r.inst.Config().PrimaryAddress {
 		cfg := r.inst.Config()
 		cfg.PrimaryAddress = p
 		r.handle(vrrp.Reconfigure{Config: cfg})
 	}
-	switch {
-	case !st.Up && (wasUp || first):
-		r.status.Message = st.Reason
-		r.handle(vrrp.InterfaceDown{})
-		r.publish()
-	case st.Up && !wasUp:
-		r.status.Message = ""
-		r.handle(vrrp.InterfaceUp{})
-		r.publish()
-	}
+	r.linkReason = st.Reason
+	r.updateFault()
 	if first {
 		r.start()
 	}
@@ -282,7 +292,7 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 			r.send(a.Advert)
 		case vrrp.AddAddresses:
 			for _, p := range a.Addresses {
-				r.addAddress(p)
+				r.addAddress(p) // a failure is retried (schedule below)
 			}
 			if r.s.opts.AddressLifetime > 0 {
 				r.renewNext = now.Add(r.s.opts.AddressLifetime / 3)
@@ -291,7 +301,8 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 			for _, p := range a.Addresses {
 				r.removeAddress(p)
 			}
-			if len(r.held) == 0 {
+			// Leaving Master ends announcements and refreshes, whatever a failed removal left.
+			if len(r.wanted()) == 0 {
 				r.annLeft, r.annNext, r.renewNext = 0, time.Time{}, time.Time{}
 			}
 		case vrrp.Announce:
@@ -304,6 +315,7 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 			dropped = true
 		}
 	}
+	r.schedule(now)
 	return dropped
 }
 
@@ -355,36 +367,20 @@ func (r *router) send(adv vrrp.Advertisement) {
 	}
 }
 
-func (r *router) addAddress(p netip.Prefix) {
-	if err := r.s.opts.Addresses.Add(r.cfg.Interface, p, r.s.opts.AddressLifetime); err != nil {
-		r.log.Error(err, "adding VIP", "address", p)
-		r.status.Message = err.Error()
-		return
-	}
-	if !slices.Contains(r.held, p) {
-		r.held = append(r.held, p)
-	}
-}
-
-func (r *router) removeAddress(p netip.Prefix) {
-	if err := r.s.opts.Addresses.Remove(r.cfg.Interface, p); err != nil {
-		r.log.Error(err, "removing VIP", "address", p)
-		r.status.Message = err.Error()
-		return
-	}
-	r.held = slices.DeleteFunc(r.held, func(q netip.Prefix) bool { return q == p })
-}
-
-// announce sends one round of gratuitous ARP / unsolicited NA for the held addresses and schedules
-// the next: the rest of the burst at GARP.Interval, then a refresh every GARP.Refresh if set.
+// announce sends one round of gratuitous ARP / unsolicited NA for the addresses the Master holds
+// and schedules the next: the rest of the burst at GARP.Interval, then a refresh every GARP.Refresh
+// if set. Addresses a failed removal left, on a Backup or after a reconfiguration, are never
+// announced: that would draw the traffic of a VIP this node is not Master for.
 func (r *router) announce(now time.Time) {
-	if len(r.held) == 0 {
+	var addrs []netip.Addr
+	for _, p := range r.wanted() {
+		if slices.Contains(r.held, p) {
+			addrs = append(addrs, p.Addr())
+		}
+	}
+	if len(addrs) == 0 {
 		r.annLeft, r.annNext = 0, time.Time{}
 		return
-	}
-	addrs := make([]netip.Addr, len(r.held))
-	for i, p := range r.held {
-		addrs[i] = p.Addr()
 	}
 	if err := r.s.opts.Announcer.Announce(r.cfg.Interface, addrs); err != nil {
 		r.s.opts.Metrics.SendErrors.WithLabelValues(r.name).Inc()
@@ -448,6 +444,7 @@ func (r *router) publish() {
 	m.SetState(r.name, r.status.State.String())
 	m.Priority.WithLabelValues(r.name).Set(float64(r.inst.Priority()))
 	r.status.Priority = r.inst.Priority()
+	r.status.Reason, r.status.Message = r.reason(), r.message()
 	r.s.setStatus(r.status)
 }
 

@@ -22,6 +22,8 @@ import (
 type AddressHolder interface {
 	Add(ifname string, p netip.Prefix, lifetime time.Duration) error
 	Remove(ifname string, p netip.Prefix) error
+	// Check reports whether Add could succeed now, without changing anything.
+	Check(ifname string, p netip.Prefix) error
 }
 
 // Announcer sends gratuitous ARP or unsolicited neighbor advertisements (agent/announce).
@@ -51,11 +53,13 @@ type Network interface {
 
 // Status is one router's state on this node, for status reporting and tests.
 type Status struct {
-	Router    string
-	State     vrrp.State
-	Priority  uint8
-	Reason    string // why the priority or state is what it is: Cordoned, Maintenance, InterfaceDown...
-	Message   string
+	Router   string
+	State    vrrp.State
+	Priority uint8
+	// Reason says why the priority or state is what it is: Cordoned, Maintenance, or for FAULT
+	// InterfaceDown, NoSocket, AddressFailed.
+	Reason    string
+	Message   string // details: the error behind a fault, or an address being retried
 	Interface string
 	Since     time.Time
 	LastHook  *hooks.Result

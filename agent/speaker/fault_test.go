@@ -1,0 +1,221 @@
+package speaker
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+// status returns node's only router status.
+func (c *cluster) status(node string) Status {
+	c.t.Helper()
+	sts := c.speakers[node].Statuses()
+	if len(sts) != 1 {
+		c.t.Fatalf("%s runs %d routers, want 1", node, len(sts))
+	}
+	return sts[0]
+}
+
+// everMaster reports whether node ever reported MASTER.
+func (c *cluster) everMaster(node string) bool {
+	return !c.becameMasterAt(node).IsZero()
+}
+
+// wantFault checks that node is FAULT for reason, with a message that says why.
+func (c *cluster) wantFault(node, reason, message string) {
+	c.t.Helper()
+	st := c.status(node)
+	if st.State != vrrp.StateFault || st.Reason != reason || !strings.Contains(st.Message, message) {
+		c.t.Errorf("%s reports %s %q %q, want FAULT %s with a message containing %q", node, st.State, st.Reason, st.Message, reason, message)
+	}
+}
+
+// startBoth starts the seed's router on primary (150) and secondary (100), after prepare.
+func startBoth(t *testing.T, prepare func(c *cluster)) *cluster {
+	c := newCluster(t, map[string]string{"primary": "198.51.100.253", "secondary": "198.51.100.254"})
+	if prepare != nil {
+		prepare(c)
+	}
+	c.speakers["primary"].Apply([]desired.Router{seed(150)})
+	c.speakers["secondary"].Apply([]desired.Router{seed(100)})
+	return c
+}
+
+// Issue 9 item 3: a router that cannot hear must not run the election.
+func TestARouterWithoutAWorkingSocketIsFaultUntilItHasOne(t *testing.T) {
+	mdi := vrrp.MasterDownInterval(2, 100, time.Second)
+	tests := map[string]func(t *testing.T){
+		"a backup whose socket will not open is FAULT, never MASTER, and BACKUP once it opens": func(t *testing.T) {
+			c := startBoth(t, func(c *cluster) { c.nodes["secondary"].set(func(n *node) { n.listenFail = 6 }) })
+			time.Sleep(mdi + time.Second)
+			synctest.Wait()
+			c.wantFault("secondary", ReasonNoSocket, "no such device")
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if st := c.status("secondary"); st.State != vrrp.StateBackup || st.Reason != "" || st.Message != "" {
+				t.Errorf("secondary reports %s %q %q once its socket opened, want BACKUP without reason", st.State, st.Reason, st.Message)
+			}
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters (-want +got):\n%s", diff)
+			}
+			if c.everMaster("secondary") {
+				t.Error("the deaf secondary became MASTER beside the primary")
+			}
+		},
+		"a backup whose socket's reader dies is FAULT at once and BACKUP once a new socket opens": func(t *testing.T) {
+			c := startBoth(t, nil)
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			c.nodes["secondary"].set(func(n *node) { n.listenFail = 4 })
+			c.nodes["secondary"].breakReaders()
+			synctest.Wait()
+			c.wantFault("secondary", ReasonNoSocket, "stopped reading")
+			time.Sleep(mdi + time.Second)
+			synctest.Wait()
+			c.wantFault("secondary", ReasonNoSocket, "no such device")
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if st := c.status("secondary"); st.State != vrrp.StateBackup {
+				t.Errorf("secondary is %s once a new socket opened, want BACKUP", st.State)
+			}
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters (-want +got):\n%s", diff)
+			}
+			if c.everMaster("secondary") {
+				t.Error("the deaf secondary became MASTER beside the primary")
+			}
+		},
+		"a master whose socket's reader dies gives the VIP up and the backup takes over": func(t *testing.T) {
+			c := startBoth(t, nil)
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			c.nodes["primary"].set(func(n *node) { n.listenFail = 100 })
+			start := time.Now()
+			c.nodes["primary"].breakReaders()
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			c.wantFault("primary", ReasonNoSocket, "no such device")
+			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+				t.Errorf("masters (-want +got):\n%s", diff)
+			}
+			// Its socket gone, the primary cannot send priority 0: the backup waits Master_Down_Interval.
+			if took := c.becameMasterAt("secondary").Sub(start); took > mdi+10*time.Millisecond {
+				t.Errorf("takeover took %v, want at most Master_Down_Interval %v", took, mdi)
+			}
+		},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) { synctest.Test(t, test) })
+	}
+}
+
+// Issue 9 item 2: a Master that cannot put its VIP on the interface retries, and gives way when
+// retrying does not help.
+func TestAMasterThatCannotHoldItsVIP(t *testing.T) {
+	errFull := errors.New("writing address record: no space left on device")
+	tests := map[string]func(t *testing.T){
+		"a transient failure is retried at once, and the master holds and announces the VIP": func(t *testing.T) {
+			c := startBoth(t, func(c *cluster) { c.nodes["primary"].set(func(n *node) { n.addFail = 2 }) })
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Fatalf("masters (-want +got):\n%s", diff)
+			}
+			n := c.nodes["primary"]
+			// Retried after 100 ms, then 200 ms.
+			if got, want := n.adds[0].Sub(c.becameMasterAt("primary")), 300*time.Millisecond; got != want {
+				t.Errorf("the VIP was added %v after the primary became MASTER, want %v", got, want)
+			}
+			if n.announced != 3 {
+				t.Errorf("primary announced the VIP %d times, want the burst of 3 once it held it", n.announced)
+			}
+			if st := c.status("primary"); st.Message != "" {
+				t.Errorf("primary still reports %q once it holds the VIP", st.Message)
+			}
+			if got := testutil.ToFloat64(c.metrics["primary"].AddressErrors.WithLabelValues("services", metrics.OpAdd)); got != 2 {
+				t.Errorf("primary counted %v failed adds, want 2", got)
+			}
+		},
+		"a lasting failure makes the master FAULT after Master_Down_Interval, the backup take over, and the master come back once it can add": func(t *testing.T) {
+			c := startBoth(t, func(c *cluster) { c.nodes["primary"].set(func(n *node) { n.addErr = errFull }) })
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			c.wantFault("primary", ReasonAddressFailed, "no space left on device")
+			if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+				t.Fatalf("masters (-want +got):\n%s", diff)
+			}
+			// The primary resigns at its Master_Down_Interval with priority 0: the secondary takes
+			// over after its Skew_Time.
+			bound := vrrp.MasterDownInterval(2, 150, time.Second) + vrrp.SkewTime(2, 100, time.Second)
+			if took := c.becameMasterAt("secondary").Sub(c.becameMasterAt("primary")); took > bound+10*time.Millisecond {
+				t.Errorf("the secondary took over %v after the primary became MASTER without the VIP, want at most %v", took, bound)
+			}
+			// Room on the disk again: the primary checks, starts again as Backup and preempts.
+			c.nodes["primary"].set(func(n *node) { n.addErr = nil })
+			time.Sleep(15 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters once the primary can add again (-want +got):\n%s", diff)
+			}
+			if st := c.status("primary"); st.Reason != "" || st.Message != "" {
+				t.Errorf("primary reports %q %q once it holds the VIP, want neither", st.Reason, st.Message)
+			}
+		},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) { synctest.Test(t, test) })
+	}
+}
+
+// Issue 9 item 6: an address left behind by a failed removal is not the Backup's to announce.
+func TestABackupNeverAnnouncesAVIPItFailedToRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, map[string]string{"primary": "198.51.100.253", "secondary": "198.51.100.254"})
+		refreshing := func(prio uint8) desired.Router {
+			d := seed(prio)
+			d.GARP.Refresh = 2 * time.Second
+			return d
+		}
+		c.speakers["primary"].Apply([]desired.Router{refreshing(150)})
+		c.speakers["secondary"].Apply([]desired.Router{refreshing(100)})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		p := c.nodes["primary"]
+		p.set(func(n *node) { n.removeErr = errors.New("netlink: no buffer space available") })
+		cordoned := refreshing(1)
+		cordoned.Resign, cordoned.Reason = true, "Cordoned"
+		c.speakers["primary"].Apply([]desired.Router{cordoned})
+		synctest.Wait()
+		before := p.announced
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		st := c.status("primary")
+		if st.State != vrrp.StateBackup || !p.holds(vip) {
+			t.Fatalf("primary is %s holding the VIP %v; the test needs a BACKUP whose removal failed", st.State, p.holds(vip))
+		}
+		if p.announced != before {
+			t.Errorf("the BACKUP announced the VIP it failed to remove %d times", p.announced-before)
+		}
+		if !strings.Contains(st.Message, "retrying") {
+			t.Errorf("primary reports %q, want that it is retrying the removal", st.Message)
+		}
+		p.set(func(n *node) { n.removeErr = nil })
+		time.Sleep(6 * time.Second)
+		synctest.Wait()
+		if p.holds(vip) {
+			t.Error("the BACKUP still holds the VIP after removal works again: it was not retried")
+		}
+		if st := c.status("primary"); st.Message != "" {
+			t.Errorf("primary still reports %q once the VIP is removed", st.Message)
+		}
+	})
+}
