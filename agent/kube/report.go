@@ -1,7 +1,9 @@
 package kube
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,6 +37,11 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
+// reassertAfter is how long after its write an entry may still look different in the cache without
+// being applied again: the cache catches up with the agent's own writes within milliseconds, and a
+// later difference means someone else changed or removed the entry.
+var reassertAfter = time.Second
+
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
 // rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
 // flood the log meanwhile.
@@ -56,10 +63,13 @@ type reporter struct {
 	masters map[string]bool // routers this node is MASTER of, for the node label
 	labels  bool            // the node label needs writing
 	states  map[string]vrrp.State
-	pending []transition       // Events to emit
-	known   map[string]bool    // routers that run here or failed to (participate)
-	running map[string]bool    // routers that run here: only they report through observe
-	refused map[string]refusal // resource/object -> the refusal last logged
+	pending []transition         // Events to emit
+	known   map[string]bool      // routers that run here or failed to (participate)
+	running map[string]bool      // routers that run here: only they report through observe
+	refused map[string]refusal   // resource/object -> the refusal last logged
+	sources map[string]string    // router -> the unicast source this node publishes
+	landed  map[string]time.Time // router -> when its entry's last write landed
+	verify  bool                 // compare the cache's entries with ours before the next flush
 }
 
 // refusal is a write the API server refused, as last logged.
@@ -81,7 +91,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
-		labels: true}
+		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true}
 }
 
 // connect gives the reporter its client, recorder and metrics; it is called before Start.
@@ -122,7 +132,24 @@ func (r *reporter) participate(res desired.Result) {
 			}
 		}
 	}
-	r.known, r.running = now, running
+	// Unicast peers send to the address published here: a new one is news even without a
+	// transition.
+	sources := map[string]string{}
+	for _, d := range res.Routers {
+		if d.Source.IsValid() {
+			sources[d.Name] = d.Source.String()
+		}
+	}
+	for name := range running {
+		if e := r.entries[name]; e != nil && e.Address != sources[name] {
+			c := *e // flush may be encoding e
+			c.Address = sources[name]
+			r.entries[name], r.dirty[name] = &c, true
+		}
+	}
+	r.known, r.running, r.sources = now, running, sources
+	// Every sync (an event or a resync) checks that the entries are still there as written.
+	r.verify = true
 	r.signal()
 }
 
@@ -134,7 +161,7 @@ func (r *reporter) observe(st speaker.Status) {
 		return // removed or failing: its last words must not overwrite the entry
 	}
 	e := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.RouterState(st.State.String()), Priority: int32(st.Priority),
-		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface}
+		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface, Address: r.sources[st.Router]}
 	if st.State == vrrp.StateStopped {
 		e.Priority = 0 // a stopped router takes no part in elections
 	}
@@ -185,6 +212,7 @@ func (r *reporter) Start(ctx context.Context) error {
 		case <-r.kick:
 		case <-retry:
 		}
+		r.reassert(ctx)
 		if r.flush(ctx) {
 			backoff = 0
 			continue
@@ -215,7 +243,11 @@ func (r *reporter) flush(ctx context.Context) bool {
 		if err != nil {
 			r.redo(name)
 			ok = false
+			continue
 		}
+		r.mu.Lock()
+		r.landed[name] = time.Now()
+		r.mu.Unlock()
 	}
 	if labels {
 		err := r.writeLabels(ctx, masters)
@@ -232,6 +264,59 @@ func (r *reporter) flush(ctx context.Context) bool {
 		r.event(ctx, t)
 	}
 	return ok
+}
+
+// reassert marks dirty every entry of ours that the cached VirtualIP lacks or holds otherwise than
+// written: the object was deleted and created again between two syncs, the controller removed the
+// entry while its cache disagreed about this node, or someone edited it. Nothing else would write
+// it again until the router's next transition, and the controller would count this node out. It runs
+// after a sync asked for it (participate), so within a resync; in steady state it writes nothing.
+func (r *reporter) reassert(ctx context.Context) {
+	r.mu.Lock()
+	verify := r.verify
+	r.verify = false
+	r.mu.Unlock()
+	if !verify || r.c == nil {
+		return
+	}
+	// The cache may wait for a sync while the API server is away, as for Events.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var vips vrrpv1.VirtualIPList
+	if err := r.c.List(ctx, &vips); err != nil {
+		r.log.V(1).Info("listing VirtualIPs to check this node's entries", "error", err.Error())
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range vips.Items {
+		v := &vips.Items[i]
+		want := r.entries[v.Name]
+		if want == nil || r.dirty[v.Name] || now.Sub(r.landed[v.Name]) < reassertAfter {
+			continue // none of ours, a write is due anyway, or the cache may not have it yet
+		}
+		var got *vrrpv1.NodeStatus
+		if j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }); j >= 0 {
+			got = &v.Status.Nodes[j]
+		}
+		if sameEntry(got, want) {
+			continue
+		}
+		r.log.Info("this node's status entry is missing or differs from what the agent wrote; writing it again",
+			"virtualIP", v.Name, "found", got != nil)
+		r.dirty[v.Name] = true
+	}
+}
+
+// sameEntry compares entries as the API server stores them: times in whole seconds.
+func sameEntry(a, b *vrrpv1.NodeStatus) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // wrote accounts for a write of object: failures are counted by reason. Refusals (RBAC, the

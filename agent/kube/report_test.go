@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -242,5 +244,69 @@ func TestARouterInErrorDropsTheMasterLabel(t *testing.T) {
 	}
 	if last := labelPatches[len(labelPatches)-1]; strings.Contains(last, vrrpv1.MasterLabel("services")) {
 		t.Errorf("after the router failed the label write %s still holds %s", last, vrrpv1.MasterLabel("services"))
+	}
+}
+
+// TestTheUnicastSourceIsPublished: a node's entry carries the address its unicast adverts leave
+// from, for the other nodes to send to, and a new one is written without waiting for a transition
+// (issue 9 item 1).
+func TestTheUnicastSourceIsPublished(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var entries []string
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+			return nil
+		},
+		SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, p client.Patch, _ ...client.SubResourcePatchOption) error {
+			data, err := p.Data(obj)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			entries = append(entries, string(data))
+			mu.Unlock()
+			return nil
+		},
+	}).Build()
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, nil, metrics.New(nil))
+	router := func(source string) desired.Result {
+		d := desired.Router{Name: "services", Unicast: true}
+		if source != "" {
+			d.Source = netip.MustParseAddr(source)
+		}
+		return desired.Result{Routers: []desired.Router{d}}
+	}
+	steps := []struct {
+		what string
+		do   func()
+		want string // in the last entry written; "" for no address at all
+	}{
+		{"the first entry names the source", func() {
+			rep.participate(router("2001:db8::2"))
+			rep.observe(speaker.Status{Router: "services", State: vrrp.StateBackup, Priority: 100})
+		}, `"address":"2001:db8::2"`},
+		{"a new source is written without a transition", func() { rep.participate(router("2001:db8::3")) }, `"address":"2001:db8::3"`},
+		{"a transition keeps it", func() {
+			rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 100})
+		}, `"address":"2001:db8::3"`},
+		{"no source, no address", func() { rep.participate(router("")) }, ""},
+	}
+	for _, s := range steps {
+		s.do()
+		rep.flush(context.Background())
+		mu.Lock()
+		last := entries[len(entries)-1]
+		mu.Unlock()
+		if s.want != "" && !strings.Contains(last, s.want) || s.want == "" && strings.Contains(last, `"address"`) {
+			t.Errorf("%s: wrote %s, want %s", s.what, last, cmp.Or(s.want, "no address"))
+		}
 	}
 }
