@@ -52,7 +52,8 @@ func TestAgentDaemonSet(t *testing.T) {
 
 	t.Run("it runs the agent on the host network with its flags", func(t *testing.T) {
 		want := []string{"agent", "--node-name=$(NODE_NAME)", "--hook-dir=/etc/vrrp-operator/hooks",
-			"--state-dir=/var/lib/vrrp-operator", "--metrics-bind-address=$(HOST_IP):9472", "--shutdown-timeout=25s"}
+			"--state-dir=/var/lib/vrrp-operator", "--metrics-bind-address=$(HOST_IP):9472", "--shutdown-timeout=25s",
+			"--last-known-max-age=4h"}
 		if diff := cmp.Diff(want, c.Args); diff != "" {
 			t.Errorf("args (-want +got):\n%s", diff)
 		}
@@ -67,10 +68,11 @@ func TestAgentDaemonSet(t *testing.T) {
 		}
 	})
 
-	t.Run("NODE_NAME and HOST_IP come from the pod's node", func(t *testing.T) {
+	t.Run("NODE_NAME and HOST_IP come from the pod's node, POD_NAMESPACE from the pod", func(t *testing.T) {
 		want := []corev1.EnvVar{
 			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 			{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
+			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 		}
 		if diff := cmp.Diff(want, c.Env); diff != "" {
 			t.Errorf("env (-want +got):\n%s", diff)
