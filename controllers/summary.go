@@ -165,7 +165,10 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 	}
 
 	sum.Conditions = conditions(vip, now, ready, degraded)
-	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0)
+	// A handover held until it ended (handovers.hold) goes from one Master straight to another:
+	// Ready stays True, and the new Master is announced all the same.
+	newMaster := vip.Status.Master != "" && sum.Master != "" && vip.Status.Master != sum.Master
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0, newMaster)
 	return sum
 }
 
@@ -218,7 +221,7 @@ func invalidSpec(vip *vrrpv1.VirtualIP, err error, now metav1.Time) Summary {
 	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonInvalidSpec, Message: msg}
 	return Summary{
 		Conditions: conditions(vip, now, ready, degraded),
-		Events:     transitions(vip.Status.Conditions, ready, degraded, len(vip.Status.Nodes) > 0),
+		Events:     transitions(vip.Status.Conditions, ready, degraded, len(vip.Status.Nodes) > 0, false),
 	}
 }
 
@@ -239,16 +242,16 @@ func conditions(vip *vrrpv1.VirtualIP, now metav1.Time, ready, degraded metav1.C
 	return out
 }
 
-// transitions announces the conditions whose status or reason changed. Ready and Degraded can both move
-// to the same reason (SplitBrain, NoMaster); one Event says it.
-func transitions(old []metav1.Condition, ready, degraded metav1.Condition, reported bool) []Event {
+// transitions announces the conditions whose status or reason changed, and a new Master. Ready and
+// Degraded can both move to the same reason (SplitBrain, NoMaster); one Event says it.
+func transitions(old []metav1.Condition, ready, degraded metav1.Condition, reported, newMaster bool) []Event {
 	var out []Event
 	add := func(e Event) {
 		if !slices.ContainsFunc(out, func(o Event) bool { return o.Reason == e.Reason }) {
 			out = append(out, e)
 		}
 	}
-	if prev := meta.FindStatusCondition(old, ready.Type); changed(prev, ready) {
+	if prev := meta.FindStatusCondition(old, ready.Type); changed(prev, ready) || newMaster && ready.Status == metav1.ConditionTrue {
 		switch {
 		case ready.Status == metav1.ConditionTrue:
 			add(Event{Type: corev1.EventTypeNormal, Reason: EventMasterElected, Note: ready.Message})

@@ -166,7 +166,7 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", withSelector(edge))},
 			want: Summary{Master: "a", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of nodes a, b: " + refused),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of nodes a, b: "+refused),
 			}},
 		},
 		"an older VirtualIP keeps its VRID: a newer one that reuses it, whose name sorts first, does not disturb it": {
@@ -195,7 +195,7 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 9, "2001:db8::2")},
 			want: Summary{Conditions: []metav1.Condition{
 				cond("Ready", "False", "NoMaster", "no agent has reported yet"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 9 for IPv6 on the same interface of node c: " + refused),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 9 for IPv6 on the same interface of node c: "+refused),
 			}},
 		},
 		"the same VRID in the other family is no conflict": {
@@ -234,7 +234,7 @@ func TestSummarize(t *testing.T) {
 				withEntries(entry("a", "BACKUP", onInterface("eth1")), entry("b", "BACKUP", onInterface("eth0"))))},
 			want: Summary{Master: "a", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node a is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node b: " + refused),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node b: "+refused),
 			}},
 		},
 		"interfaces chosen per node that the agents report as different are no conflict": {
@@ -273,7 +273,7 @@ func TestSummarize(t *testing.T) {
 			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24")},
 			want: Summary{Master: "c", Conditions: []metav1.Condition{
 				cond("Ready", "True", "OneMaster", "node c is MASTER"),
-				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node c: " + refused),
+				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node c: "+refused),
 			}},
 		},
 		"long lists of nodes are cut with a count": {
@@ -342,6 +342,11 @@ func TestSummarizeTransitions(t *testing.T) {
 			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a BACKUP"}},
 			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": now},
 		},
+		"another MASTER in place of the first is elected, though Ready stays True": {
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withMaster("a"), withEntries(entry("a", "BACKUP"), entry("b", "MASTER"))),
+			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node b is MASTER"}},
+			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
+		},
 		"a second MASTER is one SplitBrain warning for both conditions": {
 			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER"), entry("b", "MASTER"))),
 			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "SplitBrain", Note: "2 nodes are MASTER: a, b"}},
@@ -375,7 +380,7 @@ func TestSummarizeTransitions(t *testing.T) {
 			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
 		},
 		"nothing changed announces nothing and keeps the transition times": {
-			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER"))),
+			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withMaster("a"), withEntries(entry("a", "MASTER"))),
 			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
 		},
 		"a failed hook warns while Ready stays": {
@@ -531,6 +536,10 @@ func created(t metav1.Time) func(*vrrpv1.VirtualIP) {
 
 func withReason(reason string) func(*vrrpv1.NodeStatus) {
 	return func(e *vrrpv1.NodeStatus) { e.Reason = reason }
+}
+
+func withMaster(node string) func(*vrrpv1.VirtualIP) {
+	return func(v *vrrpv1.VirtualIP) { v.Status.Master = node }
 }
 
 func withEntries(es ...vrrpv1.NodeStatus) func(*vrrpv1.VirtualIP) {

@@ -23,7 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
+	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -58,9 +60,31 @@ func TestController(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating the manager: %v", err)
 	}
-	if err := Setup(mgr); err != nil {
+	agentPods, err := labels.Parse(DefaultAgentPodSelector)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The test's VirtualIPs advertise every 100ms (e.vip), so a handover's bound is 100ms (two
+	// Masters) or about 320ms (none), plus this latency: the polls below see the states they wait for
+	// within a second.
+	if err := SetupWithOptions(mgr, Options{AgentPods: agentPods, AgentNamespace: agentNamespace, ReportLatency: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatalf("creating a client: %v", err)
+	}
+	e := &env{c: c}
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Before the manager starts, so that this subtest's reconciler, on a fake clock, is the only
+	// writer of its VirtualIP.
+	t.Run("a handover shorter than the protocol's bound is no alarm; a longer one is", func(t *testing.T) {
+		e.handover(t)
+	})
+
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- mgr.Start(ctx) }()
@@ -71,11 +95,6 @@ func TestController(t *testing.T) {
 			t.Errorf("manager: %v", err)
 		}
 	})
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatalf("creating a client: %v", err)
-	}
-	e := &env{c: c}
 
 	t.Run("one MASTER is Ready, named in status.master, with the generation observed", func(t *testing.T) {
 		t.Parallel()
@@ -140,34 +159,89 @@ func TestController(t *testing.T) {
 		e.waitEvents(t, v.Name, "NoMaster")
 	})
 
-	t.Run("the same VRID and family on shared nodes is a RouterIDConflict on both, until one moves", func(t *testing.T) {
+	t.Run("a VirtualIP that reuses the VRID of an older one on shared nodes is the one in RouterIDConflict, until it moves", func(t *testing.T) {
 		t.Parallel()
 		e.nodes(t, "vrid", "vrid-a", "vrid-b")
 		e.nodes(t, "vrid-far", "vrid-c")
-		x := e.vip(t, "vrid-x", 4, "198.51.100.4/24", group("vrid"))
-		y := e.vip(t, "vrid-y", 4, "198.51.100.5/24", group("vrid"))
+		// The older one's name sorts last: the order is by creation, as the agents keep the VRID.
+		older := e.vip(t, "vrid-z-older", 4, "198.51.100.4/24", group("vrid"))
+		e.nextSecond(t, older.Name) // creationTimestamp has seconds only
+		newer := e.vip(t, "vrid-a-newer", 4, "198.51.100.5/24", group("vrid"))
 		v6 := e.vip(t, "vrid-v6", 4, "2001:db8::4", group("vrid"))
 		far := e.vip(t, "vrid-far", 4, "198.51.100.6/24", group("vrid-far"))
-		for _, name := range []string{x.Name, y.Name} {
-			e.waitFor(t, name, "RouterIDConflict", func(v *vrrpv1.VirtualIP) bool {
-				d := meta.FindStatusCondition(v.Status.Conditions, "Degraded")
-				return is(v, "Degraded", "True", "RouterIDConflict") && strings.Contains(d.Message, "VRID 4 for IPv4 on the same interface of nodes vrid-a, vrid-b")
-			})
-			e.waitEvents(t, name, "RouterIDConflict")
+		e.waitFor(t, newer.Name, "RouterIDConflict naming the older VirtualIP", func(v *vrrpv1.VirtualIP) bool {
+			d := meta.FindStatusCondition(v.Status.Conditions, "Degraded")
+			return is(v, "Degraded", "True", "RouterIDConflict") &&
+				strings.HasPrefix(d.Message, "VirtualIP vrid-z-older, older, uses VRID 4 for IPv4 on the same interface of nodes vrid-a, vrid-b")
+		})
+		evs := e.waitEvents(t, newer.Name, "RouterIDConflict")
+		if ev := evs[0]; ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Note, "VirtualIP vrid-z-older") {
+			t.Errorf("RouterIDConflict event: type %s, note %q; want a warning naming vrid-z-older", ev.Type, ev.Note)
 		}
-		for _, name := range []string{v6.Name, far.Name} { // another family; disjoint nodes
+		for _, name := range []string{older.Name, v6.Name, far.Name} { // the older one; another family; disjoint nodes
 			e.waitFor(t, name, "no conflict", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "False", "Healthy") })
+			e.waitEvents(t, name)
 		}
-		// A change to y alone clears x too: one VirtualIP's spec requeues the others.
-		y = e.get(t, y.Name)
-		y.Spec.VirtualRouterID = 5
-		if err := c.Update(context.Background(), y); err != nil {
+		// The newer one moves to another VRID: it is healthy again.
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n := e.get(t, newer.Name)
+			n.Spec.VirtualRouterID = 5
+			return c.Update(context.Background(), n)
+		}); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{x.Name, y.Name} {
-			e.waitFor(t, name, "conflict cleared", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "False", "Healthy") })
-			e.waitEvents(t, name, "RouterIDConflict", "Healthy")
+		e.waitFor(t, newer.Name, "conflict cleared", func(v *vrrpv1.VirtualIP) bool { return is(v, "Degraded", "False", "Healthy") })
+		e.waitEvents(t, newer.Name, "RouterIDConflict", "Healthy")
+		e.waitEvents(t, older.Name)
+	})
+
+	t.Run("the MASTER entry of a NotReady Node does not count: the live MASTER wins; with both Ready it is a split brain", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "dark", "dark-a", "dark-b")
+		v := e.vip(t, "dark", 14, "198.51.100.15/24", group("dark"))
+		e.agent(t, v.Name, "dark-b", "MASTER")
+		e.waitFor(t, v.Name, "master dark-b", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "dark-b" })
+		e.agent(t, v.Name, "dark-a", "MASTER")
+		e.waitFor(t, v.Name, "SplitBrain of two live MASTERs", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "False", "SplitBrain") && is(v, "Degraded", "True", "SplitBrain") && v.Status.Master == ""
+		})
+
+		// dark-a's node dies: its agent cannot write, its entry keeps saying MASTER.
+		start := time.Now()
+		e.setReady(t, "dark-a", corev1.ConditionFalse)
+		got := e.waitFor(t, v.Name, "master dark-b, Ready, no split brain", func(v *vrrpv1.VirtualIP) bool {
+			return v.Status.Master == "dark-b" && is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "False", "Healthy") &&
+				meta.FindStatusCondition(v.Status.Conditions, "Ready").Message == "node dark-b is MASTER; dark-a UNKNOWN (NodeNotReady, last reported MASTER)"
+		})
+		testenv.Report(t, "Node NotReady to the live MASTER in status: %v", time.Since(start).Round(time.Millisecond))
+		if st := entryStates(got); st["dark-a"] != "MASTER" {
+			t.Errorf("entries %v: the controller changed dark-a's entry, which its agent owns", st)
 		}
+		e.waitEvents(t, v.Name, "MasterElected", "SplitBrain", "MasterElected", "Healthy")
+
+		// Back, and still MASTER: two live MASTERs are a split brain again.
+		e.setReady(t, "dark-a", corev1.ConditionTrue)
+		e.waitFor(t, v.Name, "SplitBrain again", func(v *vrrpv1.VirtualIP) bool {
+			return is(v, "Ready", "False", "SplitBrain") && v.Status.Master == ""
+		})
+	})
+
+	t.Run("the MASTER entry of a node without a running agent pod does not count (AgentGone)", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "podgone", "podgone-a", "podgone-b")
+		v := e.vip(t, "podgone", 15, "198.51.100.16/24", group("podgone"))
+		e.agent(t, v.Name, "podgone-b", "MASTER")
+		e.waitFor(t, v.Name, "master podgone-b", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "podgone-b" })
+		e.agent(t, v.Name, "podgone-a", "MASTER")
+		e.waitFor(t, v.Name, "SplitBrain", func(v *vrrpv1.VirtualIP) bool { return is(v, "Ready", "False", "SplitBrain") })
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-podgone-b", Namespace: agentNamespace}}
+		if err := c.Delete(context.Background(), pod, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor(t, v.Name, "master podgone-a", func(v *vrrpv1.VirtualIP) bool {
+			return v.Status.Master == "podgone-a" && is(v, "Degraded", "False", "Healthy") &&
+				meta.FindStatusCondition(v.Status.Conditions, "Ready").Message == "node podgone-a is MASTER; podgone-b UNKNOWN (AgentGone, last reported MASTER)"
+		})
 	})
 
 	t.Run("a failed hook is HookFailed while the router stays Ready", func(t *testing.T) {
@@ -400,21 +474,73 @@ func group(name string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: map[string]string{"test": name}}
 }
 
+// agentNamespace holds the agent pods that e.nodes creates.
+const agentNamespace = "vrrp-system"
+
+// nodes creates Nodes that Kubernetes considers alive: Ready, each with a running agent pod.
 func (e *env) nodes(t *testing.T, group string, names ...string) {
 	t.Helper()
+	ctx := context.Background()
 	for _, n := range names {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{"test": group}}}
-		if err := e.c.Create(context.Background(), node); err != nil {
+		if err := e.c.Create(ctx, node); err != nil {
 			t.Fatalf("creating Node %s: %v", n, err)
+		}
+		e.setReady(t, n, corev1.ConditionTrue)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "agent-" + n, Namespace: agentNamespace,
+				Labels: map[string]string{"app.kubernetes.io/name": "vrrp-operator", "app.kubernetes.io/component": "agent"}},
+			Spec: corev1.PodSpec{NodeName: n, Containers: []corev1.Container{{Name: "agent", Image: "vrrp-operator:test"}}},
+		}
+		if err := e.c.Create(ctx, pod); err != nil {
+			t.Fatalf("creating the agent pod of %s: %v", n, err)
+		}
+		pod.Status.Phase = corev1.PodRunning
+		if err := e.c.Status().Update(ctx, pod); err != nil {
+			t.Fatalf("running the agent pod of %s: %v", n, err)
 		}
 	}
 }
 
-func (e *env) vip(t *testing.T, name string, vrid int32, addr string, sel *metav1.LabelSelector) *vrrpv1.VirtualIP {
+// setReady sets the Ready condition of a Node, as its kubelet or the node lifecycle controller do.
+func (e *env) setReady(t *testing.T, name string, status corev1.ConditionStatus) {
+	t.Helper()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n := &corev1.Node{}
+		if err := e.c.Get(context.Background(), client.ObjectKey{Name: name}, n); err != nil {
+			return err
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "Test",
+			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		return e.c.Status().Update(context.Background(), n)
+	}); err != nil {
+		t.Fatalf("setting Node %s Ready=%s: %v", name, status, err)
+	}
+}
+
+// nextSecond waits until the API server's clock has passed the second in which the VirtualIP was
+// created, so that the next one is younger by creationTimestamp.
+func (e *env) nextSecond(t *testing.T, name string) {
+	t.Helper()
+	created := e.get(t, name).CreationTimestamp.Time
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, pollTimeout, true, func(context.Context) (bool, error) {
+		return time.Now().After(created.Add(time.Second)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vip creates a VirtualIP that advertises every 100ms, unless an option says otherwise.
+func (e *env) vip(t *testing.T, name string, vrid int32, addr string, sel *metav1.LabelSelector, opts ...func(*vrrpv1.VirtualIP)) *vrrpv1.VirtualIP {
 	t.Helper()
 	v := &vrrpv1.VirtualIP{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       vrrpv1.VirtualIPSpec{VirtualRouterID: vrid, Addresses: []string{addr}, NodeSelector: sel},
+		Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: vrid, Addresses: []string{addr}, NodeSelector: sel,
+			AdvertInterval: &metav1.Duration{Duration: 100 * time.Millisecond}},
+	}
+	for _, o := range opts {
+		o(v)
 	}
 	if err := e.c.Create(context.Background(), v); err != nil {
 		t.Fatalf("creating VirtualIP %s: %v", name, err)
@@ -523,10 +649,99 @@ func is(v *vrrpv1.VirtualIP, typ string, status metav1.ConditionStatus, reason s
 	return c != nil && c.Status == status && c.Reason == reason
 }
 
+func entryStates(v *vrrpv1.VirtualIP) map[string]string {
+	out := map[string]string{}
+	for _, e := range v.Status.Nodes {
+		out[e.Node] = string(e.State)
+	}
+	return out
+}
+
 func entryNodes(v *vrrpv1.VirtualIP) []string {
 	var out []string
 	for _, e := range v.Status.Nodes {
 		out = append(out, e.Node)
 	}
 	return out
+}
+
+// handover drives a reconciler on a fake clock through a handover that stays within the protocol's
+// bounds and through gaps that outlast them (issue 9 item 8). Its VirtualIP advertises every
+// second; the entries' lowest priority is 100, so no Master is held for Master_Down_Interval,
+// 3s + 156/256 s, and two Masters for one interval, each plus the default latency of 1s.
+func (e *env) handover(t *testing.T) {
+	ctx := context.Background()
+	e.nodes(t, "handover", "handover-a", "handover-b")
+	v := e.vip(t, "handover", 20, "198.51.100.20/24", group("handover"), func(v *vrrpv1.VirtualIP) {
+		v.Spec.AdvertInterval = &metav1.Duration{Duration: time.Second}
+	})
+	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	rec := events.NewFakeRecorder(32)
+	r := &VirtualIPReconciler{Client: e.c, Cluster: e.c, Recorder: rec, Clock: clk}
+	const (
+		noMaster = 4*time.Second + 609375*time.Microsecond // 3s + 156/256 s + 1s
+		twoOf    = 2 * time.Second                         // 1s + 1s
+	)
+	// step advances the clock by by, reconciles, and checks the requeue, the stored master and
+	// Ready reason, and the Events recorded.
+	step := func(what string, by, wantWait time.Duration, wantMaster, wantReady string, wantEvents ...string) {
+		t.Helper()
+		clk.SetTime(clk.Now().Add(by))
+		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: v.Name}})
+		if err != nil {
+			t.Fatalf("%s: reconcile: %v", what, err)
+		}
+		if res.RequeueAfter != wantWait {
+			t.Errorf("%s: requeue after %v, want %v", what, res.RequeueAfter, wantWait)
+		}
+		got := e.get(t, v.Name)
+		if ready := meta.FindStatusCondition(got.Status.Conditions, "Ready"); got.Status.Master != wantMaster || ready == nil || ready.Reason != wantReady {
+			t.Errorf("%s: master %q, Ready %+v; want master %q, Ready reason %s", what, got.Status.Master, ready, wantMaster, wantReady)
+		}
+		var evs []string
+		for len(rec.Events) > 0 {
+			evs = append(evs, <-rec.Events)
+		}
+		if diff := cmp.Diff(wantEvents, evs); diff != "" {
+			t.Errorf("%s: events (-want +got):\n%s", what, diff)
+		}
+	}
+	prio := func(p int64) func(map[string]any) { return func(m map[string]any) { m["priority"] = p } }
+
+	e.agent(t, v.Name, "handover-a", "MASTER", prio(200))
+	e.agent(t, v.Name, "handover-b", "BACKUP")
+	step("a Master", 0, 0, "handover-a", "OneMaster", "Normal MasterElected node handover-a is MASTER")
+	rv := e.get(t, v.Name).ResourceVersion
+	step("nothing changed", time.Minute, 0, "handover-a", "OneMaster")
+	if got := e.get(t, v.Name).ResourceVersion; got != rv {
+		t.Errorf("a reconcile with nothing changed wrote the VirtualIP: resourceVersion %s, was %s", got, rv)
+	}
+
+	// Cordon: the Master resigns, the Backup takes over within Master_Down_Interval.
+	e.agent(t, v.Name, "handover-a", "BACKUP", prio(200))
+	step("no Master, just now", time.Second, noMaster, "handover-a", "OneMaster")
+	step("no Master, 3s on", 3*time.Second, noMaster-3*time.Second, "handover-a", "OneMaster")
+	e.agent(t, v.Name, "handover-b", "MASTER")
+	step("the Backup took over", 0, 0, "handover-b", "OneMaster", "Normal MasterElected node handover-b is MASTER")
+
+	// Preemption: the higher priority takes the router back, the lower steps down at its advert.
+	e.agent(t, v.Name, "handover-a", "MASTER", prio(200))
+	step("two Masters, just now", time.Minute, twoOf, "handover-b", "OneMaster")
+	e.agent(t, v.Name, "handover-b", "BACKUP")
+	step("the lower one stepped down", 500*time.Millisecond, 0, "handover-a", "OneMaster", "Normal MasterElected node handover-a is MASTER")
+
+	// Two Masters that outlast one interval and the latency are a split brain.
+	e.agent(t, v.Name, "handover-b", "MASTER")
+	step("two Masters, just now, again", time.Minute, twoOf, "handover-a", "OneMaster")
+	step("two Masters, 1.5s on", 1500*time.Millisecond, 500*time.Millisecond, "handover-a", "OneMaster")
+	step("two Masters, 2s on", 500*time.Millisecond, 0, "", "SplitBrain", "Warning SplitBrain 2 nodes are MASTER: handover-a, handover-b")
+	e.agent(t, v.Name, "handover-b", "BACKUP")
+	step("the split brain ended", time.Second, 0, "handover-a", "OneMaster",
+		"Normal MasterElected node handover-a is MASTER", "Normal Healthy node handover-a is MASTER")
+
+	// No Master that outlasts Master_Down_Interval and the latency is NoMaster.
+	e.agent(t, v.Name, "handover-a", "FAULT", prio(0))
+	step("no Master, just now, again", time.Minute, noMaster, "handover-a", "OneMaster")
+	step("no Master past the bound", noMaster, 0, "", "NoMaster",
+		"Warning NoMaster no node is MASTER: handover-a FAULT, handover-b BACKUP")
 }
