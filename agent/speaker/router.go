@@ -193,16 +193,24 @@ func (r *router) tick() {
 	r.schedule(now)
 }
 
-// receive applies the checks of RFC 9568 §7.1 that need only the packet (Decode), then the unicast
-// peer filter, then hands the advert to the instance, which makes the per-router checks.
+// receive applies the unicast peer filter, then the checks of RFC 9568 §7.1 that need only the
+// packet (Decode), then hands the advert to the instance, which makes the per-router checks.
 func (r *router) receive(p sockets.Packet) {
-	adv, err := vrrp.Decode(p.Payload, p.Src, p.Dst, p.TTL)
+	ttl := p.TTL
+	if r.cfg.Unicast {
+		if !sockets.FromPeer(p.Src, r.cfg.PeerSources) {
+			r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
+			return
+		}
+		// The TTL of 255 proves that a multicast advert was sent on the link; a unicast one comes
+		// from a configured peer, perhaps routed. keepalived checks no TTL in unicast mode either,
+		// and sends its IPv6 unicast adverts with the default hop limit (64) unless unicast_ttl is
+		// set: take a peer's advert whatever its TTL.
+		ttl = vrrp.TTL
+	}
+	adv, err := vrrp.Decode(p.Payload, p.Src, p.Dst, ttl)
 	if err != nil {
 		r.drop(err)
-		return
-	}
-	if r.cfg.Unicast && !sockets.FromPeer(p.Src, r.cfg.PeerSources) {
-		r.s.opts.Metrics.Dropped.WithLabelValues(r.cfg.Interface, r.name, "not_peer").Inc()
 		return
 	}
 	// Only a running router takes adverts; in Init, Fault or Stopped the instance ignores them.

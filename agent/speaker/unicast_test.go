@@ -12,19 +12,41 @@ import (
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 )
 
 // linkLocalNode is a node whose link reports an IPv6 link-local primary address, as netif does:
 // unicast peers know the node by its global address (node.addr), where the fake LAN delivers.
+// Packets arrive with hopLimit, as keepalived's IPv6 unicast adverts do with 64.
 type linkLocalNode struct {
 	*node
 	linkLocal netip.Addr
+	hopLimit  int
 }
 
 func (n linkLocalNode) Watch(ctx context.Context, _ string, _ bool, onChange func(LinkStatus)) {
 	onChange(LinkStatus{Up: true, Primary: n.linkLocal})
 	<-ctx.Done()
+}
+
+func (n linkLocalNode) Listen(ifname string, v6 bool) (sockets.Conn, error) {
+	c, err := n.node.Listen(ifname, v6)
+	if err != nil {
+		return nil, err
+	}
+	return hopConn{Conn: c, hopLimit: n.hopLimit}, nil
+}
+
+type hopConn struct {
+	sockets.Conn
+	hopLimit int
+}
+
+func (c hopConn) Receive(buf []byte) (sockets.Packet, error) {
+	p, err := c.Conn.Receive(buf)
+	p.TTL = c.hopLimit
+	return p, err
 }
 
 // TestIPv6UnicastElectsOneMaster: adverts leave from the address the peers know, not the link-local
@@ -40,10 +62,12 @@ func TestIPv6UnicastElectsOneMaster(t *testing.T) {
 	}
 	tests := map[string]struct {
 		priorities map[string]uint8
+		hopLimit   int
 		want       string
 	}{
-		"the higher priority is the only Master":                {priorities: map[string]uint8{"primary": 150, "secondary": 100}, want: "primary"},
-		"on a tie the higher unicast source is the only Master": {priorities: map[string]uint8{"primary": 100, "secondary": 100}, want: "secondary"},
+		"the higher priority is the only Master":                                 {priorities: map[string]uint8{"primary": 150, "secondary": 100}, hopLimit: 255, want: "primary"},
+		"on a tie the higher unicast source is the only Master":                  {priorities: map[string]uint8{"primary": 100, "secondary": 100}, hopLimit: 255, want: "secondary"},
+		"a peer's adverts count whatever their hop limit, as keepalived's 64 do": {priorities: map[string]uint8{"primary": 100, "secondary": 150}, hopLimit: 64, want: "secondary"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -52,7 +76,7 @@ func TestIPv6UnicastElectsOneMaster(t *testing.T) {
 				fakes, speakers, ms := map[string]*node{}, map[string]*Speaker{}, map[string]*metrics.Metrics{}
 				for n, a := range nodes {
 					fakes[n] = newNode(lan, a.global)
-					ll := linkLocalNode{node: fakes[n], linkLocal: netip.MustParseAddr(a.linkLocal)}
+					ll := linkLocalNode{node: fakes[n], linkLocal: netip.MustParseAddr(a.linkLocal), hopLimit: tc.hopLimit}
 					ms[n] = metrics.New(nil)
 					speakers[n] = New(Options{Node: n, Addresses: ll, Announcer: ll, Hooks: ll, Network: ll,
 						Metrics: ms[n], AddressLifetime: 6 * time.Second})
@@ -83,8 +107,10 @@ func TestIPv6UnicastElectsOneMaster(t *testing.T) {
 					if st == vrrp.StateMaster {
 						masters = append(masters, n)
 					}
-					if dropped := testutil.ToFloat64(ms[n].Dropped.WithLabelValues("eth0", "services", "not_peer")); dropped != 0 {
-						t.Errorf("%s dropped %v adverts of its peer as not_peer", n, dropped)
+					for _, reason := range []string{"not_peer", "ttl"} {
+						if dropped := testutil.ToFloat64(ms[n].Dropped.WithLabelValues("eth0", "services", reason)); dropped != 0 {
+							t.Errorf("%s dropped %v adverts of its peer as %s", n, dropped, reason)
+						}
 					}
 				}
 				if diff := cmp.Diff([]string{tc.want}, masters); diff != "" {
