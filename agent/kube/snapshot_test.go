@@ -145,6 +145,7 @@ type recordingPlane struct {
 	mu      sync.Mutex
 	inputs  []desired.Inputs
 	runs    []desired.Result
+	at      []time.Time // of each run
 	waiting string
 }
 
@@ -159,6 +160,7 @@ func (p *recordingPlane) Plan(in desired.Inputs) (desired.Result, bool) {
 func (p *recordingPlane) Run(res desired.Result) {
 	p.mu.Lock()
 	p.runs = append(p.runs, res)
+	p.at = append(p.at, time.Now())
 	p.mu.Unlock()
 }
 
