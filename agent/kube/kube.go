@@ -1,7 +1,7 @@
-// Package kube is the agent's Kubernetes glue: it watches VirtualIPs and Nodes, reads the Secrets
-// they reference, feeds them to the node's data plane, and reports back: this node's entry of each
-// VirtualIP's status (server-side apply under a field manager of its own), the master label on its
-// own Node, and Events on transitions.
+// Package kube is the agent's Kubernetes glue: it watches VirtualIPs, Nodes and the Secrets of its
+// own namespace, feeds the referenced passwords to the node's data plane, and reports back: this
+// node's entry of each VirtualIP's status (server-side apply under a field manager of its own), the
+// master label on its own Node, and Events on transitions.
 //
 // The data plane never waits on the API server. With the API server unreachable the informers keep
 // the last state they saw, the routers keep running on it, and status writes are retried until they
@@ -76,7 +76,8 @@ func Run(ctx context.Context, o Options) error {
 		resync: resync, poke: make(chan struct{}, 1), secrets: newSecretStore(o.Namespace, secretGrace*resync, log)}
 	n.Waiting("waiting for the API server's VirtualIPs and Nodes")
 	// Run on the last known configuration until the API server's view arrives: a node restarted
-	// while the API server is away takes part at once, as keepalived would from its file.
+	// while the API server is away takes part at once, as keepalived would from its file, though
+	// never as Master before the API server confirms it.
 	stop := a.bridge(o.LastKnownMaxAge)
 	defer stop()
 
