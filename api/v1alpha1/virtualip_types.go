@@ -160,8 +160,10 @@ type VirtualIPSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('1h')",message="preemptDelay must be at most 1h"
 	PreemptDelay *metav1.Duration `json:"preemptDelay,omitempty"`
 
-	// unicast sends adverts to the other participating nodes' InternalIPs instead of the VRRP
-	// multicast group, for networks that drop multicast.
+	// unicast sends adverts to the other participating nodes instead of the VRRP multicast group,
+	// for networks that drop multicast: from this node's address on the interface (its InternalIP
+	// when that is there, else one in the first address's subnet; for IPv6 a global one) to the
+	// address each node publishes in status.nodes[].address, or its InternalIPs until it has.
 	// +optional
 	Unicast bool `json:"unicast,omitempty"`
 
