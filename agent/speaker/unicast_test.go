@@ -66,7 +66,7 @@ func TestIPv6UnicastElectsOneMaster(t *testing.T) {
 		want       string
 	}{
 		"the higher priority is the only Master":                                 {priorities: map[string]uint8{"primary": 150, "secondary": 100}, hopLimit: 255, want: "primary"},
-		"on a tie the higher unicast source is the only Master":                  {priorities: map[string]uint8{"primary": 100, "secondary": 100}, hopLimit: 255, want: "secondary"},
+		"Masters of one priority that meet keep the higher unicast source":       {priorities: map[string]uint8{"primary": 100, "secondary": 100}, hopLimit: 255, want: "secondary"},
 		"a peer's adverts count whatever their hop limit, as keepalived's 64 do": {priorities: map[string]uint8{"primary": 100, "secondary": 150}, hopLimit: 64, want: "secondary"},
 	}
 	for name, tc := range tests {

@@ -31,11 +31,15 @@ func TestIPv6UnicastAgents(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		priorities map[string]int
-		want       string // the Master
+		// partitioned: the nodes start unable to hear each other, so that both become Master,
+		// and are then joined.
+		partitioned bool
+		want        string // the Master
 	}{
 		"the higher priority is the only Master": {priorities: map[string]int{"high": 150}, want: "high"},
-		// A tie is broken on the unicast source, the greater address winning (RFC 9568 §6.4.3).
-		"on a tie the higher global address is the only Master": {priorities: map[string]int{}, want: "low"},
+		// Two Masters of one priority that meet keep the one with the greater source address (RFC
+		// 9568 §6.4.3): the global ones, which both compare alike, not the link-local ones.
+		"two Masters of one priority meet: the higher global address keeps the VIP": {priorities: map[string]int{}, partitioned: true, want: "low"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -54,6 +58,9 @@ func TestIPv6UnicastAgents(t *testing.T) {
 				interval: fast.String(), priorities: c.priorities, unicast: true}},
 				[]nodeObj{{name: "high", internalIPs: []string{addrOf(v6Hosts.high)}}, {name: "low", internalIPs: []string{addrOf(v6Hosts.low)}}})
 			agentBinary(t)
+			if c.partitioned {
+				isolatePorts(t, lab, true)
+			}
 			agents := map[string]*agent{}
 			for _, n := range []string{"high", "low"} {
 				agents[n] = startAgent(t, nodes[n], n, config, agentOptions{})
@@ -63,6 +70,12 @@ func TestIPv6UnicastAgents(t *testing.T) {
 				backup = nodes["low"]
 			}
 			mdi := masterDownInterval(3, fast, 100)
+			if c.partitioned {
+				for _, n := range nodes {
+					waitFor(t, time.Now(), mdi+10*time.Second, n.String()+" becomes Master alone", func() bool { return n.has(vip) })
+				}
+				isolatePorts(t, lab, false)
+			}
 			waitOwner(t, time.Now(), 2*mdi+10*time.Second, vip, master, backup)
 			holdsAlone(t, max(2*mdi, time.Second), vip, client, master, backup)
 			for n, a := range agents {
