@@ -44,6 +44,10 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// agentNamespace is the agents' namespace, as the chart's release namespace: their ServiceAccount's
+// and the authentication Secret's.
+const agentNamespace = "vrrp-system"
+
 // agent is one agent process in a node's namespace, authenticated as the agent's ServiceAccount.
 type agent struct {
 	t    *testing.T
@@ -70,7 +74,7 @@ func startAgent(t *testing.T, h *testenv.Host, node string, args ...string) *age
 
 func (a *agent) start() {
 	a.t.Helper()
-	args := append([]string{"agent", "--node-name", a.node}, a.args...)
+	args := append([]string{"agent", "--node-name", a.node, "--namespace", agentNamespace}, a.args...)
 	a.cmd = a.host.Command(context.Background(), agentBinary, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	a.cmd.WaitDelay = 5 * time.Second
@@ -110,20 +114,28 @@ func holds(h *testenv.Host, addr string) bool {
 	return err == nil && strings.Contains(string(out), " "+addr+"/")
 }
 
-// agentAccess installs the agent's generated ClusterRole, binds it to the agent's ServiceAccount,
-// and installs the admission policy that scopes the agent to its own node. Agents then act as that
-// ServiceAccount with a node-bound token's extra (see agentKubeconfig).
+// agentAccess installs the agent's generated ClusterRole and the Role of its namespace (the
+// Secrets there), binds them to the agent's ServiceAccount, and installs the admission policy that
+// scopes the agent to its own node. Agents then act as that ServiceAccount with a node-bound token's
+// extra (see agentKubeconfig).
 func agentAccess(t *testing.T, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
-	role := &rbacv1.ClusterRole{}
-	decodeFile(t, filepath.Join(testenv.Root(), "config", "rbac", "agent", "role.yaml"), role)
+	role, nsRole := &rbacv1.ClusterRole{}, &rbacv1.Role{}
+	decodeFile(t, filepath.Join(testenv.Root(), "config", "rbac", "agent", "role.yaml"), role, nsRole)
 	must(t, c.Create(ctx, role))
+	must(t, c.Create(ctx, nsRole))
+	sa := []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vrrp-operator-agent", Namespace: agentNamespace}}
 	binding := &rbacv1.ClusterRoleBinding{}
 	binding.Name = "vrrp-operator-agent"
 	binding.RoleRef = rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}
-	binding.Subjects = []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vrrp-operator-agent", Namespace: "vrrp-system"}}
+	binding.Subjects = sa
 	must(t, c.Create(ctx, binding))
+	nsBinding := &rbacv1.RoleBinding{}
+	nsBinding.Name, nsBinding.Namespace = nsRole.Name, nsRole.Namespace
+	nsBinding.RoleRef = rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: nsRole.Name}
+	nsBinding.Subjects = sa
+	must(t, c.Create(ctx, nsBinding))
 	policy, policyBinding := &admissionv1.ValidatingAdmissionPolicy{}, &admissionv1.ValidatingAdmissionPolicyBinding{}
 	decodeFile(t, filepath.Join(testenv.Root(), "config", "rbac", "agent", "node_scope_policy.yaml"), policy, policyBinding)
 	must(t, c.Create(ctx, policy))
