@@ -17,6 +17,7 @@ const usage = `usage: vrrp-operator <command> [flags]
 commands:
   agent       run the VRRP speaker of this node (in a cluster, or standalone with --config)
   controller  run the cluster-side reconciler: status summary, conditions, stale entries
+  convert     convert keepalived.conf files (one per node) into VirtualIP manifests
   stop-agents delete the agent DaemonSet and wait until its pods have stopped (the chart's
               pre-delete hook, so that agents stop before their permissions go)
 
@@ -41,6 +42,8 @@ func main() {
 		err = runAgent(ctx, os.Args[2:])
 	case "controller":
 		err = runController(ctx, os.Args[2:])
+	case "convert":
+		err = runConvert(ctx, os.Args[2:])
 	case "stop-agents":
 		err = runStopAgents(ctx, os.Args[2:])
 	case "-h", "--help", "help":
