@@ -547,7 +547,7 @@ func (c *converter) integer(x *conf.Directive, lo, hi int) (int, bool) {
 func (c *converter) seconds(x *conf.Directive, lo, hi float64) (time.Duration, bool) {
 	if len(x.Args()) == 1 {
 		if f, err := strconv.ParseFloat(x.Args()[0], 64); err == nil && f >= lo && f <= hi {
-			return time.Duration(math.Round(f * 1e6)) * time.Microsecond, true
+			return time.Duration(math.Round(f*1e6)) * time.Microsecond, true
 		}
 	}
 	c.unmapped(x.Pos, "%s: must be seconds from %g to %g; keepalived refuses other values", x.Keyword(), lo, hi)
