@@ -187,6 +187,10 @@ func includeLine(text string) (keyword, pattern string, ok bool, err error) {
 	if len(fields) == 0 || !slices.Contains(includeKeywords, fields[0]) {
 		return "", "", false, nil
 	}
+	// A pattern's braces are glob braces, not blocks: only quotes are words' business here.
+	if len(fields) == 2 && !strings.ContainsAny(fields[1], `"'`) {
+		return fields[0], fields[1], true, nil
+	}
 	tokens, err := tokenize(strings.TrimSpace(text))
 	if err != nil {
 		return "", "", false, err
@@ -411,7 +415,9 @@ func stripComment(s string) string {
 	return s
 }
 
-// tokenize splits a line into words and braces. Quotes (" or ') may start anywhere in a word and
+// tokenize splits a line into words and braces; keepalived splits at a brace outside quotes
+// anywhere, so that "150}" closes a block and an undefined "${X}" is four tokens. Quotes (" or ')
+// may start anywhere in a word and
 // keep their white space; inside them, escapes are resolved as by the shell's $'...'
 // (keepalived.conf(5), "Quoted strings").
 func tokenize(s string) ([]token, error) {
