@@ -417,9 +417,8 @@ func stripComment(s string) string {
 
 // tokenize splits a line into words and braces; keepalived splits at a brace outside quotes
 // anywhere, so that "150}" closes a block and an undefined "${X}" is four tokens. Quotes (" or ')
-// may start anywhere in a word and
-// keep their white space; inside them, escapes are resolved as by the shell's $'...'
-// (keepalived.conf(5), "Quoted strings").
+// may start anywhere in a word and keep their white space; inside them, escapes are resolved as
+// by the shell's $'...' (keepalived.conf(5), "Quoted strings").
 func tokenize(s string) ([]token, error) {
 	var tokens []token
 	i := 0

@@ -123,7 +123,7 @@ func TestParse(t *testing.T) {
 			want:     []string{"keepalived.conf:2 priority|240", "keepalived.conf:5 p|1"},
 		},
 		"a multi-line definition expands into lines, each with its conditionals": {
-			files: map[string]string{"keepalived.conf": "$INSTANCE= \\\nvrrp_instance VI_${NUM} { \\\n  @high priority 130 \\\n  @low priority 120 \\\n}\n$NUM=0\n$INSTANCE\n$NUM=1\n$INSTANCE\n"},
+			files:    map[string]string{"keepalived.conf": "$INSTANCE= \\\nvrrp_instance VI_${NUM} { \\\n  @high priority 130 \\\n  @low priority 120 \\\n}\n$NUM=0\n$INSTANCE\n$NUM=1\n$INSTANCE\n"},
 			configID: "low",
 			want: []string{
 				"keepalived.conf:7 vrrp_instance|VI_0 {", "  keepalived.conf:7 priority|120",
