@@ -19,6 +19,9 @@ const (
 	HookDuration    = "vrrp_operator_hook_duration_seconds"
 	APIWriteErrors  = "vrrp_operator_api_write_errors_total"
 	AddressErrors   = "vrrp_operator_address_errors_total"
+	// AddressMismatch counts adverts processed although their address list differs from ours;
+	// lists that share no address with ours are dropped instead (PacketsDropped, address_mismatch).
+	AddressMismatch = "vrrp_operator_adverts_address_mismatch_total"
 )
 
 // Values of the operation label of AddressErrors.
@@ -56,6 +59,7 @@ type Metrics struct {
 	HookDuration    *prometheus.HistogramVec
 	APIWriteErrors  *prometheus.CounterVec
 	AddressErrors   *prometheus.CounterVec
+	AddressMismatch *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg when it is not nil.
@@ -95,6 +99,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		AddressErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AddressErrors,
 			Help: "Failures to add, refresh or remove a VIP on the interface (operation add or remove); each is retried."},
 			[]string{"virtual_ip", "operation"}),
+		AddressMismatch: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AddressMismatch,
+			Help: "Adverts accepted although their address list differs from the router's: it shares an address " +
+				"(a list being changed, keepalived's virtual_ipaddress_excluded) or comes from the address owner. " +
+				"Lists sharing none are dropped and counted in " + PacketsDropped + " as address_mismatch."},
+			[]string{"virtual_ip"}),
 	}
 	// Every series of APIWriteErrors exists from the start, so that an alert on its increase fires
 	// on the first refusal too.
@@ -105,7 +114,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
-			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors)
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors, m.AddressMismatch)
 	}
 	return m
 }
@@ -125,7 +134,7 @@ func (m *Metrics) SetState(router, state string) {
 func (m *Metrics) Forget(router string) {
 	for _, v := range []*prometheus.MetricVec{m.State.MetricVec, m.Priority.MetricVec, m.Transitions.MetricVec,
 		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec,
-		m.AddressErrors.MetricVec} {
+		m.AddressErrors.MetricVec, m.AddressMismatch.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router})
 	}
 }

@@ -321,6 +321,9 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 		case vrrp.Drop:
 			r.drop(a.Err)
 			dropped = true
+		case vrrp.AddressesDiffer:
+			// Processed, not dropped: the instance logs it once per change.
+			r.s.opts.Metrics.AddressMismatch.WithLabelValues(r.name).Inc()
 		}
 	}
 	r.schedule(now)

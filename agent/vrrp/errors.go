@@ -40,9 +40,10 @@ var (
 	// ErrOwnAdvert: the advertisement carries this router's own primary address as its source,
 	// i.e. it looped back. Answering it would make a Master advertise in a loop (RFC 9568 §6.4.3).
 	ErrOwnAdvert = errors.New("advertisement sent by this router")
-	// ErrAddressMismatch: a non-owner's advertisement whose address list is not ours: another
-	// virtual router, or a misconfigured one, on our VRID (RFC 9568 §7.1, RFC 3768 §7.1: MUST drop
-	// unless the priority is 255).
+	// ErrAddressMismatch: a non-owner's advertisement whose address list shares no address with
+	// ours: another virtual router, or a misconfigured one, on our VRID (RFC 9568 §7.1, RFC 3768
+	// §7.1: MUST drop unless the priority is 255; a list that overlaps ours is processed, see
+	// AddressesDiffer).
 	ErrAddressMismatch = errors.New("advertised addresses differ from ours")
 )
 

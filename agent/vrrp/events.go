@@ -100,9 +100,15 @@ type Transition struct {
 // VRRPv2 interval, authentication, own advert). Count it with DropReason(Err).
 type Drop struct{ Err error }
 
+// AddressesDiffer reports an accepted advert whose address list is not ours: the address owner's
+// (RFC 9568 §7.1), or one that shares an address with ours, such as a list being changed on the
+// nodes one after another. It comes first among the advert's actions; count it apart from drops.
+type AddressesDiffer struct{ Addresses []netip.Addr }
+
 func (SendAdvert) isAction()      {}
 func (AddAddresses) isAction()    {}
 func (RemoveAddresses) isAction() {}
 func (Announce) isAction()        {}
 func (Transition) isAction()      {}
 func (Drop) isAction()            {}
+func (AddressesDiffer) isAction() {}

@@ -235,10 +235,14 @@ func (i *Instance) advertReceived(ev AdvertReceived, now time.Time) []Action {
 		return []Action{Drop{Err: err}}
 	}
 	i.diagnose(adv, src)
-	if i.state == StateBackup {
-		return i.backupReceived(adv, now)
+	var acts []Action
+	if !sameAddresses(adv.Addresses, i.cfg.Addresses) {
+		acts = append(acts, AddressesDiffer{Addresses: slices.Clone(adv.Addresses)})
 	}
-	return i.masterReceived(adv, src, now)
+	if i.state == StateBackup {
+		return append(acts, i.backupReceived(adv, now)...)
+	}
+	return append(acts, i.masterReceived(adv, src, now)...)
 }
 
 // backupReceived is RFC 9568 §6.4.2 (RFC 3768 §6.4.2) for an accepted advert.
@@ -335,14 +339,27 @@ func (i *Instance) check(adv Advertisement, src netip.Addr, now time.Time) error
 		}
 	}
 	// RFC 9568 §7.1 (RFC 3768 §7.1): we verify the addresses, which the RFC allows (MAY); a list
-	// other than ours MUST be dropped unless the address owner (priority 255) sent it. Such an
-	// advert comes from another virtual router on our VRID, and following it would leave our VIP
-	// unheld. keepalived drops these too (its addr_list_err).
-	if adv.Priority != 255 && !sameAddresses(adv.Addresses, c.Addresses) &&
+	// other than ours MUST then be dropped unless the address owner (priority 255) sent it. We drop
+	// only a list that shares no address with ours, which comes from another virtual router on our
+	// VRID: following it would leave our VIP unheld. A list that overlaps ours is the same virtual
+	// router with its list being changed, which the nodes learn one after another, or a keepalived
+	// peer whose virtual_ipaddress_excluded we list too. Dropping those would make every Backup
+	// take over from a Master that learnt the new list first: two Masters until the last node
+	// catches up. So, deviating from the MUST, they are processed, logged (diagnose) and counted
+	// (AddressesDiffer). A disjoint list, the old one, is still taken for a Master_Down_Interval
+	// after a change, for a Backup that learnt the new list before its Master.
+	if adv.Priority != 255 && !overlaps(adv.Addresses, c.Addresses) &&
 		!(now.Before(i.prevUntil) && sameAddresses(adv.Addresses, i.prevAddresses)) {
 		return fmt.Errorf("addresses %v, ours are %v: %w", adv.Addresses, addrsOf(c.Addresses), ErrAddressMismatch)
 	}
 	return nil
+}
+
+// overlaps reports whether an advert lists at least one of our addresses.
+func overlaps(got []netip.Addr, ours []netip.Prefix) bool {
+	return slices.ContainsFunc(ours, func(p netip.Prefix) bool {
+		return slices.ContainsFunc(got, func(a netip.Addr) bool { return a.Unmap() == p.Addr() })
+	})
 }
 
 // diagnose logs what RFC 9568 §7.1 and §8.3.2 say to log but not to drop, once per change.
@@ -364,7 +381,8 @@ func (i *Instance) diagnose(adv Advertisement, src netip.Addr) {
 }
 
 // warnAddresses logs an advertised address list other than ours once per change (RFC 9568 §7.1
-// SHOULD log, rate-limited), whether the advert was dropped or came from the owner.
+// SHOULD log, rate-limited), whether the advert was dropped or processed (the owner's, or a list
+// that overlaps ours).
 func (i *Instance) warnAddresses(adv Advertisement, src netip.Addr, mismatch bool) {
 	if mismatch == i.warnedAddresses {
 		return

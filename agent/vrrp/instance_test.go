@@ -391,11 +391,17 @@ func TestReceivedAdvertsFailingRouterChecksAreDropped(t *testing.T) {
 		"a VRRPv2 advert listing other addresses is dropped (RFC 3768 §7.1)": {
 			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }), want: ErrAddressMismatch,
 		},
-		"an advert listing one of our two addresses is dropped": {
-			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252") }), want: ErrAddressMismatch,
+		"an advert listing one of our two addresses is accepted (a list being changed, not another router)": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252") }),
 		},
-		"an advert listing one of our addresses twice instead of both is dropped": {
-			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252", "198.51.100.252") }), want: ErrAddressMismatch,
+		"an advert listing one of our addresses twice instead of both is accepted": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252", "198.51.100.252") }),
+		},
+		"an advert listing our address and another is accepted": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252", "198.51.100.99") }),
+		},
+		"an advert listing two addresses, none of them ours, is dropped": {
+			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.98", "198.51.100.99") }), want: ErrAddressMismatch,
 		},
 		"an advert listing our addresses in another order is accepted": {
 			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.253", "198.51.100.252") }),
@@ -780,11 +786,51 @@ func TestAddressesOfTheLastListAreAcceptedForAMasterDownInterval(t *testing.T) {
 	i.Handle(Reconfigure{Config: next}, now)
 	mdi := MasterDownInterval(3, 100, time.Second)
 	old := advertFrom(cfg, peerAddr, 200)
-	if got := i.Handle(old, now.Add(mdi-time.Nanosecond)); len(got) != 0 {
-		t.Errorf("the old list within a Master_Down_Interval of the change: got %v, want it accepted", got)
-	}
+	wantActions(t, []Action{AddressesDiffer{Addresses: old.Advert.Addresses}}, i.Handle(old, now.Add(mdi-time.Nanosecond)))
 	wantActions(t, []Action{Drop{Err: ErrAddressMismatch}}, i.Handle(old, now.Add(2*mdi)))
 	if got := i.Handle(advertFrom(next, peerAddr, 200), now.Add(2*mdi)); len(got) != 0 {
 		t.Errorf("the new list: got %v, want it accepted", got)
 	}
+}
+
+// Issue 9 follow-up: the nodes learn a changed address list one after another. When the Master
+// learns it first, its Backups must keep following it, or each takes over after its
+// Master_Down_Interval and the VirtualIP has two Masters until the last node catches up.
+func TestABackupFollowsAMasterThatLearntAChangedAddressListFirst(t *testing.T) {
+	two := v3Config()
+	two.Addresses = prefixes("198.51.100.252/24", "198.51.100.253/24")
+	tests := map[string]struct {
+		backup, master Config
+	}{
+		"an address added":   {backup: v3Config(), master: two},
+		"an address removed": {backup: two, master: v3Config()},
+		"keepalived's list without the virtual_ipaddress_excluded we list": {backup: two, master: v3Config()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			i := backup(t, tc.backup)
+			adv := advertFrom(tc.master, peerAddr, 200)
+			differ := AddressesDiffer{Addresses: adv.Advert.Addresses}
+			// Ten intervals of the Master's adverts, each past a Master_Down_Interval of the start.
+			for k := range 10 {
+				now := t0.Add(time.Duration(k+1) * time.Second)
+				wantActions(t, []Action{differ}, i.Handle(adv, now))
+				wantActions(t, nil, i.Handle(TimerExpired{}, now.Add(time.Second-time.Nanosecond)))
+			}
+			wantState(t, i, StateBackup)
+		})
+	}
+}
+
+func TestAMasterCountsTheAddressOwnersOtherListBeforeStandingDown(t *testing.T) {
+	cfg := v3Config()
+	i, now := master(t, cfg)
+	adv := advertFrom(cfg, peerAddr, 255)
+	adv.Advert.Addresses = addrs("198.51.100.99")
+	got := i.Handle(adv, now)
+	if len(got) == 0 {
+		t.Fatal("the owner's advert did nothing")
+	}
+	wantActions(t, []Action{AddressesDiffer{Addresses: addrs("198.51.100.99")}}, got[:1])
+	wantState(t, i, StateBackup)
 }
