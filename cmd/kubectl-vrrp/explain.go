@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+var explainCommand = command{
+	name:  "explain",
+	usage: "NAME [--node NODE] [-o json|yaml]",
+	short: "Explain who is Master and why: each node's priority, rule by rule, as the agent applies them.",
+	long: `The rules, in the agent's order: spec.priority, nodePriorities (first match), the preferred-node annotation,
+then the first of the maintenance annotation, the exclude label and cordon (onCordon Demote, Release or
+Ignore); tracking does not exist yet. The numbers come from the agent's own code (agent/desired) applied
+to the VirtualIP and Node objects as they are now; status shows what the agents run.`,
+	nargs: 1,
+	flags: func(fs *pflag.FlagSet, o *options) {
+		fs.StringVar(&o.node, "node", "", "the node to explain (default: the one that should be Master)")
+	},
+	run: runExplain,
+}
+
+// explained is what explain reports; -o json prints it.
+type explained struct {
+	VirtualIP string `json:"virtualIP"`
+	Preempt   bool   `json:"preempt"`
+	// Master is status.master, what the controller saw; ExpectedMaster what the policy says, "" when
+	// it cannot tell (tie without addresses, preempt off, nobody live).
+	Master         string          `json:"master"`
+	ExpectedMaster string          `json:"expectedMaster"`
+	Conclusion     string          `json:"conclusion"`
+	Nodes          []explainedNode `json:"nodes"`
+	// Node is the node explained step by step.
+	Node *explainedNode `json:"node,omitempty"`
+}
+
+type explainedNode struct {
+	desired.Explanation
+	// Status is the node's entry as its agent reports it, nil when it has none.
+	Status *vrrpv1.NodeStatus `json:"status,omitempty"`
+}
+
+func runExplain(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
+	v, err := getVIP(ctx, c, args[0])
+	if err != nil {
+		return err
+	}
+	nodes, err := listNodes(ctx, c)
+	if err != nil {
+		return err
+	}
+	if o.node != "" && !containsNode(nodes, o.node) {
+		return fmt.Errorf("node %q not found (kubectl get nodes lists them)", o.node)
+	}
+	all, err := desired.ExplainAll(v, nodes)
+	if err != nil {
+		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
+	}
+	out := explained{VirtualIP: v.Name, Master: v.Status.Master, Preempt: v.Spec.Preempt == nil || *v.Spec.Preempt}
+	for _, ex := range all {
+		out.Nodes = append(out.Nodes, explainedNode{Explanation: ex, Status: entryOf(v, ex.Node)})
+	}
+	out.ExpectedMaster, out.Conclusion = conclude(v, nodes, out.Nodes)
+	focus := o.node
+	if focus == "" {
+		focus = out.ExpectedMaster
+	}
+	if focus == "" {
+		focus = v.Status.Master
+	}
+	if focus == "" && len(out.Nodes) > 0 && out.Nodes[0].Participates {
+		focus = out.Nodes[0].Node
+	}
+	for i := range out.Nodes {
+		if out.Nodes[i].Node == focus {
+			out.Node = &out.Nodes[i]
+		}
+	}
+	if o.node != "" {
+		out.Conclusion += " " + standing(out, o.node)
+	}
+	if o.output != "" {
+		return a.print(o.output, out)
+	}
+	a.printExplain(out)
+	return nil
+}
+
+// conclude says which node the policy makes Master and whether status agrees.
+func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (string, string) {
+	var cands, out []explainedNode
+	for _, n := range all {
+		switch {
+		case !n.Participates:
+		case n.Released:
+			out = append(out, n)
+		case !live(n.Status):
+			out = append(out, n)
+		default:
+			cands = append(cands, n)
+		}
+	}
+	var b strings.Builder
+	expected := ""
+	switch {
+	case len(cands) == 0:
+		b.WriteString("No node can hold the VIP: none that takes part runs the router and is not released.")
+	default:
+		top := cands[0].Effective
+		var tied []explainedNode
+		for _, n := range cands {
+			if n.Effective == top {
+				tied = append(tied, n)
+			}
+		}
+		if len(tied) == 1 {
+			expected = tied[0].Node
+			fmt.Fprintf(&b, "%s should be Master: it has the highest effective priority (%d) of the nodes that run the router.", expected, top)
+		} else {
+			names := make([]string, len(tied))
+			for i, n := range tied {
+				names[i] = n.Node
+			}
+			fmt.Fprintf(&b, "%s tie at priority %d: the higher primary address wins (RFC 9568 §6.4.3)", strings.Join(names, ", "), top)
+			if w, addr := byAddress(v, nodes, tied); w != "" {
+				expected = w
+				fmt.Fprintf(&b, ": %s (%s) should be Master.", w, addr)
+			} else {
+				b.WriteString(".")
+			}
+		}
+		if !cands[0].Preempt {
+			fmt.Fprintf(&b, " Preempt is off: a Master keeps the VIP while it runs, so the highest priority wins only at startup or when the Master leaves.")
+			expected = ""
+		}
+	}
+	if len(out) > 0 {
+		var names []string
+		for _, n := range out {
+			why := "no report"
+			switch {
+			case n.Released:
+				why = "released: " + n.Reason
+			case n.Status != nil:
+				why = string(n.Status.State)
+			}
+			names = append(names, fmt.Sprintf("%s (%s)", n.Node, why))
+		}
+		fmt.Fprintf(&b, " Not counted: %s.", strings.Join(names, ", "))
+	}
+	switch master := v.Status.Master; {
+	case master == "":
+		b.WriteString(" Status shows no Master.")
+	case expected == "" || master == expected:
+		fmt.Fprintf(&b, " Status: %s is Master.", master)
+	default:
+		fmt.Fprintf(&b, " Status says %s is Master: the agents have not applied the change yet, or %s cannot hold the VIP (kubectl vrrp status %s).",
+			master, expected, v.Name)
+	}
+	return expected, b.String()
+}
+
+// byAddress breaks a tie as VRRP does: the higher primary address, the one each node published in
+// status, else its InternalIP of the VirtualIP's family.
+func byAddress(v *vrrpv1.VirtualIP, nodes []corev1.Node, tied []explainedNode) (string, netip.Addr) {
+	ipv6 := len(v.Spec.Addresses) > 0 && strings.Contains(v.Spec.Addresses[0], ":")
+	var best string
+	var bestAddr netip.Addr
+	for _, n := range tied {
+		addr := primaryAddress(n, nodes, ipv6)
+		if !addr.IsValid() {
+			return "", netip.Addr{}
+		}
+		if !bestAddr.IsValid() || addr.Compare(bestAddr) > 0 {
+			best, bestAddr = n.Node, addr
+		}
+	}
+	return best, bestAddr
+}
+
+func primaryAddress(n explainedNode, nodes []corev1.Node, ipv6 bool) netip.Addr {
+	if n.Status != nil {
+		if a, err := netip.ParseAddr(n.Status.Address); err == nil && a.Is6() == ipv6 {
+			return a
+		}
+	}
+	for _, node := range nodes {
+		if node.Name != n.Node {
+			continue
+		}
+		for _, na := range node.Status.Addresses {
+			if a, err := netip.ParseAddr(na.Address); na.Type == corev1.NodeInternalIP && err == nil && a.Unmap().Is6() == ipv6 {
+				return a.Unmap()
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// standing says where one node stands against the expected Master.
+func standing(out explained, node string) string {
+	var me *explainedNode
+	for i := range out.Nodes {
+		if out.Nodes[i].Node == node {
+			me = &out.Nodes[i]
+		}
+	}
+	switch {
+	case me == nil || !me.Participates:
+		return fmt.Sprintf("%s does not take part: the nodeSelector (%s) does not select it.", node, out.Nodes[0].Selector)
+	case me.Released:
+		return fmt.Sprintf("%s takes no part now: %s (it advertises priority 0).", node, me.Reason)
+	case out.ExpectedMaster == node:
+		return fmt.Sprintf("%s outranks every other node that runs the router.", node)
+	case out.ExpectedMaster != "":
+		for _, n := range out.Nodes {
+			if n.Node == out.ExpectedMaster {
+				return fmt.Sprintf("%s stays Backup: %s outranks it (%d > %d).", node, n.Node, n.Effective, me.Effective)
+			}
+		}
+	}
+	return ""
+}
+
+func (a *app) printExplain(out explained) {
+	w := a.stdout
+	a.line(w, bold, "VirtualIP %s: preempt %v, status.master %s", out.VirtualIP, onOff(out.Preempt), orDash(out.Master))
+	fmt.Fprintln(w)
+	rows := make([][]cell, 0, len(out.Nodes))
+	for _, n := range out.Nodes {
+		prio, reason := c(fmt.Sprint(n.Effective)), c(orDash(n.Reason))
+		switch {
+		case !n.Participates:
+			prio, reason = c("-"), c("not selected")
+		case n.Released:
+			prio.colour, reason.colour = yellow, yellow
+		case n.Node == out.ExpectedMaster:
+			prio.colour = green
+		}
+		st := c("no report")
+		if n.Status != nil {
+			st = c(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
+			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && live(n.Status) {
+				st.text += " (not applied yet?)"
+				st.colour = yellow
+			}
+		}
+		rows = append(rows, []cell{c(n.Node), prio, reason, st})
+	}
+	a.table(w, []string{"NODE", "POLICY PRIORITY", "REASON", "STATUS"}, rows)
+	fmt.Fprintln(w)
+	col := green
+	if out.ExpectedMaster == "" || (out.Master != "" && out.Master != out.ExpectedMaster) {
+		col = yellow
+	}
+	a.line(w, col, "%s", out.Conclusion)
+	if out.Node == nil {
+		return
+	}
+	n := out.Node
+	fmt.Fprintln(w)
+	if !n.Participates {
+		fmt.Fprintf(w, "%s does not take part: the nodeSelector (%s) does not select it.\n", n.Node, n.Selector)
+		return
+	}
+	fmt.Fprintf(w, "How %s gets its priority, in the order the agent applies the rules:\n", n.Node)
+	steps := make([][]cell, 0, len(n.Steps))
+	for i, s := range n.Steps {
+		prio := c(fmt.Sprint(s.Priority))
+		if s.Released {
+			prio = painted(yellow, fmt.Sprintf("0 (released, %d kept)", s.Priority))
+		}
+		rule := c(s.Rule)
+		if s.Applied {
+			rule.colour = green
+		}
+		steps = append(steps, []cell{c(fmt.Sprint(i + 1)), rule, prio, c(s.Detail)})
+	}
+	a.table(w, []string{"#", "RULE", "PRIORITY", "DETAIL"}, steps)
+	result := fmt.Sprintf("=> %s advertises priority %d", n.Node, n.Effective)
+	if n.Resign {
+		result += " and a Master hands over at once"
+	}
+	if n.StartsAsMaster {
+		result += "; it outranks every other node and starts as Master"
+	}
+	if n.Status != nil {
+		result += fmt.Sprintf("; its agent reports %s at %d", n.Status.State, n.Status.Priority)
+	} else {
+		result += "; its agent has not reported"
+	}
+	fmt.Fprintln(w, result+".")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

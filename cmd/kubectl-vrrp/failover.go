@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+const defaultTimeout = time.Minute
+
+var failoverCommand = command{
+	name:  "failover",
+	usage: "NAME (--to NODE | --clear) [--timeout 1m] [-o json|yaml]",
+	short: "Move a VirtualIP to a node (the preferred-node annotation) and wait until status shows it there.",
+	long: `--to NODE makes NODE's priority 254 for this VirtualIP (annotation ` + vrrpv1.PreferredNodeAnnotation + `), so that it
+preempts the Master, and waits until status.master is NODE. --clear removes the annotation and waits until
+the priorities' Master holds the VIP. Either prints how long it took; past --timeout it exits with 3 and
+leaves the annotation as it set it.`,
+	nargs: 1,
+	flags: func(fs *pflag.FlagSet, o *options) {
+		fs.StringVar(&o.to, "to", "", "the node that should hold the VirtualIP")
+		fs.BoolVar(&o.clear, "clear", false, "remove the preference: the priorities decide again")
+		fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for status to show the change")
+	},
+	run: runFailover,
+}
+
+// failoverResult is what failover reports; -o json prints it.
+type failoverResult struct {
+	VirtualIP      string  `json:"virtualIP"`
+	PreferredNode  string  `json:"preferredNode"`
+	PreviousMaster string  `json:"previousMaster"`
+	Master         string  `json:"master"`
+	Converged      bool    `json:"converged"`
+	Took           string  `json:"took"`
+	TookSeconds    float64 `json:"tookSeconds"`
+}
+
+func runFailover(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
+	switch {
+	case o.to == "" && !o.clear:
+		return usagef("failover needs --to NODE or --clear")
+	case o.to != "" && o.clear:
+		return usagef("failover takes --to NODE or --clear, not both")
+	case o.timeout <= 0:
+		return usagef("--timeout must be positive")
+	}
+	name := args[0]
+	v, err := getVIP(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	nodes, err := listNodes(ctx, c)
+	if err != nil {
+		return err
+	}
+	res := failoverResult{VirtualIP: name, PreviousMaster: v.Status.Master}
+	var cond func() (bool, error)
+	var pending func() string
+	if o.clear {
+		was := v.Annotations[vrrpv1.PreferredNodeAnnotation]
+		cond, pending = settleAfterClear(ctx, c, name, was, nodes, &res)
+	} else {
+		if err := canPrefer(v, o.to, nodes); err != nil {
+			return err
+		}
+		res.PreferredNode = o.to
+		cond = func() (bool, error) {
+			cur, err := getVIP(ctx, c, name)
+			if err != nil {
+				return false, err
+			}
+			res.Master = cur.Status.Master
+			e := entryOf(cur, o.to)
+			return cur.Status.Master == o.to && e != nil && e.State == vrrpv1.StateMaster, nil
+		}
+		pending = func() string {
+			cur, err := getVIP(ctx, c, name)
+			if err != nil {
+				return err.Error()
+			}
+			e := entryOf(cur, o.to)
+			if e == nil {
+				return fmt.Sprintf("status.master is %q; %s has no entry", cur.Status.Master, o.to)
+			}
+			return fmt.Sprintf("status.master is %q; %s is %s at priority %d", cur.Status.Master, o.to, e.State, e.Priority)
+		}
+	}
+
+	start := a.clock.Now()
+	var value *string
+	if !o.clear {
+		value = &o.to
+	}
+	if err := annotate(ctx, c, v, vrrpv1.PreferredNodeAnnotation, value); err != nil {
+		return fmt.Errorf("setting %s on VirtualIP %s: %w", vrrpv1.PreferredNodeAnnotation, name, explainAPIError(err))
+	}
+	took, err := a.waitFor(ctx, start, o.timeout, cond)
+	res.Took, res.TookSeconds = seconds(took), took.Round(time.Millisecond).Seconds()
+	res.Converged = err == nil
+	if err != nil && !errors.Is(err, errNotYet) {
+		return err
+	}
+	if o.output != "" {
+		if perr := a.print(o.output, res); perr != nil {
+			return perr
+		}
+	}
+	if errors.Is(err, errNotYet) {
+		return timeoutError{fmt.Sprintf("VirtualIP %s: not converged within %s: %s", name, o.timeout, pending())}
+	}
+	if o.output == "" {
+		switch {
+		case o.clear && res.PreferredNode == "":
+			a.line(a.stdout, green, "VirtualIP %s: no preferred node; %s is Master (%s)", name, res.Master, res.Took)
+		case o.clear:
+			a.line(a.stdout, green, "VirtualIP %s: preference for %s cleared; %s is Master after %s (was %s)", name, res.PreferredNode, res.Master, res.Took, orDash(res.PreviousMaster))
+		default:
+			a.line(a.stdout, green, "VirtualIP %s: %s is Master after %s (was %s)", name, o.to, res.Took, orDash(res.PreviousMaster))
+		}
+	}
+	return nil
+}
+
+// canPrefer refuses a failover that the agents' policy would never carry out, saying why.
+func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) error {
+	if !containsNode(nodes, node) {
+		return fmt.Errorf("node %q not found (kubectl get nodes lists them)", node)
+	}
+	ex, err := desired.Explain(v, node, nodes)
+	if err != nil {
+		return fmt.Errorf("VirtualIP %s on node %s: %w", v.Name, node, err)
+	}
+	switch {
+	case !ex.Participates:
+		return fmt.Errorf("node %s does not take part in VirtualIP %s: its nodeSelector is %s", node, v.Name, ex.Selector)
+	case ex.Released:
+		return fmt.Errorf("node %s releases its VIPs (%s), whatever the preference: %s", node, ex.Reason, undo(ex.Reason, node))
+	case ex.Resign:
+		return fmt.Errorf("node %s is cordoned and VirtualIP %s demotes cordoned nodes to priority %d, whatever the preference: kubectl uncordon %s first",
+			node, v.Name, desired.DemotedPriority, node)
+	case !ex.Preempt:
+		return fmt.Errorf("VirtualIP %s has spec.preempt false: a preferred node does not take the VIP from a live Master (RFC 9568 §6.4.3); move the Master away instead (kubectl vrrp drain)", v.Name)
+	}
+	e := entryOf(v, node)
+	switch {
+	case e == nil:
+		return fmt.Errorf("node %s has no entry in VirtualIP %s's status: no agent runs the VirtualIP there", node, v.Name)
+	case e.State == vrrpv1.StateFault:
+		return fmt.Errorf("node %s is FAULT for VirtualIP %s (%s: %s): it cannot hold the VIP", node, v.Name, e.Reason, e.Message)
+	}
+	return nil
+}
+
+// undo says how to lift a release.
+func undo(reason, node string) string {
+	switch reason {
+	case desired.ReasonMaintenance:
+		return "kubectl vrrp undrain " + node + " first"
+	case desired.ReasonExcluded:
+		return "remove the label " + vrrpv1.ExcludeLabel + " first"
+	case desired.ReasonCordoned:
+		return "kubectl uncordon " + node + " first"
+	}
+	return "lift it first"
+}
+
+func containsNode(nodes []corev1.Node, name string) bool {
+	for _, n := range nodes {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// settleAfterClear waits until the formerly preferred node runs at its own priority again and the
+// priorities' Master holds the VIP.
+func settleAfterClear(ctx context.Context, c client.Client, name, was string, nodes []corev1.Node, res *failoverResult) (func() (bool, error), func() string) {
+	res.PreferredNode = was
+	why := ""
+	cond := func() (bool, error) {
+		cur, err := getVIP(ctx, c, name)
+		if err != nil {
+			return false, err
+		}
+		res.Master = cur.Status.Master
+		if e := entryOf(cur, was); was != "" && live(e) && e.Reason == desired.ReasonPreferred {
+			why = fmt.Sprintf("%s still runs as the preferred node (priority %d)", was, e.Priority)
+			return false, nil
+		}
+		ok, detail := settled(cur, nodes)
+		why = detail
+		return ok, nil
+	}
+	return cond, func() string { return why }
+}

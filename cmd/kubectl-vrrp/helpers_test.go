@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+// t0 is the fake clock's start.
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+// jumpClock is a fake clock that jumps ahead by the time waited for: waits take no real time and
+// every duration the plugin prints is exact.
+type jumpClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *jumpClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// agents stand in for the agents and the controller: a set time after the last change to a
+// VirtualIP or Node, they rewrite every VirtualIP's status as the agents' policy (agent/desired)
+// says, the way real ones converge. Unit tests of the plugin need only that status follows.
+type agents struct {
+	clock *jumpClock
+	delay time.Duration
+	// off stops the agents: status never follows.
+	off       bool
+	changedAt time.Time
+	pending   bool
+}
+
+func (s *agents) changed() { s.changedAt, s.pending = s.clock.Now(), true }
+
+func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
+	if s.off || !s.pending || s.clock.Now().Sub(s.changedAt) < s.delay {
+		return nil
+	}
+	s.pending = false
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes); err != nil {
+		return err
+	}
+	var vips vrrpv1.VirtualIPList
+	if err := c.List(ctx, &vips); err != nil {
+		return err
+	}
+	for i := range vips.Items {
+		v := &vips.Items[i]
+		all, err := desired.ExplainAll(v, nodes.Items)
+		if err != nil {
+			return err
+		}
+		v.Status.Nodes, v.Status.Master = nil, ""
+		for _, ex := range all {
+			if !ex.Participates {
+				continue
+			}
+			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(ex.Effective), Reason: ex.Reason, Interface: "eth0"}
+			switch {
+			case ex.Released:
+				e.State = vrrpv1.StateStopped
+			case v.Status.Master == "":
+				e.State, v.Status.Master = vrrpv1.StateMaster, ex.Node
+			}
+			v.Status.Nodes = append(v.Status.Nodes, e)
+		}
+		if err := c.Status().Update(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// harness runs the plugin against a fake API server.
+type harness struct {
+	t      *testing.T
+	clock  *jumpClock
+	agents *agents
+	client client.WithWatch
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	colour bool
+	// fail, when set, is the error every request returns.
+	fail error
+}
+
+func newHarness(t *testing.T, objs ...client.Object) *harness {
+	h := &harness{t: t, clock: &jumpClock{now: t0}}
+	h.agents = &agents{clock: h.clock, delay: 3 * time.Second}
+	h.client = fake.NewClientBuilder().WithScheme(scheme()).WithObjects(objs...).
+		WithStatusSubresource(&vrrpv1.VirtualIP{}).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if h.fail != nil {
+					return h.fail
+				}
+				if err := h.agents.converge(ctx, c); err != nil {
+					return err
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+			List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+				if h.fail != nil {
+					return h.fail
+				}
+				return c.List(ctx, list, opts...)
+			},
+			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+				if h.fail != nil {
+					return h.fail
+				}
+				h.agents.changed()
+				return c.Patch(ctx, obj, patch, opts...)
+			},
+		}).Build()
+	return h
+}
+
+// run runs the plugin with args and returns its exit code.
+func (h *harness) run(args ...string) int {
+	h.stdout.Reset()
+	h.stderr.Reset()
+	a := &app{stdout: &h.stdout, stderr: &h.stderr, clock: h.clock, colour: h.colour,
+		newClient: func(clientcmd.ClientConfig) (client.Client, error) { return h.client, nil }}
+	return a.run(context.Background(), args)
+}
+
+// mustRun fails the test unless the plugin exits with want.
+func (h *harness) mustRun(want int, args ...string) string {
+	h.t.Helper()
+	if got := h.run(args...); got != want {
+		h.t.Fatalf("kubectl vrrp %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, got, want, h.stdout.String(), h.stderr.String())
+	}
+	return h.stdout.String()
+}
+
+func (h *harness) vip(name string) *vrrpv1.VirtualIP {
+	h.t.Helper()
+	var v vrrpv1.VirtualIP
+	if err := h.client.Get(context.Background(), client.ObjectKey{Name: name}, &v); err != nil {
+		h.t.Fatal(err)
+	}
+	return &v
+}
+
+func (h *harness) node(name string) *corev1.Node {
+	h.t.Helper()
+	var n corev1.Node
+	if err := h.client.Get(context.Background(), client.ObjectKey{Name: name}, &n); err != nil {
+		h.t.Fatal(err)
+	}
+	return &n
+}
+
+// seed is the seed's VirtualIP with its status as the agents and the controller write it.
+func seed(mutate ...func(*vrrpv1.VirtualIP)) *vrrpv1.VirtualIP {
+	ago := func(d time.Duration) *metav1.Time { t := metav1.NewTime(t0.Add(-d)); return &t }
+	v := &vrrpv1.VirtualIP{
+		ObjectMeta: metav1.ObjectMeta{Name: "services", Generation: 1},
+		Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 51, Version: vrrpv1.VRRPv2, Addresses: []string{"198.51.100.252/24"},
+			Priority: 100, NodePriorities: []vrrpv1.NodePriority{{Node: "primary", Priority: 150}}},
+		Status: vrrpv1.VirtualIPStatus{
+			ObservedGeneration: 1,
+			Master:             "primary",
+			Conditions: []metav1.Condition{
+				{Type: vrrpv1.ConditionReady, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonOneMaster, Message: "node primary is MASTER"},
+				{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonHealthy, Message: "node primary is MASTER"},
+			},
+			Nodes: []vrrpv1.NodeStatus{
+				{Node: "primary", State: vrrpv1.StateMaster, Priority: 150, Interface: "ens3", LastTransitionTime: ago(65 * time.Second),
+					LastHook: &vrrpv1.HookResult{Kind: "notify", ExitCode: 0, Duration: &metav1.Duration{Duration: 12 * time.Millisecond}, StartTime: ago(65 * time.Second)}},
+				{Node: "secondary", State: vrrpv1.StateBackup, Priority: 100, Interface: "eth0", LastTransitionTime: ago(2 * time.Hour)},
+				{Node: "third", State: vrrpv1.StateBackup, Priority: 100, Interface: "eth0", LastTransitionTime: ago(2 * time.Hour)},
+			},
+		},
+	}
+	for _, m := range mutate {
+		m(v)
+	}
+	return v
+}
+
+func nodes(names ...string) []client.Object {
+	var out []client.Object
+	for _, n := range names {
+		out = append(out, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	}
+	return out
+}
+
+// seedCluster is the seed's VirtualIP and its three nodes.
+func seedCluster(mutate ...func(*vrrpv1.VirtualIP)) []client.Object {
+	return append(nodes("primary", "secondary", "third"), seed(mutate...))
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)

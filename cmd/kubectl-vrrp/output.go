@@ -1,0 +1,120 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Colours of the human output. Every code is five bytes long, and every cell of a coloured table
+// is wrapped in one of them and reset, so that tabwriter, which counts the codes as text, still
+// lines the columns up.
+type colour string
+
+const (
+	plain  colour = "\x1b[39m"
+	red    colour = "\x1b[31m"
+	yellow colour = "\x1b[33m"
+	green  colour = "\x1b[32m"
+	bold   colour = "\x1b[01m"
+	reset         = "\x1b[0m"
+)
+
+// cell is one table cell and its colour.
+type cell struct {
+	text   string
+	colour colour
+}
+
+func c(text string) cell                   { return cell{text: text} }
+func painted(col colour, text string) cell { return cell{text: text, colour: col} }
+
+// table writes rows aligned in columns, the first row as the header.
+func (a *app) table(w io.Writer, header []string, rows [][]cell) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := make([]cell, len(header))
+	for i, h := range header {
+		head[i] = painted(bold, h)
+	}
+	for _, row := range append([][]cell{head}, rows...) {
+		parts := make([]string, len(row))
+		for i, x := range row {
+			parts[i] = a.paint(x)
+		}
+		fmt.Fprintln(tw, strings.Join(parts, "\t"))
+	}
+	_ = tw.Flush()
+}
+
+// paint colours one cell when the output is a terminal.
+func (a *app) paint(x cell) string {
+	if !a.colour {
+		return x.text
+	}
+	return string(cmp.Or(x.colour, plain)) + x.text + reset
+}
+
+// line prints a line, coloured as a whole on a terminal.
+func (a *app) line(w io.Writer, col colour, format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	if a.colour && col != "" {
+		s = string(col) + s + reset
+	}
+	fmt.Fprintln(w, s)
+}
+
+// print writes v as JSON or YAML, the -o formats for scripts.
+func (a *app) print(format string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the output: %w", err)
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return fmt.Errorf("encoding the output: %w", err)
+		}
+		_, err = a.stdout.Write(b)
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", b)
+	return err
+}
+
+// age is how long ago t was, as kubectl shows it: 5s, 3m12s, 2h5m, 3d4h.
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// seconds rounds a duration for people: milliseconds.
+func seconds(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func sortByName[T any](items []T, name func(T) string) {
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+}
+
+// orDash shows an empty value as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

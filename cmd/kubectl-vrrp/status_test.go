@@ -1,0 +1,183 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+)
+
+func TestStatusTable(t *testing.T) {
+	h := newHarness(t, seedCluster()...)
+	got := h.mustRun(exitOK, "status", "services")
+	want := `VirtualIP services  VRID 51  198.51.100.252/24  master primary  ready True
+NODE       STATE   PRIORITY  WHY             INTERFACE  SINCE  LAST HOOK
+primary    MASTER  150       nodePriorities  ens3       1m5s   notify exit 0, 12ms, 1m5s ago
+secondary  BACKUP  100       spec.priority   eth0       2h0m   -
+third      BACKUP  100       spec.priority   eth0       2h0m   -
+`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+}
+
+func TestStatusProblems(t *testing.T) {
+	tests := map[string]struct {
+		mutate func(*vrrpv1.VirtualIP)
+		// want are lines the output must hold.
+		want []string
+	}{
+		"two MASTERs are a split brain": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[1].State = vrrpv1.StateMaster
+				v.Status.Master = ""
+				v.Status.Conditions = []metav1.Condition{
+					{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonSplitBrain, Message: "2 nodes are MASTER: primary, secondary"},
+					{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonSplitBrain, Message: "2 nodes are MASTER: primary, secondary"},
+				}
+			},
+			want: []string{"! SplitBrain: 2 nodes are MASTER: primary, secondary"},
+		},
+		"two MASTERs without a controller are a split brain all the same": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State = vrrpv1.StateMaster
+				v.Status.Conditions = nil
+			},
+			want: []string{"! SplitBrain: 2 nodes are MASTER: primary, third (no Ready condition: is the controller running?)"},
+		},
+		"a node in FAULT is named with its reason": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State, v.Status.Nodes[2].Reason, v.Status.Nodes[2].Message = vrrpv1.StateFault, "RouterIDConflict", `VRID 51 on eth0 is also used by VirtualIP "dns"`
+			},
+			want: []string{"third      FAULT   100       RouterIDConflict", `! Fault: node third is FAULT: RouterIDConflict: VRID 51 on eth0 is also used by VirtualIP "dns"`},
+		},
+		"a VRID conflict the controller found": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Conditions[1] = metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonRouterIDConflict, Message: "VirtualIP dns uses VRID 51 on primary"}
+			},
+			want: []string{"! RouterIDConflict: VirtualIP dns uses VRID 51 on primary"},
+		},
+		"no Master": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[0].State, v.Status.Master = vrrpv1.StateBackup, ""
+				v.Status.Conditions[0] = metav1.Condition{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonNoMaster, Message: "no node is MASTER: primary BACKUP, secondary BACKUP, third BACKUP"}
+			},
+			want: []string{"master -  ready False", "! NoMaster: no node is MASTER: primary BACKUP, secondary BACKUP, third BACKUP"},
+		},
+		"a failed hook": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[0].LastHook.ExitCode = 3
+				v.Status.Conditions[1] = metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonHookFailed, Message: "primary: notify exited 3"}
+			},
+			want: []string{"notify exit 3, 12ms, 1m5s ago", "! HookFailed: primary: notify exited 3"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, seedCluster(tc.mutate)...)
+			out := h.mustRun(exitProblems, "status")
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("status lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestStatusColourOnlyOnATerminalAndColumnsStillAlign(t *testing.T) {
+	mutate := func(v *vrrpv1.VirtualIP) {
+		v.Status.Nodes[2].State, v.Status.Nodes[2].Reason = vrrpv1.StateFault, "InterfaceDown"
+	}
+	h := newHarness(t, seedCluster(mutate)...)
+	plainOut := h.mustRun(exitProblems, "status")
+	if ansi.MatchString(plainOut) {
+		t.Errorf("colour codes without a terminal:\n%q", plainOut)
+	}
+	h.colour = true
+	coloured := h.mustRun(exitProblems, "status")
+	for _, want := range []string{string(red) + "FAULT" + reset, string(green) + "MASTER" + reset} {
+		if !strings.Contains(coloured, want) {
+			t.Errorf("coloured status lacks %q:\n%q", want, coloured)
+		}
+	}
+	if diff := cmp.Diff(plainOut, ansi.ReplaceAllString(coloured, "")); diff != "" {
+		t.Errorf("coloured status without its colour codes differs from the plain one (-plain +stripped):\n%s", diff)
+	}
+}
+
+func TestColourWanted(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	tests := map[string]struct {
+		terminal bool
+		getenv   func(string) string
+		want     bool
+	}{
+		"a terminal":           {true, env("TERM", "xterm"), true},
+		"a pipe":               {false, env("TERM", "xterm"), false},
+		"a terminal, NO_COLOR": {true, env("TERM", "xterm", "NO_COLOR", "1"), false},
+		"a dumb terminal":      {true, env("TERM", "dumb"), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := colourWanted(tc.terminal, tc.getenv); got != tc.want {
+				t.Errorf("colourWanted = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatusForScripts(t *testing.T) {
+	h := newHarness(t, seedCluster()...)
+	var one vipStatus
+	if err := json.Unmarshal([]byte(h.mustRun(exitOK, "status", "services", "-o", "json")), &one); err != nil {
+		t.Fatal(err)
+	}
+	if one.Master != "primary" || len(one.Nodes) != 3 || one.Nodes[1].Why != "spec.priority" || len(one.Problems) != 0 {
+		t.Errorf("status -o json: %+v", one)
+	}
+	var all struct{ Items []vipStatus }
+	if err := yaml.Unmarshal([]byte(h.mustRun(exitOK, "status", "-o", "yaml")), &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Items) != 1 || all.Items[0].Name != "services" || all.Items[0].Nodes[0].LastHook.Kind != "notify" {
+		t.Errorf("status -o yaml: %+v", all)
+	}
+}
+
+func TestStatusShowsSelectedNodesThatNeverReported(t *testing.T) {
+	selected := func(v *vrrpv1.VirtualIP) {
+		v.Spec.NodeSelector = &metav1.LabelSelector{}
+		v.Status.Nodes = v.Status.Nodes[:2]
+	}
+	h := newHarness(t, seedCluster(selected)...)
+	out := h.mustRun(exitOK, "status")
+	if want := "third      -       100       not reported: no agent runs there, or it cannot reach the API server"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	h = newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) { v.Status.Nodes = v.Status.Nodes[:2] })...)
+	if out := h.mustRun(exitOK, "status"); strings.Contains(out, "third") {
+		t.Errorf("without a nodeSelector a node without an agent takes no part, yet status shows it:\n%s", out)
+	}
+}
+
+func TestStatusWithoutVirtualIPs(t *testing.T) {
+	h := newHarness(t, nodes("primary")...)
+	if out := h.mustRun(exitOK, "status"); out != "No VirtualIPs.\n" {
+		t.Errorf("status: %q", out)
+	}
+}
