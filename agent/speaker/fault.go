@@ -74,7 +74,7 @@ func (r *router) message() string {
 	switch {
 	case r.addErr != nil:
 		return "retrying: " + r.addErr.Error()
-	case r.removeErr != nil:
+	case r.removeErr != nil && len(r.stray()) > 0:
 		return "retrying: " + r.removeErr.Error()
 	}
 	return ""
@@ -203,6 +203,11 @@ func (r *router) schedule(now time.Time) {
 		r.addSince = time.Time{}
 	} else if r.addSince.IsZero() {
 		r.addSince = now
+	}
+	if len(r.stray()) == 0 {
+		// Nothing left to remove, also when the address a removal failed for is wanted again
+		// (Master once more): no retry would clear the error.
+		r.removeErr = nil
 	}
 	if len(r.missing) == 0 && len(r.stray()) == 0 && !r.addrFault {
 		r.retryNext, r.retryBackoff = time.Time{}, 0

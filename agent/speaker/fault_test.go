@@ -219,3 +219,42 @@ func TestABackupNeverAnnouncesAVIPItFailedToRemove(t *testing.T) {
 		}
 	})
 }
+
+// A failed removal's "retrying" message goes once the address is wanted again: a Master again
+// holds it rightly, and nothing would retry, so the message would stay forever.
+func TestARemovalErrorIsForgottenWhenTheAddressIsWantedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startBoth(t, nil)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		p := c.nodes["primary"]
+		p.set(func(n *node) { n.removeErr = errors.New("netlink: no buffer space available") })
+		cordoned := seed(1)
+		cordoned.Resign, cordoned.Reason = true, "Cordoned"
+		c.speakers["primary"].Apply([]desired.Router{cordoned})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := c.status("primary"); st.State != vrrp.StateBackup || !strings.Contains(st.Message, "retrying") {
+			t.Fatalf("primary reports %s %q; the test needs a BACKUP retrying a removal", st.State, st.Message)
+		}
+		// Uncordoned, the primary preempts and wants the address it still holds; removals still fail.
+		back := time.Now()
+		c.speakers["primary"].Apply([]desired.Router{seed(150)})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+			t.Fatalf("masters after uncordon (-want +got):\n%s", diff)
+		}
+		if st := c.status("primary"); st.Message != "" {
+			t.Errorf("the MASTER holding its VIP reports %q, want no message", st.Message)
+		}
+		// And status said so from the transition on: no MASTER was reported with the message.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, st := range c.changes["primary"] {
+			if st.State == vrrp.StateMaster && st.Message != "" && !st.Since.Before(back) {
+				t.Errorf("primary reported MASTER with %q", st.Message)
+			}
+		}
+	})
+}
