@@ -115,7 +115,7 @@ func Convert(o Options) (*Result, error) {
 	if o.SecretName == "" {
 		o.SecretName = DefaultSecretName
 	}
-	c := &converter{o: o, seen: map[string]bool{}, hooks: map[string]string{}}
+	c := &converter{o: o, seen: map[string]bool{}, hooks: map[string]string{}, files: map[string]int{}}
 	var order []string
 	byName := map[string][]*nodeInstance{}
 	for _, n := range o.Nodes {
@@ -126,6 +126,11 @@ func Convert(o Options) (*Result, error) {
 		cfg, err := conf.Parse(n.File, conf.Options{ConfigID: id})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		for _, f := range cfg.Files {
+			if _, ok := c.files[f]; !ok {
+				c.files[f] = len(c.files)
+			}
 		}
 		for _, w := range cfg.Warnings {
 			c.note(w.Pos, "%s", w.Text)
@@ -174,18 +179,12 @@ func Convert(o Options) (*Result, error) {
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
-	// By file, in the order they were first reported (the order they were read), then by line.
+	// By file, in the order the nodes' files were read, then by line.
 	res.Findings = c.findings
-	files := map[string]int{}
-	for _, f := range res.Findings {
-		if _, ok := files[f.Pos.File]; !ok {
-			files[f.Pos.File] = len(files)
-		}
-	}
 	sort.SliceStable(res.Findings, func(i, j int) bool {
 		a, b := res.Findings[i].Pos, res.Findings[j].Pos
 		if a.File != b.File {
-			return files[a.File] < files[b.File]
+			return c.files[a.File] < c.files[b.File]
 		}
 		return a.Line < b.Line
 	})
@@ -197,6 +196,7 @@ type converter struct {
 	findings []Finding
 	seen     map[string]bool
 	errs     []error
+	files    map[string]int    // file -> the order it was read in, for the report
 	hooks    map[string]string // hook program name -> the keepalived script path it stands for
 	hookKeys []string
 }
