@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/manifests"
+)
+
+// TestConvertExitStatus holds `vrrp-operator convert` to the exit statuses scripts rely on: 0
+// when every directive is converted, 3 when the manifests are written but something was not
+// converted, 1 with nothing written when the input cannot be converted, 2 for bad usage.
+func TestConvertExitStatus(t *testing.T) {
+	seed := filepath.Join("..", "..", "convert", "keepalived", "testdata", "seed")
+	dir := t.TempDir()
+	writeConf := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	instance := "vrrp_instance VI_1 {\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.252/24\n  }\n"
+	tracked := writeConf("tracked.conf", instance+"  track_interface {\n    eth1\n  }\n}\n")
+	broken := writeConf("broken.conf", instance)
+	upper := writeConf("Upper_Case.conf", instance+"}\n")
+
+	cases := map[string]struct {
+		args     []string
+		code     int
+		stdout   bool     // manifests written
+		stderr   []string // each in stderr
+		loadable bool     // stdout loads in the standalone agent
+	}{
+		"the seed converts completely, node names from the file names": {
+			args: []string{filepath.Join(seed, "primary.conf"), filepath.Join(seed, "secondary.conf")}, code: 0, stdout: true,
+			stderr: []string{"primary.conf:4: note: state MASTER", "1 VirtualIP(s) from 2 node(s); 0 not converted, 4 note(s)"},
+		},
+		"--standalone leaves the hook ConfigMap out, so that the agent's --config takes the stream; flags may follow files": {
+			args: []string{"--node", "primary=" + filepath.Join(seed, "primary.conf"), filepath.Join(seed, "secondary.conf"), "--standalone", "--name", "VI_1=services"},
+			code: 0, stdout: true, loadable: true,
+		},
+		"a directive not converted is reported and the status is 3": {
+			args: []string{"--node", "a=" + tracked}, code: 3, stdout: true,
+			stderr: []string{"tracked.conf:6: not converted: track_interface: tracking is not supported yet", "1 not converted"},
+		},
+		"an input that cannot be converted writes nothing and the status is 1": {
+			args: []string{"--node", "a=" + broken}, code: 1,
+			stderr: []string{"broken.conf:1: the block of vrrp_instance is not closed"},
+		},
+		"a file whose name is no node name needs --node": {
+			args: []string{upper}, code: 2, stderr: []string{`"upper_case" is not a node name`, "use --node NAME="},
+		},
+		"a node given twice": {
+			args: []string{"--node", "a=" + tracked, "--node", "a=" + broken}, code: 2, stderr: []string{"node a is given twice"},
+		},
+		"--node without a file": {
+			args: []string{"--node", "a"}, code: 2, stderr: []string{`--node "a": want NAME=FILE`},
+		},
+		"no file at all": {
+			code: 2, stderr: []string{"usage: vrrp-operator convert"},
+		},
+		"an unknown flag": {
+			args: []string{"--frobnicate"}, code: 2, stderr: []string{"flag provided but not defined: -frobnicate"},
+		},
+		"help": {
+			args: []string{"-h"}, code: 0, stderr: []string{"Exit status: 0 all converted, 3 converted with directives not converted"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := convertMain(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tc.code, &stderr)
+			}
+			if wrote := stdout.Len() > 0; wrote != tc.stdout {
+				t.Errorf("manifests written: %v, want %v:\n%s", wrote, tc.stdout, &stdout)
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, &stderr)
+				}
+			}
+			if tc.loadable {
+				objs, err := manifests.Load(&stdout)
+				if err != nil {
+					t.Fatalf("the standalone agent refuses the output: %v", err)
+				}
+				if len(objs.VirtualIPs) != 1 || objs.VirtualIPs[0].Name != "services" || len(objs.Secrets) != 1 {
+					t.Errorf("loaded %d VirtualIPs (%v) and %d Secrets, want VirtualIP services and one Secret", len(objs.VirtualIPs), objs.VirtualIPs, len(objs.Secrets))
+				}
+			}
+		})
+	}
+}
