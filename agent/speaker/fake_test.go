@@ -35,6 +35,7 @@ type node struct {
 	addErr     error                   // Add and Check fail with it while set (disk full, netlink)
 	addFail    int                     // how many more Adds fail with errTransient
 	removeErr  error                   // Remove fails with it while set
+	removeHang chan struct{}           // Remove waits until it is closed, as a hung netlink call
 	adds       []time.Time             // when each Add succeeded
 	announced  int
 	jobs       []hooks.Job
@@ -110,6 +111,12 @@ func (n *node) Check(ifname string, p netip.Prefix) error {
 }
 
 func (n *node) Remove(ifname string, p netip.Prefix) error {
+	n.mu.Lock()
+	hang := n.removeHang
+	n.mu.Unlock()
+	if hang != nil {
+		<-hang
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.removeErr != nil {

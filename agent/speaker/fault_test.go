@@ -75,7 +75,8 @@ func TestARouterWithoutAWorkingSocketIsFaultUntilItHasOne(t *testing.T) {
 			c := startBoth(t, nil)
 			time.Sleep(10 * time.Second)
 			synctest.Wait()
-			c.nodes["secondary"].set(func(n *node) { n.listenFail = 4 })
+			// The new socket, opened at once and then every second, fails five times.
+			c.nodes["secondary"].set(func(n *node) { n.listenFail = 5 })
 			c.nodes["secondary"].breakReaders()
 			synctest.Wait()
 			c.wantFault("secondary", ReasonNoSocket, "stopped reading")
@@ -92,6 +93,27 @@ func TestARouterWithoutAWorkingSocketIsFaultUntilItHasOne(t *testing.T) {
 			}
 			if c.everMaster("secondary") {
 				t.Error("the deaf secondary became MASTER beside the primary")
+			}
+		},
+		"a master whose socket's reader dies once opens a new one at once and keeps the VIP": func(t *testing.T) {
+			c := startBoth(t, nil)
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			c.nodes["primary"].breakReaders()
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+				t.Errorf("masters (-want +got):\n%s", diff)
+			}
+			if c.everMaster("secondary") {
+				t.Error("one bad read on the primary's socket made the secondary MASTER")
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, st := range c.changes["primary"] {
+				if st.State == vrrp.StateFault {
+					t.Errorf("the primary went FAULT %s %q on one bad read", st.Reason, st.Message)
+				}
 			}
 		},
 		"a master whose socket's reader dies gives the VIP up and the backup takes over": func(t *testing.T) {

@@ -34,6 +34,9 @@ type link struct {
 	conn     sockets.Conn // the demux's; nil with it
 	noSocket error        // why there is no working socket: it failed to open or its reader stopped
 	subs     map[*router]struct{}
+	// unregistered are the routers whose VRID the current socket would not take (ErrVRIDInUse: a
+	// predecessor that has not stopped yet). Deaf, they are FAULT NoSocket until registered.
+	unregistered map[*router]error
 }
 
 // linkReport is what a link tells its routers: the interface's status and whether its socket
@@ -51,7 +54,7 @@ func (s *Speaker) acquireLink(r *router) *link {
 	l, ok := s.links[key]
 	if !ok {
 		ctx, cancel := context.WithCancel(context.Background())
-		l = &link{s: s, key: key, ctx: ctx, cancel: cancel, subs: map[*router]struct{}{}}
+		l = &link{s: s, key: key, ctx: ctx, cancel: cancel, subs: map[*router]struct{}{}, unregistered: map[*router]error{}}
 		s.links[key] = l
 		go s.opts.Network.Watch(ctx, key.name, key.v6, l.setStatus)
 	}
@@ -74,8 +77,11 @@ func (l *link) notifyLocked() {
 	if !l.seen {
 		return
 	}
-	rep := linkReport{LinkStatus: l.status, noSocket: l.noSocket}
 	for r := range l.subs {
+		rep := linkReport{LinkStatus: l.status, noSocket: l.noSocket}
+		if rep.noSocket == nil {
+			rep.noSocket = l.unregistered[r]
+		}
 		r.linkc.put(rep)
 	}
 }
@@ -86,9 +92,11 @@ func (s *Speaker) releaseLink(l *link, r *router) {
 	defer s.mu.Unlock()
 	l.mu.Lock()
 	delete(l.subs, r)
-	if l.demux != nil {
+	if _, deaf := l.unregistered[r]; !deaf && l.demux != nil {
+		// Only its own registration: an unregistered router's VRID is its predecessor's.
 		l.demux.Remove(r.identity.VRID)
 	}
+	delete(l.unregistered, r)
 	last := len(l.subs) == 0
 	l.closed = last
 	var d *sockets.Demux
@@ -164,6 +172,7 @@ func (l *link) openLocked() bool {
 	d := sockets.NewDemux(conn, l.dropped)
 	l.demux, l.conn = d, conn
 	go l.watchReader(d)
+	clear(l.unregistered)
 	for r := range l.subs {
 		l.registerLocked(r)
 	}
@@ -178,8 +187,9 @@ func (l *link) retryLocked() {
 	}
 }
 
-// retryOpen tries to open the socket again a second later, while the link is up and has none;
-// openLocked schedules the next try if this one fails too.
+// retryOpen tries a second later to open the socket again, while the link is up and has none, or
+// to register the routers the socket would not take; openLocked and registerLocked schedule the
+// next try if this one fails too.
 func (l *link) retryOpen() {
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
@@ -191,16 +201,24 @@ func (l *link) retryOpen() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.retrying = false
-	if l.closed || !l.status.Up || l.demux != nil {
+	if l.closed || !l.status.Up {
 		return
 	}
-	l.openLocked()
-	l.notifyLocked() // opened, or why not this time
+	if l.demux == nil {
+		l.openLocked()
+	} else {
+		for r := range l.unregistered {
+			l.registerLocked(r)
+		}
+	}
+	l.notifyLocked() // opened and registered, or why not this time
 }
 
 // watchReader waits for d's reader to stop. Unless the link closed or replaced d meanwhile, the
-// reader died of a read error: the routers are deaf from now on, so they hear of it (FAULT) and
-// the link opens a new socket as it does after a failed open.
+// reader died of a read error: it opens a new socket at once, so that one bad read costs the
+// routers nothing (a Master that heard of it would go FAULT without the socket to send its
+// priority-0 advert, and its Backup would take over after Master_Down_Interval). Only when that
+// fails are the routers deaf: they hear of it (FAULT) and the link retries as after a failed open.
 func (l *link) watchReader(d *sockets.Demux) {
 	<-d.Done()
 	l.mu.Lock()
@@ -213,7 +231,16 @@ func (l *link) watchReader(d *sockets.Demux) {
 		err = errors.New("closed unexpectedly")
 	}
 	l.demux, l.conn = nil, nil
-	l.noSocket = fmt.Errorf("the VRRP socket on %s stopped reading: %w", l.key.name, err)
+	if l.status.Up && l.openLocked() {
+		l.s.log.Error(err, "the VRRP socket stopped reading; opened a new one", "interface", l.key.name)
+		l.notifyLocked() // a router the old socket would not take may be registered now
+		return
+	}
+	stopped := fmt.Errorf("the VRRP socket on %s stopped reading: %w", l.key.name, err)
+	if l.noSocket != nil {
+		stopped = fmt.Errorf("%w; %w", stopped, l.noSocket) // and why the new one would not open
+	}
+	l.noSocket = stopped
 	l.s.log.Error(err, "the VRRP socket stopped reading; opening a new one", "interface", l.key.name)
 	l.failing = true
 	if l.status.Up {
@@ -222,12 +249,24 @@ func (l *link) watchReader(d *sockets.Demux) {
 	l.notifyLocked()
 }
 
+// registerLocked hands r's VRID to the current socket. A VRID still taken (ErrVRIDInUse, by a
+// predecessor that did not stop within stopWait) leaves r deaf: it is FAULT NoSocket, retried
+// every second. l.mu is held.
 func (l *link) registerLocked(r *router) {
 	if l.demux == nil {
 		return
 	}
 	if err := l.demux.Handle(r.identity.VRID, r.packet); err != nil {
-		l.s.log.Error(err, "registering router on socket", "virtualIP", r.name, "interface", l.key.name)
+		if _, ok := l.unregistered[r]; !ok {
+			l.s.log.Error(err, "registering router on socket; retrying every second", "virtualIP", r.name, "interface", l.key.name)
+		}
+		l.unregistered[r] = fmt.Errorf("registering on the VRRP socket of %s: %w", l.key.name, err)
+		l.retryLocked()
+		return
+	}
+	if _, ok := l.unregistered[r]; ok {
+		l.s.log.Info("registered router on socket", "virtualIP", r.name, "interface", l.key.name)
+		delete(l.unregistered, r)
 	}
 }
 
