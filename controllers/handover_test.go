@@ -53,7 +53,7 @@ func TestHandoverBound(t *testing.T) {
 		},
 		"a dark entry's priority does not count": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", prio(1)), entry("b", "BACKUP", prio(128)))),
-			dark: map[string]string{"a": DarkNodeNotReady},
+			dark: map[string]string{"a": DarkNodeUnreachable},
 			want: 3*time.Second + 500*time.Millisecond,
 		},
 		"two MASTERs wait one advertisement interval": {
@@ -165,20 +165,24 @@ func TestDarkNodes(t *testing.T) {
 		pods []corev1.Pod
 		want map[string]string
 	}{
-		"without pods read, a Ready condition that is False or Unknown is dark; none at all is no verdict yet": {
-			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady},
+		"without pods read, only a silent kubelet (Ready Unknown) is dark; Ready False is posted by a live one, none at all is no verdict yet": {
+			want: map[string]string{"unknown": DarkNodeUnreachable},
 		},
 		"with pods read, a node without a running agent pod is dark too": {
 			pods: []corev1.Pod{pod("ready", corev1.PodRunning), pod("new", corev1.PodPending), pod("notready", corev1.PodRunning)},
-			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+			want: map[string]string{"unknown": DarkNodeUnreachable, "new": DarkAgentGone},
+		},
+		"a Ready False node whose agent pod runs is alive: its agent still writes what it does": {
+			pods: []corev1.Pod{pod("ready", corev1.PodRunning), pod("notready", corev1.PodRunning), pod("unknown", corev1.PodRunning), pod("new", corev1.PodRunning)},
+			want: map[string]string{"unknown": DarkNodeUnreachable},
 		},
 		"with pods read and none found, every agent is gone": {
 			pods: []corev1.Pod{},
-			want: map[string]string{"ready": DarkAgentGone, "notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+			want: map[string]string{"ready": DarkAgentGone, "notready": DarkAgentGone, "unknown": DarkNodeUnreachable, "new": DarkAgentGone},
 		},
 		"a finished pod beside a running one leaves the node alive": {
-			pods: []corev1.Pod{pod("ready", corev1.PodFailed), pod("ready", corev1.PodRunning), pod("new", corev1.PodSucceeded)},
-			want: map[string]string{"notready": DarkNodeNotReady, "unknown": DarkNodeNotReady, "new": DarkAgentGone},
+			pods: []corev1.Pod{pod("ready", corev1.PodFailed), pod("ready", corev1.PodRunning), pod("new", corev1.PodSucceeded), pod("notready", corev1.PodRunning)},
+			want: map[string]string{"unknown": DarkNodeUnreachable, "new": DarkAgentGone},
 		},
 	}
 	for name, tc := range tests {

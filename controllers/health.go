@@ -10,9 +10,11 @@ import (
 // only what the node's agent last reported, not what the node does now. The summary shows such an
 // entry as StateUnknown with one of these reasons.
 const (
-	// DarkNodeNotReady: the Node's Ready condition is False or Unknown (the node lifecycle
-	// controller sets Unknown when the kubelet stops posting status).
-	DarkNodeNotReady = "NodeNotReady"
+	// DarkNodeUnreachable: the Node's Ready condition is Unknown, which the node lifecycle
+	// controller sets when the kubelet stops posting status (and taints the Node
+	// node.kubernetes.io/unreachable). Ready False is no darkness: a kubelet posts it, so the node
+	// runs, and so may its agent (see darkNodes).
+	DarkNodeUnreachable = "NodeUnreachable"
 	// DarkAgentGone: no pod of the agent DaemonSet runs on the node.
 	DarkAgentGone = "AgentGone"
 )
@@ -27,11 +29,18 @@ const StateUnknown = "UNKNOWN"
 const DefaultAgentPodSelector = "app.kubernetes.io/name=vrrp-operator,app.kubernetes.io/component=agent"
 
 // darkNodes tells, by node name, why Kubernetes considers a node gone dark; nodes missing from the
-// result are alive. A Node without a Ready condition has had no verdict yet (its kubelet has not
-// posted status; the node lifecycle controller turns that into Unknown after its grace period) and
-// counts as alive. agentPods is nil when pods are not consulted; otherwise a node with none of them
-// running is dark. A terminating pod still runs: an agent that stops gracefully reports STOPPED
-// itself, and until then it may well hold the addresses.
+// result are alive. A node is dark when its kubelet has gone silent (Ready Unknown) or, when
+// agentPods is not nil, when none of them runs on it.
+//
+// Ready False is not dark: the kubelet is alive and posting it (the container runtime or network
+// plugin is not ready, the node is shutting down), and the agent, a hostNetwork pod that tolerates
+// not-ready Nodes, keeps running and writing its entry. Hiding that entry would hide a real split
+// brain, or leave a VirtualIP whose only Master it is without one. Whether that agent still runs
+// is what its pod says. An entry carries no heartbeat (the agent writes on change only), so its
+// age cannot tell either. A Node without a Ready condition has had no verdict yet (its kubelet has
+// not posted status; the node lifecycle controller turns that into Unknown after its grace period)
+// and counts as alive. A terminating pod still runs: an agent that stops gracefully reports
+// STOPPED itself, and until then it may well hold the addresses.
 func darkNodes(nodes []corev1.Node, agentPods []corev1.Pod) map[string]string {
 	var running map[string]bool
 	if agentPods != nil {
@@ -46,8 +55,8 @@ func darkNodes(nodes []corev1.Node, agentPods []corev1.Pod) map[string]string {
 	for i := range nodes {
 		n := &nodes[i]
 		switch {
-		case readyStatus(n) == corev1.ConditionFalse || readyStatus(n) == corev1.ConditionUnknown:
-			dark[n.Name] = DarkNodeNotReady
+		case readyStatus(n) == corev1.ConditionUnknown:
+			dark[n.Name] = DarkNodeUnreachable
 		case running != nil && !running[n.Name]:
 			dark[n.Name] = DarkAgentGone
 		}
@@ -77,8 +86,8 @@ func podRuns(p *corev1.Pod) bool {
 	return p.Spec.NodeName != "" && p.Status.Phase == corev1.PodRunning
 }
 
-// slimNode is the cache's transform of a Node: names, labels and the Ready condition are all the
-// controller reads, and a Node's status (images, addresses, capacity) is large.
+// slimNode is the cache's transform of a Node: names, labels and the Ready condition's status are
+// all the controller reads, and a Node's status (images, addresses, capacity) is large.
 func slimNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
@@ -87,7 +96,7 @@ func slimNode(obj any) (any, error) {
 	slim := &corev1.Node{TypeMeta: n.TypeMeta, ObjectMeta: slimMeta(n.ObjectMeta)}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			slim.Status.Conditions = []corev1.NodeCondition{{Type: c.Type, Status: c.Status, LastTransitionTime: c.LastTransitionTime}}
+			slim.Status.Conditions = []corev1.NodeCondition{{Type: c.Type, Status: c.Status}}
 		}
 	}
 	return slim, nil

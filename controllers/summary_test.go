@@ -77,17 +77,17 @@ func TestSummarize(t *testing.T) {
 				cond("Degraded", "False", "Healthy", "node a is MASTER"),
 			}},
 		},
-		"the MASTER entry of a NotReady node is UNKNOWN and the live MASTER wins, without a split brain": {
+		"the MASTER entry of an unreachable node is UNKNOWN and the live MASTER wins, without a split brain": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "MASTER"), entry("c", "BACKUP"))),
-			dark: map[string]string{"a": "NodeNotReady"},
+			dark: map[string]string{"a": "NodeUnreachable"},
 			want: Summary{Master: "b", Conditions: []metav1.Condition{
-				cond("Ready", "True", "OneMaster", "node b is MASTER; a UNKNOWN (NodeNotReady, last reported MASTER)"),
-				cond("Degraded", "False", "Healthy", "node b is MASTER; a UNKNOWN (NodeNotReady, last reported MASTER)"),
+				cond("Ready", "True", "OneMaster", "node b is MASTER; a UNKNOWN (NodeUnreachable, last reported MASTER)"),
+				cond("Degraded", "False", "Healthy", "node b is MASTER; a UNKNOWN (NodeUnreachable, last reported MASTER)"),
 			}},
 		},
 		"the MASTER entry of a node whose agent is gone is UNKNOWN: no node is MASTER": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
-			dark: map[string]string{"a": "AgentGone", "c": "NodeNotReady"},
+			dark: map[string]string{"a": "AgentGone", "c": "NodeUnreachable"},
 			want: Summary{Conditions: []metav1.Condition{
 				cond("Ready", "False", "NoMaster", "no node is MASTER: a UNKNOWN (AgentGone, last reported MASTER), b BACKUP"),
 				cond("Degraded", "True", "NoMaster", "no node is MASTER: a UNKNOWN (AgentGone, last reported MASTER), b BACKUP"),
@@ -95,10 +95,10 @@ func TestSummarize(t *testing.T) {
 		},
 		"entries of dark nodes only are reports, not a wait for agents": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("b", "BACKUP", hook("backup", 1, false)), entry("a", "MASTER"))),
-			dark: map[string]string{"a": "NodeNotReady", "b": "NodeNotReady"},
+			dark: map[string]string{"a": "NodeUnreachable", "b": "NodeUnreachable"},
 			want: Summary{Conditions: []metav1.Condition{
-				cond("Ready", "False", "NoMaster", "no node is MASTER: a UNKNOWN (NodeNotReady, last reported MASTER), b UNKNOWN (NodeNotReady, last reported BACKUP)"),
-				cond("Degraded", "True", "NoMaster", "no node is MASTER: a UNKNOWN (NodeNotReady, last reported MASTER), b UNKNOWN (NodeNotReady, last reported BACKUP)"),
+				cond("Ready", "False", "NoMaster", "no node is MASTER: a UNKNOWN (NodeUnreachable, last reported MASTER), b UNKNOWN (NodeUnreachable, last reported BACKUP)"),
+				cond("Degraded", "True", "NoMaster", "no node is MASTER: a UNKNOWN (NodeUnreachable, last reported MASTER), b UNKNOWN (NodeUnreachable, last reported BACKUP)"),
 			}},
 		},
 		"two live MASTERs beside a dark one are a split brain that names it": {
