@@ -789,7 +789,11 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 		c.note(first.pos, "vrrp_instance %s: the nodes name different interfaces (%s): spec.interface is left empty, so each node uses the interface that holds the first address's subnet", first.name, strings.Join(per, ", "))
 	}
 	if name != first.name && v.Spec.Hooks != nil && v.Spec.Hooks.Notify != nil {
-		c.note(first.pos, "vrrp_instance %s is VirtualIP %s: the notify hook gets INSTANCE %s <STATE> <priority> where keepalived passed %s (--name %s=NAME chooses the name)", first.name, name, name, first.name, first.name)
+		hint := ""
+		if _, chosen := c.o.Names[first.name]; !chosen {
+			hint = fmt.Sprintf(" (--name %s=NAME chooses the name)", first.name)
+		}
+		c.note(first.pos, "vrrp_instance %s is VirtualIP %s: the notify hook gets INSTANCE %s <STATE> <priority> where keepalived passed %s%s", first.name, name, name, first.name, hint)
 	}
 	return v, first.password, true
 }
