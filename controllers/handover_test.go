@@ -194,24 +194,27 @@ func TestDarkNodes(t *testing.T) {
 	}
 }
 
-// TestHeartbeatsRequeueNothing: a kubelet rewrites its Node's status every few seconds and the
-// cache's transform keeps the Ready condition's times; only what liveness reads passes.
+// TestHeartbeatsRequeueNothing runs the predicates that setupWithManager registers on the Node and
+// agent pod watches: a kubelet rewrites its Node's status every few seconds and its pods' status
+// now and then; only what liveness reads passes.
 func TestHeartbeatsRequeueNothing(t *testing.T) {
 	ready := func(status corev1.ConditionStatus, beat time.Time, rv string, labels map[string]string) *corev1.Node {
 		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a", ResourceVersion: rv, Labels: labels},
 			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
-				{Type: corev1.NodeReady, Status: status, LastHeartbeatTime: metav1.NewTime(beat)}}}}
+				{Type: corev1.NodeReady, Status: status, LastHeartbeatTime: metav1.NewTime(beat), LastTransitionTime: metav1.NewTime(beat)}}}}
 		slim, _ := slimNode(n)
 		return slim.(*corev1.Node)
 	}
-	p := viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	tests := map[string]struct {
+	nodeTests := map[string]struct {
 		old, new *corev1.Node
 		want     bool
 	}{
 		"a heartbeat passes nothing": {
 			old: ready("True", t0, "1", map[string]string{"zone": "x"}), new: ready("True", t0.Add(10*time.Second), "2", map[string]string{"zone": "x"}),
+		},
+		"Ready turning Unknown passes": {
+			old: ready("True", t0, "1", nil), new: ready("Unknown", t0, "2", nil), want: true,
 		},
 		"Ready turning False passes": {
 			old: ready("True", t0, "1", nil), new: ready("False", t0, "2", nil), want: true,
@@ -220,9 +223,37 @@ func TestHeartbeatsRequeueNothing(t *testing.T) {
 			old: ready("True", t0, "1", nil), new: ready("True", t0, "2", map[string]string{"zone": "y"}), want: true,
 		},
 	}
-	for name, tc := range tests {
+	for name, tc := range nodeTests {
 		t.Run(name, func(t *testing.T) {
-			if got := p.Update(event.TypedUpdateEvent[*corev1.Node]{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
+			if got := nodeChanged.Update(event.TypedUpdateEvent[*corev1.Node]{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
+				t.Errorf("update passes = %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	pod := func(node string, phase corev1.PodPhase, ip, rv string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-a", ResourceVersion: rv},
+			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase, PodIP: ip}}
+		slim, _ := slimPod(p)
+		return slim.(*corev1.Pod)
+	}
+	podTests := map[string]struct {
+		old, new *corev1.Pod
+		want     bool
+	}{
+		"a status update of a running pod passes nothing": {
+			old: pod("a", corev1.PodRunning, "", "1"), new: pod("a", corev1.PodRunning, "198.51.100.2", "2"),
+		},
+		"a pod that stops running passes": {
+			old: pod("a", corev1.PodRunning, "", "1"), new: pod("a", corev1.PodFailed, "", "2"), want: true,
+		},
+		"a pod scheduled to a node passes": {
+			old: pod("", corev1.PodPending, "", "1"), new: pod("a", corev1.PodPending, "", "2"), want: true,
+		},
+	}
+	for name, tc := range podTests {
+		t.Run(name, func(t *testing.T) {
+			if got := podChanged.Update(event.TypedUpdateEvent[*corev1.Pod]{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
 				t.Errorf("update passes = %v, want %v", got, tc.want)
 			}
 		})

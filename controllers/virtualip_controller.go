@@ -143,17 +143,22 @@ func (r *VirtualIPReconciler) setupWithManager(mgr ctrl.Manager, liveness cache.
 		For(&vrrpv1.VirtualIP{}).
 		Watches(&vrrpv1.VirtualIP{}, all, builder.WithPredicates(conflictFieldsChanged())).
 		// Creations and deletions pass the predicates too; heartbeats and other status updates do not.
-		WatchesRawSource(source.Kind(liveness, &corev1.Node{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Node](r)),
-			viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })))
+		WatchesRawSource(source.Kind(liveness, &corev1.Node{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Node](r)), nodeChanged))
 	if r.AgentPods {
-		b = b.WatchesRawSource(source.Kind(liveness, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Pod](r)),
-			viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: podRuns(p)} })))
+		b = b.WatchesRawSource(source.Kind(liveness, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(allFor[*corev1.Pod](r)), podChanged))
 	}
 	if err := b.Complete(r); err != nil {
 		return fmt.Errorf("setting up the VirtualIP controller: %w", err)
 	}
 	return nil
 }
+
+// nodeChanged and podChanged are the predicates of the Node and agent pod watches: they pass what
+// can change nodeLabels or darkNodes, and nothing else (a kubelet's heartbeat, a pod's IP).
+var (
+	nodeChanged = viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })
+	podChanged  = viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: podRuns(p)} })
+)
 
 type nodeView struct {
 	Labels map[string]string
