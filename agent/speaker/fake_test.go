@@ -32,7 +32,8 @@ type node struct {
 	listenFail int // how many Listen calls fail before one succeeds
 	watchers   []func(LinkStatus)
 	held       map[netip.Prefix]string // prefix -> interface
-	addErr     error                   // Add and Check fail with it while set (disk full, netlink)
+	addErr     error                   // Add fails with it while set (disk full, netlink)
+	checkErr   error                   // Check fails with it while set: a failure Check can see
 	addFail    int                     // how many more Adds fail with errTransient
 	removeErr  error                   // Remove fails with it while set
 	removeHang chan struct{}           // Remove waits until it is closed, as a hung netlink call
@@ -107,7 +108,7 @@ func (n *node) Add(ifname string, p netip.Prefix, _ time.Duration) error {
 func (n *node) Check(ifname string, p netip.Prefix) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.addErr
+	return n.checkErr
 }
 
 func (n *node) Remove(ifname string, p netip.Prefix) error {

@@ -25,10 +25,14 @@ const (
 )
 
 // Retrying VIPs that failed to be added or removed: 100 ms, doubling, at most retryMax apart.
-// A router in AddressFailed checks every retryMax whether an add could succeed again.
+// A router in AddressFailed stays FAULT for faultHoldFirst, doubling with each AddressFailed in a
+// row up to faultHoldMax, and then checks every retryMax whether an add could succeed again: a
+// node whose adds keep failing comes back as rarely as that, however often its check passes.
 const (
-	retryFirst = 100 * time.Millisecond
-	retryMax   = 5 * time.Second
+	retryFirst     = 100 * time.Millisecond
+	retryMax       = 5 * time.Second
+	faultHoldFirst = 5 * time.Second
+	faultHoldMax   = time.Minute
 )
 
 // faultCause returns why the router must be FAULT, or "" when nothing keeps it from running.
@@ -72,6 +76,8 @@ func (r *router) message() string {
 		return "cannot hold the VIP: " + r.faultErr.Error()
 	}
 	switch {
+	case r.unproven && r.faultErr != nil:
+		return "not preempting until the VIP has been added: " + r.faultErr.Error()
 	case r.addErr != nil:
 		return "retrying: " + r.addErr.Error()
 	case r.removeErr != nil && len(r.stray()) > 0:
@@ -171,25 +177,65 @@ func (r *router) retry(now time.Time) {
 		r.announce(now)
 	}
 	switch {
-	case r.addrFault && r.probe() == nil:
-		r.log.Info("the VIP can be added again; leaving FAULT")
-		r.addrFault, r.faultErr = false, nil
+	case r.addrFault && !now.Before(r.faultUntil) && r.probe() == nil:
+		r.log.Info("the VIP can be added again; leaving FAULT", "preempt", !r.unproven)
+		r.addrFault = false
+		if !r.unproven {
+			r.faultErr = nil
+		}
 		r.updateFault()
 	case len(r.missing) > 0 && !now.Before(r.addSince.Add(r.holdBound())):
-		r.log.Error(r.addErr, "cannot hold the VIP; going FAULT so that a Backup takes over", "for", now.Sub(r.addSince))
+		r.addrFaults++
+		hold := faultHoldMax
+		if r.addrFaults < 8 {
+			hold = min(faultHoldFirst<<(r.addrFaults-1), faultHoldMax)
+		}
+		r.faultUntil = now.Add(hold)
+		r.log.Error(r.addErr, "cannot hold the VIP; going FAULT so that a Backup takes over", "for", now.Sub(r.addSince), "hold", hold)
 		r.addrFault, r.faultErr = true, r.addErr
 		r.updateFault()
+		if r.checkAll() == nil && !r.unproven {
+			// Check cannot see what makes the add fail (a netlink error, IPv6 disabled on the
+			// interface): passing, it would bring the router back to preempt and fail again, the VIP
+			// unheld for a Master_Down_Interval each time. It comes back as a Backup that does not
+			// preempt until, Master once more, it has held its VIP.
+			r.log.Info("the check passes although the add fails: back as a Backup that does not preempt until it holds the VIP")
+			r.unproven = true
+			r.reconfigure()
+		}
 	}
 	r.schedule(now)
 	r.publishIfChanged()
 }
 
+// settle ends the distrust of a router back from AddressFailed once it is Master holding every
+// VIP: it preempts again, and AddressFailed counts from the start.
+func (r *router) settle() {
+	if r.inst.State() != vrrp.StateMaster || len(r.missing) > 0 {
+		return
+	}
+	r.addrFaults = 0
+	if r.unproven {
+		r.log.Info("the VIP was added; preempting again")
+		r.unproven, r.faultErr = false, nil
+		r.reconfigure()
+	}
+}
+
 // probe checks, without adding anything, whether every VIP could be added now.
 func (r *router) probe() error {
+	if err := r.checkAll(); err != nil {
+		r.s.opts.Metrics.AddressErrors.WithLabelValues(r.name, metrics.OpAdd).Inc()
+		r.faultErr = err
+		return err
+	}
+	return nil
+}
+
+// checkAll is the AddressHolder's Check of every VIP.
+func (r *router) checkAll() error {
 	for _, p := range r.inst.Config().Addresses {
 		if err := r.s.opts.Addresses.Check(r.cfg.Interface, p); err != nil {
-			r.s.opts.Metrics.AddressErrors.WithLabelValues(r.name, metrics.OpAdd).Inc()
-			r.faultErr = err
 			return err
 		}
 	}
@@ -218,6 +264,9 @@ func (r *router) schedule(now time.Time) {
 	}
 	r.retryBackoff = min(max(2*r.retryBackoff, retryFirst), retryMax)
 	r.retryNext = now.Add(r.retryBackoff)
+	if r.addrFault && r.retryNext.Before(r.faultUntil) {
+		r.retryNext = r.faultUntil
+	}
 	// The last try is at the bound, not up to a backoff after it.
 	if bound := r.addSince.Add(r.holdBound()); len(r.missing) > 0 && bound.Before(r.retryNext) {
 		r.retryNext = bound

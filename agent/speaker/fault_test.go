@@ -168,7 +168,8 @@ func TestAMasterThatCannotHoldItsVIP(t *testing.T) {
 			}
 		},
 		"a lasting failure makes the master FAULT after Master_Down_Interval, the backup take over, and the master come back once it can add": func(t *testing.T) {
-			c := startBoth(t, func(c *cluster) { c.nodes["primary"].set(func(n *node) { n.addErr = errFull }) })
+			// A full disk: Check sees it too.
+			c := startBoth(t, func(c *cluster) { c.nodes["primary"].set(func(n *node) { n.addErr, n.checkErr = errFull, errFull }) })
 			time.Sleep(10 * time.Second)
 			synctest.Wait()
 			c.wantFault("primary", ReasonAddressFailed, "no space left on device")
@@ -182,7 +183,7 @@ func TestAMasterThatCannotHoldItsVIP(t *testing.T) {
 				t.Errorf("the secondary took over %v after the primary became MASTER without the VIP, want at most %v", took, bound)
 			}
 			// Room on the disk again: the primary checks, starts again as Backup and preempts.
-			c.nodes["primary"].set(func(n *node) { n.addErr = nil })
+			c.nodes["primary"].set(func(n *node) { n.addErr, n.checkErr = nil, nil })
 			time.Sleep(15 * time.Second)
 			synctest.Wait()
 			if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
@@ -277,6 +278,129 @@ func TestARemovalErrorIsForgottenWhenTheAddressIsWantedAgain(t *testing.T) {
 			if st.State == vrrp.StateMaster && st.Message != "" && !st.Since.Before(back) {
 				t.Errorf("primary reported MASTER with %q", st.Message)
 			}
+		}
+	})
+}
+
+// watchVIP samples every 10 ms for d how many nodes hold the VIP, and returns how long none did
+// and how long more than one did.
+func (c *cluster) watchVIP(d time.Duration) (dark, dual time.Duration) {
+	const step = 10 * time.Millisecond
+	for range d / step {
+		time.Sleep(step)
+		synctest.Wait()
+		holders := 0
+		for _, n := range c.nodes {
+			if n.holds(vip) {
+				holders++
+			}
+		}
+		switch {
+		case holders == 0:
+			dark += step
+		case holders > 1:
+			dual += step
+		}
+	}
+	return dark, dual
+}
+
+// masterEntries counts how often node reported MASTER.
+func (c *cluster) masterEntries(node string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, last := 0, vrrp.StateInit
+	for _, st := range c.changes[node] {
+		if st.State == vrrp.StateMaster && last != vrrp.StateMaster {
+			n++
+		}
+		last = st.State
+	}
+	return n
+}
+
+// Review of issue 9 item 2: the addresses' Check cannot see every reason an add fails (a netlink
+// error, IPv6 disabled on the interface). A node whose check passes while its adds fail must not
+// come back preempting, fail again and leave the VIP unheld for a Master_Down_Interval each time.
+func TestANodeWhoseAddsFailUnseenByTheCheckDoesNotPreemptAgainAndAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		errNetlink := errors.New("netlink: permission denied")
+		c := startBoth(t, func(c *cluster) { c.nodes["primary"].set(func(n *node) { n.addErr = errNetlink }) })
+		dark, dual := c.watchVIP(120 * time.Second)
+		entries := c.masterEntries("primary")
+		t.Logf("in 120 s: the VIP unheld for %v, held twice for %v; the primary became MASTER %d times", dark, dual, entries)
+		if entries != 1 {
+			t.Errorf("the primary became MASTER without its VIP %d times in 120 s, want once", entries)
+		}
+		// Its first Master_Down_Interval alone, then its own Master_Down_Interval of retries and
+		// the secondary's Skew_Time.
+		bound := 2*vrrp.MasterDownInterval(2, 150, time.Second) + vrrp.SkewTime(2, 100, time.Second)
+		if dark > bound+50*time.Millisecond {
+			t.Errorf("the VIP was unheld for %v of 120 s, want at most %v", dark, bound)
+		}
+		if diff := cmp.Diff([]string{"secondary"}, c.masters()); diff != "" {
+			t.Errorf("masters (-want +got):\n%s", diff)
+		}
+		st := c.status("primary")
+		if st.State != vrrp.StateBackup || !strings.Contains(st.Message, "not preempting") || !strings.Contains(st.Message, "permission denied") {
+			t.Errorf("primary reports %s %q %q, want BACKUP saying it does not preempt and why", st.State, st.Reason, st.Message)
+		}
+
+		// Adds work again, and the secondary goes away: the primary takes over, holds the VIP and
+		// preempts again from then on.
+		c.nodes["primary"].set(func(n *node) { n.addErr = nil })
+		if err := c.speakers["secondary"].Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := c.status("primary"); st.State != vrrp.StateMaster || st.Message != "" || !c.nodes["primary"].holds(vip) {
+			t.Fatalf("primary reports %s %q holding the VIP %v once alone, want MASTER with the VIP and no message", st.State, st.Message, c.nodes["primary"].holds(vip))
+		}
+		c.speakers["secondary"] = New(Options{Node: "secondary", Addresses: c.nodes["secondary"], Announcer: c.nodes["secondary"],
+			Hooks: c.nodes["secondary"], Network: c.nodes["secondary"], AddressLifetime: 6 * time.Second})
+		c.speakers["secondary"].Apply([]desired.Router{seed(100)})
+		cordoned := seed(1)
+		cordoned.Resign, cordoned.Reason = true, "Cordoned"
+		c.speakers["primary"].Apply([]desired.Router{cordoned})
+		time.Sleep(5 * time.Second)
+		c.speakers["primary"].Apply([]desired.Router{seed(150)})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"primary"}, c.masters()); diff != "" {
+			t.Errorf("masters after a cordon and uncordon of the primary, which preempts again (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// A node alone whose adds keep failing goes FAULT for 5 s, then 10 s, doubling up to a minute, so
+// that it does not cycle through MASTER every few seconds.
+func TestTheAddressFailedHoldGrowsWithEachFailureInARow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, map[string]string{"primary": "198.51.100.253"})
+		c.nodes["primary"].set(func(n *node) { n.addErr = errors.New("netlink: permission denied") })
+		c.speakers["primary"].Apply([]desired.Router{seed(150)})
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		c.mu.Lock()
+		var holds []time.Duration
+		var since time.Time
+		for _, st := range c.changes["primary"] {
+			switch {
+			case st.State == vrrp.StateFault && since.IsZero():
+				since = st.Since
+			case st.State != vrrp.StateFault && !since.IsZero():
+				holds = append(holds, st.Since.Sub(since))
+				since = time.Time{}
+			}
+		}
+		c.mu.Unlock()
+		want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second, time.Minute, time.Minute}
+		if len(holds) > len(want) {
+			holds = holds[:len(want)]
+		}
+		if diff := cmp.Diff(want, holds); diff != "" {
+			t.Errorf("FAULT holds (-want +got):\n%s", diff)
 		}
 	})
 }

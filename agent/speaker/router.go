@@ -36,16 +36,21 @@ type router struct {
 	done    chan struct{}
 
 	// Owned by the router goroutine.
-	cfg          desired.Router
-	inst         *vrrp.Instance
-	link         *link
-	linkUp       bool   // as last reported
-	linkSeen     bool   // a report has come
-	linkReason   string // why the link is down, as last reported
-	sockErr      error  // why the link has no working socket, as last reported; nil when it has one
-	faulted      bool   // the instance was told InterfaceDown for the faultCause
-	addrFault    bool   // FAULT because the Master could not hold its VIP (AddressFailed)
-	faultErr     error  // why addrFault
+	cfg        desired.Router
+	inst       *vrrp.Instance
+	link       *link
+	linkUp     bool      // as last reported
+	linkSeen   bool      // a report has come
+	linkReason string    // why the link is down, as last reported
+	sockErr    error     // why the link has no working socket, as last reported; nil when it has one
+	faulted    bool      // the instance was told InterfaceDown for the faultCause
+	addrFault  bool      // FAULT because the Master could not hold its VIP (AddressFailed)
+	faultErr   error     // why addrFault, or why unproven
+	addrFaults int       // AddressFailed in a row, without holding the VIP in between
+	faultUntil time.Time // the end of the current AddressFailed hold
+	// unproven: back from an AddressFailed that Check could not see, the router does not preempt
+	// (instConfig) until it has held its VIP as Master.
+	unproven     bool
 	status       Status
 	held         []netip.Prefix // addresses this router put on the interface
 	missing      []netip.Prefix // addresses the Master must hold whose last add or refresh failed
@@ -191,6 +196,8 @@ func (r *router) tick() {
 		r.retry(now)
 	}
 	r.schedule(now)
+	r.settle()
+	r.publishIfChanged()
 }
 
 // receive applies the unicast peer filter, then the checks of RFC 9568 §7.1 that need only the
@@ -230,7 +237,7 @@ func (r *router) drop(err error) {
 func (r *router) apply(d desired.Router) {
 	old := r.cfg
 	r.cfg = d
-	cfg := d.Config
+	cfg := r.instConfig(d.Config)
 	cfg.PrimaryAddress = r.source(r.linkPrimary())
 	if d.Resign && !old.Resign {
 		r.handle(vrrp.SetPriority{Priority: cfg.Priority, Resign: true})
@@ -249,6 +256,24 @@ func (r *router) apply(d desired.Router) {
 		r.start()
 	}
 	r.publishIfChanged()
+}
+
+// instConfig is the instance's configuration for cfg: while unproven, the router does not preempt,
+// start as Master or own the addresses (priority 255 always preempts, RFC 9568 §6.1).
+func (r *router) instConfig(cfg vrrp.Config) vrrp.Config {
+	if r.unproven {
+		cfg.Preempt, cfg.StartAsMaster, cfg.Priority = false, false, min(cfg.Priority, 254)
+	}
+	return cfg
+}
+
+// reconfigure hands the instance the desired configuration again, as instConfig now makes it.
+func (r *router) reconfigure() {
+	cfg := r.instConfig(r.cfg.Config)
+	cfg.PrimaryAddress = r.inst.Config().PrimaryAddress
+	if !configEqual(cfg, r.inst.Config()) {
+		r.handle(vrrp.Reconfigure{Config: cfg})
+	}
 }
 
 // reason explains the router's state or priority in status: a fault says why, otherwise the node
@@ -327,6 +352,7 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 		}
 	}
 	r.schedule(now)
+	r.settle()
 	return dropped
 }
 
