@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -38,6 +39,9 @@ type Options struct {
 	// ShutdownTimeout bounds the goodbye at exit; 0 means DefaultShutdownTimeout. In a pod it must
 	// end before terminationGracePeriodSeconds, when the kubelet kills the agent.
 	ShutdownTimeout time.Duration
+	// StatusReserve is kept back from ShutdownTimeout for the caller to report the routers stopped
+	// between Leave and Close: Leave ends by the deadline minus it (at most half the timeout).
+	StatusReserve time.Duration
 	// Resync is how often the main loop derives the routers again without an event; /healthz
 	// reports the loop as wedged after several missed rounds.
 	Resync time.Duration
@@ -52,7 +56,7 @@ type Node struct {
 	log         logr.Logger
 	addrs       *addresses.Manager
 	ann         *host.Announcers
-	speaker     *speaker.Speaker
+	speaker     routers
 	metrics     *metrics.Metrics
 	health      *health
 	stopMetrics func()
@@ -68,6 +72,16 @@ type Node struct {
 	deadline time.Time // of the whole goodbye, set when it starts
 	leaveErr error
 }
+
+// routers is what the node drives of its speaker.
+type routers interface {
+	Apply([]desired.Router)
+	Shutdown(context.Context) error
+	HookDone(hooks.Result)
+}
+
+// newSpeaker is the speaker of a running node.
+func newSpeaker(o speaker.Options) routers { return speaker.New(o) }
 
 // Start removes the VIPs a previous agent left behind, then starts the speaker with no routers.
 func Start(o Options) (*Node, error) {
@@ -100,15 +114,24 @@ func Start(o Options) (*Node, error) {
 	}
 	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, metrics: metrics.New(reg), health: h,
 		stopMetrics: stopMetrics, reported: map[string]string{}}
-	runner := hooks.NewRunner(o.HookDir, log, func(r hooks.Result) { n.speaker.HookDone(r) })
-	n.hooks = runner
-	n.speaker = speaker.New(speaker.Options{
-		Node: o.Name, Addresses: addrs, Announcer: n.ann, Hooks: noWait{runner},
-		Network: &host.Network{Exclude: n.isVIP, Log: log}, Metrics: n.metrics, Log: log,
-		AddressLifetime: o.AddressLifetime, OnStatus: o.OnStatus,
-	})
+	n.wire(hooks.NewRunner(o.HookDir, log, n.hookDone), newSpeaker)
 	return n, nil
 }
+
+// wire gives n its hook runner and its speaker, made by newSpeaker. The speaker gets the runner
+// without Wait: its Shutdown must return once the routers have left, not wait for the stop hooks,
+// which Close waits for after the caller has reported the routers stopped.
+func (n *Node) wire(runner speaker.HookRunner, newSpeaker func(speaker.Options) routers) {
+	n.hooks = runner
+	n.speaker = newSpeaker(speaker.Options{
+		Node: n.opts.Name, Addresses: n.addrs, Announcer: n.ann, Hooks: noWait{runner},
+		Network: &host.Network{Exclude: n.isVIP, Log: n.log}, Metrics: n.metrics, Log: n.log,
+		AddressLifetime: n.opts.AddressLifetime, OnStatus: n.opts.OnStatus,
+	})
+}
+
+// hookDone hands a hook's result to the speaker.
+func (n *Node) hookDone(r hooks.Result) { n.speaker.HookDone(r) }
 
 // isVIP reports whether a is a VIP this agent holds, never the node's own address.
 func (n *Node) isVIP(a netip.Addr) bool {
@@ -178,8 +201,8 @@ func (n *Node) Waiting(reason string) { n.health.waiting(reason) }
 // Leave stops every router as the agent exits: Masters send priority-0 adverts and remove their
 // addresses, and stop hooks are started. It returns once the routers have left, without waiting for
 // the hooks, so that the caller can report the routers stopped before a slow stop hook uses up the
-// grace period (issue 9 item 11); Close then waits for the hooks. The shutdown timeout bounds Leave
-// and Close together and starts with the first of them.
+// grace period (issue 9 item 11); Close then waits for the hooks. The shutdown timeout bounds Leave,
+// the caller's report (StatusReserve) and Close together and starts with the first of them.
 func (n *Node) Leave() error {
 	n.leaving.Do(func() {
 		n.health.notReady("shutting down")
@@ -187,8 +210,10 @@ func (n *Node) Leave() error {
 		if timeout <= 0 {
 			timeout = DefaultShutdownTimeout
 		}
-		n.deadline = time.Now().Add(timeout)
-		ctx, cancel := context.WithDeadline(context.Background(), n.deadline)
+		start := time.Now()
+		n.deadline = start.Add(timeout)
+		reserve := min(max(n.opts.StatusReserve, 0), timeout/2)
+		ctx, cancel := context.WithDeadline(context.Background(), n.deadline.Add(-reserve))
 		defer cancel()
 		if err := n.speaker.Shutdown(ctx); err != nil {
 			n.leaveErr = fmt.Errorf("leaving the routers: %w", err)
@@ -196,6 +221,10 @@ func (n *Node) Leave() error {
 	})
 	return n.leaveErr
 }
+
+// Deadline is, once Leave has returned, when the goodbye must be over: what the caller does between
+// Leave and Close ends by then too. It is zero before Leave.
+func (n *Node) Deadline() time.Time { return n.deadline }
 
 // Close leaves every router cleanly (Leave, unless the caller did already), waits for the stop hooks
 // within what is left of the shutdown timeout, then releases the node's resources.
@@ -210,20 +239,19 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// leave is Leave, then the wait for the stop hooks, within the shutdown timeout.
+// leave is Leave, then the wait for the stop hooks, within the shutdown timeout. The stop hooks
+// get what is left of it even when some routers did not leave in time.
 func (n *Node) leave() error {
-	if err := n.Leave(); err != nil {
-		return err
-	}
+	err := n.Leave()
 	if n.hooks == nil {
-		return nil
+		return err
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), n.deadline)
 	defer cancel()
-	if err := n.hooks.Wait(ctx); err != nil {
-		return fmt.Errorf("waiting for stop hooks: %w", err)
+	if werr := n.hooks.Wait(ctx); werr != nil {
+		err = errors.Join(err, fmt.Errorf("waiting for stop hooks: %w", werr))
 	}
-	return nil
+	return err
 }
 
 // noWait is a hook runner whose Wait returns at once: Node.leave waits for the hooks instead.

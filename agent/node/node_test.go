@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 )
@@ -33,7 +34,7 @@ func TestShutdownTimeout(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := newTestNode(tc.set, hungHooks{})
+				n := newTestNode(Options{ShutdownTimeout: tc.set}, hungHooks{}, newSpeaker)
 				start := time.Now()
 				err := n.leave()
 				if took := time.Since(start); took != tc.want {
@@ -47,10 +48,11 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 }
 
-// newTestNode is a Node with no routers whose speaker enqueues on h, wired as Start wires it.
-func newTestNode(timeout time.Duration, h speaker.HookRunner) *Node {
-	return &Node{opts: Options{ShutdownTimeout: timeout}, health: newHealth(time.Second), hooks: h,
-		speaker: speaker.New(speaker.Options{Hooks: noWait{h}})}
+// newTestNode is a Node with no routers and hook runner h, wired by the code that wires Start's.
+func newTestNode(o Options, h speaker.HookRunner, newSpeaker func(speaker.Options) routers) *Node {
+	n := &Node{opts: o, health: newHealth(time.Second)}
+	n.wire(h, newSpeaker)
+	return n
 }
 
 // TestLeaveDoesNotWaitForStopHooks proves that the routers can be reported stopped before a stop
@@ -59,7 +61,9 @@ func newTestNode(timeout time.Duration, h speaker.HookRunner) *Node {
 func TestLeaveDoesNotWaitForStopHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const timeout = 25 * time.Second
-		n := newTestNode(timeout, hungHooks{})
+		// The real speaker, wired as Start wires it: were it given the runner itself, its Shutdown
+		// would wait for the hung hook.
+		n := newTestNode(Options{ShutdownTimeout: timeout}, hungHooks{}, newSpeaker)
 		start := time.Now()
 		if err := n.Leave(); err != nil {
 			t.Fatalf("Leave: %v", err)
@@ -76,4 +80,52 @@ func TestLeaveDoesNotWaitForStopHooks(t *testing.T) {
 			t.Errorf("waiting for a hung stop hook: error %v, want the deadline exceeded", err)
 		}
 	})
+}
+
+// slowRouters are routers that leave only when made to: Shutdown returns at its deadline.
+type slowRouters struct{}
+
+func (slowRouters) Apply([]desired.Router) {}
+
+func (slowRouters) HookDone(hooks.Result) {}
+
+func (slowRouters) Shutdown(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestLeaveKeepsTimeForTheStatus proves that routers slow to leave leave the caller StatusReserve
+// of the shutdown timeout to report them stopped, and that the reserve cannot eat the whole
+// timeout: before, Leave could use all of it and the final status write came after.
+func TestLeaveKeepsTimeForTheStatus(t *testing.T) {
+	tests := map[string]struct {
+		timeout, reserve time.Duration
+		wantLeave        time.Duration
+	}{
+		"Leave ends 3 s before the 25 s timeout":                    {25 * time.Second, 3 * time.Second, 22 * time.Second},
+		"no reserve: Leave may use the whole timeout":               {25 * time.Second, 0, 25 * time.Second},
+		"a reserve longer than half a short timeout gets only half": {4 * time.Second, 3 * time.Second, 2 * time.Second},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newTestNode(Options{ShutdownTimeout: tc.timeout, StatusReserve: tc.reserve}, hungHooks{},
+					func(speaker.Options) routers { return slowRouters{} })
+				start := time.Now()
+				if err := n.Leave(); !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Leave: %v, want the deadline exceeded", err)
+				}
+				if took := time.Since(start); took != tc.wantLeave {
+					t.Errorf("Leave took %v, want %v", took, tc.wantLeave)
+				}
+				if d := n.Deadline().Sub(start); d != tc.timeout {
+					t.Errorf("Deadline is %v after the start, want the shutdown timeout %v", d, tc.timeout)
+				}
+				_ = n.leave()
+				if took := time.Since(start); took != tc.timeout {
+					t.Errorf("the goodbye took %v, want the shutdown timeout %v", took, tc.timeout)
+				}
+			})
+		})
+	}
 }
