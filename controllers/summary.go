@@ -79,7 +79,8 @@ type Event struct {
 //     the node does now, and the live Master must win. The conditions name such entries;
 //   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
 //   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (an older
-//     VirtualIP with the same VRID and family on a node of both, on the same interface), else
+//     VirtualIP with the same VRID and family on a node of both, on the same interface, or a live
+//     agent that reports it refused the router for that reason), else
 //     HookFailed (an entry's last hook exited non-zero or timed out), else NoMaster (entries, none
 //     MASTER), else False (Healthy).
 //
@@ -150,6 +151,9 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 
 	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue}
 	conflicts := routerIDConflicts(vip, selector, others, nodes)
+	if conflicts == "" {
+		conflicts = refusals(live)
+	}
 	hooks := failedHooks(live)
 	switch {
 	case len(masters) > 1:
@@ -344,6 +348,19 @@ func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others [
 			o.Name, vip.Spec.VirtualRouterID, family, nodeList(shared)))
 	}
 	slices.Sort(found)
+	return strings.Join(limit(found, 3), "; ")
+}
+
+// refusals describes the live entries whose agent refused the router for a VRID another VirtualIP
+// holds on that node; empty when none did. The agent knows what the controller may not: the
+// interface an older VirtualIP in error would take there, which it reports with no entry of its own.
+func refusals(live []vrrpv1.NodeStatus) string {
+	var found []string
+	for _, e := range live {
+		if e.State == vrrpv1.StateFault && e.Reason == vrrpv1.ReasonRouterIDConflict {
+			found = append(found, fmt.Sprintf("node %s refuses it: %s", e.Node, e.Message))
+		}
+	}
 	return strings.Join(limit(found, 3), "; ")
 }
 

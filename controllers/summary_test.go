@@ -237,6 +237,17 @@ func TestSummarize(t *testing.T) {
 				cond("Degraded", "True", "RouterIDConflict", "VirtualIP db, older, uses VRID 51 for IPv4 on the same interface of node b: "+refused),
 			}},
 		},
+		"an agent that refuses the VirtualIP for a reused VRID is a conflict where the controller cannot tell the interfaces": {
+			vip: vip("web", 51, "198.51.100.1/24", created(now), withInterface("eth0"), withEntries(
+				entry("a", "FAULT", withReason("RouterIDConflict"), func(e *vrrpv1.NodeStatus) {
+					e.Message = `virtual router "web": VRID 51 on eth0 is also used by VirtualIP "db": virtual router ID already in use on this interface`
+				}), entry("b", "MASTER", onInterface("eth0")))),
+			others: []vrrpv1.VirtualIP{*vip("db", 51, "198.51.100.2/24", created(earlier), withEntries(entry("a", "FAULT", withReason("SecretUnavailable"))))},
+			want: Summary{Master: "b", Conditions: []metav1.Condition{
+				cond("Ready", "True", "OneMaster", "node b is MASTER"),
+				cond("Degraded", "True", "RouterIDConflict", `node a refuses it: virtual router "web": VRID 51 on eth0 is also used by VirtualIP "db": virtual router ID already in use on this interface`),
+			}},
+		},
 		"interfaces chosen per node that the agents report as different are no conflict": {
 			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", onInterface("eth0")), entry("b", "BACKUP", onInterface("eth0")),
 				entry("c", "BACKUP", onInterface("eth0")))),

@@ -222,7 +222,8 @@ func Derive(in Inputs) Result {
 	}
 	// Routers take wire identities oldest first (creation time, then name), so the VirtualIP that was
 	// there first keeps its VRID on every node and at every run, and a newcomer that reuses it is the
-	// one refused. Objects without a creation time (standalone manifests) go by name.
+	// one refused, also while the first one cannot run here (reservation), as the controller's
+	// RouterIDConflict says. Objects without a creation time (standalone manifests) go by name.
 	slices.SortStableFunc(vips, func(a, b *vrrpv1.VirtualIP) int {
 		return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
 	})
@@ -241,6 +242,13 @@ func Derive(in Inputs) Result {
 		switch {
 		case err != nil:
 			fail(err)
+			// It keeps its VRID here while it cannot run, so that a newer one is refused now rather
+			// than stopped when this error clears.
+			if key, ok := reservation(in, self, vip); ok {
+				if _, dup := taken[key]; !dup {
+					taken[key] = vip.Name
+				}
+			}
 			continue
 		case !ok:
 			continue

@@ -669,6 +669,41 @@ func TestDerive(t *testing.T) {
 			want:     []Router{router("z-first", 10, "198.51.100.11/24")},
 			wantErrs: map[string]string{"a-newcomer": "RouterIDConflict"},
 		},
+		"a newer VirtualIP that reuses a VRID is refused while the older one's Secret is missing": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a-newcomer", 10, "198.51.100.10/24", created(2)),
+				vip("z-first", 10, "198.51.100.11/24", created(1), pass("vrrp-system", "gone", "password")),
+			}},
+			wantErrs: map[string]string{"z-first": "SecretUnavailable", "a-newcomer": "RouterIDConflict"},
+		},
+		"a newer VirtualIP that reuses a VRID is refused while the older one's hooks are invalid": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a-newcomer", 10, "198.51.100.10/24", created(2)),
+				vip("z-first", 10, "198.51.100.11/24", created(1), func(v *vrrpv1.VirtualIP) { v.Spec.Hooks = &vrrpv1.Hooks{Timeout: dur(0)} }),
+			}},
+			wantErrs: map[string]string{"z-first": "InvalidSpec", "a-newcomer": "RouterIDConflict"},
+		},
+		"an older VirtualIP in error keeps no VRID where it is not selected, in another family or on another interface": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("elsewhere", 10, "198.51.100.12/24", created(1), pass("vrrp-system", "gone", "password"),
+					func(v *vrrpv1.VirtualIP) {
+						v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"zone": "far"}}
+					}),
+				vip("v6", 10, "2001:db8:1::10/64", created(1), pass("vrrp-system", "gone", "password")),
+				vip("eth1", 10, "203.0.113.10/24", created(1), pass("vrrp-system", "gone", "password")),
+				vip("newcomer", 10, "198.51.100.10/24", created(2)),
+			}},
+			want:     []Router{router("newcomer", 10, "198.51.100.10/24")},
+			wantErrs: map[string]string{"v6": "SecretUnavailable", "eth1": "SecretUnavailable"},
+		},
+		"an older VirtualIP whose interface cannot be chosen keeps no VRID: which one it would take is unknown": {
+			in: Inputs{NodeName: "n1", Interfaces: []Interface{{Name: "eth0", Up: true, Prefixes: prefixes("198.51.100.2/25")}}, VirtualIPs: []vrrpv1.VirtualIP{
+				vip("nowhere", 10, "198.51.100.200/24", created(1)),
+				vip("newcomer", 10, "198.51.100.10/24", created(2)),
+			}},
+			want:     []Router{router("newcomer", 10, "198.51.100.10/24")},
+			wantErrs: map[string]string{"nowhere": "NoInterface"},
+		},
 		"a VirtualIP listed twice is refused the second time, whatever their ages": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
 				vip("a", 10, "198.51.100.10/24", created(1)),
