@@ -126,7 +126,8 @@ func TestTheAgentReassertsItsStatusEntry(t *testing.T) {
 		if e == nil {
 			return false, "no entry of primary"
 		}
-		return e.State == vrrpv1.StateMaster && e.Priority == 150 && e.Address == "198.51.100.2", fmt.Sprintf("%+v", *e)
+		return e.State == vrrpv1.StateMaster && e.Priority == 150 && e.Address == "198.51.100.2" &&
+			e.Reason == "" && e.Message == "" && e.LastHook == nil, fmt.Sprintf("%+v", *e)
 	}
 	testenv.Eventually(t, 5*time.Second, "primary's entry, with the address it sends from", asWritten)
 
@@ -154,6 +155,17 @@ func TestTheAgentReassertsItsStatusEntry(t *testing.T) {
 		}},
 		{"the entry edited by hand is restored within a resync", func(t *testing.T) {
 			patch := client.RawPatch(types.MergePatchType, []byte(`{"status":{"nodes":[{"node":"primary","state":"BACKUP","priority":1}]}}`))
+			if err := admin.Status().Patch(ctx, newVIP(), patch, client.FieldOwner("someone")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"fields the agent leaves empty, set by another writer, are removed within a resync", func(t *testing.T) {
+			// A forced apply takes over only the fields it sends: these it does not send.
+			patch := client.RawPatch(types.JSONPatchType, []byte(`[
+				{"op":"test","path":"/status/nodes/0/node","value":"primary"},
+				{"op":"add","path":"/status/nodes/0/reason","value":"Hijacked"},
+				{"op":"add","path":"/status/nodes/0/message","value":"hands off"},
+				{"op":"add","path":"/status/nodes/0/lastHook","value":{"kind":"master","exitCode":1}}]`))
 			if err := admin.Status().Patch(ctx, newVIP(), patch, client.FieldOwner("someone")); err != nil {
 				t.Fatal(err)
 			}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,8 +43,13 @@ const (
 
 // reassertAfter is how long after its write an entry may still look different in the cache without
 // being applied again: the cache catches up with the agent's own writes within milliseconds, and a
-// later difference means someone else changed or removed the entry.
+// later difference means someone else changed or removed the entry. Each re-assert of the same
+// entry in a row doubles it, up to reassertMax: a writer that keeps undoing ours (the controller
+// whose cache counts this node out, a re-assert the API server takes but does not keep) is not
+// fought once a second.
 var reassertAfter = time.Second
+
+const reassertMax = time.Minute
 
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
 // rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
@@ -70,6 +79,17 @@ type reporter struct {
 	sources map[string]string    // router -> the unicast source this node publishes
 	landed  map[string]time.Time // router -> when its entry's last write landed
 	verify  bool                 // compare the cache's entries with ours before the next flush
+	// reasserts counts the re-asserts of each entry in a row, until it is seen as written.
+	reasserts map[string]int
+	// foreign holds, for each entry to re-assert, the entry as the cache had it: fields in it that
+	// ours leaves empty are someone else's, which an apply cannot take away (see writeEntry).
+	foreign map[string]foreignEntry
+}
+
+// foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
+type foreignEntry struct {
+	index int
+	entry *vrrpv1.NodeStatus
 }
 
 // refusal is a write the API server refused, as last logged.
@@ -91,7 +111,8 @@ func newReporter(node string, log logr.Logger) *reporter {
 	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
-		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true}
+		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
+		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}}
 }
 
 // connect gives the reporter its client, recorder and metrics; it is called before Start.
@@ -229,6 +250,8 @@ func (r *reporter) flush(ctx context.Context) bool {
 		work[name] = r.entries[name]
 	}
 	clear(r.dirty)
+	foreign := r.foreign
+	r.foreign = map[string]foreignEntry{}
 	labels := r.labels
 	r.labels = false
 	masters := slices.Sorted(maps.Keys(r.masters))
@@ -239,6 +262,9 @@ func (r *reporter) flush(ctx context.Context) bool {
 	ok := true
 	for name, e := range work {
 		err := r.writeEntry(ctx, name, e)
+		if f, found := foreign[name]; found && err == nil && e != nil {
+			err = r.removeForeign(ctx, name, e, f)
+		}
 		r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+name, err)
 		if err != nil {
 			r.redo(name)
@@ -293,20 +319,38 @@ func (r *reporter) reassert(ctx context.Context) {
 	for i := range vips.Items {
 		v := &vips.Items[i]
 		want := r.entries[v.Name]
-		if want == nil || r.dirty[v.Name] || now.Sub(r.landed[v.Name]) < reassertAfter {
-			continue // none of ours, a write is due anyway, or the cache may not have it yet
+		if want == nil || r.dirty[v.Name] {
+			continue // none of ours, or a write is due anyway
 		}
 		var got *vrrpv1.NodeStatus
-		if j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }); j >= 0 {
+		j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node })
+		if j >= 0 {
 			got = &v.Status.Nodes[j]
 		}
 		if sameEntry(got, want) {
+			delete(r.reasserts, v.Name)
 			continue
 		}
+		n := r.reasserts[v.Name]
+		if now.Sub(r.landed[v.Name]) < reassertWait(n) {
+			continue // the cache may not have our write yet, or we are backing off
+		}
 		r.log.Info("this node's status entry is missing or differs from what the agent wrote; writing it again",
-			"virtualIP", v.Name, "found", got != nil)
+			"virtualIP", v.Name, "found", got != nil, "inARow", n+1)
+		r.reasserts[v.Name] = n + 1
 		r.dirty[v.Name] = true
+		if got != nil {
+			r.foreign[v.Name] = foreignEntry{index: j, entry: got.DeepCopy()}
+		}
 	}
+}
+
+// reassertWait is how long after the last write the n+1st re-assert in a row may come.
+func reassertWait(n int) time.Duration {
+	if n >= 16 {
+		return reassertMax
+	}
+	return min(reassertAfter<<n, reassertMax)
 }
 
 // sameEntry compares entries as the API server stores them: times in whole seconds.
@@ -395,6 +439,77 @@ func (r *reporter) writeEntry(ctx context.Context, name string, e *vrrpv1.NodeSt
 		return fmt.Errorf("applying %s's status entry of VirtualIP %s: %w", r.node, name, err)
 	}
 	return nil
+}
+
+// removeForeign removes from this node's entry the fields that want leaves empty and the entry
+// found (f) has: someone else set them, and a forced apply only takes over the fields it sends, so
+// they would stay and the entry never be as written. A JSON patch removes them, guarded by a test
+// that the entry at f's index is still this node's; a failed guard waits for the next re-assert.
+func (r *reporter) removeForeign(ctx context.Context, name string, want *vrrpv1.NodeStatus, f foreignEntry) error {
+	got, err := toMap(f.entry)
+	if err != nil {
+		return err
+	}
+	ours, err := toMap(want)
+	if err != nil {
+		return err
+	}
+	entry := fmt.Sprintf("/status/nodes/%d", f.index)
+	extra := extraFields(got, ours, entry)
+	if len(extra) == 0 {
+		return nil
+	}
+	ops := []map[string]any{{"op": "test", "path": entry + "/node", "value": r.node}}
+	for _, p := range extra {
+		ops = append(ops, map[string]any{"op": "remove", "path": p})
+	}
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return fmt.Errorf("encoding the removal of %v: %w", extra, err)
+	}
+	vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	err = r.c.Status().Patch(ctx, vip, client.RawPatch(types.JSONPatchType, data), client.FieldOwner(FieldManager+r.node))
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case apierrors.IsInvalid(err) || statusCode(err) == http.StatusUnprocessableEntity:
+		// The entry moved or changed since the cache showed it: the next re-assert looks again.
+		r.log.V(1).Info("removing fields of others from this node's status entry", "virtualIP", name, "error", err.Error())
+		return nil
+	case err != nil:
+		return fmt.Errorf("removing %v from %s's status entry of VirtualIP %s: %w", extra, r.node, name, err)
+	}
+	r.log.Info("removed fields this node's agent leaves empty from its status entry", "virtualIP", name, "fields", extra)
+	return nil
+}
+
+// statusCode is the HTTP status of an API error, 0 for others.
+func statusCode(err error) int32 {
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		return s.Status().Code
+	}
+	return 0
+}
+
+// extraFields lists, as JSON pointers under prefix, the fields of got that ours lacks, descending
+// into objects both have.
+func extraFields(got, ours map[string]any, prefix string) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		p := prefix + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k)
+		o, ok := ours[k]
+		if !ok {
+			out = append(out, p)
+			continue
+		}
+		gm, gok := got[k].(map[string]any)
+		om, ook := o.(map[string]any)
+		if gok && ook {
+			out = append(out, extraFields(gm, om, p)...)
+		}
+	}
+	return out
 }
 
 // writeLabels server-side-applies vrrp.dev/master-<name>=true for the routers this node is MASTER

@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -309,4 +311,64 @@ func TestTheUnicastSourceIsPublished(t *testing.T) {
 			t.Errorf("%s: wrote %s, want %s", s.what, last, cmp.Or(s.want, "no address"))
 		}
 	}
+}
+
+// TestAReassertThatDoesNotStickBacksOff: while another writer keeps removing this node's entry (the
+// controller whose cache counts the node out) or the API server keeps it other than written, the
+// agent writes it again at 1 s, 2 s, 4 s... up to once a minute, not once a second.
+func TestAReassertThatDoesNotStickBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme := runtime.NewScheme()
+		if err := clientgoscheme.AddToScheme(scheme); err != nil {
+			t.Fatal(err)
+		}
+		if err := vrrpv1.AddToScheme(scheme); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var writes []time.Time
+		c := fake.NewClientBuilder().WithScheme(scheme).
+			WithObjects(&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}}).
+			WithInterceptorFuncs(interceptor.Funcs{
+				Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+					return nil
+				},
+				// Taken, and removed again at once: the entry never shows.
+				SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+					mu.Lock()
+					writes = append(writes, time.Now())
+					mu.Unlock()
+					return nil
+				},
+			}).Build()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, events.NewFakeRecorder(10), metrics.New(nil))
+		res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
+		go func() { _ = rep.Start(ctx) }()
+		start := time.Now()
+		// The agent's resync: a sync every second for five minutes.
+		for range 300 {
+			time.Sleep(time.Second)
+			rep.participate(res)
+			synctest.Wait()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var at []time.Duration
+		for _, w := range writes {
+			at = append(at, w.Sub(start).Round(time.Second))
+		}
+		t.Logf("writes in five minutes at %v", at)
+		// The first write, then re-asserts 1, 2, 4, 8, 16, 32 and 60, 60, 60 s apart.
+		if len(writes) > 10 {
+			t.Errorf("%d writes of an entry that never stuck in five minutes, want at most 10", len(writes))
+		}
+		if last := writes[len(writes)-1]; time.Since(last) > reassertMax+time.Second {
+			t.Errorf("the last re-assert was %v ago, want one at least every %v", time.Since(last), reassertMax)
+		}
+	})
 }
