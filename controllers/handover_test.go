@@ -47,6 +47,17 @@ func TestHandoverBound(t *testing.T) {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", prio(0)), entry("b", "INIT", prio(0)))),
 			want: 3*time.Second + 996093750*time.Nanosecond,
 		},
+		"no MASTER with every live entry FAULT or STOPPED is not held: no Backup can take over": {
+			vip: vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", prio(100)), entry("b", "STOPPED", prio(0)))),
+		},
+		"no MASTER with every entry dark is not held, at VRRPv2's longest interval either": {
+			vip:  vip("web", 51, "198.51.100.1/24", v2, interval(255*time.Second), withEntries(entry("a", "MASTER", prio(1)), entry("b", "BACKUP", prio(1)))),
+			dark: map[string]string{"a": DarkNodeUnreachable, "b": DarkAgentGone},
+		},
+		"no MASTER waits for the lowest priority of the routers that can take over, not of a FAULT one": {
+			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", prio(1)), entry("b", "BACKUP", prio(128)))),
+			want: 3*time.Second + 500*time.Millisecond,
+		},
 		"version 2 skews in seconds whatever the interval: 3 × 5s + 156/256 s": {
 			vip:  vip("web", 51, "198.51.100.1/24", v2, interval(5*time.Second), withEntries(entry("a", "BACKUP", prio(100)))),
 			want: 15*time.Second + 609375*time.Microsecond,

@@ -188,7 +188,9 @@ const reportLatency = time.Second
 //     3 × Master_Adver_Interval + Skew_Time, after the Master went silent or, at startup, after
 //     leaving Initialize (§6.4.1, §6.4.2). A Master that resigns (priority 0) is replaced after
 //     Skew_Time alone. Skew_Time is longest for the lowest priority, so the bound is that of the
-//     lowest-priority entry: whichever Backup takes over does so within it.
+//     lowest-priority entry: whichever Backup takes over does so within it. Only a router in
+//     Backup, or in Initialize on its way there, can take over: with none live (all FAULT or
+//     STOPPED, or every node dark) no handover is under way and nothing is held.
 //   - SplitBrain: a Master that receives an advertisement of a higher priority (or of the same
 //     priority from a higher address) becomes Backup at once (§6.4.3), and a new Master sends one
 //     advertisement as it takes over and then one per Master_Adver_Interval (§6.4.2). Two Masters
@@ -208,11 +210,18 @@ func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.Node
 		version = uint8(vrrpv1.VRRPv2)
 	}
 	// Priorities a Backup can have (1-254, RFC 9568 §5.2.4); none known: 1, the longest Skew_Time.
-	lowest := int32(0)
+	lowest, takers := int32(0), 0
 	for _, e := range live {
+		if e.State != vrrpv1.StateBackup && e.State != vrrpv1.StateInit {
+			continue
+		}
+		takers++
 		if e.Priority >= 1 && e.Priority <= 254 && (lowest == 0 || e.Priority < lowest) {
 			lowest = e.Priority
 		}
+	}
+	if takers == 0 {
+		return 0
 	}
 	lowest = max(lowest, 1)
 	return vrrp.MasterDownInterval(version, uint8(lowest), interval)
