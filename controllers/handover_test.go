@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -86,62 +87,103 @@ func TestHandoverBound(t *testing.T) {
 }
 
 // TestHandoversHold runs the hold of one VirtualIP through sequences of summaries on a fake
-// timeline: each step is a summary seen at an offset from the start, and the wait it gets.
+// timeline: each step is a summary seen at an offset from the start, the wait it gets and whether
+// it is reported as flapping.
 func TestHandoversHold(t *testing.T) {
 	const latency = time.Second
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
 	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: 3600 * time.Millisecond}
 	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	slow := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: 10 * time.Second}
 	type step struct {
-		at   time.Duration
-		vip  string
-		sum  Summary
-		wait time.Duration
+		at       time.Duration
+		vip      string
+		sum      Summary
+		wait     time.Duration
+		flapping bool
+	}
+	// flap is a short two-Master episode at `at` that ends half a second later.
+	flap := func(at time.Duration, flapping bool) []step {
+		wait := 2 * time.Second
+		if flapping {
+			wait = 0
+		}
+		return []step{{at, "web", split, wait, flapping}, {at + 500*time.Millisecond, "web", one, 0, false}}
 	}
 	tests := map[string][]step{
 		"a settled summary is never held": {
-			{0, "web", one, 0},
-			{time.Hour, "web", one, 0},
+			{0, "web", one, 0, false},
+			{time.Hour, "web", one, 0, false},
 		},
 		"no MASTER is held for its bound and the latency, counted from when it was first seen": {
-			{0, "web", none, 4600 * time.Millisecond},
-			{2 * time.Second, "web", none, 2600 * time.Millisecond},
-			{4600 * time.Millisecond, "web", none, 0},
-			{time.Minute, "web", none, 0},
+			{0, "web", none, 4600 * time.Millisecond, false},
+			{2 * time.Second, "web", none, 2600 * time.Millisecond, false},
+			{4600 * time.Millisecond, "web", none, 0, false},
+			{time.Minute, "web", none, 0, false},
 		},
 		"a handover that ends within the bound is never let through": {
-			{0, "web", one, 0},
-			{time.Second, "web", none, 4600 * time.Millisecond},
-			{3 * time.Second, "web", one, 0},
+			{0, "web", one, 0, false},
+			{time.Second, "web", none, 4600 * time.Millisecond, false},
+			{3 * time.Second, "web", one, 0, false},
 		},
 		"two MASTERs have the shorter bound of one interval": {
-			{0, "web", split, 2 * time.Second},
-			{1500 * time.Millisecond, "web", split, 500 * time.Millisecond},
-			{2 * time.Second, "web", split, 0},
+			{0, "web", split, 2 * time.Second, false},
+			{1500 * time.Millisecond, "web", split, 500 * time.Millisecond, false},
+			{2 * time.Second, "web", split, 0, false},
 		},
-		"a change from two MASTERs to none waits the bound of none afresh": {
-			{0, "web", split, 2 * time.Second},
-			{time.Second, "web", none, 4600 * time.Millisecond},
+		"a change from two MASTERs to none goes on waiting from the first, for the larger bound": {
+			{0, "web", split, 2 * time.Second, false},
+			{time.Second, "web", none, 3600 * time.Millisecond, false},
+			{4600 * time.Millisecond, "web", none, 0, false},
+		},
+		"no MASTER and two MASTERs taking turns every 3s are one stretch, reported after the larger bound": {
+			{0, "web", none, 4600 * time.Millisecond, false},
+			{3 * time.Second, "web", split, 1600 * time.Millisecond, false},
+			{6 * time.Second, "web", none, 0, false},
+			{9 * time.Second, "web", split, 0, false},
+			{180 * time.Second, "web", none, 0, false},
+		},
+		"a stretch once reported is held no longer when its bound grows": {
+			{0, "web", split, 2 * time.Second, false},
+			{2 * time.Second, "web", split, 0, false},
+			{2500 * time.Millisecond, "web", none, 0, false},
 		},
 		"a settled summary between two gaps starts the second one's wait afresh": {
-			{0, "web", none, 4600 * time.Millisecond},
-			{4 * time.Second, "web", one, 0},
-			{5 * time.Second, "web", none, 4600 * time.Millisecond},
+			{0, "web", none, 4600 * time.Millisecond, false},
+			{4 * time.Second, "web", one, 0, false},
+			{5 * time.Second, "web", none, 4600 * time.Millisecond, false},
+		},
+		"the fourth short two-MASTER episode within a minute is reported at once, and so are the ones after it": slices.Concat(
+			flap(0, false), flap(10*time.Second, false), flap(20*time.Second, false),
+			flap(30*time.Second, true), flap(40*time.Second, true),
+		),
+		"short episodes further apart than the window are handovers, each held": slices.Concat(
+			flap(0, false), flap(30*time.Second, false), flap(61*time.Second, false), flap(92*time.Second, false), flap(123*time.Second, false),
+		),
+		"the window grows with the bound: ten times the largest bound and the latency, 110s for 10s": {
+			{0, "web", slow, 11 * time.Second, false},
+			{time.Second, "web", one, 0, false},
+			{40 * time.Second, "web", slow, 11 * time.Second, false},
+			{41 * time.Second, "web", one, 0, false},
+			{80 * time.Second, "web", slow, 11 * time.Second, false},
+			{81 * time.Second, "web", one, 0, false},
+			{110 * time.Second, "web", slow, 0, true},
 		},
 		"VirtualIPs are timed apart": {
-			{0, "web", none, 4600 * time.Millisecond},
-			{3 * time.Second, "db", none, 4600 * time.Millisecond},
-			{4600 * time.Millisecond, "web", none, 0},
-			{4600 * time.Millisecond, "db", none, 3 * time.Second},
+			{0, "web", none, 4600 * time.Millisecond, false},
+			{3 * time.Second, "db", none, 4600 * time.Millisecond, false},
+			{4600 * time.Millisecond, "web", none, 0, false},
+			{4600 * time.Millisecond, "db", none, 3 * time.Second, false},
 		},
 	}
 	for name, steps := range tests {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
 			for i, s := range steps {
-				if got := h.hold(s.vip, s.sum, start.Add(s.at), latency); got != s.wait {
-					t.Errorf("step %d (%s %s at %v): wait %v, want %v", i, s.vip, readyReason(s.sum), s.at, got, s.wait)
+				wait, flapping := h.hold(s.vip, s.sum, start.Add(s.at), latency)
+				if wait != s.wait || (flapping != "") != s.flapping {
+					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, flapping, s.wait, s.flapping)
 				}
 			}
 		})
@@ -154,7 +196,7 @@ func TestHandoversForgetADeletedVirtualIP(t *testing.T) {
 	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: time.Second}
 	h.hold("web", none, at, 0)
 	h.forget("web")
-	if got := h.hold("web", none, at.Add(time.Minute), 0); got != time.Second {
+	if got, _ := h.hold("web", none, at.Add(time.Minute), 0); got != time.Second {
 		t.Errorf("a VirtualIP recreated with the same name waits %v, want its full bound", got)
 	}
 }

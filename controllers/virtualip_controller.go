@@ -246,7 +246,8 @@ func conflictFields(v *vrrpv1.VirtualIP) conflictView {
 // both writes are conditional on the object not having changed since it was read, so conditions are
 // always compared with what is stored and each transition is announced by one Event. A reconcile
 // that loses a race runs again on the newer object. A summary that a handover may still settle is
-// held back, neither written nor announced, until it has lasted longer than the protocol's bound.
+// held back, neither written nor announced, until it has lasted longer than the protocol's bound,
+// unless such gaps keep recurring (handovers.hold).
 func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	vip := &vrrpv1.VirtualIP{}
@@ -300,11 +301,13 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)
-	if wait := r.handovers.hold(vip.Name, sum, r.now().Time, latency); wait > 0 {
+	wait, flapping := r.handovers.hold(vip.Name, sum, r.now().Time, latency)
+	if wait > 0 {
 		logger.V(1).Info("VirtualIP may be handing over; holding its summary", "virtualIP", vip.Name,
 			"reason", readyReason(sum), "bound", sum.Settling+latency, "wait", wait)
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	sum.flapping(flapping)
 	if err := r.applyStatus(ctx, vip, sum); err != nil {
 		if apierrors.IsConflict(err) {
 			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "error", err.Error())

@@ -680,9 +680,10 @@ func entryNodes(v *vrrpv1.VirtualIP) []string {
 }
 
 // handover drives a reconciler on a fake clock through a handover that stays within the protocol's
-// bounds and through gaps that outlast them (issue 9 item 8). Its VirtualIP advertises every
-// second; the entries' lowest priority is 100, so no Master is held for Master_Down_Interval,
-// 3s + 156/256 s, and two Masters for one interval, each plus the default latency of 1s.
+// bounds, through gaps that outlast them and through short gaps that keep recurring (issue 9
+// item 8). Its VirtualIP advertises every second; the entries' lowest priority is 100, so no
+// Master is held for Master_Down_Interval, 3s + 156/256 s, and two Masters for one interval, each
+// plus the default latency of 1s.
 func (e *env) handover(t *testing.T) {
 	ctx := context.Background()
 	e.nodes(t, "handover", "handover-a", "handover-b")
@@ -758,4 +759,25 @@ func (e *env) handover(t *testing.T) {
 	step("no Master, just now, again", time.Minute, noMaster, "handover-a", "OneMaster")
 	step("no Master past the bound", noMaster, 0, "", "NoMaster",
 		"Warning NoMaster no node is MASTER: handover-a FAULT, handover-b BACKUP")
+	e.agent(t, v.Name, "handover-a", "MASTER", prio(200))
+	step("a Master again", time.Minute, 0, "handover-a", "OneMaster",
+		"Normal MasterElected node handover-a is MASTER", "Normal Healthy node handover-a is MASTER")
+
+	// Two Masters for half a second every ten: each within the bound, but the fourth within a
+	// minute is flapping, reported at once.
+	for i := 1; i <= 3; i++ {
+		e.agent(t, v.Name, "handover-b", "MASTER")
+		step(fmt.Sprintf("flap %d", i), 10*time.Second, twoOf, "handover-a", "OneMaster")
+		e.agent(t, v.Name, "handover-b", "BACKUP")
+		step(fmt.Sprintf("flap %d over", i), 500*time.Millisecond, 0, "handover-a", "OneMaster")
+	}
+	e.agent(t, v.Name, "handover-b", "MASTER")
+	step("flap 4", 10*time.Second, 0, "", "SplitBrain",
+		"Warning SplitBrain 2 nodes are MASTER: handover-a, handover-b; flapping: 4 times without exactly one MASTER within 1m0s")
+	if ready := meta.FindStatusCondition(e.get(t, v.Name).Status.Conditions, "Ready"); !strings.HasSuffix(ready.Message, "; flapping: 4 times without exactly one MASTER within 1m0s") {
+		t.Errorf("Ready message %q does not say it is flapping", ready.Message)
+	}
+	e.agent(t, v.Name, "handover-b", "BACKUP")
+	step("flap 4 over", 500*time.Millisecond, 0, "handover-a", "OneMaster",
+		"Normal MasterElected node handover-a is MASTER", "Normal Healthy node handover-a is MASTER")
 }
