@@ -53,7 +53,8 @@ type Summary struct {
 	Events []Event
 	// Settling is how long VRRP itself may take to end the state Ready reports, zero when that state
 	// is settled. A handover passes through no Master or two (handoverBound); the controller
-	// announces such a state only once it has lasted longer.
+	// announces such a state only once it has lasted longer, or when such states keep recurring
+	// (handovers.hold).
 	Settling time.Duration
 }
 
