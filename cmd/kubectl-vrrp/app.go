@@ -290,8 +290,7 @@ func explainAPIError(err error) error {
 	case err == nil:
 		return nil
 	case meta.IsNoMatchError(err):
-		return fmt.Errorf("the VirtualIP CRD is not installed: the server has no resource type virtualips.%s (install the chart, or `make install`): %w",
-			vrrpv1.GroupVersion.Group, err)
+		return noCRDError{err}
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("no permission: %w", err)
 	case apierrors.IsUnauthorized(err):
@@ -299,6 +298,17 @@ func explainAPIError(err error) error {
 	}
 	return err
 }
+
+// noCRDError is the API server's answer when the VirtualIP CRD is missing. It says so in words and
+// leaves out the discovery details, which name no resource a person would look for.
+type noCRDError struct{ err error }
+
+func (e noCRDError) Error() string {
+	return fmt.Sprintf("the VirtualIP CRD is not installed: the server has no resource type virtualips.%s (install the chart, or `make install`)",
+		vrrpv1.GroupVersion.Group)
+}
+
+func (e noCRDError) Unwrap() error { return e.err }
 
 // getVIP reads one VirtualIP with errors a person understands.
 func getVIP(ctx context.Context, c client.Client, name string) (*vrrpv1.VirtualIP, error) {
