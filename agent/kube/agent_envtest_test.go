@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -111,8 +112,11 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 	theirs := in.VirtualIPs[0].DeepCopy()
 	theirs.Name, theirs.Spec.VirtualRouterID = "theirs", 53
 	theirs.Spec.Authentication.SecretRef = vrrpv1.SecretKeyReference{Namespace: "tenant", Name: "their-auth", Key: "password"}
+	plain := in.VirtualIPs[0].DeepCopy()
+	plain.Name, plain.Spec.VirtualRouterID, plain.Spec.Authentication = "plain", 54, nil
 	must(c.Create(ctx, services))
 	must(c.Create(ctx, theirs))
+	must(c.Create(ctx, plain))
 
 	// The node restarts while the API server is away: it runs its last known configuration first.
 	dir := t.TempDir()
@@ -127,9 +131,9 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		t.Fatalf("from the snapshot: %+v, want services held back", res)
 	}
 
-	mgr, err := newManager(agentCfg, scheme, logr.Discard(), "vrrp-system")
+	mgr, err := newManager(agentCfg, scheme, logr.Discard(), "vrrp-system", a.secrets.watchError)
 	must(err)
-	a.cache, a.secrets.reader = mgr.GetCache(), mgr.GetCache()
+	a.connect(mgr)
 	must(mgr.Add(a))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -170,6 +174,12 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		r, _ := router(res)
 		if !r.Config.Preempt || !r.Config.StartAsMaster {
 			t.Errorf("services after the caches synced: Preempt %v, StartAsMaster %v; want both true", r.Config.Preempt, r.Config.StartAsMaster)
+		}
+	})
+
+	t.Run("the agent's ServiceAccount may ask the API server whether it answers, which dates the last known configuration", func(t *testing.T) {
+		if err := a.askAPIServer(ctx); err != nil {
+			t.Error(err)
 		}
 	})
 
@@ -217,4 +227,75 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		must(c.Create(ctx, authSecret("vrrp-system", "vrrp-auth", "password", "rotated2")))
 		testenv.Eventually(t, 10*time.Second, "the recreated Secret's password is derived", password("rotated2"))
 	})
+
+	// Agents of other namespaces: the ServiceAccount tenant/vrrp-operator-agent has the agent's
+	// ClusterRole but no Role for the Secrets of tenant.
+	must(c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "tenant-agent"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vrrp-operator-agent", Namespace: "tenant"}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "vrrp-operator-agent"}}))
+	tenantCfg := rest.CopyConfig(cfg)
+	tenantCfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:tenant:vrrp-operator-agent",
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:tenant", "system:authenticated"}}
+
+	t.Run("without the Role for the Secrets of its namespace, the agent runs the VirtualIPs without authentication and says why the others wait", func(t *testing.T) {
+		plane := runAgent(t, scheme, tenantCfg, "tenant")
+		took := testenv.Eventually(t, 30*time.Second, "plain runs", func() (bool, string) {
+			res, _ := plane.last()
+			return len(res.Routers) == 1 && res.Routers[0].Name == "plain", fmt.Sprintf("%+v", res)
+		})
+		res, _ := plane.last()
+		refused := map[string]string{}
+		for _, e := range res.Errors {
+			refused[e.Name] = e.Reason() + ": " + e.Error()
+		}
+		if r := refused["theirs"]; !strings.Contains(r, "SecretUnavailable") || !strings.Contains(r, "cannot list Secrets in namespace tenant: forbidden") {
+			t.Errorf("theirs: %q, want SecretUnavailable saying the Secrets of tenant cannot be listed", r)
+		}
+		if r := refused["services"]; !strings.Contains(r, "SecretUnavailable") || !strings.Contains(r, "reads Secrets only in its own namespace tenant") {
+			t.Errorf("services: %q, want SecretUnavailable saying where the Secret must be", r)
+		}
+		testenv.Report(t, "without the Secret Role: agent start to the first routers in %v (waits %v for the Secrets)",
+			took.Round(10*time.Millisecond), secretSyncWait)
+	})
+
+	t.Run("with its namespace unknown, the agent runs the VirtualIPs without authentication and refuses every secretRef saying so", func(t *testing.T) {
+		plane := runAgent(t, scheme, tenantCfg, "")
+		testenv.Eventually(t, 30*time.Second, "plain runs and both secretRefs are refused", func() (bool, string) {
+			res, _ := plane.last()
+			return len(res.Routers) == 1 && res.Routers[0].Name == "plain" && len(res.Errors) == 2, fmt.Sprintf("%+v", res)
+		})
+		res, _ := plane.last()
+		for _, e := range res.Errors {
+			if e.Reason() != "SecretUnavailable" || !strings.Contains(e.Error(), "the agent's namespace is unknown") {
+				t.Errorf("%s refused: %s: %v; want SecretUnavailable saying the namespace is unknown", e.Name, e.Reason(), e)
+			}
+		}
+	})
+}
+
+// runAgent runs the agent's Kubernetes side as cfg's user in namespace until the test ends, with
+// a data plane that records what it is told to run.
+func runAgent(t *testing.T, scheme *runtime.Scheme, cfg *rest.Config, namespace string) *recordingPlane {
+	t.Helper()
+	plane := &recordingPlane{}
+	a := newTestAgent(t.TempDir(), plane)
+	a.namespace, a.secrets = namespace, newSecretStore(namespace, time.Hour, logr.Discard())
+	mgr, err := newManager(cfg, scheme, logr.Discard(), namespace, a.secrets.watchError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.connect(mgr)
+	if err := mgr.Add(a); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the agent's manager: %v", err)
+		}
+	})
+	return plane
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -31,6 +33,8 @@ func (h *hungStopHook) Leave() error {
 	h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateStopped, Priority: 150})
 	return nil
 }
+
+func (h *hungStopHook) Deadline() time.Time { return time.Now().Add(time.Hour) }
 
 func (h *hungStopHook) Close() error {
 	if h.hookDone {
@@ -102,5 +106,83 @@ func TestGoodbyeWritesStoppedBeforeWaitingForStopHooks(t *testing.T) {
 	if !stopped || !unlabelled {
 		t.Errorf("while the stop hook ran, written: %q; want the STOPPED entry and the label set without %s",
 			whileHookRuns, vrrpv1.MasterLabel("services"))
+	}
+}
+
+// slowLeave is a data plane whose routers take leaveTakes to leave, within a shutdown timeout that
+// started with Leave.
+type slowLeave struct {
+	rep        *reporter
+	timeout    time.Duration
+	leaveTakes time.Duration
+	deadline   time.Time
+	closedAt   time.Time
+}
+
+func (s *slowLeave) Leave() error {
+	s.deadline = time.Now().Add(s.timeout)
+	time.Sleep(s.leaveTakes)
+	s.rep.observe(speaker.Status{Router: "services", State: vrrp.StateStopped, Priority: 150})
+	return nil
+}
+
+func (s *slowLeave) Deadline() time.Time { return s.deadline }
+
+func (s *slowLeave) Close() error {
+	s.closedAt = time.Now()
+	return nil
+}
+
+// TestGoodbyeEndsByTheShutdownDeadline proves that the final status write, to an API server that
+// does not answer, is clipped to the shutdown timeout: before, its 3 s came on top of a Leave that
+// could use the whole timeout, and the kubelet's SIGKILL could come first.
+func TestGoodbyeEndsByTheShutdownDeadline(t *testing.T) {
+	const timeout = 25 * time.Second
+	tests := map[string]struct {
+		leaveTakes time.Duration
+		wantClose  time.Duration // after Leave started
+	}{
+		"a Leave that took all but a second leaves the final status that second": {
+			leaveTakes: timeout - time.Second, wantClose: timeout,
+		},
+		"a Leave that used the whole timeout leaves the final status no time": {
+			leaveTakes: timeout, wantClose: timeout,
+		},
+		"a quick Leave gives the final status its own 3 s": {
+			leaveTakes: time.Second, wantClose: time.Second + finalStatusTimeout,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				scheme, err := newScheme()
+				if err != nil {
+					t.Fatal(err)
+				}
+				hang := func(ctx context.Context) error {
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+					Patch: func(ctx context.Context, _ client.WithWatch, _ client.Object, _ client.Patch, _ ...client.PatchOption) error {
+						return hang(ctx)
+					},
+					SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, _ client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+						return hang(ctx)
+					},
+				}).Build()
+				rep := newReporter("primary", logr.Discard())
+				rep.connect(c, nil, metrics.New(nil))
+				rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+				rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+
+				plane := &slowLeave{rep: rep, timeout: timeout, leaveTakes: tc.leaveTakes}
+				start := time.Now()
+				goodbye(plane, rep, logr.Discard())
+				if took := plane.closedAt.Sub(start); took != tc.wantClose {
+					t.Errorf("Close came %v after Leave started, want %v (shutdown timeout %v)", took, tc.wantClose, timeout)
+				}
+			})
+		})
 	}
 }

@@ -10,7 +10,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -41,6 +41,7 @@ type Options struct {
 	Config *rest.Config
 	// Namespace is the agent's own namespace. Authentication Secrets are read there and nowhere
 	// else, with a namespaced Role: the agent on every node cannot read every Secret of the cluster.
+	// Empty: unknown, and every secretRef is refused.
 	Namespace string
 	// LastKnownMaxAge bounds the age of the last known configuration (SnapshotFile) the agent runs
 	// on while the API server is away; 0 never runs on it.
@@ -50,22 +51,31 @@ type Options struct {
 // managerShutdown bounds how long the manager's informers and writers may take to stop.
 var managerShutdown = time.Second
 
-// finalStatusTimeout bounds the write of the routers' last words at exit.
+// finalStatusTimeout bounds the write of the routers' last words at exit. It is kept back from the
+// shutdown timeout, so that leaving, the last words and the stop hooks together stay within it.
 const finalStatusTimeout = 3 * time.Second
+
+// secretSyncWait is how long the first derivation waits for the Secrets of the agent's namespace
+// after the VirtualIPs and Nodes: enough for a Role that works, so that routers with a password do
+// not start refused, and short, so that routers without one run when the Role is missing.
+var secretSyncWait = 5 * time.Second
 
 // Run runs the agent until ctx ends, then leaves every router cleanly.
 func Run(ctx context.Context, o Options) error {
-	if o.Namespace == "" {
-		return errors.New("the agent's namespace is unknown: it reads authentication Secrets there only (set --namespace or $POD_NAMESPACE)")
-	}
 	log := o.Log.WithValues("node", o.Name)
 	ctrl.SetLogger(log)
+	if o.Namespace == "" {
+		log.Info("the agent's namespace is unknown (set --namespace or $POD_NAMESPACE): VirtualIPs with authentication are refused, the others run")
+	}
 	scheme, err := newScheme()
 	if err != nil {
 		return err
 	}
 	rep := newReporter(o.Name, log)
 	o.OnStatus = rep.observe
+	if o.StatusReserve == 0 {
+		o.StatusReserve = finalStatusTimeout
+	}
 	n, err := node.Start(o.Options)
 	if err != nil {
 		return err
@@ -85,14 +95,13 @@ func Run(ctx context.Context, o Options) error {
 	// A request to an API server that went away must fail, not hang the status writer.
 	cfg.Timeout = 5 * time.Second
 	mgr, err := retry(ctx, log, "creating the agent's manager", func() (ctrl.Manager, error) {
-		return newManager(cfg, scheme, log, o.Namespace)
+		return newManager(cfg, scheme, log, o.Namespace, a.secrets.watchError)
 	})
 	if err != nil {
 		return err
 	}
 	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
-	a.cache = mgr.GetCache()
-	a.secrets.reader = mgr.GetCache()
+	a.connect(mgr)
 	if err := mgr.Add(a); err != nil {
 		return err
 	}
@@ -117,8 +126,19 @@ func newScheme() (*runtime.Scheme, error) {
 }
 
 // newManager returns the agent's manager: its cache holds the VirtualIPs, slim Nodes, and the
-// Secrets of the agent's namespace only.
-func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, namespace string) (ctrl.Manager, error) {
+// Secrets of the agent's namespace only (none when that is unknown). onWatchError hears every
+// failed list or watch.
+func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, namespace string,
+	onWatchError toolscache.WatchErrorHandlerWithContext) (ctrl.Manager, error) {
+	byObject := map[client.Object]cache.ByObject{
+		// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
+		&corev1.Node{}: {Transform: slimNode},
+	}
+	if namespace != "" {
+		// Watched, not polled, so that a rotated password reaches every node at once; in the
+		// agent's namespace only, which a namespaced Role allows.
+		byObject[&corev1.Secret{}] = cache.ByObject{Namespaces: map[string]cache.Config{namespace: {}}, Transform: slimSecret}
+	}
 	return ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
@@ -128,14 +148,9 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, names
 		// period and starts once the manager has stopped: its informers must not eat into it.
 		GracefulShutdownTimeout: &managerShutdown,
 		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
-				&corev1.Node{}: {Transform: slimNode},
-				// Watched, not polled, so that a rotated password reaches every node at once; in
-				// the agent's namespace only, which a namespaced Role allows.
-				&corev1.Secret{}: {Namespaces: map[string]cache.Config{namespace: {}}, Transform: slimSecret},
-			},
+			DefaultTransform:         cache.TransformStripManagedFields(),
+			DefaultWatchErrorHandler: onWatchError,
+			ByObject:                 byObject,
 		},
 	})
 }
@@ -143,17 +158,24 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, names
 // leaver is the part of the data plane that goodbye drives.
 type leaver interface {
 	Leave() error
+	Deadline() time.Time
 	Close() error
 }
 
 // goodbye leaves every router, writes their last words (STOPPED, the master label gone), and only
 // then waits for the stop hooks: a stop hook that hangs must not use up the grace period before
-// status says the node left, or status keeps a MASTER that is gone.
+// status says the node left, or status keeps a MASTER that is gone. All of it ends by the shutdown
+// timeout's deadline: Leave ends finalStatusTimeout before it (node.Options.StatusReserve).
 func goodbye(n leaver, rep *reporter, log logr.Logger) {
 	log.Info("shutting down: releasing VIPs and running stop hooks")
 	_ = n.Leave() // Close returns its error as well
-	// The routers' last words outlive the manager: write them with a short deadline of their own.
-	ctx, cancel := context.WithTimeout(context.Background(), finalStatusTimeout)
+	// The routers' last words outlive the manager: write them with a short deadline of their own,
+	// within the shutdown timeout.
+	deadline := time.Now().Add(finalStatusTimeout)
+	if d := n.Deadline(); !d.IsZero() && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	if rep.c != nil && !rep.flush(ctx) {
 		log.Info("could not write the final status; the controller removes stale entries")
 	}
@@ -194,6 +216,7 @@ type dataPlane interface {
 type agent struct {
 	plane     dataPlane
 	cache     cache.Cache
+	api       client.Reader // reads from the API server itself, not the cache
 	rep       *reporter
 	snapshot  *snapshot
 	secrets   *secretStore
@@ -204,32 +227,48 @@ type agent struct {
 	poke      chan struct{}
 
 	// mu orders the derivations from the caches against the expiry of the last known
-	// configuration.
+	// configuration, and guards the snapshot.
 	mu     sync.Mutex
 	synced bool // the routers were derived from synced caches once
 }
 
+// connect makes the agent read from mgr's cache and API reader.
+func (a *agent) connect(mgr ctrl.Manager) {
+	a.cache, a.api, a.secrets.reader = mgr.GetCache(), mgr.GetAPIReader(), mgr.GetCache()
+}
+
 // Start is the manager runnable: wait for the caches, then sync on every event and every resync.
 func (a *agent) Start(ctx context.Context) error {
-	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}, &corev1.Secret{}} {
-		// With the API server away this fails at once; returning would stop the manager and with it
-		// the routers running on the last known configuration.
-		inf, err := retry(ctx, a.log, fmt.Sprintf("watching %T", obj), func() (cache.Informer, error) {
-			return a.cache.GetInformer(ctx, obj)
-		})
-		if err != nil {
-			return nil // ctx ended: shutting down
+	// The Secrets are not among the caches that derivation waits for: routers without a password
+	// must run even when the Role that lets the agent read Secrets is missing; the store tells the
+	// others why they wait.
+	var synced []toolscache.InformerSynced
+	for _, obj := range []client.Object{&vrrpv1.VirtualIP{}, &corev1.Node{}} {
+		inf, err := a.watch(ctx, obj)
+		if err != nil || inf == nil {
+			return err // nil: ctx ended, shutting down
 		}
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { a.kick() },
-			UpdateFunc: func(any, any) { a.kick() },
-			DeleteFunc: func(any) { a.kick() },
-		}); err != nil {
-			return fmt.Errorf("handling %T events: %w", obj, err)
-		}
+		synced = append(synced, inf.HasSynced)
 	}
-	if !a.cache.WaitForCacheSync(ctx) {
-		return fmt.Errorf("waiting for the agent's caches: %w", ctx.Err())
+	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil // shutting down
+	}
+	// The caches have just listed from the API server: what they hold is confirmed now.
+	a.contact(time.Now())
+	if a.namespace != "" {
+		secrets, err := a.watch(ctx, &corev1.Secret{})
+		if err != nil || secrets == nil {
+			return err
+		}
+		a.secrets.setSynced(secrets.HasSynced)
+		wait, cancel := context.WithTimeout(ctx, secretSyncWait)
+		if !toolscache.WaitForCacheSync(wait.Done(), secrets.HasSynced) && ctx.Err() == nil {
+			a.log.Info("the Secrets are not listed yet; deriving without them", "namespace", a.namespace, "error", a.secrets.listError())
+		}
+		cancel()
+	}
+	if a.api != nil {
+		go a.confirmLoop(ctx)
 	}
 	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
@@ -245,10 +284,81 @@ func (a *agent) Start(ctx context.Context) error {
 	}
 }
 
+// watch makes every change of obj's kind kick a derivation. It returns a nil informer when ctx
+// ends first.
+func (a *agent) watch(ctx context.Context, obj client.Object) (cache.Informer, error) {
+	// With the API server away this fails at once; returning an error would stop the manager and
+	// with it the routers running on the last known configuration.
+	inf, err := retry(ctx, a.log, fmt.Sprintf("watching %T", obj), func() (cache.Informer, error) {
+		return a.cache.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	})
+	if err != nil {
+		return nil, nil
+	}
+	if err := a.handle(inf); err != nil {
+		return nil, fmt.Errorf("handling %T events: %w", obj, err)
+	}
+	return inf, nil
+}
+
+func (a *agent) handle(inf cache.Informer) error {
+	_, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { a.kick() },
+		UpdateFunc: func(any, any) { a.kick() },
+		DeleteFunc: func(any) { a.kick() },
+	})
+	return err
+}
+
 func (a *agent) kick() {
 	select {
 	case a.poke <- struct{}{}:
 	default:
+	}
+}
+
+// confirmLoop asks the API server for this node's Node every confirmEvery and, when it answers,
+// confirms the last known configuration: a cache keeps serving its last state through an outage,
+// so a derivation from it is no evidence that the API server is there.
+func (a *agent) confirmLoop(ctx context.Context) {
+	tick := time.NewTicker(confirmEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		at := time.Now()
+		if err := a.askAPIServer(ctx); err != nil {
+			a.log.V(1).Info("the API server does not answer; the last known configuration keeps its age", "error", err.Error())
+			continue
+		}
+		a.contact(at)
+	}
+}
+
+// confirmTimeout bounds askAPIServer's request.
+const confirmTimeout = 5 * time.Second
+
+// askAPIServer reads this node's Node's metadata from the API server itself: a small request the
+// agent's ClusterRole allows. NotFound is an answer too.
+func (a *agent) askAPIServer(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, confirmTimeout)
+	defer cancel()
+	err := a.api.Get(ctx, client.ObjectKey{Name: a.name}, &metav1.PartialObjectMetadata{TypeMeta: nodeTypeMeta})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading Node %s from the API server: %w", a.name, err)
+	}
+	return nil
+}
+
+// contact records that the API server answered at.
+func (a *agent) contact(at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.snapshot.confirm(at); err != nil {
+		a.log.Error(err, "confirming the last known configuration")
 	}
 }
 
@@ -280,6 +390,7 @@ func (a *agent) sync(ctx context.Context) {
 	if !ok {
 		return // the interfaces could not be read: keep the routers as they are
 	}
+	res = a.secrets.explain(in, res)
 	a.rep.participate(res)
 	a.plane.Run(res)
 	if err := a.snapshot.save(in, res); err != nil {
@@ -287,12 +398,20 @@ func (a *agent) sync(ctx context.Context) {
 	}
 }
 
+// clockSkew is how far in the future the last known configuration's modification time may be
+// (a clock stepped back a little at boot) and still count as just confirmed.
+const clockSkew = time.Minute
+
 // bridge runs the last known configuration until the caches sync, if it is younger than maxAge,
 // and stops its routers once it grows older than that with the caches still not synced. The
-// returned func cancels the expiry.
+// returned func cancels the expiry. A maxAge of 0 never runs it: the file is removed and not
+// written again, as it would keep passwords on disk for nothing.
 func (a *agent) bridge(maxAge time.Duration) (stop func()) {
 	stop = func() {}
 	if maxAge <= 0 {
+		if err := a.snapshot.disable(); err != nil {
+			a.log.Error(err, "--last-known-max-age=0")
+		}
 		return stop
 	}
 	in, saved, ok, err := a.snapshot.load()
@@ -303,7 +422,14 @@ func (a *agent) bridge(maxAge time.Duration) (stop func()) {
 	case !ok:
 		return stop
 	}
-	age := time.Since(saved)
+	now := time.Now()
+	if saved.After(now.Add(clockSkew)) {
+		// The clock went back, or the file was dated by hand: its age is unknown.
+		a.log.Info("ignoring the last known configuration: dated in the future, its age is unknown", "file", a.snapshot.path,
+			"modified", saved.UTC().Format(time.RFC3339), "now", now.UTC().Format(time.RFC3339))
+		return stop
+	}
+	age := max(now.Sub(saved), 0)
 	if age > maxAge {
 		a.log.Info("ignoring the last known configuration: older than --last-known-max-age", "file", a.snapshot.path,
 			"age", age.Round(time.Second).String(), "maxAge", maxAge.String())
@@ -314,7 +440,7 @@ func (a *agent) bridge(maxAge time.Duration) (stop func()) {
 	in.SecretNamespace = a.namespace
 	a.mu.Lock()
 	if res, ok := a.plane.Plan(in); ok {
-		res = holdBack(res)
+		res = holdBack(a.secrets.explain(in, res))
 		a.rep.participate(res)
 		a.plane.Run(res)
 	}

@@ -2,6 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -25,19 +29,34 @@ const secretGrace = 3
 // namespace, which is the agent's: large, and never a VRRP password.
 const helmReleaseSecret corev1.SecretType = "helm.sh/release.v1"
 
+// notPasswords are the types of Secret whose data is never a VRRP password: the cache keeps none
+// of it, so that the agent on every node does not hold the credentials that share its namespace.
+var notPasswords = map[corev1.SecretType]bool{
+	helmReleaseSecret:                    true,
+	corev1.SecretTypeServiceAccountToken: true,
+	corev1.SecretTypeDockercfg:           true,
+	corev1.SecretTypeDockerConfigJson:    true,
+	corev1.SecretTypeTLS:                 true,
+	corev1.SecretTypeSSHAuth:             true,
+	corev1.SecretTypeBootstrapToken:      true,
+}
+
 // secretStore hands Derive the Secrets that VirtualIPs reference, read from the cache of the
 // agent's namespace, which the agent watches: a rotated password reaches every node with the watch
 // event, not at the next resync. Only the referenced keys are kept. A Secret that goes missing is
 // replaced by its last known copy for grace, so that a Secret deleted and created again does not
-// stop every router at once; after that its routers report it missing.
+// stop every router at once; after that its routers report it missing. The same grace covers a
+// cache of Secrets that has not listed yet.
 type secretStore struct {
 	reader    client.Reader // the manager's cache
-	namespace string
+	namespace string        // "": unknown, no Secret is read
 	grace     time.Duration
 	now       func() time.Time
 	log       logr.Logger
 
 	mu      sync.Mutex
+	synced  func() bool                            // whether the cache of Secrets has listed; nil: it has
+	listErr error                                  // why it has not, from its last failed list
 	known   map[types.NamespacedName]corev1.Secret // last good copy, referenced keys only
 	missing map[types.NamespacedName]time.Time     // since when a known Secret is missing
 }
@@ -59,11 +78,68 @@ func (s *secretStore) seed(secrets []corev1.Secret) {
 	}
 }
 
+// setSynced tells the store whether its cache has listed: until it has, reading it would block.
+func (s *secretStore) setSynced(synced func() bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.synced = synced
+}
+
+// watchError is the cache's handler of failed lists and watches: it keeps the last error of the
+// Secrets' for the routers that wait for them, and logs as client-go does.
+func (s *secretStore) watchError(ctx context.Context, r *toolscache.Reflector, err error) {
+	if r.TypeDescription() == secretType {
+		s.mu.Lock()
+		if s.listErr == nil || s.listErr.Error() != err.Error() {
+			s.log.Info("cannot list the Secrets of the agent's namespace; VirtualIPs with authentication wait for them",
+				"namespace", s.namespace, "error", err.Error())
+		}
+		s.listErr = err
+		s.mu.Unlock()
+	}
+	toolscache.DefaultWatchErrorHandler(ctx, r, err)
+}
+
+// secretType is how client-go's reflector names the Secrets' type.
+var secretType = fmt.Sprintf("%T", &corev1.Secret{})
+
+// listError says why the Secrets are not listed yet.
+func (s *secretStore) listError() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unlisted()
+}
+
+// unlisted says why the Secrets are not listed yet; s.mu is held.
+func (s *secretStore) unlisted() string {
+	switch {
+	case s.listErr == nil:
+		return "not listed yet"
+	case apierrors.IsForbidden(s.listErr):
+		return "forbidden (is the agent's Role or RoleBinding there missing?)"
+	default:
+		return s.listErr.Error()
+	}
+}
+
+// isSynced reports whether the cache of Secrets can be read; s.mu is held.
+func (s *secretStore) isSynced() bool {
+	if s.synced == nil || s.synced() {
+		s.listErr = nil
+		return true
+	}
+	return false
+}
+
 // referenced returns the Secrets of the agent's namespace that the VirtualIPs reference, with the
 // referenced keys only. References to other namespaces are not read: Derive refuses them.
 func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) []corev1.Secret {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.namespace == "" {
+		return nil
+	}
+	synced := s.isSynced()
 	want := map[types.NamespacedName]map[string]bool{}
 	for _, v := range vips {
 		a := v.Spec.Authentication
@@ -79,6 +155,14 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 	now := s.now()
 	var out []corev1.Secret
 	for key, keys := range want {
+		if !synced {
+			// The cache would block; the last good copies stand in, for the grace.
+			s.gone(key, now, "cannot list Secrets in namespace "+s.namespace+": "+s.unlisted())
+			if sec, ok := s.known[key]; ok {
+				out = append(out, sec)
+			}
+			continue
+		}
 		var sec corev1.Secret
 		err := s.reader.Get(ctx, key, &sec)
 		switch {
@@ -86,7 +170,7 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 			s.known[key] = trimSecret(sec, keys)
 			delete(s.missing, key)
 		case apierrors.IsNotFound(err):
-			s.gone(key, now)
+			s.gone(key, now, "not found")
 		default:
 			s.log.V(1).Info("reading a Secret, keeping the last good copy", "secret", key.String(), "error", err.Error())
 		}
@@ -103,23 +187,64 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 	return out
 }
 
-// gone handles a referenced Secret that is not found: its last known copy stands for the grace,
-// then it is forgotten and Derive reports it missing.
-func (s *secretStore) gone(key types.NamespacedName, now time.Time) {
+// gone handles a referenced Secret that cannot be read (why): its last known copy stands for the
+// grace, then it is forgotten and Derive reports it missing.
+func (s *secretStore) gone(key types.NamespacedName, now time.Time, why string) {
 	if _, ok := s.known[key]; !ok {
 		return
 	}
 	since, ok := s.missing[key]
 	if !ok {
 		s.missing[key] = now
-		s.log.Info("Secret not found; keeping its last known password for a while", "secret", key.String(), "for", s.grace.String())
+		s.log.Info("Secret unavailable; keeping its last known password for a while", "secret", key.String(), "why", why, "for", s.grace.String())
 		return
 	}
 	if now.Sub(since) >= s.grace {
-		s.log.Info("Secret still not found; the routers that use it stop", "secret", key.String(), "after", now.Sub(since).String())
+		s.log.Info("Secret still unavailable; the routers that use it stop", "secret", key.String(), "why", why, "after", now.Sub(since).String())
 		delete(s.known, key)
 		delete(s.missing, key)
 	}
+}
+
+// explain replaces Derive's "not found" of a Secret the agent could not read with why: its
+// namespace is unknown, the Secrets are not listed (forbidden), or the Secret is of a type whose
+// data the agent does not keep. The reason stays SecretUnavailable.
+func (s *secretStore) explain(in desired.Inputs, res desired.Result) desired.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []desired.RouterError
+	for i, e := range res.Errors {
+		if !errors.Is(e.Err, desired.ErrSecret) {
+			continue
+		}
+		j := slices.IndexFunc(in.VirtualIPs, func(v vrrpv1.VirtualIP) bool { return v.Name == e.Name })
+		if j < 0 || in.VirtualIPs[j].Spec.Authentication == nil {
+			continue
+		}
+		ref := in.VirtualIPs[j].Spec.Authentication.SecretRef
+		k := slices.IndexFunc(in.Secrets, func(sec corev1.Secret) bool { return sec.Namespace == ref.Namespace && sec.Name == ref.Name })
+		var why string
+		switch {
+		case s.namespace == "":
+			why = "the agent's namespace is unknown (set --namespace or $POD_NAMESPACE) and it reads Secrets only there"
+		case ref.Namespace != s.namespace:
+			continue // Derive says where to put it
+		case k >= 0 && notPasswords[in.Secrets[k].Type]:
+			why = fmt.Sprintf("it is of type %s, whose data the agent does not keep; use an Opaque Secret", in.Secrets[k].Type)
+		case k < 0 && !s.isSynced():
+			why = "cannot list Secrets in namespace " + s.namespace + ": " + s.unlisted()
+		default:
+			continue
+		}
+		if errs == nil {
+			errs = slices.Clone(res.Errors)
+		}
+		errs[i].Err = fmt.Errorf("secretRef %s/%s: %s: %w", ref.Namespace, ref.Name, why, desired.ErrSecret)
+	}
+	if errs != nil {
+		res.Errors = errs
+	}
+	return res
 }
 
 // secretKey is the key of a reference, defaulted as the API server defaults it.
@@ -146,7 +271,8 @@ func trimSecret(sec corev1.Secret, keys map[string]bool) corev1.Secret {
 
 // slimSecret is the cache's transform of Secrets: their data, without the annotations (which hold
 // a copy of the whole Secret after kubectl apply), labels and managed fields, and without the data of
-// Helm's releases.
+// the types that are never a VRRP password (Helm's releases, tokens, registry and TLS credentials).
+// The data of the others stays: the transform cannot know which Secrets a VirtualIP references.
 func slimSecret(obj any) (any, error) {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok {
@@ -154,7 +280,7 @@ func slimSecret(obj any) (any, error) {
 	}
 	out := &corev1.Secret{TypeMeta: sec.TypeMeta, Type: sec.Type,
 		ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace, UID: sec.UID, ResourceVersion: sec.ResourceVersion}}
-	if sec.Type != helmReleaseSecret {
+	if !notPasswords[sec.Type] {
 		out.Data = sec.Data
 	}
 	return out, nil

@@ -2,13 +2,18 @@ package kube
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -126,5 +131,112 @@ func TestSecretStoreReadsOnlyWhatItNeeds(t *testing.T) {
 		Data: map[string][]byte{"password": []byte("secret12")}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Secrets handed to Derive (-want +got):\n%s", diff)
+	}
+}
+
+// TestRoutersThatWaitForASecretSayWhy proves that a VirtualIP whose Secret the agent cannot read
+// is refused with the cause, not a bare "not found", while the VirtualIPs without authentication
+// run: the agent's namespace unknown (it used to refuse to start), the Secrets not listed because
+// the Role is missing (it used to derive nothing), or a Secret of a type whose data the cache does
+// not keep.
+func TestRoutersThatWaitForASecretSayWhy(t *testing.T) {
+	forbidden := apierrors.NewForbidden(corev1.Resource("secrets"), "", errors.New(`User "system:serviceaccount:vrrp-system:vrrp-operator-agent" cannot list resource "secrets"`))
+	tests := map[string]struct {
+		namespace   string // the agent's
+		listErr     error  // nil: the Secrets are listed
+		secretType  corev1.SecretType
+		wantMessage string // of services' refusal
+	}{
+		"the agent's namespace is unknown": {
+			wantMessage: "the agent's namespace is unknown (set --namespace or $POD_NAMESPACE)",
+		},
+		"the agent may not list the Secrets of its namespace": {
+			namespace: "vrrp-system", listErr: forbidden,
+			wantMessage: "cannot list Secrets in namespace vrrp-system: forbidden (is the agent's Role or RoleBinding there missing?)",
+		},
+		"the Secrets of the agent's namespace are not listed yet": {
+			namespace: "vrrp-system", listErr: errors.New("connection refused"),
+			wantMessage: "cannot list Secrets in namespace vrrp-system: failed to list *v1.Secret: connection refused",
+		},
+		"the Secret is a service account token": {
+			namespace: "vrrp-system", secretType: corev1.SecretTypeServiceAccountToken,
+			wantMessage: "it is of type kubernetes.io/service-account-token, whose data the agent does not keep; use an Opaque Secret",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			scheme, err := newScheme()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := twoVIPs()
+			plain := *in.VirtualIPs[0].DeepCopy()
+			plain.Name, plain.Spec.VirtualRouterID, plain.Spec.Authentication = "plain", 54, nil
+			in.VirtualIPs = append(in.VirtualIPs, plain)
+			secret := in.Secrets[0].DeepCopy()
+			secret.Type = tc.secretType
+			if slimmed, _ := slimSecret(secret); true {
+				secret = slimmed.(*corev1.Secret)
+			}
+			objs := []client.Object{&in.VirtualIPs[0], &in.VirtualIPs[1], &in.VirtualIPs[2], &in.Nodes[0], &in.Nodes[1], secret}
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+			plane := &recordingPlane{}
+			a := newTestAgent(t.TempDir(), plane)
+			a.namespace, a.secrets = tc.namespace, newSecretStore(tc.namespace, time.Minute, logr.Discard())
+			a.cache, a.secrets.reader = listCache{c: c}, c
+			if tc.listErr != nil {
+				a.secrets.setSynced(func() bool { return false })
+				r := toolscache.NewReflector(&toolscache.ListWatch{}, &corev1.Secret{}, toolscache.NewStore(toolscache.MetaNamespaceKeyFunc), 0)
+				a.secrets.watchError(context.Background(), r, fmt.Errorf("failed to list *v1.Secret: %w", tc.listErr))
+			}
+			a.contact(time.Now())
+			a.sync(context.Background())
+			res, _ := plane.last()
+			var running []string
+			for _, r := range res.Routers {
+				running = append(running, r.Name)
+			}
+			if diff := cmp.Diff([]string{"plain"}, running); diff != "" {
+				t.Errorf("routers running (-want +got):\n%s", diff)
+			}
+			if len(res.Errors) != 1 || res.Errors[0].Name != "services" || res.Errors[0].Reason() != "SecretUnavailable" ||
+				!strings.Contains(res.Errors[0].Error(), tc.wantMessage) {
+				t.Errorf("refused: %v; want services refused with SecretUnavailable saying %q", res.Errors, tc.wantMessage)
+			}
+		})
+	}
+}
+
+// TestTheCacheKeepsNoCredentialsOfOtherKinds proves that the Secrets of the agent's namespace that
+// cannot be a VRRP password (Helm's releases, tokens, registry, TLS and SSH credentials) are cached
+// without their data, on every node.
+func TestTheCacheKeepsNoCredentialsOfOtherKinds(t *testing.T) {
+	tests := map[corev1.SecretType]bool{ // type -> data kept
+		corev1.SecretTypeOpaque:              true,
+		"":                                   true,
+		corev1.SecretTypeBasicAuth:           true,
+		"example.com/vrrp-password":          true,
+		helmReleaseSecret:                    false,
+		corev1.SecretTypeServiceAccountToken: false,
+		corev1.SecretTypeDockercfg:           false,
+		corev1.SecretTypeDockerConfigJson:    false,
+		corev1.SecretTypeTLS:                 false,
+		corev1.SecretTypeSSHAuth:             false,
+		corev1.SecretTypeBootstrapToken:      false,
+	}
+	for typ, kept := range tests {
+		t.Run(fmt.Sprintf("a Secret of type %q keeps its data: %v", typ, kept), func(t *testing.T) {
+			sec := authSecret("vrrp-system", "s", "password", "secret12")
+			sec.Type = typ
+			sec.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+			out, err := slimSecret(sec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.(*corev1.Secret)
+			if (got.Data != nil) != kept || got.Annotations != nil {
+				t.Errorf("slimSecret kept data %v and annotations %v; want data kept %v and no annotations", got.Data, got.Annotations, kept)
+			}
+		})
 	}
 }

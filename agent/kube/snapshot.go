@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,23 +27,40 @@ import (
 // as keepalived runs on its configuration file, instead of leaving the node out of every router;
 // the API server's view replaces it as soon as the caches sync. It holds the VRRP passwords this
 // node's routers use (the referenced key of each Secret, nothing else), so it is readable by root
-// only, like keepalived.conf. Its modification time is when the agent last derived the same
-// configuration from the API server: the age that --last-known-max-age bounds.
+// only, like keepalived.conf. Its modification time is when the API server was last known to
+// answer while the agent ran on what the file holds: the age that --last-known-max-age bounds. A
+// cache that stopped hearing from the API server does not make the file look younger.
 const SnapshotFile = "last-known.yaml"
 
-// confirmEvery is how often an unchanged snapshot's modification time is brought up to date: its
-// age is known to within this.
+// confirmEvery is how often the agent checks that the API server answers, and so brings the
+// snapshot's modification time up to date: its age is known to within this.
 const confirmEvery = time.Minute
 
 // snapshot reads and writes SnapshotFile.
 type snapshot struct {
-	path      string
-	last      []byte
-	confirmed time.Time // when the file's modification time was last set
+	path string
+	off  bool   // --last-known-max-age=0: nothing is written, a file left over is removed
+	last []byte // what the file holds
+	// saved says last was derived by this agent from its caches; a file only loaded is not
+	// confirmed by the API server answering now, as the caches may say otherwise.
+	saved bool
+	// confirmed is the last evidence that the API server answered; stamped is the modification
+	// time the file was given, which follows confirmed.
+	confirmed, stamped time.Time
 }
 
 func newSnapshot(stateDir string) *snapshot {
 	return &snapshot{path: filepath.Join(stateDir, SnapshotFile)}
+}
+
+// disable stops the snapshot from being written and removes the file: an agent that never runs
+// on it has no reason to keep passwords on disk.
+func (s *snapshot) disable() error {
+	s.off = true
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the last known configuration: %w", err)
+	}
+	return nil
 }
 
 // load returns the inputs of the last run and when the API server last confirmed them, false when
@@ -67,13 +86,17 @@ func (s *snapshot) load() (in desired.Inputs, saved time.Time, ok bool, err erro
 	if err != nil {
 		return desired.Inputs{}, time.Time{}, false, fmt.Errorf("loading the last known configuration %s: %w", s.path, err)
 	}
-	s.last, s.confirmed = b, fi.ModTime()
+	s.last, s.stamped = b, fi.ModTime()
 	return desired.Inputs{Nodes: objs.Nodes, VirtualIPs: objs.VirtualIPs, Secrets: objs.Secrets}, fi.ModTime(), true, nil
 }
 
 // save writes in, with only the Secrets res uses, when it differs from what the file holds,
-// atomically; otherwise it brings the file's modification time up to date, now and then.
+// atomically, and gives the file the modification time of the last confirmation (confirm): content
+// written from a cache gets no younger than the API server's last answer.
 func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
+	if s.off {
+		return nil
+	}
 	var buf bytes.Buffer
 	put := func(obj any) error {
 		b, err := yaml.Marshal(obj)
@@ -84,12 +107,15 @@ func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 		buf.Write(b)
 		return nil
 	}
-	// Only what derivation reads is kept: a resourceVersion would rewrite the file on every status
-	// write anywhere in the cluster.
+	// Only what derivation reads is kept: a resourceVersion, or a status entry's state, would
+	// rewrite the file on every status write anywhere in the cluster. The creation time settles a
+	// reused VRID (the older VirtualIP runs) and the published addresses are the unicast peers: the
+	// file without them would run another router, or send where no peer listens.
 	for _, v := range in.VirtualIPs {
 		v.TypeMeta = vrrpTypeMeta
-		v.ObjectMeta = metav1.ObjectMeta{Name: v.Name, Labels: v.Labels, Annotations: v.Annotations}
-		v.Status = vrrpv1.VirtualIPStatus{}
+		v.ObjectMeta = metav1.ObjectMeta{Name: v.Name, Labels: v.Labels, Annotations: v.Annotations,
+			CreationTimestamp: v.CreationTimestamp}
+		v.Status = vrrpv1.VirtualIPStatus{Nodes: publishedAddresses(v.Status.Nodes)}
 		if err := put(v); err != nil {
 			return fmt.Errorf("encoding VirtualIP %s: %w", v.Name, err)
 		}
@@ -110,26 +136,74 @@ func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 			return fmt.Errorf("encoding Secret %s/%s: %w", sec.Namespace, sec.Name, err)
 		}
 	}
-	now := time.Now()
-	if bytes.Equal(buf.Bytes(), s.last) {
-		if now.Sub(s.confirmed) < confirmEvery {
-			return nil
+	if !bytes.Equal(buf.Bytes(), s.last) {
+		tmp := s.path + ".tmp"
+		if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+			return fmt.Errorf("writing the last known configuration: %w", err)
 		}
-		if err := os.Chtimes(s.path, now, now); err != nil {
-			return fmt.Errorf("confirming the last known configuration: %w", err)
+		// The new file's own modification time is now, which nothing confirmed.
+		if err := s.stampFile(tmp); err != nil {
+			return err
 		}
-		s.confirmed = now
+		if err := os.Rename(tmp, s.path); err != nil {
+			return fmt.Errorf("writing the last known configuration: %w", err)
+		}
+		s.last, s.stamped = buf.Bytes(), s.stampTime()
+	}
+	s.saved = true
+	return s.stamp()
+}
+
+// confirm records that the API server answered at, and brings the file's modification time up
+// to it. The caller calls it on evidence only (the caches synced, a read from the API server), not
+// on every derivation: the cache goes on serving its last state while the API server is away.
+func (s *snapshot) confirm(at time.Time) error {
+	if at.After(s.confirmed) {
+		s.confirmed = at
+	}
+	return s.stamp()
+}
+
+// stamp gives the file the modification time of the last confirmation, if it has another.
+func (s *snapshot) stamp() error {
+	if s.off || !s.saved || s.stamped.Equal(s.stampTime()) {
 		return nil
 	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
-		return fmt.Errorf("writing the last known configuration: %w", err)
+	if err := s.stampFile(s.path); err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return fmt.Errorf("writing the last known configuration: %w", err)
-	}
-	s.last, s.confirmed = buf.Bytes(), now
+	s.stamped = s.stampTime()
 	return nil
+}
+
+func (s *snapshot) stampFile(path string) error {
+	t := s.stampTime()
+	if err := os.Chtimes(path, t, t); err != nil {
+		return fmt.Errorf("dating the last known configuration: %w", err)
+	}
+	return nil
+}
+
+// stampTime is the modification time the file should have: the last confirmation, or, with none,
+// the epoch, an age that no limit accepts (a zero time would leave the write's time).
+func (s *snapshot) stampTime() time.Time {
+	if s.confirmed.IsZero() {
+		return time.Unix(0, 0)
+	}
+	return s.confirmed
+}
+
+// publishedAddresses keeps of status entries the node and its published address, which are the
+// unicast peers, and nothing that changes with the routers' state.
+func publishedAddresses(entries []vrrpv1.NodeStatus) []vrrpv1.NodeStatus {
+	var out []vrrpv1.NodeStatus
+	for _, e := range entries {
+		if e.Address != "" {
+			out = append(out, vrrpv1.NodeStatus{Node: e.Node, Address: e.Address})
+		}
+	}
+	slices.SortFunc(out, func(a, b vrrpv1.NodeStatus) int { return strings.Compare(a.Node, b.Node) })
+	return out
 }
 
 // usedSecrets are the Secrets of in, with only the referenced keys, that the VirtualIPs this node

@@ -1,10 +1,14 @@
 package kube
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,6 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -220,6 +228,12 @@ func TestLastKnownConfiguration(t *testing.T) {
 		"a snapshot older than the limit does not run": {
 			age: maxAge + time.Minute, maxAge: maxAge, wait: time.Hour, wantRuns: 0,
 		},
+		"a snapshot dated in the future does not run: the clock went back, its age is unknown": {
+			age: -time.Hour, maxAge: maxAge, wait: time.Hour, wantRuns: 0,
+		},
+		"a snapshot dated seconds in the future, a clock stepped back a little, runs": {
+			age: -30 * time.Second, maxAge: maxAge, wait: time.Hour, wantRuns: 1, wantServices: true,
+		},
 		"a limit of 0 never runs the snapshot": {
 			age: time.Minute, maxAge: 0, wait: time.Hour, wantRuns: 0,
 		},
@@ -267,5 +281,222 @@ func TestLastKnownConfiguration(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestSnapshotRunsTheRoutersTheAPIServerGave proves that a node restarted during an API server
+// outage runs, from last-known.yaml, the routers it ran from the API server: the VirtualIP that
+// came first keeps a reused VRID, and unicast adverts go to the addresses the peers published.
+// Before, the file kept neither creation times nor status: the newer VirtualIP ran, and adverts
+// went to InternalIPs where no peer listens, which made two Masters for the outage.
+func TestSnapshotRunsTheRoutersTheAPIServerGave(t *testing.T) {
+	yes := true
+	at := func(day int) metav1.Time { return metav1.NewTime(time.Date(2030, 1, day, 0, 0, 0, 0, time.UTC)) }
+	vip := func(name string, created metav1.Time, vrid int32, addr string) vrrpv1.VirtualIP {
+		return vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: name, CreationTimestamp: created, ResourceVersion: "7"},
+			Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: vrid, Version: 3, Addresses: []string{addr},
+				AdvertInterval: &metav1.Duration{Duration: time.Second}, Priority: 100, Preempt: &yes}}
+	}
+	unicast := vip("unicast", at(1), 60, "203.0.113.10/24")
+	unicast.Spec.Unicast = true
+	unicast.Status.Nodes = []vrrpv1.NodeStatus{
+		{Node: "secondary", State: vrrpv1.StateMaster, Priority: 100, Reason: "Preferred", Message: "changes", Address: "203.0.113.254"},
+		{Node: "primary", State: vrrpv1.StateBackup, Priority: 100, Address: "203.0.113.253"},
+		{Node: "tertiary", State: vrrpv1.StateFault, Reason: "NoInterface"},
+	}
+	node := func(name, ip string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}}}
+	}
+	live := desired.Inputs{
+		// The newer one sorts first by name: only the creation time says which came first.
+		VirtualIPs: []vrrpv1.VirtualIP{vip("aaa-newer", at(2), 51, "198.51.100.251/24"), vip("zzz-older", at(1), 51, "198.51.100.252/24"), unicast},
+		Nodes:      []corev1.Node{node("primary", "198.51.100.253"), node("secondary", "198.51.100.254"), node("tertiary", "198.51.100.250")},
+	}
+	// The unicast VirtualIP runs on eth1, which is not the InternalIPs' interface.
+	ifaces := []desired.Interface{
+		{Name: "eth0", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.253/24")}},
+		{Name: "eth1", Up: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("203.0.113.253/24")}},
+	}
+	derive := func(in desired.Inputs) desired.Result {
+		in.NodeName, in.Interfaces = "primary", ifaces
+		return desired.Derive(in)
+	}
+	want := derive(live)
+	type router struct {
+		Name               string
+		Source             netip.Addr
+		Peers, PeerSources []netip.Addr
+	}
+	summary := func(res desired.Result) (routers []router, refused map[string]string) {
+		refused = map[string]string{}
+		for _, r := range res.Routers {
+			routers = append(routers, router{r.Name, r.Source, r.Peers, r.PeerSources})
+		}
+		for _, e := range res.Errors {
+			refused[e.Name] = e.Reason()
+		}
+		return routers, refused
+	}
+	wantRouters, wantRefused := summary(want)
+	if diff := cmp.Diff([]router{
+		{Name: "unicast", Source: netip.MustParseAddr("203.0.113.253"),
+			Peers:       []netip.Addr{netip.MustParseAddr("198.51.100.250"), netip.MustParseAddr("203.0.113.254")},
+			PeerSources: []netip.Addr{netip.MustParseAddr("198.51.100.250"), netip.MustParseAddr("198.51.100.254"), netip.MustParseAddr("203.0.113.254")}},
+		{Name: "zzz-older"},
+	}, wantRouters, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Fatalf("the test's live inputs should run the older VirtualIP and send to the published address (-want +got):\n%s", diff)
+	}
+
+	s := newSnapshot(t.TempDir())
+	if err := s.save(live, want); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _, ok, err := newSnapshot(filepath.Dir(s.path)).load()
+	if !ok || err != nil {
+		t.Fatalf("load after save = %v, %v", ok, err)
+	}
+	gotRouters, gotRefused := summary(derive(loaded))
+	if diff := cmp.Diff(wantRouters, gotRouters, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("routers derived from %s (-from the API server +from the file):\n%s", SnapshotFile, diff)
+	}
+	if diff := cmp.Diff(wantRefused, gotRefused); diff != "" {
+		t.Errorf("VirtualIPs refused from %s (-from the API server +from the file):\n%s", SnapshotFile, diff)
+	}
+	// Of status, only what does not change with the routers' state: the file is not rewritten on
+	// every transition anywhere in the cluster.
+	var entries []vrrpv1.NodeStatus
+	for _, v := range loaded.VirtualIPs {
+		entries = append(entries, v.Status.Nodes...)
+	}
+	if diff := cmp.Diff([]vrrpv1.NodeStatus{{Node: "primary", Address: "203.0.113.253"}, {Node: "secondary", Address: "203.0.113.254"}}, entries); diff != "" {
+		t.Errorf("status entries kept in %s (-want +got):\n%s", SnapshotFile, diff)
+	}
+}
+
+// listCache is the manager's cache once synced, as sync reads it: lists from a client.
+type listCache struct {
+	cache.Cache
+	c client.Client
+}
+
+func (l listCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return l.c.List(ctx, list, opts...)
+}
+
+// TestSnapshotAgeIsTheAPIServersLastAnswer proves that the last known configuration's age counts
+// from the API server's last answer, not from the last derivation: the cache goes on serving its
+// last state through an outage. Before, every resync refreshed the file's modification time, and
+// an agent that ran through a 10 h outage, then restarted, ran the file as if it were fresh.
+func TestSnapshotAgeIsTheAPIServersLastAnswer(t *testing.T) {
+	const (
+		run    = 10 * time.Hour
+		maxAge = 4 * time.Hour
+	)
+	tests := map[string]struct {
+		downFrom, downUntil time.Duration // since the start, off the minute; 0, 0: never down; run: to the end
+		wantAge             time.Duration // of the file when the agent stops, within confirmEvery
+		wantRuns            bool          // a restarted agent runs the file
+	}{
+		"an agent whose API server answers keeps the file young": {
+			wantAge: 0, wantRuns: true,
+		},
+		"an agent that ran through a 10 h outage leaves a file 10 h old": {
+			downFrom: 90 * time.Second, downUntil: run, wantAge: run - time.Minute, wantRuns: false,
+		},
+		"an outage 3 h before the restart leaves a file 3 h old, which still runs": {
+			downFrom: 7*time.Hour + 30*time.Second, downUntil: run, wantAge: 3 * time.Hour, wantRuns: true,
+		},
+		"an outage that ended brings the file's age back to the API server's last answer": {
+			downFrom: 90 * time.Second, downUntil: 8 * time.Hour, wantAge: 0, wantRuns: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				scheme, err := newScheme()
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := twoVIPs()
+				var objs []client.Object
+				for i := range in.VirtualIPs {
+					objs = append(objs, &in.VirtualIPs[i])
+				}
+				for i := range in.Nodes {
+					objs = append(objs, &in.Nodes[i])
+				}
+				for i := range in.Secrets {
+					objs = append(objs, &in.Secrets[i])
+				}
+				c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
+				var down atomic.Bool
+				api := interceptor.NewClient(fake.NewClientBuilder().WithScheme(scheme).WithObjects(&in.Nodes[0]).Build(), interceptor.Funcs{
+					Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+						if down.Load() {
+							return errors.New("dial tcp 203.0.113.1:6443: connect: connection refused")
+						}
+						return c.Get(ctx, key, obj, opts...)
+					},
+				})
+				dir := t.TempDir()
+				a := newTestAgent(dir, &recordingPlane{})
+				a.cache, a.api, a.secrets.reader = listCache{c: c}, api, c
+				ctx, cancel := context.WithCancel(context.Background())
+				start := time.Now()
+				a.contact(start) // what Start does once the caches have synced
+				go a.confirmLoop(ctx)
+				if tc.downUntil > 0 {
+					time.AfterFunc(tc.downFrom, func() { down.Store(true) })
+				}
+				if tc.downUntil < run {
+					time.AfterFunc(tc.downUntil, func() { down.Store(false) })
+				}
+				for time.Since(start) < run {
+					a.sync(ctx) // the cache still serves what it saw
+					time.Sleep(5 * time.Minute)
+				}
+				cancel()
+				synctest.Wait()
+				fi, err := os.Stat(filepath.Join(dir, SnapshotFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if age := time.Since(fi.ModTime()); age < tc.wantAge-confirmEvery || age > tc.wantAge+confirmEvery {
+					t.Errorf("after %v, %s is %v old, want %v", run, SnapshotFile, age, tc.wantAge)
+				}
+				plane := &recordingPlane{}
+				stop := newTestAgent(dir, plane).bridge(maxAge)
+				defer stop()
+				if _, runs := plane.last(); (runs > 0) != tc.wantRuns {
+					t.Errorf("restarted with --last-known-max-age=%v: ran the file %d times, want running %v", maxAge, runs, tc.wantRuns)
+				}
+			})
+		})
+	}
+}
+
+// TestNoLastKnownConfigurationWithoutAnAgeLimit proves that --last-known-max-age=0, which never
+// runs the file, does not keep one either: it holds passwords. Before, it was written all the same.
+func TestNoLastKnownConfigurationWithoutAnAgeLimit(t *testing.T) {
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := twoVIPs()
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(&in.VirtualIPs[0], &in.Nodes[0], &in.Nodes[1], &in.Secrets[0]).Build()
+	dir := t.TempDir()
+	writeSnapshot(t, dir, in, time.Minute) // left by a run with a limit
+	plane := &recordingPlane{}
+	a := newTestAgent(dir, plane)
+	a.cache, a.secrets.reader = listCache{c: c}, c
+	a.bridge(0)
+	a.contact(time.Now())
+	a.sync(context.Background())
+	if res, _ := plane.last(); len(res.Routers) != 1 || res.Routers[0].Config.Password != "secret12" {
+		t.Fatalf("the agent should run services from the caches: %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(dir, SnapshotFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("with --last-known-max-age=0, %s: %v; want it removed and not written again", SnapshotFile, err)
 	}
 }
