@@ -43,9 +43,9 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	fs.StringVar(&o.ConfigFile, "config", "", "run standalone from this YAML stream of VirtualIPs, Secrets and Nodes instead of a cluster")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&f.namespace, "namespace", os.Getenv("POD_NAMESPACE"),
-		"the agent's own namespace, the only one whose Secrets it reads (default $POD_NAMESPACE, else the pod's service account namespace)")
+		"the agent's own namespace, the only one whose Secrets it reads (default $POD_NAMESPACE, else the pod's service account namespace; none: VirtualIPs with authentication are refused)")
 	fs.DurationVar(&f.lastKnownMaxAge, "last-known-max-age", defaultLastKnownMaxAge,
-		"run the last known configuration (state-dir/"+kube.SnapshotFile+") while the API server is away only if the API server confirmed it within this; 0 never runs it")
+		"run the last known configuration (state-dir/"+kube.SnapshotFile+") while the API server is away only if the API server answered within this; 0 never runs it and keeps no such file")
 	fs.StringVar(&o.Name, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, else the host name)")
 	fs.StringVar(&o.HookDir, "hook-dir", "/etc/vrrp-operator/hooks", "directory of the programs hooks may run; nothing outside it runs")
 	fs.StringVar(&o.StateDir, "state-dir", "/var/lib/vrrp-operator", "directory that records the VIPs this agent added, so a restart removes leftovers")
@@ -54,7 +54,7 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	fs.DurationVar(&o.AddressLifetime, "address-lifetime", 6*time.Second, "valid lifetime of VIPs, refreshed by the Master: a killed agent's VIP disappears after it")
 	fs.DurationVar(&o.Resync, "resync", 10*time.Second, "how often the routers are derived again without an event (interfaces, Secrets, the --config file)")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", node.DefaultShutdownTimeout,
-		"how long leaving at exit (priority-0 adverts, VIPs removed, stop hooks) may take; keep it below the pod's terminationGracePeriodSeconds")
+		"how long leaving at exit (priority-0 adverts, VIPs removed, the final status, stop hooks) may take; keep it below the pod's terminationGracePeriodSeconds")
 	fs.IntVar(&f.verbosity, "v", 0, "log verbosity: 0 transitions, 1 details, 4 every packet")
 	if err := fs.Parse(args); err != nil {
 		return f, err

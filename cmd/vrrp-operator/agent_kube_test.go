@@ -28,6 +28,9 @@ func TestAgentNamespaceAndLastKnownMaxAge(t *testing.T) {
 		"0 never runs the last known configuration": {
 			env: "vrrp-system", args: []string{"--last-known-max-age=0s"}, want: want{namespace: "vrrp-system"},
 		},
+		"no namespace anywhere is no error: the agent starts and refuses every secretRef": {
+			want: want{maxAge: 4 * time.Hour},
+		},
 		"a negative age is refused": {
 			env: "vrrp-system", args: []string{"--last-known-max-age=-1h"}, wantErr: true,
 		},
