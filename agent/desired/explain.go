@@ -65,6 +65,11 @@ type Explanation struct {
 // narrate: the outcome comes from the functions Derive calls, and an Explain whose narration
 // disagrees with them returns an error rather than a wrong story.
 func Explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node) (Explanation, error) {
+	return explain(vip, node, nodes, true)
+}
+
+// explain is Explain; without start it leaves StartsAsMaster false, which costs a pass over nodes.
+func explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node, start bool) (Explanation, error) {
 	i := slices.IndexFunc(nodes, func(n corev1.Node) bool { return n.Name == node })
 	if i < 0 {
 		return Explanation{}, fmt.Errorf("node %q: %w", node, ErrNodeNotFound)
@@ -98,7 +103,9 @@ func Explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node) (Explanati
 	if err := applyNodePolicy(&r, vip, self); err != nil {
 		return Explanation{}, err
 	}
-	r.Config.StartAsMaster = startsAsMaster(Inputs{NodeName: node, Nodes: nodes}, self, vip, selector, cfg.Priority, r)
+	if start {
+		r.Config.StartAsMaster = startsAsMaster(Inputs{NodeName: node, Nodes: nodes}, self, vip, selector, cfg.Priority, r)
+	}
 	ex.Priority, ex.Effective = r.Config.Priority, r.EffectivePriority()
 	ex.Released, ex.Resign, ex.Reason = r.Released, r.Resign, r.Reason
 	ex.StartsAsMaster = r.Config.StartAsMaster
@@ -226,11 +233,12 @@ func describeEntry(e vrrpv1.NodePriority) string {
 // ExplainAll explains vip on every node of nodes: those it selects first, by effective priority,
 // highest first, then by name; the others after them, by name. The protocol breaks a tie between
 // equal priorities by the higher primary address (RFC 9568 §6.4.3), which only the nodes know: the
-// caller does that.
+// caller does that. It gives what Explain gives for each node, in one pass over nodes rather than
+// one per node: only the top node can start as Master, so only it is asked.
 func ExplainAll(vip *vrrpv1.VirtualIP, nodes []corev1.Node) ([]Explanation, error) {
 	out := make([]Explanation, 0, len(nodes))
 	for _, n := range nodes {
-		ex, err := Explain(vip, n.Name, nodes)
+		ex, err := explain(vip, n.Name, nodes, false)
 		if err != nil {
 			return nil, err
 		}
@@ -245,5 +253,12 @@ func ExplainAll(vip *vrrpv1.VirtualIP, nodes []corev1.Node) ([]Explanation, erro
 		}
 		return cmp.Or(cmp.Compare(b.Effective, a.Effective), strings.Compare(a.Node, b.Node))
 	})
+	if len(out) > 0 && out[0].Participates {
+		top, err := Explain(vip, out[0].Node, nodes)
+		if err != nil {
+			return nil, err
+		}
+		out[0].StartsAsMaster = top.StartsAsMaster
+	}
 	return out, nil
 }

@@ -217,6 +217,19 @@ func TestExplainAgreesWithDerive(t *testing.T) {
 						if want != got {
 							t.Errorf("%s: Explain gives %v, Derive %v (priority, effective, released, resign, reason, startsAsMaster)", name, got, want)
 						}
+						all, err := ExplainAll(&v, nodes)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						for _, got := range all {
+							want, err := Explain(&v, got.Node, nodes)
+							if err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							if diff := cmp.Diff(want, got); diff != "" {
+								t.Errorf("%s: ExplainAll and Explain differ on %s (-Explain +ExplainAll):\n%s", name, got.Node, diff)
+							}
+						}
 						last := ex.Steps[len(ex.Steps)-1]
 						if last.Priority != r.Config.Priority || last.Released != r.Released {
 							t.Errorf("%s: the last step says %d released %v, Derive %d released %v", name, last.Priority, last.Released, r.Config.Priority, r.Released)

@@ -218,7 +218,7 @@ func (a *app) printDrain(res drainResult) {
 		if !d.Done {
 			status = painted(red, "pending")
 		}
-		rows = append(rows, []cell{c(d.Name), c(orDash(d.Before)), c(orDash(d.After)), status, c(orDash(d.Took)), c(orDash(d.Note))})
+		rows = append(rows, []cell{txt(d.Name), txt(orDash(d.Before)), txt(orDash(d.After)), status, txt(orDash(d.Took)), txt(orDash(d.Note))})
 	}
 	a.table(a.stdout, []string{"VIRTUALIP", "MASTER BEFORE", "MASTER NOW", "STATUS", "TOOK", "NOTE"}, rows)
 	if res.Converged {

@@ -237,24 +237,24 @@ func (a *app) printExplain(out explained) {
 	fmt.Fprintln(w)
 	rows := make([][]cell, 0, len(out.Nodes))
 	for _, n := range out.Nodes {
-		prio, reason := c(fmt.Sprint(n.Effective)), c(orDash(n.Reason))
+		prio, reason := txt(fmt.Sprint(n.Effective)), txt(orDash(n.Reason))
 		switch {
 		case !n.Participates:
-			prio, reason = c("-"), c("not selected")
+			prio, reason = txt("-"), txt("not selected")
 		case n.Released:
 			prio.colour, reason.colour = yellow, yellow
 		case n.Node == out.ExpectedMaster:
 			prio.colour = green
 		}
-		st := c("no report")
+		st := txt("no report")
 		if n.Status != nil {
-			st = c(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
+			st = txt(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
 			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && live(n.Status) {
 				st.text += " (not applied yet?)"
 				st.colour = yellow
 			}
 		}
-		rows = append(rows, []cell{c(n.Node), prio, reason, st})
+		rows = append(rows, []cell{txt(n.Node), prio, reason, st})
 	}
 	a.table(w, []string{"NODE", "POLICY PRIORITY", "REASON", "STATUS"}, rows)
 	fmt.Fprintln(w)
@@ -275,15 +275,15 @@ func (a *app) printExplain(out explained) {
 	fmt.Fprintf(w, "How %s gets its priority, in the order the agent applies the rules:\n", n.Node)
 	steps := make([][]cell, 0, len(n.Steps))
 	for i, s := range n.Steps {
-		prio := c(fmt.Sprint(s.Priority))
+		prio := txt(fmt.Sprint(s.Priority))
 		if s.Released {
 			prio = painted(yellow, fmt.Sprintf("0 (released, %d kept)", s.Priority))
 		}
-		rule := c(s.Rule)
+		rule := txt(s.Rule)
 		if s.Applied {
 			rule.colour = green
 		}
-		steps = append(steps, []cell{c(fmt.Sprint(i + 1)), rule, prio, c(s.Detail)})
+		steps = append(steps, []cell{txt(fmt.Sprint(i + 1)), rule, prio, txt(s.Detail)})
 	}
 	a.table(w, []string{"#", "RULE", "PRIORITY", "DETAIL"}, steps)
 	result := fmt.Sprintf("=> %s advertises priority %d", n.Node, n.Effective)

@@ -33,7 +33,7 @@ type cell struct {
 	colour colour
 }
 
-func c(text string) cell                   { return cell{text: text} }
+func txt(text string) cell                 { return cell{text: text} }
 func painted(col colour, text string) cell { return cell{text: text, colour: col} }
 
 // table writes rows aligned in columns, the first row as the header.

@@ -228,7 +228,7 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 	}
 	rows := make([][]cell, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
-		state := c(n.State)
+		state := txt(n.State)
 		switch vrrpv1.RouterState(n.State) {
 		case vrrpv1.StateMaster:
 			state.colour = green
@@ -240,7 +240,7 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 		case vrrpv1.StateStopped, vrrpv1.StateInit, "-":
 			state.colour = yellow
 		}
-		why := c(orDash(n.Why))
+		why := txt(orDash(n.Why))
 		switch n.Reason {
 		case desired.ReasonCordoned, desired.ReasonMaintenance, desired.ReasonExcluded, desired.ReasonPreferred:
 			why.colour = yellow
@@ -254,7 +254,7 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 		if n.LastTransitionTime != nil {
 			since = age(now, n.LastTransitionTime.Time)
 		}
-		rows = append(rows, []cell{c(n.Node), state, c(fmt.Sprint(n.Priority)), why, c(orDash(n.Interface)), c(since), a.hookCell(now, n.LastHook)})
+		rows = append(rows, []cell{txt(n.Node), state, txt(fmt.Sprint(n.Priority)), why, txt(orDash(n.Interface)), txt(since), a.hookCell(now, n.LastHook)})
 	}
 	if len(rows) > 0 {
 		a.table(w, []string{"NODE", "STATE", "PRIORITY", "WHY", "INTERFACE", "SINCE", "LAST HOOK"}, rows)
@@ -273,9 +273,9 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 // hookCell is the last hook's result: "notify exit 0, 12ms, 3m4s ago", red when it failed.
 func (a *app) hookCell(now time.Time, h *vrrpv1.HookResult) cell {
 	if h == nil {
-		return c("-")
+		return txt("-")
 	}
-	x := c(fmt.Sprintf("%s exit %d", h.Kind, h.ExitCode))
+	x := txt(fmt.Sprintf("%s exit %d", h.Kind, h.ExitCode))
 	if h.TimedOut {
 		x.text = h.Kind + " timed out"
 	}

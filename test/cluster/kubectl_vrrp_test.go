@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -278,7 +279,7 @@ func TestKubectlVRRP(t *testing.T) {
 		r := run(t, admin, "drain", "primary")
 		expect(t, r, pluginOK, "services", "done", "node primary drained")
 		t.Logf("kubectl vrrp drain primary:\n%s", r.stdout)
-		report(t, "kubectl vrrp drain primary: converged after %v (process)", r.took.Round(time.Millisecond))
+		report(t, "kubectl vrrp drain primary: another node holds services after %s (process %v)", tookColumn(t, r), r.took.Round(time.Millisecond))
 		if holds(hosts["primary"], vip) || !(holds(hosts["secondary"], vip) || holds(hosts["third"], vip)) {
 			t.Errorf("after drain: primary %v secondary %v third %v", holds(hosts["primary"], vip), holds(hosts["secondary"], vip), holds(hosts["third"], vip))
 		}
@@ -295,7 +296,7 @@ func TestKubectlVRRP(t *testing.T) {
 		r = run(t, admin, "undrain", "primary")
 		expect(t, r, pluginOK, "node primary undrained")
 		t.Logf("kubectl vrrp undrain primary:\n%s", r.stdout)
-		report(t, "kubectl vrrp undrain primary: converged after %v (process)", r.took.Round(time.Millisecond))
+		report(t, "kubectl vrrp undrain primary: primary holds services again after %s (process %v)", tookColumn(t, r), r.took.Round(time.Millisecond))
 		eventually(t, 2*time.Second, "primary alone holds the VIP", func() (bool, string) {
 			return holds(hosts["primary"], vip) && !holds(hosts["secondary"], vip) && !holds(hosts["third"], vip), ""
 		})
@@ -385,6 +386,16 @@ func TestKubectlVRRP(t *testing.T) {
 		}
 		report(t, "kubectl vrrp status without the CRD: %s", strings.TrimSpace(run(t, admin, "status").stderr))
 	})
+}
+
+// tookColumn is the TOOK of the VirtualIP services in drain's table.
+func tookColumn(t *testing.T, r pluginRun) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^services\s+\S+\s+\S+\s+done\s+(\S+)`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no TOOK for services; %v", r)
+	}
+	return m[1]
 }
 
 // userKubeconfig is a kubeconfig of a user of env with no group beyond system:authenticated.
