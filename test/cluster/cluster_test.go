@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -71,7 +70,7 @@ func TestCluster(t *testing.T) {
 	agentAccess(t, c)
 
 	// The controller, in this process.
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cfg, controllerOptions(scheme))
 	must(t, err)
 	must(t, controllers.Setup(mgr))
 	go func() { _ = mgr.Start(ctx) }()

@@ -15,9 +15,14 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
@@ -227,5 +232,16 @@ func ping(t *testing.T, h *testenv.Host, addr string) {
 	defer cancel()
 	if out, err := h.Command(ctx, "ping", "-c1", "-W1", addr).CombinedOutput(); err != nil {
 		t.Fatalf("the VIP %s does not answer: %v\n%s", addr, err, out)
+	}
+}
+
+// controllerOptions are the options of the controller's manager in these tests. Each test runs its
+// own controller in this process, and controller-runtime refuses a second controller of one name
+// unless told that they are separate managers.
+func controllerOptions(scheme *runtime.Scheme) ctrl.Options {
+	return ctrl.Options{
+		Scheme:     scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	}
 }

@@ -23,7 +23,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/controllers"
@@ -99,7 +98,7 @@ func TestKubectlVRRP(t *testing.T) {
 	admin := testenv.AdminKubeconfig(t, env)
 	agentAccess(t, c)
 	mgrCtx, stopController := context.WithCancel(ctx)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	mgr, err := ctrl.NewManager(cfg, controllerOptions(scheme))
 	must(t, err)
 	must(t, controllers.Setup(mgr))
 	go func() { _ = mgr.Start(mgrCtx) }()
