@@ -25,8 +25,46 @@ var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 // jumpClock is a fake clock that jumps ahead by the time waited for: waits take no real time and
 // every duration the plugin prints is exact.
 type jumpClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	now    time.Time
+	timers []clockTimer
+}
+
+type clockTimer struct {
+	at   time.Time
+	fire func()
+}
+
+// WithTimeout is context.WithTimeout on this clock: the context ends when the clock passes the
+// deadline.
+func (c *jumpClock) WithTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	c.mu.Lock()
+	c.timers = append(c.timers, clockTimer{at: c.now.Add(d), fire: func() { cancel(context.DeadlineExceeded) }})
+	c.mu.Unlock()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// advance moves the clock on by d and fires the timers it passes.
+func (c *jumpClock) advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	now := c.now
+	var due []func()
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if t.at.After(now) {
+			kept = append(kept, t)
+		} else {
+			due = append(due, t.fire)
+		}
+	}
+	c.timers = kept
+	c.mu.Unlock()
+	for _, f := range due {
+		f()
+	}
+	return now
 }
 
 func (c *jumpClock) Now() time.Time {
@@ -36,22 +74,23 @@ func (c *jumpClock) Now() time.Time {
 }
 
 func (c *jumpClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 	ch := make(chan time.Time, 1)
-	ch <- c.now
+	ch <- c.advance(d)
 	return ch
 }
 
 // agents stand in for the agents and the controller: a set time after the last change to a
 // VirtualIP or Node, they rewrite every VirtualIP's status as the agents' policy (agent/desired)
-// says, the way real ones converge. Unit tests of the plugin need only that status follows.
+// and VRRP say, the way real ones converge. Unit tests of the plugin need only that status follows.
 type agents struct {
 	clock *jumpClock
 	delay time.Duration
 	// off stops the agents: status never follows.
-	off       bool
+	off bool
+	// fault names the nodes whose agent reports FAULT, with the reason; down those whose agent
+	// has shut down (STOPPED, no reason).
+	fault     map[string]string
+	down      map[string]bool
 	changedAt time.Time
 	pending   bool
 }
@@ -77,17 +116,22 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 		if err != nil {
 			return err
 		}
-		v.Status.Nodes, v.Status.Master = nil, ""
+		master := s.elect(v.Status.Master, all)
+		v.Status.Nodes, v.Status.Master = nil, master
 		for _, ex := range all {
 			if !ex.Participates {
 				continue
 			}
 			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(ex.Effective), Reason: ex.Reason, Interface: "eth0"}
 			switch {
+			case s.fault[ex.Node] != "":
+				e.State, e.Reason = vrrpv1.StateFault, s.fault[ex.Node]
+			case s.down[ex.Node]:
+				e.State, e.Priority, e.Reason = vrrpv1.StateStopped, 0, ""
 			case ex.Released:
 				e.State = vrrpv1.StateStopped
-			case v.Status.Master == "":
-				e.State, v.Status.Master = vrrpv1.StateMaster, ex.Node
+			case ex.Node == master:
+				e.State = vrrpv1.StateMaster
 			}
 			v.Status.Nodes = append(v.Status.Nodes, e)
 		}
@@ -96,6 +140,35 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 		}
 	}
 	return nil
+}
+
+// elect is the Master VRRP ends with, given the one before: the incumbent keeps the VIP unless a
+// node of strictly higher priority preempts it (preempt on) or it resigns; a Backup of equal
+// priority never preempts (RFC 9568 §6.4.2, §6.4.3). Without an incumbent the highest priority
+// wins, the lowest name standing in for the higher address.
+func (s *agents) elect(incumbent string, all []desired.Explanation) string {
+	var best, inc *desired.Explanation
+	for i := range all {
+		ex := &all[i]
+		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] {
+			continue
+		}
+		if best == nil {
+			best = ex
+		}
+		if ex.Node == incumbent && !ex.Resign {
+			inc = ex
+		}
+	}
+	switch {
+	case best == nil:
+		return ""
+	case inc == nil:
+		return best.Node
+	case best.Effective > inc.Effective && best.Preempt:
+		return best.Node
+	}
+	return inc.Node
 }
 
 // harness runs the plugin against a fake API server.
