@@ -44,6 +44,8 @@ type app struct {
 	newClient func(clientcmd.ClientConfig) (client.Client, error)
 	// pollInterval is how often waits read status; zero is defaultPollInterval.
 	pollInterval time.Duration
+	// withTimeout gives a wait its deadline; nil is context.WithTimeout. Tests pass their clock's.
+	withTimeout func(context.Context, time.Duration) (context.Context, context.CancelFunc)
 	// own and conn are the command's flags and the connection flags, for --help.
 	own, conn *pflag.FlagSet
 }
@@ -68,6 +70,9 @@ type command struct {
 	// nargs is the number of positional arguments: exactly, or up to -nargs when negative.
 	nargs int
 	flags func(*pflag.FlagSet, *options)
+	// check validates the flags before the client is built: a usage mistake is one whatever the
+	// kubeconfig.
+	check func(o *options) error
 	run   func(ctx context.Context, a *app, c client.Client, o *options, args []string) error
 }
 
@@ -168,6 +173,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "", "json", "yaml":
 	default:
 		return a.fail(usagef("--output %q: want json or yaml (or nothing, for a table)", o.output), cmd)
+	}
+	if cmd.check != nil {
+		if err := cmd.check(o); err != nil {
+			return a.fail(err, cmd)
+		}
 	}
 	c, err := a.client(o)
 	if err != nil {

@@ -27,6 +27,7 @@ reverses it. Unlike kubectl drain it evicts no pod.`,
 	flags: func(fs *pflag.FlagSet, o *options) {
 		fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for status to show the change")
 	},
+	check: checkTimeout,
 	run: func(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
 		return runDrain(ctx, a, c, o, args[0], true)
 	},
@@ -43,6 +44,7 @@ others and preempt is on).`,
 	flags: func(fs *pflag.FlagSet, o *options) {
 		fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for status to show the change")
 	},
+	check: checkTimeout,
 	run: func(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
 		return runDrain(ctx, a, c, o, args[0], false)
 	},
@@ -67,14 +69,20 @@ type drainedVIP struct {
 	TookSeconds float64 `json:"tookSeconds,omitempty"`
 }
 
-func runDrain(ctx context.Context, a *app, c client.Client, o *options, node string, drain bool) error {
+// checkTimeout is the flag check of the commands that take only --timeout.
+func checkTimeout(o *options) error {
 	if o.timeout <= 0 {
 		return usagef("--timeout must be positive")
 	}
+	return nil
+}
+
+func runDrain(ctx context.Context, a *app, c client.Client, o *options, node string, drain bool) error {
 	n, err := getNode(ctx, c, node)
 	if err != nil {
 		return err
 	}
+	wasDrained := strings.EqualFold(n.Annotations[vrrpv1.MaintenanceAnnotation], "true")
 	vips, err := listVIPs(ctx, c)
 	if err != nil {
 		return err
@@ -95,66 +103,51 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 	}
 
 	res := drainResult{Node: node, Drained: drain, VirtualIPs: []drainedVIP{}}
-	var names []string
 	for i := range vips {
 		ex, err := desired.Explain(&vips[i], node, nodes)
-		if err != nil || !ex.Participates {
+		if err == nil && !ex.Participates {
 			continue
 		}
 		d := drainedVIP{Name: vips[i].Name, Before: vips[i].Status.Master}
-		if entryOf(&vips[i], node) == nil {
+		switch {
+		case err != nil:
+			// The agents cannot evaluate it either: they run no router for it.
+			d.Done, d.Note = true, fmt.Sprintf("not waited for: %v", err)
+		case !drain && !wasDrained:
+			// Nothing changed for it: whatever its status shows is not this command's doing.
+			d.Done, d.Note = true, node+" was not drained: nothing to wait for"
+		case entryOf(&vips[i], node) == nil:
 			d.Done, d.Note = true, "no agent has reported for "+node+": nothing to wait for"
-		}
-		if drain && !d.Done && !otherCandidate(&vips[i], node, nodes) {
+		case drain && !otherCandidate(&vips[i], node, nodes):
 			d.Note = "no other node can hold it: nobody holds the VIP while " + node + " is drained"
 		}
 		res.VirtualIPs = append(res.VirtualIPs, d)
-		names = append(names, vips[i].Name)
 	}
 
-	check := func(d *drainedVIP) (bool, error) {
+	check := func(ctx context.Context, d *drainedVIP) (bool, error) {
 		cur, err := getVIP(ctx, c, d.Name)
 		if err != nil {
 			return false, err
 		}
 		d.After = cur.Status.Master
 		e := entryOf(cur, node)
-		switch {
-		case e == nil:
+		if e == nil {
 			d.Note = node + " has no entry"
 			return true, nil
-		case drain && (e.Reason != desired.ReasonMaintenance || e.State == vrrpv1.StateMaster):
-			d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, orDash(e.Reason))
-			return false, nil
-		case drain && cur.Status.Master == node:
-			d.Note = "status.master is still " + node
-			return false, nil
-		case drain && cur.Status.Master == "" && otherCandidate(cur, node, nodes):
-			d.Note = "no other node holds it yet"
-			return false, nil
-		case !drain && (e.Reason == desired.ReasonMaintenance || !live(e)):
-			d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, orDash(e.Reason))
-			return false, nil
-		case !drain:
-			ok, detail := settled(cur, nodes)
-			d.Note = detail
-			return ok, nil
 		}
-		if cur.Status.Master == "" {
-			d.Note = "no other node can hold it"
-		} else {
-			d.Note = ""
+		if drain {
+			return drained(cur, e, node, nodes, d), nil
 		}
-		return true, nil
+		return undrained(cur, e, node, nodes, d), nil
 	}
-	_, err = a.waitFor(ctx, start, o.timeout, func() (bool, error) {
+	_, err = a.waitFor(ctx, start, o.timeout, func(ctx context.Context) (bool, error) {
 		all := true
 		for i := range res.VirtualIPs {
 			d := &res.VirtualIPs[i]
 			if d.Done {
 				continue
 			}
-			ok, err := check(d)
+			ok, err := check(ctx, d)
 			if err != nil {
 				return false, err
 			}
@@ -184,9 +177,63 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 				pending = append(pending, d.Name+": "+d.Note)
 			}
 		}
-		return timeoutError{fmt.Sprintf("node %s: not converged within %s: %s", node, o.timeout, strings.Join(pending, "; "))}
+		return timeoutError{fmt.Sprintf("node %s: not converged within %s: %s%s", node, o.timeout, strings.Join(pending, "; "), lastFailure(err))}
 	}
 	return nil
+}
+
+// drained says node's entry e shows it released from cur and, when another node can, that one
+// holds the VIP. It notes on d what is pending.
+func drained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes []corev1.Node, d *drainedVIP) bool {
+	switch {
+	case e.State != vrrpv1.StateMaster && e.Reason != desired.ReasonMaintenance && (e.State == vrrpv1.StateFault || e.State == vrrpv1.StateStopped):
+		// FAULT (no interface, no Secret, a VRID conflict) stays FAULT in maintenance: a node
+		// that is neither Master nor running holds nothing to release.
+		d.Note = fmt.Sprintf("%s is %s (%s): it holds nothing", node, e.State, orDash(e.Reason))
+		return true
+	case e.Reason != desired.ReasonMaintenance || e.State == vrrpv1.StateMaster:
+		d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, orDash(e.Reason))
+		return false
+	case cur.Status.Master == node:
+		d.Note = "status.master is still " + node
+		return false
+	case cur.Status.Master == "" && otherCandidate(cur, node, nodes):
+		d.Note = "no other node holds it yet"
+		return false
+	case cur.Status.Master == "":
+		d.Note = "no other node can hold it"
+	default:
+		d.Note = ""
+	}
+	return true
+}
+
+// undrained says node's entry e shows it running the router again and cur settled. A node the
+// policy still releases (the exclude label, a cordon under onCordon Release) stays STOPPED by
+// design: it is done once its entry shows that reason.
+func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes []corev1.Node, d *drainedVIP) bool {
+	if e.Reason == desired.ReasonMaintenance {
+		d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, e.Reason)
+		return false
+	}
+	if ex, err := desired.Explain(cur, node, nodes); err == nil && ex.Released {
+		if running(e) || e.Reason != ex.Reason {
+			d.Note = fmt.Sprintf("%s is %s (%s); the policy releases it (%s)", node, e.State, orDash(e.Reason), ex.Reason)
+			return false
+		}
+		d.Note = fmt.Sprintf("%s stays released: %s (%s)", node, ex.Reason, undo(ex.Reason, node))
+		return true
+	}
+	if !live(e, nodes) {
+		d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, orDash(e.Reason))
+		if dark(node, nodes) {
+			d.Note = node + " is not Ready (status Unknown)"
+		}
+		return false
+	}
+	ok, detail := settled(cur, nodes)
+	d.Note = detail
+	return ok
 }
 
 // otherCandidate says another participant of v could hold the VIP while node is out of it.
@@ -196,7 +243,7 @@ func otherCandidate(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) bool 
 			continue
 		}
 		ex, err := desired.Explain(v, n.Name, nodes)
-		if err == nil && ex.Participates && !ex.Released && live(entryOf(v, n.Name)) {
+		if err == nil && ex.Participates && !ex.Released && live(entryOf(v, n.Name), nodes) {
 			return true
 		}
 	}

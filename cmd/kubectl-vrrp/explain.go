@@ -103,7 +103,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 		case !n.Participates:
 		case n.Released:
 			out = append(out, n)
-		case !live(n.Status):
+		case !live(n.Status, nodes):
 			out = append(out, n)
 		default:
 			cands = append(cands, n)
@@ -130,12 +130,24 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			for i, n := range tied {
 				names[i] = n.Node
 			}
-			fmt.Fprintf(&b, "%s tie at priority %d: the higher primary address wins (RFC 9568 §6.4.3)", strings.Join(names, ", "), top)
-			if w, addr := byAddress(v, nodes, tied); w != "" {
+			var holders []explainedNode
+			for _, n := range tied {
+				if n.Status.State == vrrpv1.StateMaster {
+					holders = append(holders, n)
+				}
+			}
+			switch w, addr := byAddress(v, nodes, tied); {
+			case len(holders) == 1:
+				// A Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2):
+				// the addresses decide a tie only between Masters (§6.4.3), or when none is Master.
+				expected = holders[0].Node
+				fmt.Fprintf(&b, "%s tie at priority %d: %s holds the VIP and keeps it, as a Backup of equal priority does not preempt (RFC 9568 §6.4.2).",
+					strings.Join(names, ", "), top, expected)
+			case w != "":
 				expected = w
-				fmt.Fprintf(&b, ": %s (%s) should be Master.", w, addr)
-			} else {
-				b.WriteString(".")
+				fmt.Fprintf(&b, "%s tie at priority %d: the higher primary address wins (RFC 9568 §6.4.3): %s (%s) should be Master.", strings.Join(names, ", "), top, w, addr)
+			default:
+				fmt.Fprintf(&b, "%s tie at priority %d: the higher primary address wins (RFC 9568 §6.4.3).", strings.Join(names, ", "), top)
 			}
 		}
 		if !cands[0].Preempt {
@@ -150,6 +162,8 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			switch {
 			case n.Released:
 				why = "released: " + n.Reason
+			case n.Status != nil && running(n.Status):
+				why = "node not Ready: status Unknown"
 			case n.Status != nil:
 				why = string(n.Status.State)
 			}
@@ -249,7 +263,7 @@ func (a *app) printExplain(out explained) {
 		st := txt("no report")
 		if n.Status != nil {
 			st = txt(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
-			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && live(n.Status) {
+			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && running(n.Status) {
 				st.text += " (not applied yet?)"
 				st.colour = yellow
 			}

@@ -62,13 +62,25 @@ func TestExplainOneNode(t *testing.T) {
 				"=> primary advertises priority 1 and a Master hands over at once",
 			},
 		},
-		"a tie is broken by the published addresses": {
+		"a tie keeps the Master that holds the VIP: a Backup of equal priority does not preempt": {
 			mutateVIP: func(v *vrrpv1.VirtualIP) {
 				v.Spec.NodePriorities = nil
 				v.Status.Nodes[0].Address, v.Status.Nodes[1].Address, v.Status.Nodes[2].Address = "198.51.100.253", "198.51.100.254", "198.51.100.251"
 			},
-			want: []string{"primary, secondary, third tie at priority 100: the higher primary address wins (RFC 9568 §6.4.3): secondary (198.51.100.254) should be Master.",
-				"Status says primary is Master: the agents have not applied the change yet, or secondary cannot hold the VIP (kubectl vrrp status services)."},
+			want: []string{"primary, secondary, third tie at priority 100: primary holds the VIP and keeps it, as a Backup of equal priority does not preempt (RFC 9568 §6.4.2). Status: primary is Master."},
+		},
+		"a tie that no node holds is broken by the published addresses": {
+			mutateVIP: func(v *vrrpv1.VirtualIP) {
+				v.Spec.NodePriorities = nil
+				v.Status.Nodes[0].State, v.Status.Master = vrrpv1.StateBackup, ""
+				v.Status.Nodes[0].Address, v.Status.Nodes[1].Address, v.Status.Nodes[2].Address = "198.51.100.253", "198.51.100.254", "198.51.100.251"
+			},
+			want: []string{"primary, secondary, third tie at priority 100: the higher primary address wins (RFC 9568 §6.4.3): secondary (198.51.100.254) should be Master. Status shows no Master."},
+		},
+		"a node whose Ready is Unknown is not counted, whatever its stale entry says": {
+			mutateNode: map[string]func(*corev1.Node){"primary": notReady},
+			want: []string{"secondary, third tie at priority 100: the higher primary address wins (RFC 9568 §6.4.3).",
+				"Not counted: primary (node not Ready: status Unknown)."},
 		},
 		"a released node advertises 0": {
 			mutateNode: map[string]func(*corev1.Node){"third": func(n *corev1.Node) { n.Labels = map[string]string{vrrpv1.ExcludeLabel: ""} }},

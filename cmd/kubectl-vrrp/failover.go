@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
@@ -30,6 +33,17 @@ leaves the annotation as it set it.`,
 		fs.BoolVar(&o.clear, "clear", false, "remove the preference: the priorities decide again")
 		fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "how long to wait for status to show the change")
 	},
+	check: func(o *options) error {
+		switch {
+		case o.to == "" && !o.clear:
+			return usagef("failover needs --to NODE or --clear")
+		case o.to != "" && o.clear:
+			return usagef("failover takes --to NODE or --clear, not both")
+		case o.timeout <= 0:
+			return usagef("--timeout must be positive")
+		}
+		return nil
+	},
 	run: runFailover,
 }
 
@@ -45,14 +59,6 @@ type failoverResult struct {
 }
 
 func runFailover(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
-	switch {
-	case o.to == "" && !o.clear:
-		return usagef("failover needs --to NODE or --clear")
-	case o.to != "" && o.clear:
-		return usagef("failover takes --to NODE or --clear, not both")
-	case o.timeout <= 0:
-		return usagef("--timeout must be positive")
-	}
 	name := args[0]
 	v, err := getVIP(ctx, c, name)
 	if err != nil {
@@ -63,36 +69,35 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 		return err
 	}
 	res := failoverResult{VirtualIP: name, PreviousMaster: v.Status.Master}
-	var cond func() (bool, error)
+	var cond func(context.Context) (bool, error)
 	var pending func() string
 	if o.clear {
 		was := v.Annotations[vrrpv1.PreferredNodeAnnotation]
-		cond, pending = settleAfterClear(ctx, c, name, was, nodes, &res)
+		cond, pending = settleAfterClear(c, name, was, nodes, &res)
 	} else {
-		if err := canPrefer(v, o.to, nodes); err != nil {
+		if err := canPrefer(v, o.to, nodes, o.timeout); err != nil {
 			return err
 		}
 		res.PreferredNode = o.to
-		cond = func() (bool, error) {
+		why := "status has not been read"
+		cond = func(ctx context.Context) (bool, error) {
 			cur, err := getVIP(ctx, c, name)
 			if err != nil {
 				return false, err
 			}
 			res.Master = cur.Status.Master
 			e := entryOf(cur, o.to)
-			return cur.Status.Master == o.to && e != nil && e.State == vrrpv1.StateMaster, nil
-		}
-		pending = func() string {
-			cur, err := getVIP(ctx, c, name)
-			if err != nil {
-				return err.Error()
-			}
-			e := entryOf(cur, o.to)
 			if e == nil {
-				return fmt.Sprintf("status.master is %q; %s has no entry", cur.Status.Master, o.to)
+				why = fmt.Sprintf("status.master is %q; %s has no entry", cur.Status.Master, o.to)
+				return false, nil
 			}
-			return fmt.Sprintf("status.master is %q; %s is %s at priority %d", cur.Status.Master, o.to, e.State, e.Priority)
+			why = fmt.Sprintf("status.master is %q; %s is %s at priority %d", cur.Status.Master, o.to, e.State, e.Priority)
+			// The entry must show the preference applied, else it may be an old one: a node that
+			// was Master before, at its own priority, and has not yet seen the annotation.
+			return cur.Status.Master == o.to && e.State == vrrpv1.StateMaster &&
+				e.Reason == desired.ReasonPreferred && e.Priority == desired.PreferredPriority, nil
 		}
+		pending = func() string { return why }
 	}
 
 	start := a.clock.Now()
@@ -115,7 +120,7 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 		}
 	}
 	if errors.Is(err, errNotYet) {
-		return timeoutError{fmt.Sprintf("VirtualIP %s: not converged within %s: %s", name, o.timeout, pending())}
+		return timeoutError{fmt.Sprintf("VirtualIP %s: not converged within %s: %s%s", name, o.timeout, pending(), lastFailure(err))}
 	}
 	if o.output == "" {
 		switch {
@@ -130,8 +135,9 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 	return nil
 }
 
-// canPrefer refuses a failover that the agents' policy would never carry out, saying why.
-func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) error {
+// canPrefer refuses a failover that the agents' policy would never carry out, or not within
+// timeout, saying why.
+func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout time.Duration) error {
 	if !containsNode(nodes, node) {
 		return fmt.Errorf("node %q not found (kubectl get nodes lists them)", node)
 	}
@@ -156,8 +162,50 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) error {
 		return fmt.Errorf("node %s has no entry in VirtualIP %s's status: no agent runs the VirtualIP there", node, v.Name)
 	case e.State == vrrpv1.StateFault:
 		return fmt.Errorf("node %s is FAULT for VirtualIP %s (%s: %s): it cannot hold the VIP", node, v.Name, e.Reason, e.Message)
+	case dark(node, nodes):
+		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
+	case !live(e, nodes):
+		return fmt.Errorf("node %s is %s for VirtualIP %s (%s): its agent does not run the router there", node, e.State, v.Name, orDash(e.Reason))
+	}
+	// With the preference set, no other live node may stand at 254 too: a Backup preempts only a
+	// Master of strictly lower priority (RFC 9568 §6.4.2), so the preferred node would tie and wait.
+	preferred := v.DeepCopy()
+	if preferred.Annotations == nil {
+		preferred.Annotations = map[string]string{}
+	}
+	preferred.Annotations[vrrpv1.PreferredNodeAnnotation] = node
+	all, err := desired.ExplainAll(preferred, nodes)
+	if err != nil {
+		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
+	}
+	for _, other := range all {
+		if other.Node == node || !other.Participates || other.Released || other.Effective < desired.PreferredPriority || !live(entryOf(v, other.Node), nodes) {
+			continue
+		}
+		return fmt.Errorf("node %s has priority %d for VirtualIP %s too (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so %s would never take the VIP from it; lower %s's priority first",
+			other.Node, other.Effective, v.Name, source(other), node, other.Node)
+	}
+	// A preempt delay holds the takeover back (agent/vrrp preemptHeldBack), then the old Master
+	// needs up to Master_Down_Interval to see it.
+	if delay := durationOf(v.Spec.PreemptDelay); delay > 0 {
+		version := uint8(desired.DefaultVersion)
+		if v.Spec.Version != 0 {
+			version = uint8(v.Spec.Version)
+		}
+		advert := cmp.Or(durationOf(v.Spec.AdvertInterval), desired.DefaultAdvertInterval)
+		if need := delay + vrrp.MasterDownInterval(version, desired.PreferredPriority, advert); need > timeout {
+			return fmt.Errorf("VirtualIP %s has preemptDelay %s: %s takes the VIP after up to %s (the delay and Master_Down_Interval), longer than --timeout %s; pass --timeout %s or more",
+				v.Name, delay, node, seconds(need), timeout, seconds(need.Round(time.Second)+time.Second))
+		}
 	}
 	return nil
+}
+
+func durationOf(d *metav1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
 }
 
 // undo says how to lift a release.
@@ -184,16 +232,16 @@ func containsNode(nodes []corev1.Node, name string) bool {
 
 // settleAfterClear waits until the formerly preferred node runs at its own priority again and the
 // priorities' Master holds the VIP.
-func settleAfterClear(ctx context.Context, c client.Client, name, was string, nodes []corev1.Node, res *failoverResult) (func() (bool, error), func() string) {
+func settleAfterClear(c client.Client, name, was string, nodes []corev1.Node, res *failoverResult) (func(context.Context) (bool, error), func() string) {
 	res.PreferredNode = was
-	why := ""
-	cond := func() (bool, error) {
+	why := "status has not been read"
+	cond := func(ctx context.Context) (bool, error) {
 		cur, err := getVIP(ctx, c, name)
 		if err != nil {
 			return false, err
 		}
 		res.Master = cur.Status.Master
-		if e := entryOf(cur, was); was != "" && live(e) && e.Reason == desired.ReasonPreferred {
+		if e := entryOf(cur, was); was != "" && live(e, nodes) && e.Reason == desired.ReasonPreferred {
 			why = fmt.Sprintf("%s still runs as the preferred node (priority %d)", was, e.Priority)
 			return false, nil
 		}

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,9 +116,19 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 		v := &vips.Items[i]
 		all, err := desired.ExplainAll(v, nodes.Items)
 		if err != nil {
-			return err
+			continue // the agents cannot evaluate it either
 		}
-		master := s.elect(v.Status.Master, all)
+		// The agents of dark nodes (Ready Unknown) are silent: their entries stay as they were.
+		dark := map[string]bool{}
+		for _, n := range nodes.Items {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionUnknown {
+					dark[n.Name] = true
+				}
+			}
+		}
+		before := v.Status.Nodes
+		master := s.elect(v.Status.Master, all, dark)
 		v.Status.Nodes, v.Status.Master = nil, master
 		for _, ex := range all {
 			if !ex.Participates {
@@ -124,6 +136,12 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 			}
 			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(ex.Effective), Reason: ex.Reason, Interface: "eth0"}
 			switch {
+			case dark[ex.Node]:
+				old := entryOf(&vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: before}}, ex.Node)
+				if old == nil {
+					continue
+				}
+				e = *old
 			case s.fault[ex.Node] != "":
 				e.State, e.Reason = vrrpv1.StateFault, s.fault[ex.Node]
 			case s.down[ex.Node]:
@@ -146,11 +164,11 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 // node of strictly higher priority preempts it (preempt on) or it resigns; a Backup of equal
 // priority never preempts (RFC 9568 §6.4.2, §6.4.3). Without an incumbent the highest priority
 // wins, the lowest name standing in for the higher address.
-func (s *agents) elect(incumbent string, all []desired.Explanation) string {
+func (s *agents) elect(incumbent string, all []desired.Explanation, dark map[string]bool) string {
 	var best, inc *desired.Explanation
 	for i := range all {
 		ex := &all[i]
-		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] {
+		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] || dark[ex.Node] {
 			continue
 		}
 		if best == nil {
@@ -182,6 +200,12 @@ type harness struct {
 	colour bool
 	// fail, when set, is the error every request returns.
 	fail error
+	// flaky is how many GETs after a change fail with the API server unavailable; hang makes
+	// every GET after a change hang for two minutes, until its context ends.
+	flaky, flakyLeft int
+	hang, changed    bool
+	// noKubeconfig makes building the client fail, as it does without a usable kubeconfig.
+	noKubeconfig bool
 }
 
 func newHarness(t *testing.T, objs ...client.Object) *harness {
@@ -193,6 +217,19 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 				if h.fail != nil {
 					return h.fail
+				}
+				if h.flakyLeft > 0 {
+					h.flakyLeft--
+					return apierrors.NewServiceUnavailable("the API server is restarting")
+				}
+				if h.hang && h.changed {
+					h.clock.advance(2 * time.Minute)
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(10 * time.Second): // only when the plugin sets no deadline
+						return errors.New("the GET hung: the plugin gave it no deadline")
+					}
 				}
 				if err := h.agents.converge(ctx, c); err != nil {
 					return err
@@ -210,6 +247,7 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 					return h.fail
 				}
 				h.agents.changed()
+				h.changed, h.flakyLeft = true, h.flaky
 				return c.Patch(ctx, obj, patch, opts...)
 			},
 		}).Build()
@@ -220,8 +258,13 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 func (h *harness) run(args ...string) int {
 	h.stdout.Reset()
 	h.stderr.Reset()
-	a := &app{stdout: &h.stdout, stderr: &h.stderr, clock: h.clock, colour: h.colour,
-		newClient: func(clientcmd.ClientConfig) (client.Client, error) { return h.client, nil }}
+	a := &app{stdout: &h.stdout, stderr: &h.stderr, clock: h.clock, colour: h.colour, withTimeout: h.clock.WithTimeout,
+		newClient: func(clientcmd.ClientConfig) (client.Client, error) {
+			if h.noKubeconfig {
+				return nil, errors.New("loading the kubeconfig: invalid configuration: no configuration has been provided")
+			}
+			return h.client, nil
+		}}
 	return a.run(context.Background(), args)
 }
 
@@ -278,6 +321,11 @@ func seed(mutate ...func(*vrrpv1.VirtualIP)) *vrrpv1.VirtualIP {
 		m(v)
 	}
 	return v
+}
+
+// notReady makes a Node's Ready condition Unknown: Kubernetes has lost touch with it.
+func notReady(n *corev1.Node) {
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown"}}
 }
 
 func nodes(names ...string) []client.Object {

@@ -23,7 +23,8 @@ var statusCommand = command{
 	short: "Show each VirtualIP's state on every node: priority and why, interface, last transition and hook; flag problems.",
 	long: `Problems are split brain (several MASTERs), no Master, VRID conflicts, nodes in FAULT, failed hooks and
 an invalid spec, as the controller's Degraded condition and the agents' entries tell. The exit code is 4
-when any VirtualIP shown has one.`,
+when any VirtualIP shown has one: Degraded True, a node in FAULT, or several live MASTERs. Warnings (no
+Master yet while Degraded is False, a controller behind the spec) are shown but do not change it.`,
 	nargs: -1,
 	run:   runStatus,
 }
@@ -52,6 +53,9 @@ type problem struct {
 	Kind    string `json:"kind"`
 	Node    string `json:"node,omitempty"`
 	Message string `json:"message"`
+	// Warning is a problem that does not make the exit code 4: the controller does not call it
+	// Degraded (a VirtualIP just created, selecting no node yet) or its summary is behind.
+	Warning bool `json:"warning,omitempty"`
 }
 
 type nodeStatus struct {
@@ -97,7 +101,9 @@ func runStatus(ctx context.Context, a *app, c client.Client, o *options, args []
 	problems := false
 	for i := range vips {
 		s := summarize(&vips[i], nodes)
-		problems = problems || len(s.Problems) > 0
+		for _, p := range s.Problems {
+			problems = problems || !p.Warning
+		}
 		out = append(out, s)
 	}
 	switch {
@@ -147,7 +153,7 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 			n.Why = source(ex)
 		}
 		s.Nodes = append(s.Nodes, n)
-		if e.State == vrrpv1.StateMaster {
+		if e.State == vrrpv1.StateMaster && live(&e, nodes) {
 			masters = append(masters, e.Node)
 		}
 		if e.State == vrrpv1.StateFault {
@@ -156,10 +162,12 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 		}
 	}
 	// Nodes the nodeSelector names that have not reported: no agent runs there, or it cannot reach
-	// the API server. Without a nodeSelector the VirtualIP runs on every node that runs the agent, and
-	// a node without one is simply not part of it.
+	// the API server. Without a nodeSelector, or with an empty one, the VirtualIP runs on every node
+	// that runs the agent, and a node without one is simply not part of it.
+	sel, err := metav1.LabelSelectorAsSelector(v.Spec.NodeSelector)
+	everyNode := v.Spec.NodeSelector == nil || err == nil && sel.Empty()
 	for _, ex := range explained {
-		if v.Spec.NodeSelector == nil || !ex.Participates || slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == ex.Node }) {
+		if everyNode || !ex.Participates || slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == ex.Node }) {
 			continue
 		}
 		s.Nodes = append(s.Nodes, nodeStatus{Node: ex.Node, State: "-", Priority: int32(ex.Effective), Reason: ex.Reason,
@@ -183,16 +191,21 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 	case degraded != nil && degraded.Status == metav1.ConditionTrue:
 		s.Problems = append(s.Problems, problem{Kind: degraded.Reason, Message: degraded.Message})
 	case ready != nil && ready.Status != metav1.ConditionTrue:
-		s.Problems = append(s.Problems, problem{Kind: ready.Reason, Message: ready.Message})
-	case ready == nil && len(masters) > 1:
-		// No controller has summarised this VirtualIP: the entries alone tell.
-		s.Problems = append(s.Problems, problem{Kind: vrrpv1.ReasonSplitBrain,
-			Message: fmt.Sprintf("%d nodes are MASTER: %s (no Ready condition: is the controller running?)", len(masters), strings.Join(masters, ", "))})
+		// Degraded False: nothing has reported yet, or the controller gives a handover its time.
+		s.Problems = append(s.Problems, problem{Kind: ready.Reason, Message: ready.Message, Warning: true})
 	case ready == nil && len(masters) == 0:
-		s.Problems = append(s.Problems, problem{Kind: vrrpv1.ReasonNoMaster, Message: "no node is MASTER (no Ready condition: is the controller running?)"})
+		s.Problems = append(s.Problems, problem{Kind: vrrpv1.ReasonNoMaster, Message: "no node is MASTER (no Ready condition: is the controller running?)", Warning: true})
+	}
+	// Several live MASTERs are a split brain whatever the controller has summarised so far.
+	if len(masters) > 1 && (degraded == nil || degraded.Status != metav1.ConditionTrue || degraded.Reason != vrrpv1.ReasonSplitBrain) {
+		msg := fmt.Sprintf("%d nodes are MASTER: %s", len(masters), strings.Join(masters, ", "))
+		if ready == nil {
+			msg += " (no Ready condition: is the controller running?)"
+		}
+		s.Problems = append(s.Problems, problem{Kind: vrrpv1.ReasonSplitBrain, Message: msg})
 	}
 	if v.Generation > v.Status.ObservedGeneration && ready != nil {
-		s.Problems = append(s.Problems, problem{Kind: problemController,
+		s.Problems = append(s.Problems, problem{Kind: problemController, Warning: true,
 			Message: fmt.Sprintf("the controller has summarised generation %d of %d: the conditions may be out of date", v.Status.ObservedGeneration, v.Generation)})
 	}
 	return s
@@ -263,7 +276,7 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 	}
 	for _, p := range s.Problems {
 		col := red
-		if p.Kind == vrrpv1.ReasonHookFailed || p.Kind == problemController {
+		if p.Warning || p.Kind == vrrpv1.ReasonHookFailed {
 			col = yellow
 		}
 		a.line(w, col, "! %s: %s", p.Kind, p.Message)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -29,8 +30,12 @@ third      BACKUP  100       spec.priority   eth0       2h0m   -
 func TestStatusProblems(t *testing.T) {
 	tests := map[string]struct {
 		mutate func(*vrrpv1.VirtualIP)
+		// mutateNode changes the Node of that name.
+		mutateNode map[string]func(*corev1.Node)
 		// want are lines the output must hold.
 		want []string
+		// warningsOnly: the output shows no problem that makes the exit code 4.
+		warningsOnly bool
 	}{
 		"two MASTERs are a split brain": {
 			mutate: func(v *vrrpv1.VirtualIP) {
@@ -62,12 +67,41 @@ func TestStatusProblems(t *testing.T) {
 			},
 			want: []string{"! RouterIDConflict: VirtualIP dns uses VRID 51 on primary"},
 		},
-		"no Master": {
+		"no Master the controller calls Degraded": {
 			mutate: func(v *vrrpv1.VirtualIP) {
 				v.Status.Nodes[0].State, v.Status.Master = vrrpv1.StateBackup, ""
-				v.Status.Conditions[0] = metav1.Condition{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonNoMaster, Message: "no node is MASTER: primary BACKUP, secondary BACKUP, third BACKUP"}
+				msg := "no node is MASTER: primary BACKUP, secondary BACKUP, third BACKUP"
+				v.Status.Conditions[0] = metav1.Condition{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonNoMaster, Message: msg}
+				v.Status.Conditions[1] = metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonNoMaster, Message: msg}
 			},
 			want: []string{"master -  ready False", "! NoMaster: no node is MASTER: primary BACKUP, secondary BACKUP, third BACKUP"},
+		},
+		"no Master yet, Degraded False: a VirtualIP just created is shown, not an exit code 4": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes, v.Status.Master = nil, ""
+				v.Status.Conditions[0] = metav1.Condition{Type: vrrpv1.ConditionReady, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonNoMaster, Message: "no agent has reported"}
+				v.Status.Conditions[1] = metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: vrrpv1.ReasonHealthy, Message: "no agent has reported"}
+			},
+			want:         []string{"master -  ready False", "! NoMaster: no agent has reported"},
+			warningsOnly: true,
+		},
+		"a controller behind the spec is a warning": {
+			mutate:       func(v *vrrpv1.VirtualIP) { v.Generation = 2 },
+			want:         []string{"! ControllerBehind: the controller has summarised generation 1 of 2"},
+			warningsOnly: true,
+		},
+		"a stale MASTER entry of a node whose Ready is Unknown is no split brain": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State = vrrpv1.StateMaster
+				v.Status.Conditions = nil
+			},
+			mutateNode:   map[string]func(*corev1.Node){"third": notReady},
+			want:         []string{"third      MASTER"},
+			warningsOnly: true,
+		},
+		"two live MASTERs are a split brain before the controller says so": {
+			mutate: func(v *vrrpv1.VirtualIP) { v.Status.Nodes[2].State = vrrpv1.StateMaster },
+			want:   []string{"! SplitBrain: 2 nodes are MASTER: primary, third"},
 		},
 		"a failed hook": {
 			mutate: func(v *vrrpv1.VirtualIP) {
@@ -79,8 +113,18 @@ func TestStatusProblems(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, seedCluster(tc.mutate)...)
-			out := h.mustRun(exitProblems, "status")
+			objs := seedCluster(tc.mutate)
+			for _, o := range objs {
+				if n, ok := o.(*corev1.Node); ok && tc.mutateNode[n.Name] != nil {
+					tc.mutateNode[n.Name](n)
+				}
+			}
+			h := newHarness(t, objs...)
+			exit := exitProblems
+			if tc.warningsOnly {
+				exit = exitOK
+			}
+			out := h.mustRun(exit, "status")
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("status lacks %q:\n%s", w, out)
@@ -160,18 +204,32 @@ func TestStatusForScripts(t *testing.T) {
 }
 
 func TestStatusShowsSelectedNodesThatNeverReported(t *testing.T) {
-	selected := func(v *vrrpv1.VirtualIP) {
-		v.Spec.NodeSelector = &metav1.LabelSelector{}
-		v.Status.Nodes = v.Status.Nodes[:2]
+	unreported := "not reported: no agent runs there, or it cannot reach the API server"
+	tests := map[string]struct {
+		selector *metav1.LabelSelector
+		want     bool
+	}{
+		"a nodeSelector that names the nodes shows the one that never reported": {
+			selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "vrrp", Operator: metav1.LabelSelectorOpDoesNotExist}}},
+			want:     true,
+		},
+		"without a nodeSelector a node without an agent takes no part":                    {},
+		"an empty nodeSelector selects every node: a node without an agent takes no part": {selector: &metav1.LabelSelector{}},
 	}
-	h := newHarness(t, seedCluster(selected)...)
-	out := h.mustRun(exitOK, "status")
-	if want := "third      -       100       not reported: no agent runs there, or it cannot reach the API server"; !strings.Contains(out, want) {
-		t.Errorf("status lacks %q:\n%s", want, out)
-	}
-	h = newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) { v.Status.Nodes = v.Status.Nodes[:2] })...)
-	if out := h.mustRun(exitOK, "status"); strings.Contains(out, "third") {
-		t.Errorf("without a nodeSelector a node without an agent takes no part, yet status shows it:\n%s", out)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+				v.Spec.NodeSelector = tc.selector
+				v.Status.Nodes = v.Status.Nodes[:2]
+			})...)
+			out := h.mustRun(exitOK, "status")
+			if want := "third      -       100       " + unreported; tc.want != strings.Contains(out, want) {
+				t.Errorf("status shows %q: %v, want %v:\n%s", want, !tc.want, tc.want, out)
+			}
+			if !tc.want && strings.Contains(out, "third") {
+				t.Errorf("status shows third:\n%s", out)
+			}
+		})
 	}
 }
 

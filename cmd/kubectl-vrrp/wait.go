@@ -1,14 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -19,31 +24,63 @@ import (
 var errNotYet = errors.New("not converged")
 
 // waitFor reads status every poll interval until cond holds, and returns how long it took since
-// start. cond's error ends the wait; past timeout it returns errNotYet. Status changes come from
-// agents on other machines through the API server: polling with a deadline is the honest way to
-// wait, and needs no more permission than get.
-func (a *app) waitFor(ctx context.Context, start time.Time, timeout time.Duration, cond func() (bool, error)) (time.Duration, error) {
+// start. Status changes come from agents on other machines through the API server: polling with a
+// deadline is the honest way to wait, and needs no more permission than get. The deadline is hard:
+// cond gets a context that ends at start+timeout, so a hanging request ends there too. An error
+// that may pass (the API server busy, restarting, unreachable) is retried until then; others end
+// the wait. Past the deadline waitFor returns errNotYet, wrapping the last error if one was seen.
+func (a *app) waitFor(ctx context.Context, start time.Time, timeout time.Duration, cond func(context.Context) (bool, error)) (time.Duration, error) {
 	interval := a.pollInterval
 	if interval <= 0 {
 		interval = defaultPollInterval
 	}
+	withTimeout := a.withTimeout
+	if withTimeout == nil {
+		withTimeout = context.WithTimeout
+	}
+	wctx, cancel := withTimeout(ctx, timeout-a.clock.Now().Sub(start))
+	defer cancel()
+	var last error
 	for {
-		ok, err := cond()
+		ok, err := cond(wctx)
 		took := a.clock.Now().Sub(start)
 		switch {
-		case err != nil:
+		case ctx.Err() != nil:
+			return took, fmt.Errorf("interrupted after %s: %w", seconds(took), ctx.Err())
+		case err != nil && wctx.Err() == nil && !transient(err):
 			return took, err
-		case ok:
+		case err == nil && ok:
 			return took, nil
-		case took >= timeout:
+		case wctx.Err() != nil || took >= timeout:
+			if last != nil || err != nil {
+				return took, fmt.Errorf("%w: the last request failed: %w", errNotYet, cmp.Or(err, last))
+			}
 			return took, errNotYet
+		}
+		if err != nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
 			return took, fmt.Errorf("interrupted after %s: %w", seconds(took), ctx.Err())
+		case <-wctx.Done():
 		case <-a.clock.After(interval):
 		}
 	}
+}
+
+// transient says a request may succeed if tried again: the API server is busy, restarting or
+// briefly unreachable, or the request ran out of time.
+func transient(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err) ||
+		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
+		errors.Is(err, context.DeadlineExceeded) || isNetError(err)
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // entryOf is node's entry in v's status, nil when it has none.
@@ -56,9 +93,39 @@ func entryOf(v *vrrpv1.VirtualIP, node string) *vrrpv1.NodeStatus {
 	return nil
 }
 
-// live says an entry's node runs the router and could hold the VIP.
-func live(e *vrrpv1.NodeStatus) bool {
+// running says an entry shows its agent running the router.
+func running(e *vrrpv1.NodeStatus) bool {
 	return e != nil && (e.State == vrrpv1.StateMaster || e.State == vrrpv1.StateBackup || e.State == vrrpv1.StateInit)
+}
+
+// live says an entry's node runs the router and could hold the VIP: its entry says so and the node
+// has not gone dark. As the controller (controllers/health.go) does, an entry of a node whose Ready
+// condition is Unknown does not count: its kubelet is silent and so, most likely, is its agent.
+func live(e *vrrpv1.NodeStatus, nodes []corev1.Node) bool {
+	return running(e) && !dark(e.Node, nodes)
+}
+
+// dark says Kubernetes has lost touch with node: its Ready condition is Unknown.
+func dark(node string, nodes []corev1.Node) bool {
+	for i := range nodes {
+		if nodes[i].Name != node {
+			continue
+		}
+		for _, c := range nodes[i].Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionUnknown
+			}
+		}
+	}
+	return false
+}
+
+// lastFailure is, for a wait that ran out of time, the request error it saw last, as " (...)".
+func lastFailure(err error) string {
+	if !errors.Is(err, errNotYet) || err == errNotYet {
+		return ""
+	}
+	return " (" + strings.TrimPrefix(err.Error(), errNotYet.Error()+": ") + ")"
 }
 
 // expectedMaster is the node the agents' policy makes Master once every node has applied it: the
@@ -72,7 +139,7 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
 	}
 	var best []desired.Explanation
 	for _, ex := range all {
-		if !ex.Participates || ex.Released || !live(entryOf(v, ex.Node)) {
+		if !ex.Participates || ex.Released || !live(entryOf(v, ex.Node), nodes) {
 			continue
 		}
 		if len(best) > 0 && ex.Effective < best[0].Effective {
