@@ -51,13 +51,15 @@ type Explanation struct {
 	Selector     string `json:"selector"`
 	Steps        []Step `json:"steps,omitempty"`
 	// The outcome, as applyNodePolicy and startsAsMaster decide it for Derive.
-	Priority       uint8  `json:"priority"`          // Router.Config.Priority
-	Effective      uint8  `json:"effectivePriority"` // Router.EffectivePriority: 0 when Released
-	Released       bool   `json:"released,omitempty"`
-	Resign         bool   `json:"resign,omitempty"`
-	Reason         string `json:"reason,omitempty"`
-	Preempt        bool   `json:"preempt"`
-	StartsAsMaster bool   `json:"startsAsMaster,omitempty"`
+	Priority  uint8  `json:"priority"`          // Router.Config.Priority
+	Effective uint8  `json:"effectivePriority"` // Router.EffectivePriority: 0 when Released
+	Released  bool   `json:"released,omitempty"`
+	Resign    bool   `json:"resign,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Preempt   bool   `json:"preempt"`
+	// StartsAsMaster says the node's agent takes the VIP at startup without waiting for
+	// Master_Down_Interval: it outranks every other node and has no preempt delay.
+	StartsAsMaster bool `json:"startsAsMaster,omitempty"`
 }
 
 // Explain returns, for the VirtualIP vip on node (one of nodes), the steps that lead to the node's
@@ -108,7 +110,9 @@ func explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node, start bool
 	}
 	ex.Priority, ex.Effective = r.Config.Priority, r.EffectivePriority()
 	ex.Released, ex.Resign, ex.Reason = r.Released, r.Resign, r.Reason
-	ex.StartsAsMaster = r.Config.StartAsMaster
+	// The agent ignores StartAsMaster under a PreemptDelay (agent/vrrp Instance.initialize): taking
+	// the VIP at startup would preempt a live Master at once, which the delay is there to hold back.
+	ex.StartsAsMaster = r.Config.StartAsMaster && r.Config.PreemptDelay == 0
 	if last := ex.Steps[len(ex.Steps)-1]; last.Priority != ex.Priority || last.Released != ex.Released {
 		return Explanation{}, fmt.Errorf("explaining %s on node %s: the steps end at priority %d (released %v), the agent's policy at %d (released %v)",
 			vip.Name, node, last.Priority, last.Released, ex.Priority, ex.Released)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -111,6 +112,20 @@ func TestExplain(t *testing.T) {
 					withPriority(tracking, 100, false),
 				},
 				Priority: 100, Effective: 100, Preempt: true, StartsAsMaster: true},
+		},
+		"with a preempt delay the top node does not start as Master: the agent waits as a Backup": {
+			vip: vip("v", 7, "198.51.100.7/24", func(v *vrrpv1.VirtualIP) {
+				v.Spec.PreemptDelay = &metav1.Duration{Duration: 30 * time.Second}
+				v.Spec.NodePriorities = []vrrpv1.NodePriority{{Node: "primary", Priority: 150}}
+			}),
+			nodes: nodes, node: "primary",
+			want: Explanation{VirtualIP: "v", Node: "primary", Participates: true, Selector: "every node",
+				Steps: append([]Step{
+					{Rule: RuleSpecPriority, Applied: true, Priority: 100, Detail: "spec.priority is unset: the default, 100"},
+					{Rule: RuleNodePriorities, Applied: true, Priority: 150, Detail: "nodePriorities[0] (node primary) sets 150; the first matching entry wins"},
+					{Rule: RulePreferredNode, Priority: 150, Detail: "annotation vrrp.dev/preferred-node is not set"},
+				}, untouched(150, "Demote")...),
+				Priority: 150, Effective: 150, Preempt: true},
 		},
 		"a node the nodeSelector leaves out does not take part": {
 			vip: vip("v", 7, "198.51.100.7/24", func(v *vrrpv1.VirtualIP) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,15 +77,21 @@ func TestUsageMistakesExitWith2(t *testing.T) {
 		"status of two VirtualIPs":            {[]string{"status", "a", "b"}, "status takes at most 1 argument(s), got 2"},
 		"an output format kubectl vrrp lacks": {[]string{"status", "-o", "wide"}, `--output "wide": want json or yaml`},
 		"a timeout of zero":                   {[]string{"drain", "primary", "--timeout", "0s"}, "--timeout must be positive"},
+		"a negative failover timeout":         {[]string{"failover", "services", "--to", "third", "--timeout", "-1s"}, "--timeout must be positive"},
 	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, seedCluster()...)
-			h.mustRun(exitUsage, tc.args...)
-			if !strings.Contains(h.stderr.String(), tc.want) {
-				t.Errorf("stderr lacks %q:\n%s", tc.want, h.stderr.String())
-			}
-		})
+		// A usage mistake is one whatever the kubeconfig: the flags are checked before the client
+		// is built.
+		for _, kubeconfig := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, kubeconfig %v", name, kubeconfig), func(t *testing.T) {
+				h := newHarness(t, seedCluster()...)
+				h.noKubeconfig = !kubeconfig
+				h.mustRun(exitUsage, tc.args...)
+				if !strings.Contains(h.stderr.String(), tc.want) {
+					t.Errorf("stderr lacks %q:\n%s", tc.want, h.stderr.String())
+				}
+			})
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -174,7 +175,7 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		var pending []string
 		for _, d := range res.VirtualIPs {
 			if !d.Done {
-				pending = append(pending, d.Name+": "+d.Note)
+				pending = append(pending, d.Name+": "+cmp.Or(d.Note, "status has not been read"))
 			}
 		}
 		return timeoutError{fmt.Sprintf("node %s: not converged within %s: %s%s", node, o.timeout, strings.Join(pending, "; "), lastFailure(err))}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -83,6 +84,24 @@ func TestFailoverRefusesWhatTheAgentsWouldNotDo(t *testing.T) {
 		"an unknown node": {
 			to: "ghost", want: `node "ghost" not found (kubectl get nodes lists them)`,
 		},
+		"another live node at 254 ties and is never preempted": {
+			mutateVIP: func(v *vrrpv1.VirtualIP) { v.Spec.NodePriorities[0].Priority = 254 }, to: "third",
+			want: "node primary has priority 254 for VirtualIP services too (nodePriorities): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so third would never take the VIP from it; lower primary's priority first",
+		},
+		"a node whose agent has shut down": {
+			mutateVIP: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State, v.Status.Nodes[2].Priority = vrrpv1.StateStopped, 0
+			}, to: "third",
+			want: "node third is STOPPED for VirtualIP services (-): its agent does not run the router there",
+		},
+		"a node whose Ready is Unknown": {
+			mutateNode: notReady, to: "third",
+			want: "node third is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent",
+		},
+		"a preempt delay longer than the timeout": {
+			mutateVIP: func(v *vrrpv1.VirtualIP) { v.Spec.PreemptDelay = &metav1.Duration{Duration: 90 * time.Second} }, to: "third",
+			want: "VirtualIP services has preemptDelay 1m30s: third takes the VIP after up to 1m33.008s (the delay and Master_Down_Interval), longer than --timeout 1m0s; pass --timeout 1m34s or more",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -105,6 +124,48 @@ func TestFailoverRefusesWhatTheAgentsWouldNotDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFailoverWaitsForTheTargetToRunAsPreferred(t *testing.T) {
+	// Status shows third Master already, at its own priority: an old entry, not the failover's
+	// doing. The wait ends when third's entry shows the preference applied.
+	h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+		v.Status.Master = "third"
+		v.Status.Nodes[0].State, v.Status.Nodes[2].State = vrrpv1.StateBackup, vrrpv1.StateMaster
+	})...)
+	if out, want := h.mustRun(exitOK, "failover", "services", "--to", "third"), "VirtualIP services: third is Master after 3s (was third)\n"; out != want {
+		t.Errorf("failover: %q, want %q", out, want)
+	}
+	if e := entryOf(h.vip("services"), "third"); e.Reason != "Preferred" || e.Priority != 254 {
+		t.Errorf("third's entry: %+v", e)
+	}
+}
+
+func TestWaitsRideOutTransientErrorsAndEndAtTheDeadline(t *testing.T) {
+	t.Run("a GET that fails while the API server restarts is tried again", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.flaky = 3
+		if out, want := h.mustRun(exitOK, "failover", "services", "--to", "third"), "VirtualIP services: third is Master after 3s (was primary)\n"; out != want {
+			t.Errorf("failover: %q, want %q", out, want)
+		}
+	})
+	t.Run("GETs that fail until the deadline end the wait with exit 3 and the last error", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.flaky = 1 << 30
+		h.mustRun(exitTimeout, "drain", "primary", "--timeout", "2s")
+		want := "kubectl vrrp drain: node primary: not converged within 2s: services: status has not been read (the last request failed: reading VirtualIP services: the API server is restarting)\n"
+		if got := h.stderr.String(); got != want {
+			t.Errorf("stderr: %q\nwant %q", got, want)
+		}
+	})
+	t.Run("a GET that hangs ends at the deadline with exit 3", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.hang = true
+		h.mustRun(exitTimeout, "failover", "services", "--to", "third")
+		if got, want := h.stderr.String(), "kubectl vrrp failover: VirtualIP services: not converged within 1m0s: status has not been read"; !strings.HasPrefix(got, want) {
+			t.Errorf("stderr: %q\nwant it to start with %q", got, want)
+		}
+	})
 }
 
 func TestDrainAndUndrain(t *testing.T) {
@@ -161,5 +222,103 @@ func TestDrainTimesOutWithExitCode3(t *testing.T) {
 	}
 	if !strings.Contains(h.stdout.String(), "pending") {
 		t.Errorf("the table should show what is pending:\n%s", h.stdout.String())
+	}
+}
+
+func TestDrainAndUndrainFinishWhatTheAgentsFinish(t *testing.T) {
+	inMaintenance := func(n *corev1.Node) {
+		n.Annotations = map[string]string{vrrpv1.MaintenanceAnnotation: "true"}
+	}
+	stoppedFor := func(reason string) func(*vrrpv1.VirtualIP) {
+		return func(v *vrrpv1.VirtualIP) {
+			v.Status.Master = "secondary"
+			v.Status.Nodes[0].State, v.Status.Nodes[0].Priority, v.Status.Nodes[0].Reason = vrrpv1.StateStopped, 0, reason
+			v.Status.Nodes[1].State = vrrpv1.StateMaster
+		}
+	}
+	tests := map[string]struct {
+		mutateVIP  []func(*vrrpv1.VirtualIP)
+		mutateNode map[string]func(*corev1.Node)
+		// extra objects beside the seed's
+		extra []func() *vrrpv1.VirtualIP
+		fault map[string]string
+		// agentsOff: status never follows.
+		agentsOff bool
+		args      []string
+		// want are the lines stdout must hold.
+		want []string
+	}{
+		"undrain of a node that keeps the exclude label: it stays released, by design": {
+			mutateVIP: []func(*vrrpv1.VirtualIP){stoppedFor("Maintenance")},
+			mutateNode: map[string]func(*corev1.Node){"primary": func(n *corev1.Node) {
+				inMaintenance(n)
+				n.Labels = map[string]string{vrrpv1.ExcludeLabel: ""}
+			}},
+			args: []string{"undrain", "primary"},
+			want: []string{"services   secondary      secondary   done    3s    primary stays released: Excluded (remove the label node.kubernetes.io/exclude-from-external-load-balancers first)"},
+		},
+		"undrain of a node still cordoned under onCordon Release": {
+			mutateVIP: []func(*vrrpv1.VirtualIP){stoppedFor("Maintenance"), func(v *vrrpv1.VirtualIP) {
+				v.Spec.Failover = &vrrpv1.Failover{OnCordon: vrrpv1.CordonRelease}
+			}},
+			mutateNode: map[string]func(*corev1.Node){"primary": func(n *corev1.Node) {
+				inMaintenance(n)
+				n.Spec.Unschedulable = true
+			}},
+			args: []string{"undrain", "primary"},
+			want: []string{"primary stays released: Cordoned (kubectl uncordon primary first)", "node primary undrained"},
+		},
+		"drain of a node in FAULT: it holds nothing": {
+			mutateVIP: []func(*vrrpv1.VirtualIP){func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State, v.Status.Nodes[2].Reason = vrrpv1.StateFault, "NoInterface"
+			}},
+			fault: map[string]string{"third": "NoInterface"},
+			args:  []string{"drain", "third"},
+			want:  []string{"services   primary        primary     done    0s    third is FAULT (NoInterface): it holds nothing", "node third drained"},
+		},
+		"drain when the other nodes are not Ready: nobody else can hold it": {
+			mutateNode: map[string]func(*corev1.Node){"secondary": notReady, "third": notReady},
+			args:       []string{"drain", "primary"},
+			want:       []string{"services   primary        -           done    3s    no other node can hold it", "node primary drained"},
+		},
+		"drain notes a VirtualIP whose spec cannot be evaluated": {
+			extra: []func() *vrrpv1.VirtualIP{func() *vrrpv1.VirtualIP {
+				return &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "broken"},
+					Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 53, Addresses: []string{"198.51.100.249/24"}, NodePriorities: []vrrpv1.NodePriority{{Node: "primary"}}}}
+			}},
+			args: []string{"drain", "primary"},
+			want: []string{"broken     -              -           done    -     not waited for: nodePriorities[0].priority", "node primary drained"},
+		},
+		"undrain of a node never drained does not wait on another node's trouble": {
+			mutateVIP: []func(*vrrpv1.VirtualIP){func(v *vrrpv1.VirtualIP) {
+				v.Status.Master = ""
+				v.Status.Nodes[0].State = vrrpv1.StateBackup
+			}},
+			agentsOff: true,
+			args:      []string{"undrain", "third", "--timeout", "2s"},
+			want:      []string{"services   -              -           done    -     third was not drained: nothing to wait for", "node third undrained"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			objs := seedCluster(tc.mutateVIP...)
+			for _, o := range objs {
+				if n, ok := o.(*corev1.Node); ok && tc.mutateNode[n.Name] != nil {
+					tc.mutateNode[n.Name](n)
+				}
+			}
+			for _, x := range tc.extra {
+				objs = append(objs, x())
+			}
+			h := newHarness(t, objs...)
+			h.agents.fault = tc.fault
+			h.agents.off = tc.agentsOff
+			out := h.mustRun(exitOK, tc.args...)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%v lacks %q:\n%s", tc.args, w, out)
+				}
+			}
+		})
 	}
 }
