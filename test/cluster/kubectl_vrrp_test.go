@@ -305,6 +305,32 @@ func TestKubectlVRRP(t *testing.T) {
 		}
 	})
 
+	t.Run("undrain of a node that keeps the exclude label ends: it stays released by design", func(t *testing.T) {
+		label := func(on bool) {
+			var n corev1.Node
+			must(t, c.Get(ctx, client.ObjectKey{Name: "third"}, &n))
+			if on {
+				n.Labels = map[string]string{vrrpv1.ExcludeLabel: ""}
+			} else {
+				delete(n.Labels, vrrpv1.ExcludeLabel)
+			}
+			must(t, c.Update(ctx, &n))
+		}
+		expect(t, run(t, admin, "drain", "third"), pluginOK, "node third drained")
+		label(true)
+		r := run(t, admin, "undrain", "third", "--timeout", "20s")
+		expect(t, r, pluginOK, "third stays released: Excluded", "node third undrained")
+		report(t, "kubectl vrrp undrain third with the exclude label: done after %s (process %v)", tookColumn(t, r), r.took.Round(time.Millisecond))
+		if e := entry(ctx, c, "third"); e == nil || e.State != vrrpv1.StateStopped || e.Reason != "Excluded" {
+			t.Errorf("third's entry after undrain: %+v", e)
+		}
+		label(false)
+		eventually(t, 10*time.Second, "third runs the router again", func() (bool, string) {
+			e := entry(ctx, c, "third")
+			return e != nil && e.State == vrrpv1.StateBackup, fmt.Sprintf("%+v", e)
+		})
+	})
+
 	t.Run("a missing VirtualIP and an unknown node are errors that say so", func(t *testing.T) {
 		cases := map[string]struct {
 			args []string
