@@ -39,6 +39,9 @@ func (d *Directive) Args() []string { return d.Words[1:] }
 type Warning struct {
 	Pos
 	Text string
+	// Missing is an include that matched no file: keepalived goes on without it, but what it
+	// held is not in the configuration.
+	Missing bool
 }
 
 // Options are what keepalived takes from its command line.
@@ -46,6 +49,9 @@ type Options struct {
 	// ConfigID is keepalived's -i/--config-id: the word '@' lines are compared with, and
 	// ${_INSTANCE}. keepalived defaults it to the host name without its domain.
 	ConfigID string
+	// Root is prepended to absolute include paths: the directory that stands for the node's /
+	// when its files are converted on another machine. Empty: /.
+	Root string
 }
 
 // Config is a parsed configuration.
@@ -60,6 +66,7 @@ type Config struct {
 const (
 	maxIncludeDepth = 32
 	maxExpansions   = 64 // substitution rounds of one line
+	maxLineLength   = 1 << 20
 )
 
 // Parse reads the configuration at path and every file it includes.
@@ -105,10 +112,10 @@ type reader struct {
 
 var includeKeywords = []string{"include", "includer", "includem", "includew", "includeb", "includea"}
 
-// file reads one file. keepalived recognises include lines as read, before conditionals and
-// substitution (keepalived.conf(5)), and the rest line by line in that order: comments, '@',
-// definitions, then substitution, whose result goes through '@' and definitions again (that is
-// how `$IF_MAIN=@main` works).
+// file reads one file, line by line in keepalived's order: comments, '@', definitions, then
+// substitution, whose result goes through '@' and definitions again (that is how
+// `$IF_MAIN=@main` works), and last include lines: keepalived 2.2.7 opens `include ${D}/a.conf`
+// and `@a include a.conf` (with -i a) after both.
 func (r *reader) file(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -136,19 +143,12 @@ func (r *reader) file(path string) error {
 	for len(queue) > 0 {
 		l := queue[0]
 		queue = queue[1:]
-		if l.depth == 0 {
-			if kw, pattern, ok, err := includeLine(l.text); err != nil {
-				return fmt.Errorf("%s: %w", l.pos, err)
-			} else if ok {
-				if err := r.include(l, kw, pattern); err != nil {
-					return err
-				}
-				continue
-			}
-		}
 		text, keep := r.conditional(strings.TrimSpace(l.text))
 		if !keep || text == "" {
 			continue
+		}
+		if strings.HasPrefix(text, "~SEQ") || strings.HasPrefix(text, "~LST") {
+			return fmt.Errorf("%s: %s: keepalived's sequence and list expansion is not supported: write the lines out", l.pos, text[:4])
 		}
 		if name, value, ok := definition(text); ok {
 			if strings.TrimSpace(value) == `\` {
@@ -162,6 +162,9 @@ func (r *reader) file(path string) error {
 			return fmt.Errorf("%s: %w", l.pos, err)
 		}
 		if changed {
+			if len(expanded) > maxLineLength {
+				return fmt.Errorf("%s: parameters expand to more than %d bytes", l.pos, maxLineLength)
+			}
 			if l.depth >= maxExpansions {
 				return fmt.Errorf("%s: parameters still expand after %d rounds: a parameter refers to itself", l.pos, maxExpansions)
 			}
@@ -170,6 +173,14 @@ func (r *reader) file(path string) error {
 				more = append(more, line{pos: l.pos, dir: l.dir, text: t, depth: l.depth + 1})
 			}
 			queue = append(more, queue...)
+			continue
+		}
+		if kw, pattern, ok, err := includeLine(text); err != nil {
+			return fmt.Errorf("%s: %w", l.pos, err)
+		} else if ok {
+			if err := r.include(l, kw, pattern); err != nil {
+				return err
+			}
 			continue
 		}
 		tokens, err := tokenize(text)
@@ -202,11 +213,15 @@ func includeLine(text string) (keyword, pattern string, ok bool, err error) {
 }
 
 // include reads the files a pattern matches, in glob order, relative to the including file.
-// Plain include accepts a pattern that matches nothing, as keepalived does; the variants with
-// checks do not.
+// Plain include accepts a pattern that matches nothing, as keepalived does, with a Missing
+// warning; the variants with checks do not. Absolute patterns are under Options.Root.
 func (r *reader) include(l line, keyword, pattern string) error {
-	if !filepath.IsAbs(pattern) {
+	absolute := filepath.IsAbs(pattern)
+	switch {
+	case !filepath.IsAbs(pattern):
 		pattern = filepath.Join(l.dir, pattern)
+	case r.opts.Root != "":
+		pattern = filepath.Join(r.opts.Root, pattern)
 	}
 	var matches []string
 	for _, p := range expandBraces(pattern) {
@@ -224,7 +239,11 @@ func (r *reader) include(l line, keyword, pattern string) error {
 		if keyword != "include" {
 			return fmt.Errorf("%s: %s %s matches no file", l.pos, keyword, pattern)
 		}
-		r.warnings = append(r.warnings, Warning{Pos: l.pos, Text: fmt.Sprintf("include %s matches no file: nothing included, as keepalived does", pattern)})
+		hint := ""
+		if r.opts.Root == "" && absolute {
+			hint = " (an absolute path is looked up on this machine: --root DIR reads it under DIR)"
+		}
+		r.warnings = append(r.warnings, Warning{Pos: l.pos, Missing: true, Text: fmt.Sprintf("include %s matches no file%s: keepalived goes on without it, and what it holds is not converted", pattern, hint)})
 		return nil
 	}
 	for _, m := range matches {
@@ -584,22 +603,27 @@ func build(lines []tokenLine) ([]*Directive, error) {
 	return top, nil
 }
 
-// SplitScript splits a script setting into the program and its arguments as keepalived does
-// for notify and track scripts: unquoted white space separates, single quotes keep spaces, a
-// backslash keeps the next character (keepalived.conf(5), "Quoted strings").
+// SplitScript splits a script setting into the program and its arguments as keepalived 2.2.7
+// does for notify and track scripts: unquoted white space separates, single and double quotes
+// keep spaces (`/x/n.sh "a b" c` is three words), a backslash outside single quotes keeps the
+// next character (keepalived.conf(5), "Quoted strings").
 func SplitScript(s string) ([]string, error) {
 	var args []string
 	var b strings.Builder
-	inWord, inQuote := false, false
+	inWord := false
+	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case inQuote && c == '\'':
-			inQuote = false
-		case inQuote:
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == '"' && c == '\\' && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case quote != 0:
 			b.WriteByte(c)
-		case c == '\'':
-			inQuote, inWord = true, true
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
 		case c == '\\' && i+1 < len(s):
 			i++
 			b.WriteByte(s[i])
@@ -615,8 +639,8 @@ func SplitScript(s string) ([]string, error) {
 			inWord = true
 		}
 	}
-	if inQuote {
-		return nil, fmt.Errorf("unterminated single quote in %q", s)
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
 	}
 	if inWord {
 		args = append(args, b.String())

@@ -92,10 +92,19 @@ func TestParse(t *testing.T) {
 			files: map[string]string{"keepalived.conf": "vrrp_instance VI_1 {\ninclude body.conf\n}\n", "body.conf": "priority 150\n"},
 			want:  []string{"keepalived.conf:1 vrrp_instance|VI_1 {", "  body.conf:1 priority|150"},
 		},
-		"an include that matches nothing is a warning, as keepalived accepts it": {
+		"an include that matches nothing is a warning of something missing, as keepalived goes on without it": {
 			files:    map[string]string{"keepalived.conf": "include missing/*.conf\nrouter_id a\n"},
 			want:     []string{"keepalived.conf:2 router_id|a"},
-			warnings: []string{"keepalived.conf:1 include DIR/missing/*.conf matches no file: nothing included, as keepalived does"},
+			warnings: []string{"keepalived.conf:1 include DIR/missing/*.conf matches no file: keepalived goes on without it, and what it holds is not converted"},
+		},
+		"an include line is recognised after parameter substitution, as keepalived 2.2.7 opens include ${D}/a.conf": {
+			files: map[string]string{"keepalived.conf": "$D=${_PWD}/sub\ninclude ${D}/a.conf\n$INC=include sub/b.conf\n$INC\n", "sub/a.conf": "a\n", "sub/b.conf": "b\n"},
+			want:  []string{"sub/a.conf:1 a", "sub/b.conf:1 b"},
+		},
+		"an include line is recognised after '@id', as keepalived -i a opens @a include a.conf and not @b include b.conf": {
+			files:    map[string]string{"keepalived.conf": "@a include a.conf\n@b include b.conf\n@^a include c.conf\n", "a.conf": "a\n", "b.conf": "b\n", "c.conf": "c\n"},
+			configID: "a",
+			want:     []string{"a.conf:1 a"},
 		},
 		"@id keeps a line for that config-id only, @^id for all others": {
 			files:    map[string]string{"keepalived.conf": "@high priority 170\n@low priority 85\n@^high state BACKUP\n@^low\tstate MASTER\n"},
@@ -180,6 +189,9 @@ func TestParseRefuses(t *testing.T) {
 		"a parameter that refers to itself":  {map[string]string{"keepalived.conf": "$A=x $A\n$A\n"}, "keepalived.conf:2: parameters still expand"},
 		"a random value":                     {map[string]string{"keepalived.conf": "priority ${_RANDOM 1 10}\n"}, "${_RANDOM} has no fixed value"},
 		"a file that is not there":           {map[string]string{}, "no such file"},
+		"sequence expansion, not supported":  {map[string]string{"keepalived.conf": "~SEQ(N, 1, 3) a $N\n"}, "keepalived.conf:1: ~SEQ: keepalived's sequence and list expansion is not supported"},
+		"list expansion, not supported":      {map[string]string{"keepalived.conf": "@^a ~LST(N, x, y) a $N\n"}, "~LST: keepalived's sequence and list expansion is not supported"},
+		"a parameter that doubles 40 times":  {map[string]string{"keepalived.conf": doubling(40)}, "parameters expand to more than"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -197,13 +209,14 @@ func TestSplitScript(t *testing.T) {
 		in   string
 		want []string
 	}{
-		"a program alone":                          {"/usr/local/sbin/keepalived.sh", []string{"/usr/local/sbin/keepalived.sh"}},
-		"white space separates, runs of it once":   {"/usr/local/bin/vrrp.sh  BACKUP   VI_1", []string{"/usr/local/bin/vrrp.sh", "BACKUP", "VI_1"}},
-		"single quotes keep a space":               {"/bin/x 'a b' c", []string{"/bin/x", "a b", "c"}},
-		"a backslash keeps the next character":     {`/bin/x a\ b \'`, []string{"/bin/x", "a b", "'"}},
-		"an empty quoted argument is an argument":  {"/bin/x '' y", []string{"/bin/x", "", "y"}},
-		"double quotes are ordinary in a script":   {`/bin/x "a`, []string{"/bin/x", `"a`}},
-		"leading and trailing white space is none": {"  /bin/x  ", []string{"/bin/x"}},
+		"a program alone":                         {"/usr/local/sbin/keepalived.sh", []string{"/usr/local/sbin/keepalived.sh"}},
+		"white space separates, runs of it once":  {"/usr/local/bin/vrrp.sh  BACKUP   VI_1", []string{"/usr/local/bin/vrrp.sh", "BACKUP", "VI_1"}},
+		"single quotes keep a space":              {"/bin/x 'a b' c", []string{"/bin/x", "a b", "c"}},
+		"a backslash keeps the next character":    {`/bin/x a\ b \'`, []string{"/bin/x", "a b", "'"}},
+		"an empty quoted argument is an argument": {"/bin/x '' y", []string{"/bin/x", "", "y"}},
+		"double quotes keep a space, as keepalived 2.2.7 splits notify_master '/x/n.sh \"a b\" c'": {`/x/n.sh "a b" c`, []string{"/x/n.sh", "a b", "c"}},
+		"a backslash in double quotes keeps the next character":                                    {`/bin/x "a\"b" 'c"d'`, []string{"/bin/x", `a"b`, `c"d`}},
+		"leading and trailing white space is none":                                                 {"  /bin/x  ", []string{"/bin/x"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -216,7 +229,40 @@ func TestSplitScript(t *testing.T) {
 			}
 		})
 	}
-	if _, err := SplitScript("/bin/x 'open"); err == nil {
-		t.Error("an unterminated single quote was accepted")
+	for _, open := range []string{"/bin/x 'open", `/bin/x "open`} {
+		if _, err := SplitScript(open); err == nil {
+			t.Errorf("SplitScript(%q): an unterminated quote was accepted", open)
+		}
+	}
+}
+
+// doubling is a configuration whose parameter doubles n times: 2^n bytes if expanded.
+func doubling(n int) string {
+	var b strings.Builder
+	b.WriteString("$P0=xx\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "$P%d=${P%d}${P%d}\n", i, i-1, i-1)
+	}
+	fmt.Fprintf(&b, "a ${P%d}\n", n)
+	return b.String()
+}
+
+// TestIncludeRoot: --root reads absolute include paths under a directory, the nodes' / copied to
+// the converting machine.
+func TestIncludeRoot(t *testing.T) {
+	dir := write(t, map[string]string{"keepalived.conf": "include /etc/keepalived/conf.d/*.conf\n", "etc/keepalived/conf.d/a.conf": "a\n"})
+	cfg, err := Parse(filepath.Join(dir, "keepalived.conf"), Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outline(dir, cfg.Directives); !cmp.Equal(got, []string{"etc/keepalived/conf.d/a.conf:1 a"}) || len(cfg.Warnings) != 0 {
+		t.Errorf("directives %q, warnings %v; want etc/keepalived/conf.d/a.conf:1 a and none", got, cfg.Warnings)
+	}
+	cfg, err = Parse(filepath.Join(dir, "keepalived.conf"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || !cfg.Warnings[0].Missing || !strings.Contains(cfg.Warnings[0].Text, "--root DIR") {
+		t.Errorf("without a root: warnings %v, want one Missing that names --root", cfg.Warnings)
 	}
 }
