@@ -37,8 +37,8 @@ in lower case: primary.conf is node primary. The same FILE may serve several nod
 '@name' conditional lines, which keep the node name as keepalived's --config-id unless
 --config-id says otherwise.
 
-Exit status: 0 all converted, 3 converted with directives not converted (see stderr), 1 nothing
-converted (error), 2 usage.
+Exit status: 0 all converted, 3 converted with directives not converted (see stderr, an include
+that matches no file among them), 1 nothing converted (error, no vrrp_instance among them), 2 usage.
 
 flags:
 `
@@ -72,6 +72,7 @@ func convertMain(args []string, stdout, stderr io.Writer) int {
 	namespace := fs.String("namespace", keepalived.DefaultNamespace, "namespace of the Secret and the hook ConfigMap: the agents' namespace")
 	secretName := fs.String("secret-name", keepalived.DefaultSecretName, "name of the Secret of the PASS passwords")
 	hooksCM := fs.String("hooks-configmap", keepalived.DefaultHooksConfigMap, "name of the hook ConfigMap stub")
+	root := fs.String("root", "", "directory to read absolute include paths under: the nodes' / copied to this machine (default: this machine's /)")
 	standalone := fs.Bool("standalone", false, "for 'vrrp-operator agent --config': no hook ConfigMap (standalone agents run hooks from --hook-dir)")
 	// Flags may follow files, as in `convert a.conf b.conf --standalone`.
 	var files []string
@@ -91,7 +92,7 @@ func convertMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vrrp-operator convert: "+format+"\n", a...)
 		return convertUsage
 	}
-	o := keepalived.Options{ConfigID: *configID, Namespace: *namespace, SecretName: *secretName, HooksConfigMap: *hooksCM, Names: map[string]string{}}
+	o := keepalived.Options{ConfigID: *configID, Namespace: *namespace, SecretName: *secretName, HooksConfigMap: *hooksCM, Names: map[string]string{}, Root: *root}
 	if *standalone {
 		o.HooksConfigMap = ""
 	}
@@ -132,6 +133,9 @@ func convertMain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	res, err := keepalived.Convert(o)
+	if errors.Is(err, keepalived.ErrUnknownInstance) {
+		return usage("%v", err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vrrp-operator convert: %v\n", err)
 		return convertFailed

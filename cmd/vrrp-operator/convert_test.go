@@ -27,6 +27,12 @@ func TestConvertExitStatus(t *testing.T) {
 	tracked := writeConf("tracked.conf", instance+"  track_interface {\n    eth1\n  }\n}\n")
 	broken := writeConf("broken.conf", instance)
 	upper := writeConf("Upper_Case.conf", instance+"}\n")
+	if err := os.MkdirAll(filepath.Join(dir, "etc", "keepalived"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeConf(filepath.Join("etc", "keepalived", "vi.conf"), instance+"}\n")
+	includes := writeConf("includes.conf", "include /etc/keepalived/vi.conf\n")
+	partial := writeConf("partial.conf", "include /nonexistent-vrrp-test/*.conf\n"+instance+"}\n")
 
 	cases := map[string]struct {
 		args     []string
@@ -37,7 +43,7 @@ func TestConvertExitStatus(t *testing.T) {
 	}{
 		"the seed converts completely, node names from the file names": {
 			args: []string{filepath.Join(seed, "primary.conf"), filepath.Join(seed, "secondary.conf")}, code: 0, stdout: true,
-			stderr: []string{"primary.conf:4: note: state MASTER", "1 VirtualIP(s) from 2 node(s); 0 not converted, 4 note(s)"},
+			stderr: []string{"primary.conf:4: note: state MASTER", "1 VirtualIP(s) from 2 node(s); 0 not converted, 5 note(s)"},
 		},
 		"--standalone leaves the hook ConfigMap out, so that the agent's --config takes the stream; flags may follow files": {
 			args: []string{"--node", "primary=" + filepath.Join(seed, "primary.conf"), filepath.Join(seed, "secondary.conf"), "--standalone", "--name", "VI_1=services"},
@@ -50,6 +56,22 @@ func TestConvertExitStatus(t *testing.T) {
 		"an input that cannot be converted writes nothing and the status is 1": {
 			args: []string{"--node", "a=" + broken}, code: 1,
 			stderr: []string{"broken.conf:1: the block of vrrp_instance is not closed"},
+		},
+		"an include that matches nothing is not converted and the status is 3": {
+			args: []string{"--node", "a=" + partial}, code: 3, stdout: true,
+			stderr: []string{"partial.conf:1: not converted: include /nonexistent-vrrp-test/*.conf matches no file", "1 not converted"},
+		},
+		"no vrrp_instance converted is an error, naming the include that matched nothing": {
+			args: []string{"--node", "a=" + includes, "--root", filepath.Join(dir, "nothing")}, code: 1,
+			stderr: []string{"no vrrp_instance to convert; includes matched no file at " + includes + ":1"},
+		},
+		"--root reads absolute includes under a directory": {
+			args: []string{"--node", "a=" + includes, "--root", dir}, code: 0, stdout: true,
+			stderr: []string{"1 VirtualIP(s) from 1 node(s); 0 not converted"},
+		},
+		"--name for an instance no node has": {
+			args: []string{"--node", "a=" + tracked, "--name", "VI_9=x"}, code: 2,
+			stderr: []string{"--name VI_9: no node has this vrrp_instance"},
 		},
 		"a file whose name is no node name needs --node": {
 			args: []string{upper}, code: 2, stderr: []string{`"upper_case" is not a node name`, "use --node NAME="},

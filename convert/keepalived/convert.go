@@ -45,7 +45,13 @@ type Options struct {
 	HooksConfigMap string
 	// Names maps vrrp_instance names to VirtualIP names; the others are derived (VI_1 -> vi-1).
 	Names map[string]string
+	// Root is the directory absolute include paths are read under (the nodes' / copied to this
+	// machine); empty: /.
+	Root string
 }
+
+// ErrUnknownInstance is returned when Options.Names names a vrrp_instance no node has.
+var ErrUnknownInstance = errors.New("no node has this vrrp_instance")
 
 // Default names.
 const (
@@ -116,14 +122,14 @@ func Convert(o Options) (*Result, error) {
 		o.SecretName = DefaultSecretName
 	}
 	c := &converter{o: o, seen: map[string]bool{}, hooks: map[string]string{}, files: map[string]int{}}
-	var order []string
+	var order, missing []string
 	byName := map[string][]*nodeInstance{}
 	for _, n := range o.Nodes {
 		id := o.ConfigID
 		if id == "" {
 			id = n.Name
 		}
-		cfg, err := conf.Parse(n.File, conf.Options{ConfigID: id})
+		cfg, err := conf.Parse(n.File, conf.Options{ConfigID: id, Root: o.Root})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
@@ -133,6 +139,11 @@ func Convert(o Options) (*Result, error) {
 			}
 		}
 		for _, w := range cfg.Warnings {
+			if w.Missing {
+				missing = append(missing, w.Pos.String())
+				c.unmapped(w.Pos, "%s", w.Text)
+				continue
+			}
 			c.note(w.Pos, "%s", w.Text)
 		}
 		for _, in := range c.node(n.Name, cfg) {
@@ -145,6 +156,16 @@ func Convert(o Options) (*Result, error) {
 			}
 			byName[in.name] = append(byName[in.name], in)
 		}
+	}
+	var unknown []string
+	for inst := range o.Names {
+		if _, ok := byName[inst]; !ok {
+			unknown = append(unknown, inst)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("--name %s: %w", strings.Join(unknown, ", "), ErrUnknownInstance)
 	}
 	res := &Result{Sources: map[string][]conf.Pos{}}
 	passwords := map[string]string{} // VirtualIP name -> password
@@ -178,6 +199,13 @@ func Convert(o Options) (*Result, error) {
 	}
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
+	}
+	if len(res.VirtualIPs) == 0 {
+		msg := "no vrrp_instance to convert"
+		if len(missing) > 0 {
+			msg += fmt.Sprintf("; includes matched no file at %s (absolute paths are looked up on this machine: --root DIR reads them under DIR)", strings.Join(missing, ", "))
+		}
+		return nil, errors.New(msg)
 	}
 	// By file, in the order the nodes' files were read, then by line.
 	res.Findings = c.findings
@@ -225,7 +253,9 @@ func (c *converter) fail(pos conf.Pos, format string, args ...any) {
 // globals are the global_defs settings instances inherit.
 type globals struct {
 	version vrrpv1.VRRPVersion
-	garp    garp
+	garp    garp // vrrp_garp_interval is for IPv4 routers only
+	// gna is vrrp_gna_interval, the IPv6 routers' counterpart of vrrp_garp_interval.
+	gna *time.Duration
 }
 
 // garp holds the GARP settings keepalived has counterparts for in spec.garp.
@@ -256,6 +286,11 @@ type nodeInstance struct {
 	password string
 	priority int32
 	iface    string
+	// master is `state MASTER`; preempt and preemptDelay are kept out of spec because keepalived
+	// lets each node have its own, which a VirtualIP cannot say.
+	master       bool
+	preempt      *bool
+	preemptDelay *metav1.Duration
 }
 
 // Unconverted top-level blocks and settings, with why.
@@ -322,8 +357,12 @@ func (c *converter) globalDefs(d *conf.Directive, g *globals) {
 			c.smtpAlert(s)
 		case "enable_script_security", "script_user":
 			c.note(s.Pos, "%s: hooks run as the agent, and only programs in its hook directory", k)
-		case "vrrp_garp_master_repeat", "vrrp_garp_interval", "vrrp_gna_interval", "vrrp_garp_master_refresh":
+		case "vrrp_garp_master_repeat", "vrrp_garp_interval", "vrrp_garp_master_refresh":
 			c.garpSetting(s, strings.TrimPrefix(k, "vrrp_"), &g.garp)
+		case "vrrp_gna_interval":
+			var gna garp
+			c.garpSetting(s, "garp_interval", &gna)
+			g.gna = gna.interval
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
 			// RFC 5798 §5.1.1.2 and §5.1.2.2: the IANA groups are the only ones the agent uses.
 			if want := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[k]; len(s.Args()) != 1 || s.Args()[0] != want {
@@ -389,6 +428,9 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 		authType    string
 		ig          garp
 		priorityPos conf.Pos
+		prioritySet bool
+		statePos    conf.Pos
+		preemptPos  []conf.Pos // nopreempt and preempt_delay
 	)
 	for _, x := range d.Block {
 		k, args := x.Keyword(), x.Args()
@@ -396,8 +438,10 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 		case "state":
 			switch strings.Join(args, " ") {
 			case "MASTER":
-				c.note(x.Pos, "state MASTER: the agent starts every node as Backup and the highest priority becomes Master (RFC 5798 §6.4.1)")
+				in.master, statePos = true, x.Pos
+				c.note(x.Pos, "state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)")
 			case "BACKUP":
+				in.master = false
 			default:
 				c.unmapped(x.Pos, "state: must be MASTER or BACKUP")
 			}
@@ -413,7 +457,7 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 			}
 		case "priority":
 			if n, ok := c.integer(x, 1, 255); ok {
-				in.priority, priorityPos = int32(n), x.Pos
+				in.priority, priorityPos, prioritySet = int32(n), x.Pos, true
 			}
 		case "advert_int":
 			if d, ok := c.seconds(x, 0.01, 255); ok {
@@ -434,10 +478,17 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 			c.note(x.Pos, "unicast_src_ip: the agent sends from the node's InternalIP on the interface, else its address in the first VIP's subnet")
 		case "nopreempt":
 			f := false
-			s.Preempt = &f
+			in.preempt = &f
+			preemptPos = append(preemptPos, x.Pos)
+		case "preempt":
+			c.note(x.Pos, "preempt: preempting is the default, in keepalived and in the VirtualIP")
+		case "accept":
+			c.note(x.Pos, "accept: the agent's Master accepts packets to its addresses (RFC 9568 §6.1 Accept_Mode), as keepalived's accept does")
 		case "preempt_delay":
-			if d, ok := c.seconds(x, 0, 3600); ok {
-				s.PreemptDelay = &metav1.Duration{Duration: d}
+			// keepalived refuses a delay beyond 1000 s and runs without one.
+			if d, ok := c.seconds(x, 0, 1000); ok {
+				in.preemptDelay = &metav1.Duration{Duration: d}
+				preemptPos = append(preemptPos, x.Pos)
 			}
 		case "authentication":
 			authPos = x.Pos
@@ -461,7 +512,9 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 			c.unmapped(x.Pos, "%s: hooks run on becoming MASTER, BACKUP, FAULT and on stop only", k)
 		case "track_script", "track_interface", "track_file", "track_process", "track_bfd", "dont_track_primary":
 			c.unmapped(x.Pos, "%s: tracking is not supported yet", k)
-		case "garp_master_repeat", "garp_interval", "gna_interval", "garp_master_refresh":
+		// garp_interval and gna_interval are global only (vrrp_garp_interval, vrrp_gna_interval):
+		// keepalived 2.2.7 ignores them in an instance, and they fall to "unknown keyword".
+		case "garp_master_repeat", "garp_master_refresh":
 			c.garpSetting(x, k, &ig)
 		case "garp_master_delay", "garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat", "lower_prio_no_advert":
 			c.unmapped(x.Pos, "%s: spec.garp has no counterpart (it has count, interval and refresh)", k)
@@ -483,9 +536,21 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 		c.fail(d.Pos, "vrrp_instance %s has no virtual_router_id", in.name)
 		return nil
 	}
+	if in.master && !prioritySet {
+		// keepalived's default priority is 255 for state MASTER, 100 otherwise.
+		in.priority, priorityPos = 255, statePos
+		c.unmapped(priorityPos, "state MASTER without priority: keepalived's priority is then 255 (the address owner's); it becomes 254: the agent owns no address and preempts by priority")
+		in.priority = 254
+	}
 	if in.priority == 255 {
 		c.unmapped(priorityPos, "priority 255 (the address owner's) becomes 254: the agent owns no address and preempts by priority")
 		in.priority = 254
+	}
+	if in.master && len(preemptPos) > 0 {
+		for _, p := range preemptPos {
+			c.note(p, "nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once")
+		}
+		in.preempt, in.preemptDelay = nil, nil
 	}
 	s.Addresses = c.addresses(addresses, in.iface)
 	if len(s.Addresses) == 0 {
@@ -521,7 +586,11 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 		c.unmapped(authPos, "authentication: needs auth_type PASS and an auth_pass; the VirtualIP has none")
 		in.password = ""
 	}
-	if gg := ig.over(g.garp); gg != (garp{}) {
+	base := g.garp
+	if ipv6 {
+		base.interval = g.gna
+	}
+	if gg := ig.over(base); gg != (garp{}) {
 		s.GARP = &vrrpv1.GARP{Count: gg.count}
 		if gg.interval != nil {
 			s.GARP.Interval = &metav1.Duration{Duration: *gg.interval}
@@ -574,15 +643,16 @@ func (c *converter) garpSetting(x *conf.Directive, k string, g *garp) {
 		if n, ok := c.integer(x, 1, 100); ok {
 			g.count = int32(n)
 		}
-	case "garp_interval", "gna_interval":
+	case "garp_interval":
 		if d, ok := c.seconds(x, 0.01, 60); ok {
 			g.interval = &d
 		}
 	case "garp_master_refresh":
 		if d, ok := c.seconds(x, 0, 86400); ok {
 			if d > 0 && d < time.Second {
-				c.unmapped(x.Pos, "garp_master_refresh: spec.garp.refresh is at least 1s; it is 1s")
-				d = time.Second
+				// keepalived reads whole seconds: it never refreshes.
+				c.note(x.Pos, "%s %s: keepalived reads whole seconds, 0: no refresh, and so does the VirtualIP", x.Keyword(), x.Args()[0])
+				d = 0
 			}
 			g.refresh = &d
 		}
@@ -706,6 +776,10 @@ func (c *converter) hook(x *conf.Directive, s *vrrpv1.VirtualIPSpec) {
 		return
 	}
 	base := path.Base(program)
+	if msgs := validation.IsConfigMapKey(base); len(msgs) > 0 {
+		c.unmapped(x.Pos, "%s: %s cannot be a hook name, a ConfigMap key (%s): put a script with another name into the hook directory that runs it", k, base, strings.Join(msgs, "; "))
+		return
+	}
 	if prev, ok := c.hooks[base]; ok && prev != program {
 		c.unmapped(x.Pos, "%s: %s and %s share the hook name %s; give one a name of its own in the hook directory", k, prev, program, base)
 		return
@@ -749,7 +823,7 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 	}
 	ok := true
 	for _, in := range ins[1:] {
-		if diff := differences(first.spec, in.spec); len(diff) > 0 {
+		if diff := differences(agreed(first.spec), agreed(in.spec)); len(diff) > 0 {
 			c.fail(in.pos, "vrrp_instance %s differs from %s's (%s) in %s: the nodes must agree", in.name, first.node, first.pos, strings.Join(diff, ", "))
 			ok = false
 		}
@@ -771,7 +845,16 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec:       *first.spec.DeepCopy(),
 	}
+	c.preemption(ins, &v.Spec)
 	v.Spec.Priority = commonPriority(ins)
+	// The manifests stay those of config/samples (no nodeSelector, no garp): the reader is told
+	// where the VirtualIP's defaults are not keepalived's instead.
+	unlike := fmt.Sprintf("vrrp_instance %s: %s the VirtualIP runs on every node with an agent: a node not named here (%s) joins at priority %d; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends %s (spec.garp), keepalived 5 at once and 5 more after 5 s",
+		first.name, unlikeKeepalived, nodeList(ins), v.Spec.Priority, garpDefault(v.Spec.GARP))
+	if v.Spec.Hooks != nil {
+		unlike += ". The agent stops a hook that runs longer than 30 s; keepalived never stops notify scripts"
+	}
+	c.note(first.pos, "%s", unlike)
 	for _, in := range ins {
 		if in.priority != v.Spec.Priority {
 			v.Spec.NodePriorities = append(v.Spec.NodePriorities, vrrpv1.NodePriority{Node: in.node, Priority: in.priority})
@@ -796,6 +879,70 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 		c.note(first.pos, "vrrp_instance %s is VirtualIP %s: the notify hook gets INSTANCE %s <STATE> <priority> where keepalived passed %s%s", first.name, name, name, first.name, hint)
 	}
 	return v, first.password, true
+}
+
+// unlikeKeepalived starts the note on the defaults that differ from keepalived's.
+const unlikeKeepalived = "unlike keepalived's defaults:"
+
+func nodeList(ins []*nodeInstance) string {
+	var on []string
+	for _, in := range ins {
+		on = append(on, in.node)
+	}
+	return strings.Join(on, ", ")
+}
+
+// garpDefault says what announcements the VirtualIP's garp makes, with the CRD's defaults.
+func garpDefault(g *vrrpv1.GARP) string {
+	count, interval := int32(3), 1100*time.Millisecond
+	if g != nil && g.Count != 0 {
+		count = g.Count
+	}
+	if g != nil && g.Interval != nil {
+		interval = g.Interval.Duration
+	}
+	return fmt.Sprintf("%d announcements %s apart", count, interval)
+}
+
+// agreed is what the nodes must agree on: the addresses as a set (the VirtualIP takes the
+// first node's order).
+func agreed(s vrrpv1.VirtualIPSpec) vrrpv1.VirtualIPSpec {
+	s = *s.DeepCopy()
+	slices.Sort(s.Addresses)
+	return s
+}
+
+// preemption sets preempt and preemptDelay. keepalived lets each node have its own; a VirtualIP
+// has one for all, so nodes that differ are reported, and the first node not in state MASTER
+// (whose setting keepalived keeps) decides.
+func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
+	describe := func(in *nodeInstance) string {
+		d := "preempt"
+		if in.preempt != nil && !*in.preempt {
+			d = "nopreempt"
+		}
+		if in.preemptDelay != nil {
+			d += " preempt_delay " + in.preemptDelay.Duration.String()
+		}
+		return d
+	}
+	chosen := ins[0]
+	for _, in := range ins {
+		if !in.master {
+			chosen = in
+			break
+		}
+	}
+	s.Preempt, s.PreemptDelay = chosen.preempt, chosen.preemptDelay
+	var per []string
+	differ := false
+	for _, in := range ins {
+		per = append(per, describe(in)+" on "+in.node)
+		differ = differ || describe(in) != describe(chosen)
+	}
+	if differ {
+		c.unmapped(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): a VirtualIP has one setting for all nodes; it takes %s's", ins[0].name, strings.Join(per, ", "), chosen.node)
+	}
 }
 
 // commonPriority is the priority most nodes have, the lowest of a tie, so that nodes not named

@@ -130,10 +130,14 @@ func convertTexts(t *testing.T, o Options, texts ...string) (*Result, string, er
 	return res, dir, err
 }
 
+// report is the findings without the note on keepalived's defaults, which every VirtualIP has
+// (TestDefaultsUnlikeKeepalivedAreNoted holds it).
 func report(res *Result, dir string) []string {
 	var out []string
 	for _, f := range res.Findings {
-		out = append(out, strings.TrimPrefix(f.String(), dir+"/"))
+		if !strings.Contains(f.Text, unlikeKeepalived) {
+			out = append(out, strings.TrimPrefix(f.String(), dir+"/"))
+		}
 	}
 	return out
 }
@@ -302,6 +306,81 @@ func TestConvert(t *testing.T) {
 				"b.conf:2: note: router_id: names the host in keepalived's logs and mail; the agent goes by its node name",
 			},
 		},
+		"state MASTER without priority is keepalived's 255, which becomes 254 and is reported": {
+			texts: []string{"a", instance("  state MASTER\n"), "b", instance("  state BACKUP\n")},
+			want:  seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.NodePriorities = []vrrpv1.NodePriority{{Node: "a", Priority: 254}} }),
+			report: []string{
+				"a.conf:6: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
+				"a.conf:6: not converted: state MASTER without priority: keepalived's priority is then 255 (the address owner's); it becomes 254: the agent owns no address and preempts by priority",
+			},
+		},
+		"nopreempt and preempt_delay with state MASTER are ignored, as keepalived clears them": {
+			texts: []string{"a", instance("  state MASTER\n  priority 150\n  nopreempt\n  preempt_delay 5\n")},
+			want:  seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Priority = 150 }),
+			report: []string{
+				"a.conf:6: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
+				"a.conf:8: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
+				"a.conf:9: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
+			},
+		},
+		"nodes that then preempt differently are reported, and the BACKUP node's setting is taken": {
+			texts: []string{"a", instance("  state MASTER\n  priority 150\n  nopreempt\n"), "b", instance("  state BACKUP\n  nopreempt\n")},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
+				s.Preempt, s.NodePriorities = &f, []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
+			}),
+			report: []string{
+				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): a VirtualIP has one setting for all nodes; it takes b's",
+				"a.conf:6: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
+				"a.conf:8: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
+			},
+		},
+		"a preempt_delay beyond keepalived's 1000 s is refused as keepalived refuses it: no delay, reported": {
+			texts:  []string{"a", instance("  preempt_delay 2000\n")},
+			want:   seedSpec(nil),
+			report: []string{"a.conf:6: not converted: preempt_delay: must be seconds from 0 to 1000; keepalived refuses other values"},
+		},
+		"nodes that list the same addresses in another order agree; the first node's order is kept": {
+			texts: []string{
+				"a", "vrrp_instance VI_1 {\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.1/24\n    198.51.100.2/24\n  }\n}\n",
+				"b", "vrrp_instance VI_1 {\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.2/24\n    198.51.100.1/24\n  }\n}\n",
+			},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Addresses = []string{"198.51.100.1/24", "198.51.100.2/24"} }),
+		},
+		"instance garp_interval and gna_interval are unknown to keepalived 2.2.7; vrrp_gna_interval is for IPv6 routers only": {
+			texts: []string{"a", "global_defs {\n  vrrp_garp_interval 0.1\n  vrrp_gna_interval 0.3\n}\n" + instance("  garp_interval 0.2\n  gna_interval 0.2\n")},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
+				s.GARP = &vrrpv1.GARP{Interval: dur(100 * time.Millisecond)}
+			}),
+			report: []string{"a.conf:10: not converted: garp_interval: unknown keyword", "a.conf:11: not converted: gna_interval: unknown keyword"},
+		},
+		"vrrp_gna_interval is the IPv6 routers' interval, not vrrp_garp_interval written after it": {
+			texts: []string{"a", "global_defs {\n  vrrp_gna_interval 0.3\n  vrrp_garp_interval 0.1\n}\nvrrp_instance V6 {\n  virtual_router_id 7\n  virtual_ipaddress {\n    2001:db8::1/64\n  }\n}\n"},
+			want: vrrpv1.VirtualIPSpec{VirtualRouterID: 7, Version: 3, Addresses: []string{"2001:db8::1/64"}, AdvertInterval: dur(time.Second), Priority: 100,
+				GARP: &vrrpv1.GARP{Interval: dur(300 * time.Millisecond)}},
+		},
+		"garp_master_refresh under a second is keepalived's 0, no refresh": {
+			texts:  []string{"a", instance("  garp_master_refresh 0.5\n")},
+			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.GARP = &vrrpv1.GARP{Refresh: dur(0)} }),
+			report: []string{"a.conf:6: note: garp_master_refresh 0.5: keepalived reads whole seconds, 0: no refresh, and so does the VirtualIP"},
+		},
+		"accept and preempt are keepalived's and the agent's behaviour, a note each": {
+			texts: []string{"a", instance("  accept\n  preempt\n")},
+			want:  seedSpec(nil),
+			report: []string{
+				"a.conf:6: note: accept: the agent's Master accepts packets to its addresses (RFC 9568 §6.1 Accept_Mode), as keepalived's accept does",
+				"a.conf:7: note: preempt: preempting is the default, in keepalived and in the VirtualIP",
+			},
+		},
+		"a script whose name cannot be a ConfigMap key is reported and left out": {
+			texts:  []string{"a", instance("  notify_master /etc/keepalived/up+1.sh\n")},
+			want:   seedSpec(nil),
+			report: []string{"a.conf:6: not converted: notify_master: up+1.sh cannot be a hook name, a ConfigMap key (a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')): put a script with another name into the hook directory that runs it"},
+		},
+		"an include that matches nothing is not converted, as what it holds is missing": {
+			texts:  []string{"a", "include /nonexistent-vrrp-test/*.conf\n" + instance("")},
+			want:   seedSpec(nil),
+			report: []string{"a.conf:1: not converted: include /nonexistent-vrrp-test/*.conf matches no file (an absolute path is looked up on this machine: --root DIR reads it under DIR): keepalived goes on without it, and what it holds is not converted"},
+		},
 		"priority 255, the address owner's, becomes 254 and is reported": {
 			texts:  []string{"a", instance("  priority 255\n")},
 			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Priority = 254 }),
@@ -443,6 +522,15 @@ func TestConvertRefuses(t *testing.T) {
 			texts: []string{"a", "vrrp_instance VI_1 {\n  virtual_router_id 51\n" + body + "}\n"},
 			want:  "vrrp_instance VI_1 cannot be VirtualIP \"Services\"",
 		},
+		"no vrrp_instance at all, with the include that should have brought it": {
+			texts: []string{"a", "include /nonexistent-vrrp-test/keepalived.conf\n"},
+			want:  "no vrrp_instance to convert; includes matched no file at DIR/a.conf:1 (absolute paths are looked up on this machine: --root DIR reads them under DIR)",
+		},
+		"--name for an instance no node has": {
+			o:     Options{Names: map[string]string{"VI_9": "x"}},
+			texts: []string{"a", "vrrp_instance VI_1 {\n  virtual_router_id 51\n" + body + "}\n"},
+			want:  "--name VI_9: no node has this vrrp_instance",
+		},
 		"a file that does not parse": {
 			texts: []string{"a", "vrrp_instance VI_1 {\n"},
 			want:  "node a: DIR/a.conf:1: the block of vrrp_instance is not closed",
@@ -458,5 +546,30 @@ func TestConvertRefuses(t *testing.T) {
 				t.Errorf("error:\n%s\nwant it to contain:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDefaultsUnlikeKeepalivedAreNoted: where the VirtualIP's defaults are not keepalived's, each
+// converted VirtualIP says so (the manifests stay config/samples', without nodeSelector or garp).
+func TestDefaultsUnlikeKeepalivedAreNoted(t *testing.T) {
+	res, _, err := convertTexts(t, Options{}, "a", "vrrp_instance VI_1 {\n  virtual_router_id 51\n  priority 150\n  virtual_ipaddress {\n    198.51.100.252/24\n  }\n  notify /etc/keepalived/n.sh\n}\n",
+		"b", "vrrp_instance VI_1 {\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.252/24\n  }\n  notify /etc/keepalived/n.sh\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	for _, f := range res.Findings {
+		if strings.Contains(f.Text, unlikeKeepalived) {
+			notes = append(notes, f.Text)
+		}
+	}
+	want := []string{"vrrp_instance VI_1: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (a, b) joins at priority 100; " +
+		"add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s. " +
+		"The agent stops a hook that runs longer than 30 s; keepalived never stops notify scripts"}
+	if diff := cmp.Diff(want, notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	if !res.Complete() {
+		t.Errorf("notes made the conversion incomplete: %v", res.Findings)
 	}
 }
