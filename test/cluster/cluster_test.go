@@ -15,16 +15,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
-	"github.com/vrrp-dev/vrrp-operator/controllers"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -37,62 +33,11 @@ const (
 // agent process authenticated as the agent's ServiceAccount, and the controller. It forces failovers
 // the Kubernetes way and checks the VIP on the wire side (which namespace holds it) and in status.
 func TestCluster(t *testing.T) {
-	lab := testenv.NewLab(t)
-	lab.Uplink(apiNet)
-	hosts := map[string]*testenv.Host{
-		"primary":   lab.Host("ens3", "198.51.100.253/24", "203.0.113.11/24"),
-		"secondary": lab.Host("eth0", "198.51.100.254/24", "203.0.113.12/24"),
-		"third":     lab.Host("eth0", "198.51.100.251/24", "203.0.113.13/24"),
-	}
-	env, cfg := testenv.APIServerAt(t, strings.Split(apiNet, "/")[0])
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = vrrpv1.AddToScheme(scheme)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dir := t.TempDir()
-
-	// The cluster's objects: the namespace and Secret of the seed, three Nodes.
-	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-system"}}))
-	must(t, c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-auth", Namespace: "vrrp-system"},
-		StringData: map[string]string{"password": "secret12"}}))
-	for name := range hosts {
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		must(t, c.Create(ctx, n))
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: internalIP(name)}}
-		must(t, c.Status().Update(ctx, n))
-	}
-	admin := testenv.AdminKubeconfig(t, env)
-	agentAccess(t, c)
-
-	// The controller, in this process.
-	mgr, err := ctrl.NewManager(cfg, controllerOptions(scheme))
-	must(t, err)
-	must(t, controllers.Setup(mgr))
-	go func() { _ = mgr.Start(ctx) }()
-
-	hookDir := filepath.Join(dir, "hooks")
-	must(t, os.MkdirAll(hookDir, 0o755))
-	must(t, os.WriteFile(filepath.Join(hookDir, "notify.sh"), []byte("#!/bin/sh\necho \"$NODE_NAME $*\"\n"), 0o755))
-	agents := map[string]*agent{}
-	for name, h := range hosts {
-		agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, admin, dir, name), "--hook-dir", hookDir,
-			"--state-dir", filepath.Join(dir, "state-"+name), "--metrics-bind-address", "0", "--resync", "2s")
-	}
+	s := newSeedLab(t)
+	lab, hosts, agents, c, ctx, cfg, scheme, dir, admin := s.lab, s.hosts, s.agents, s.c, s.ctx, s.cfg, s.scheme, s.dir, s.admin
 
 	// The seed's VirtualIP.
-	seed := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}, Spec: vrrpv1.VirtualIPSpec{
-		VirtualRouterID: 51, Version: vrrpv1.VRRPv2, Addresses: []string{vip + "/24"},
-		AdvertInterval: &metav1.Duration{Duration: time.Second},
-		NodePriorities: []vrrpv1.NodePriority{{Node: "primary", Priority: 150}},
-		Authentication: &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
-			SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: "vrrp-system"}},
-		Hooks: &vrrpv1.Hooks{Notify: &vrrpv1.Hook{Command: []string{"notify.sh"}}},
-	}}
+	seed := seedVirtualIP()
 	must(t, c.Create(ctx, seed))
 	took := eventually(t, 2*time.Second, "primary MASTER, secondary and third BACKUP in status", func() (bool, string) {
 		st := states(ctx, c)

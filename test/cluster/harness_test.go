@@ -14,16 +14,23 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/controllers"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -244,4 +251,85 @@ func controllerOptions(scheme *runtime.Scheme) ctrl.Options {
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	}
+}
+
+// seedLab is what TestCluster and TestKubectlVRRP share: three node namespaces (primary on ens3,
+// secondary and third on eth0) beside a real kube-apiserver, the seed's namespace, Secret and Nodes,
+// the agents' access, the controller in this process (stopController stops it), and one agent per
+// node authenticated as the agent's ServiceAccount.
+type seedLab struct {
+	lab            *testenv.Lab
+	hosts          map[string]*testenv.Host
+	agents         map[string]*agent
+	env            *envtest.Environment
+	cfg            *rest.Config
+	scheme         *runtime.Scheme
+	c              client.Client
+	ctx            context.Context
+	dir, admin     string
+	stopController context.CancelFunc
+}
+
+func newSeedLab(t *testing.T) *seedLab {
+	t.Helper()
+	s := &seedLab{lab: testenv.NewLab(t), agents: map[string]*agent{}, dir: t.TempDir()}
+	s.lab.Uplink(apiNet)
+	s.hosts = map[string]*testenv.Host{
+		"primary":   s.lab.Host("ens3", "198.51.100.253/24", "203.0.113.11/24"),
+		"secondary": s.lab.Host("eth0", "198.51.100.254/24", "203.0.113.12/24"),
+		"third":     s.lab.Host("eth0", "198.51.100.251/24", "203.0.113.13/24"),
+	}
+	s.env, s.cfg = testenv.APIServerAt(t, strings.Split(apiNet, "/")[0])
+	s.scheme = runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s.scheme)
+	_ = vrrpv1.AddToScheme(s.scheme)
+	var err error
+	s.c, err = client.New(s.cfg, client.Options{Scheme: s.scheme})
+	must(t, err)
+	var cancel context.CancelFunc
+	s.ctx, cancel = context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	// The cluster's objects: the namespace and Secret of the seed, three Nodes.
+	must(t, s.c.Create(s.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}}))
+	must(t, s.c.Create(s.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-auth", Namespace: agentNamespace},
+		StringData: map[string]string{"password": "secret12"}}))
+	for name := range s.hosts {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		must(t, s.c.Create(s.ctx, n))
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: internalIP(name)}}
+		must(t, s.c.Status().Update(s.ctx, n))
+	}
+	s.admin = testenv.AdminKubeconfig(t, s.env)
+	agentAccess(t, s.c)
+
+	// The controller, in this process.
+	var mgrCtx context.Context
+	mgrCtx, s.stopController = context.WithCancel(s.ctx)
+	mgr, err := ctrl.NewManager(s.cfg, controllerOptions(s.scheme))
+	must(t, err)
+	must(t, controllers.Setup(mgr))
+	go func() { _ = mgr.Start(mgrCtx) }()
+
+	hookDir := filepath.Join(s.dir, "hooks")
+	must(t, os.MkdirAll(hookDir, 0o755))
+	must(t, os.WriteFile(filepath.Join(hookDir, "notify.sh"), []byte("#!/bin/sh\necho \"$NODE_NAME $*\"\n"), 0o755))
+	for name, h := range s.hosts {
+		s.agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, s.admin, s.dir, name), "--hook-dir", hookDir,
+			"--state-dir", filepath.Join(s.dir, "state-"+name), "--metrics-bind-address", "0", "--resync", "2s")
+	}
+	return s
+}
+
+// seedVirtualIP is the seed's VirtualIP: VRID 51, VRRPv2 with PASS, 1 s adverts, primary at 150,
+// the notify hook.
+func seedVirtualIP() *vrrpv1.VirtualIP {
+	return &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}, Spec: vrrpv1.VirtualIPSpec{
+		VirtualRouterID: 51, Version: vrrpv1.VRRPv2, Addresses: []string{vip + "/24"},
+		AdvertInterval: &metav1.Duration{Duration: time.Second},
+		NodePriorities: []vrrpv1.NodePriority{{Node: "primary", Priority: 150}},
+		Authentication: &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
+			SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: agentNamespace}},
+		Hooks: &vrrpv1.Hooks{Notify: &vrrpv1.Hook{Command: []string{"notify.sh"}}},
+	}}
 }

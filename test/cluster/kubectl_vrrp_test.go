@@ -18,14 +18,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
-	"github.com/vrrp-dev/vrrp-operator/controllers"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -66,59 +62,13 @@ func (r pluginRun) String() string {
 // agents in node namespaces and the controller: what it says is checked against status and against
 // which namespace holds the VIP on the wire side, and its errors against a server that refuses.
 func TestKubectlVRRP(t *testing.T) {
-	lab := testenv.NewLab(t)
-	lab.Uplink(apiNet)
-	hosts := map[string]*testenv.Host{
-		"primary":   lab.Host("ens3", "198.51.100.253/24", "203.0.113.11/24"),
-		"secondary": lab.Host("eth0", "198.51.100.254/24", "203.0.113.12/24"),
-		"third":     lab.Host("eth0", "198.51.100.251/24", "203.0.113.13/24"),
-	}
-	env, cfg := testenv.APIServerAt(t, strings.Split(apiNet, "/")[0])
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = vrrpv1.AddToScheme(scheme)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dir := t.TempDir()
+	s := newSeedLab(t)
+	hosts, agents, c, ctx, env, dir, admin, stopController := s.hosts, s.agents, s.c, s.ctx, s.env, s.dir, s.admin, s.stopController
 	pluginDir := filepath.Join(dir, "path")
 	must(t, os.MkdirAll(pluginDir, 0o755))
 	buildPlugin(t, pluginDir)
-
-	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: agentNamespace}}))
-	must(t, c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vrrp-auth", Namespace: agentNamespace},
-		StringData: map[string]string{"password": "secret12"}}))
-	for name := range hosts {
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		must(t, c.Create(ctx, n))
-		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: internalIP(name)}}
-		must(t, c.Status().Update(ctx, n))
-	}
-	admin := testenv.AdminKubeconfig(t, env)
-	agentAccess(t, c)
-	mgrCtx, stopController := context.WithCancel(ctx)
-	mgr, err := ctrl.NewManager(cfg, controllerOptions(scheme))
-	must(t, err)
-	must(t, controllers.Setup(mgr))
-	go func() { _ = mgr.Start(mgrCtx) }()
-	hookDir := filepath.Join(dir, "hooks")
-	must(t, os.MkdirAll(hookDir, 0o755))
-	must(t, os.WriteFile(filepath.Join(hookDir, "notify.sh"), []byte("#!/bin/sh\necho \"$NODE_NAME $*\"\n"), 0o755))
-	agents := map[string]*agent{}
-	for name, h := range hosts {
-		agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, admin, dir, name), "--hook-dir", hookDir,
-			"--state-dir", filepath.Join(dir, "state-"+name), "--metrics-bind-address", "0", "--resync", "2s")
-	}
 	// The seed's VirtualIP, as in TestCluster.
-	must(t, c.Create(ctx, &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}, Spec: vrrpv1.VirtualIPSpec{
-		VirtualRouterID: 51, Version: vrrpv1.VRRPv2, Addresses: []string{vip + "/24"},
-		AdvertInterval: &metav1.Duration{Duration: time.Second},
-		NodePriorities: []vrrpv1.NodePriority{{Node: "primary", Priority: 150}},
-		Authentication: &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
-			SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: agentNamespace}},
-		Hooks: &vrrpv1.Hooks{Notify: &vrrpv1.Hook{Command: []string{"notify.sh"}}},
-	}}))
+	must(t, c.Create(ctx, seedVirtualIP()))
 	eventually(t, 10*time.Second, "primary MASTER in status, Ready, every node's hook run", func() (bool, string) {
 		v := get(ctx, t, c)
 		for _, e := range v.Status.Nodes {
