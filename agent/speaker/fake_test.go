@@ -35,6 +35,7 @@ type node struct {
 	addErr     error                   // Add fails with it while set (disk full, netlink)
 	checkErr   error                   // Check fails with it while set: a failure Check can see
 	addFail    int                     // how many more Adds fail with errTransient
+	refreshErr error                   // Add of a prefix already held (a refresh) fails with it while set
 	removeErr  error                   // Remove fails with it while set
 	removeHang chan struct{}           // Remove waits until it is closed, as a hung netlink call
 	adds       []time.Time             // when each Add succeeded
@@ -99,6 +100,9 @@ func (n *node) Add(ifname string, p netip.Prefix, _ time.Duration) error {
 	if n.addFail > 0 {
 		n.addFail--
 		return errTransient
+	}
+	if _, ok := n.held[p]; ok && n.refreshErr != nil {
+		return n.refreshErr
 	}
 	n.held[p] = ifname
 	n.adds = append(n.adds, time.Now())

@@ -209,12 +209,20 @@ func (r *router) retry(now time.Time) {
 }
 
 // settle ends the distrust of a router back from AddressFailed once it is Master holding every
-// VIP: it preempts again, and AddressFailed counts from the start.
-func (r *router) settle() {
+// VIP: it preempts again at once, and AddressFailed counts from the start once the VIPs have been
+// held for faultHoldMax. One add that works proves little: a node whose later refreshes fail
+// would otherwise cycle FAULT, Backup, Master every faultHoldFirst without the hold growing.
+func (r *router) settle(now time.Time) {
 	if r.inst.State() != vrrp.StateMaster || len(r.missing) > 0 {
+		r.heldSince = time.Time{}
 		return
 	}
-	r.addrFaults = 0
+	if r.heldSince.IsZero() {
+		r.heldSince = now
+	}
+	if now.Sub(r.heldSince) >= faultHoldMax {
+		r.addrFaults = 0
+	}
 	if r.unproven {
 		r.log.Info("the VIP was added; preempting again")
 		r.unproven, r.faultErr = false, nil

@@ -373,6 +373,46 @@ func TestANodeWhoseAddsFailUnseenByTheCheckDoesNotPreemptAgainAndAgain(t *testin
 	})
 }
 
+// Review of issue 9 item 2: a node alone whose first add works but whose refreshes keep failing
+// holds its VIP for a moment each time it is Master; that must not count as holding it, or the
+// AddressFailed hold never grows and the node cycles FAULT, BACKUP, MASTER every few seconds.
+func TestTheAddressFailedHoldGrowsWhenOnlyTheFirstAddWorks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, map[string]string{"primary": "198.51.100.253"})
+		c.nodes["primary"].set(func(n *node) { n.refreshErr = errors.New("netlink: no buffer space available") })
+		c.speakers["primary"].Apply([]desired.Router{seed(150)})
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		holds := faultHolds(c, "primary")
+		t.Logf("FAULT holds in five minutes: %v", holds)
+		want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second}
+		if len(holds) > len(want) {
+			holds = holds[:len(want)]
+		}
+		if diff := cmp.Diff(want, holds); diff != "" {
+			t.Errorf("FAULT holds (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// faultHolds returns how long each FAULT of node lasted.
+func faultHolds(c *cluster, node string) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var holds []time.Duration
+	var since time.Time
+	for _, st := range c.changes[node] {
+		switch {
+		case st.State == vrrp.StateFault && since.IsZero():
+			since = st.Since
+		case st.State != vrrp.StateFault && !since.IsZero():
+			holds = append(holds, st.Since.Sub(since))
+			since = time.Time{}
+		}
+	}
+	return holds
+}
+
 // A node alone whose adds keep failing goes FAULT for 5 s, then 10 s, doubling up to a minute, so
 // that it does not cycle through MASTER every few seconds.
 func TestTheAddressFailedHoldGrowsWithEachFailureInARow(t *testing.T) {

@@ -46,7 +46,8 @@ type router struct {
 	faulted    bool      // the instance was told InterfaceDown for the faultCause
 	addrFault  bool      // FAULT because the Master could not hold its VIP (AddressFailed)
 	faultErr   error     // why addrFault, or why unproven
-	addrFaults int       // AddressFailed in a row, without holding the VIP in between
+	addrFaults int       // AddressFailed in a row, without holding the VIP for faultHoldMax in between
+	heldSince  time.Time // since when the Master has held every VIP; zero when it does not
 	faultUntil time.Time // the end of the current AddressFailed hold
 	// unproven: back from an AddressFailed that Check could not see, the router does not preempt
 	// (instConfig) until it has held its VIP as Master.
@@ -196,7 +197,7 @@ func (r *router) tick() {
 		r.retry(now)
 	}
 	r.schedule(now)
-	r.settle()
+	r.settle(now)
 	r.publishIfChanged()
 }
 
@@ -352,7 +353,7 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) {
 		}
 	}
 	r.schedule(now)
-	r.settle()
+	r.settle(now)
 	return dropped
 }
 

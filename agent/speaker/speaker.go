@@ -90,6 +90,9 @@ type Speaker struct {
 	routers map[string]*router
 	links   map[linkKey]*link
 	status  map[string]Status
+	// closed: Shutdown has begun. A sync still running then must not start routers that nothing
+	// would stop.
+	closed bool
 }
 
 // New returns a Speaker with no routers.
@@ -121,6 +124,11 @@ const stopWait = 5 * time.Second
 // their addresses, and must not lose either to its predecessor's goodbye.
 func (s *Speaker) Apply(want []desired.Router) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.log.V(1).Info("shutting down; ignoring routers to apply", "routers", len(want))
+		return
+	}
 	seen := map[string]bool{}
 	var stopping []*router
 	var starting []desired.Router
@@ -160,6 +168,11 @@ func (s *Speaker) Apply(want []desired.Router) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		// Shutdown began while the predecessors stopped.
+		s.log.V(1).Info("shutting down; not starting routers", "routers", len(starting))
+		return
+	}
 	for _, d := range starting {
 		nr, err := s.startRouter(d)
 		if err != nil {
@@ -171,9 +184,11 @@ func (s *Speaker) Apply(want []desired.Router) {
 }
 
 // Shutdown stops every router as the agent exits: Masters send priority-0 adverts and remove their
-// addresses, and stop hooks run; it returns when they have finished or ctx ends.
+// addresses, and stop hooks run; it returns when they have finished or ctx ends. Apply does
+// nothing from then on.
 func (s *Speaker) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.closed = true
 	rs := make([]*router, 0, len(s.routers))
 	for name, r := range s.routers {
 		r.stop("shutdown")

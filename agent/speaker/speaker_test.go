@@ -426,3 +426,61 @@ func TestTheFirstRouterOfALinkIsRegisteredOnceWithoutError(t *testing.T) {
 		}
 	})
 }
+
+// Review of issue 9: an agent sync still running when shutdown begins must not start routers after
+// Shutdown, which nothing would stop: they would keep the VIP and advertise after the agent left.
+func TestApplyAfterShutdownStartsNothing(t *testing.T) {
+	// running returns how many routers primary runs and whether it holds the VIP.
+	running := func(c *cluster) (int, bool) {
+		s := c.speakers["primary"]
+		s.mu.Lock()
+		n := len(s.routers)
+		s.mu.Unlock()
+		return n, c.nodes["primary"].holds(vip)
+	}
+	tests := map[string]func(t *testing.T, c *cluster){
+		"an apply that comes after shutdown": func(t *testing.T, c *cluster) {
+			if err := c.speakers["primary"].Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			c.speakers["primary"].Apply([]desired.Router{seed(150)})
+		},
+		"an apply waiting for a replaced router to stop when shutdown begins": func(t *testing.T, c *cluster) {
+			hang := make(chan struct{})
+			c.nodes["primary"].set(func(n *node) { n.removeHang = hang })
+			moved := seed(150)
+			moved.Config.VRID = 52 // a new wire identity: the old router stops, a new one starts
+			applied := make(chan struct{})
+			go func() {
+				c.speakers["primary"].Apply([]desired.Router{moved})
+				close(applied)
+			}()
+			synctest.Wait() // the old router hangs removing its VIP
+			if err := c.speakers["primary"].Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			c.nodes["primary"].set(func(n *node) { n.removeHang = nil })
+			close(hang)
+			<-applied
+		},
+	}
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newCluster(t, map[string]string{"primary": "198.51.100.253"})
+				c.speakers["primary"].Apply([]desired.Router{seed(150)})
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				if n, held := running(c); n != 1 || !held {
+					t.Fatalf("before: primary runs %d routers holding the VIP %v, want 1 holding it", n, held)
+				}
+				test(t, c)
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				if n, held := running(c); n != 0 || held {
+					t.Errorf("after shutdown: primary runs %d routers holding the VIP %v, want none and no VIP", n, held)
+				}
+			})
+		})
+	}
+}
