@@ -79,7 +79,8 @@ type reporter struct {
 	sources map[string]string    // router -> the unicast source this node publishes
 	landed  map[string]time.Time // router -> when its entry's last write landed
 	verify  bool                 // compare the cache's entries with ours before the next flush
-	// reasserts counts the re-asserts of each entry in a row, until it is seen as written.
+	// reasserts counts the re-asserts of each entry in a row, until it is seen as written for as
+	// long as the next re-assert would wait.
 	reasserts map[string]int
 	// foreign holds, for each entry to re-assert, the entry as the cache had it: fields in it that
 	// ours leaves empty are someone else's, which an apply cannot take away (see writeEntry).
@@ -147,6 +148,10 @@ func (r *reporter) participate(res desired.Result) {
 		if !now[name] {
 			r.entries[name], r.dirty[name] = nil, true
 			delete(r.states, name)
+			// A VirtualIP created again under this name starts afresh, not backing off.
+			delete(r.reasserts, name)
+			delete(r.landed, name)
+			delete(r.foreign, name)
 			if r.masters[name] {
 				delete(r.masters, name)
 				r.labels = true
@@ -327,11 +332,17 @@ func (r *reporter) reassert(ctx context.Context) {
 		if j >= 0 {
 			got = &v.Status.Nodes[j]
 		}
+		n := r.reasserts[v.Name]
 		if sameEntry(got, want) {
-			delete(r.reasserts, v.Name)
+			// Seen right after our own write lands, the entry proves nothing: a writer that undoes
+			// it once it sees it (the controller counting this node out) would keep the count at 1
+			// and both would write every resync. It must have stayed as written for as long as the
+			// next re-assert would wait.
+			if n > 0 && now.Sub(r.landed[v.Name]) >= reassertWait(n) {
+				delete(r.reasserts, v.Name)
+			}
 			continue
 		}
-		n := r.reasserts[v.Name]
 		if now.Sub(r.landed[v.Name]) < reassertWait(n) {
 			continue // the cache may not have our write yet, or we are backing off
 		}

@@ -372,3 +372,150 @@ func TestAReassertThatDoesNotStickBacksOff(t *testing.T) {
 		}
 	})
 }
+
+// fightingClient is a VirtualIP services whose status shows this node's entry as the agent last
+// applied it, until a second writer (the controller counting the node out) removes it undoAfter
+// after it landed, having seen it.
+type fightingClient struct {
+	mu      sync.Mutex
+	entry   *vrrpv1.NodeStatus // as shown; nil: removed
+	landed  time.Time
+	writes  []time.Time
+	created time.Time // the VirtualIP's creation: a new one shows no entry
+}
+
+const undoAfter = 1500 * time.Millisecond
+
+func (f *fightingClient) build(t *testing.T) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := vrrpv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	return fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+			return nil
+		},
+		SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, p client.Patch, _ ...client.SubResourcePatchOption) error {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok || p.Type() != client.Apply.Type() {
+				return nil
+			}
+			nodes, _, _ := unstructured.NestedSlice(u.Object, "status", "nodes")
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.writes = append(f.writes, time.Now())
+			f.entry, f.landed = nil, time.Now()
+			if len(nodes) == 1 {
+				var e vrrpv1.NodeStatus
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(nodes[0].(map[string]any), &e); err != nil {
+					return err
+				}
+				f.entry = &e
+			}
+			return nil
+		},
+		List: func(_ context.Context, _ client.WithWatch, list client.ObjectList, _ ...client.ListOption) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.entry != nil && time.Since(f.landed) >= undoAfter {
+				f.entry = nil
+			}
+			v := vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}}
+			if f.entry != nil {
+				v.Status.Nodes = []vrrpv1.NodeStatus{*f.entry}
+			}
+			list.(*vrrpv1.VirtualIPList).Items = []vrrpv1.VirtualIP{v}
+			return nil
+		},
+	}).Build()
+}
+
+// writesAfter counts the writes after t.
+func (f *fightingClient) writesAfter(t time.Time) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, w := range f.writes {
+		if w.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// Review of issue 9 item 9: the entry shows as written right after the agent's own write lands and
+// only then does the other writer remove it. Seeing it once must not end the back-off, or agent and
+// controller write every other resync forever.
+func TestAReassertUndoneAfterItShowedBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fightingClient{}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(f.build(t), events.NewFakeRecorder(100), metrics.New(nil))
+		res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
+		go func() { _ = rep.Start(ctx) }()
+		start := time.Now()
+		for range 300 {
+			time.Sleep(time.Second)
+			rep.participate(res)
+			synctest.Wait()
+		}
+		n := f.writesAfter(start)
+		t.Logf("%d writes in five minutes against a writer that removes the entry %v after it lands", n, undoAfter)
+		// The first write, then re-asserts 2, 2, 4, 8, 16, 32 and 60... s apart.
+		if n > 12 {
+			t.Errorf("%d writes in five minutes, want at most 12", n)
+		}
+		if n < 5 {
+			t.Errorf("%d writes in five minutes, want the entry re-asserted at least once a minute", n)
+		}
+	})
+}
+
+// Review of issue 9 item 9: a VirtualIP deleted (the router removed here) and created again under
+// the same name starts without the back-off of its predecessor: its missing entry is written again
+// within a resync or two, not a minute.
+func TestARecreatedVirtualIPDoesNotInheritTheReassertBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fightingClient{}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(f.build(t), events.NewFakeRecorder(100), metrics.New(nil))
+		res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
+		go func() { _ = rep.Start(ctx) }()
+		// Three minutes of the controller removing the entry: the re-asserts back off to a minute.
+		for range 180 {
+			time.Sleep(time.Second)
+			rep.participate(res)
+			synctest.Wait()
+		}
+		// The VirtualIP is deleted, then created again; its router runs here once more.
+		rep.participate(desired.Result{})
+		synctest.Wait()
+		time.Sleep(time.Second)
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateInit, Since: time.Now()})
+		synctest.Wait()
+		// The entry written for the new object is lost (as the controller removes it), and the
+		// agent must write it again within a few resyncs.
+		start := time.Now()
+		for range 5 {
+			time.Sleep(time.Second)
+			rep.participate(res)
+			synctest.Wait()
+		}
+		if n := f.writesAfter(start); n == 0 {
+			t.Errorf("no re-assert of the recreated VirtualIP's missing entry within 5 s")
+		}
+	})
+}
