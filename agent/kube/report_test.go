@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -52,11 +51,8 @@ func newWriteHarness(t *testing.T) *writeHarness {
 	t.Helper()
 	h := &writeHarness{reg: prometheus.NewRegistry()}
 	h.m = metrics.New(h.reg)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	answer := func() error {
@@ -201,11 +197,8 @@ func TestPersistentRefusalDoesNotFloodTheLog(t *testing.T) {
 }
 
 func TestARouterInErrorDropsTheMasterLabel(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -253,11 +246,8 @@ func TestARouterInErrorDropsTheMasterLabel(t *testing.T) {
 // from, for the other nodes to send to, and a new one is written without waiting for a transition
 // (issue 9 item 1).
 func TestTheUnicastSourceIsPublished(t *testing.T) {
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -318,11 +308,8 @@ func TestTheUnicastSourceIsPublished(t *testing.T) {
 // agent writes it again at 1 s, 2 s, 4 s... up to once a minute, not once a second.
 func TestAReassertThatDoesNotStickBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scheme := runtime.NewScheme()
-		if err := clientgoscheme.AddToScheme(scheme); err != nil {
-			t.Fatal(err)
-		}
-		if err := vrrpv1.AddToScheme(scheme); err != nil {
+		scheme, err := newScheme()
+		if err != nil {
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
@@ -388,11 +375,8 @@ const undoAfter = 1500 * time.Millisecond
 
 func (f *fightingClient) build(t *testing.T) client.Client {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := vrrpv1.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
