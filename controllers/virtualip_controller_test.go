@@ -462,10 +462,11 @@ func TestController(t *testing.T) {
 			}
 		}
 
-		// Fixed, the VirtualIP is summarised as before.
-		setSelector(group("invalid"))
+		// Fixed, the VirtualIP is summarised as before. The entries come first: FAULT everywhere under
+		// a valid selector is a real NoMaster, raised at once since no node could take over.
 		e.agent(t, v.Name, "invalid-a", "MASTER")
 		e.agent(t, v.Name, "invalid-b", "BACKUP")
+		setSelector(group("invalid"))
 		e.waitFor(t, v.Name, "Ready again with master invalid-a", func(v *vrrpv1.VirtualIP) bool {
 			return is(v, "Ready", "True", "OneMaster") && is(v, "Degraded", "False", "Healthy") && v.Status.Master == "invalid-a"
 		})
