@@ -53,10 +53,13 @@ func TestConvertedSeedBehavesAsKeepalived(t *testing.T) {
 	kpr := startKeepalived(t, kp, kaConfig("primary", kph))
 	ksr := startKeepalived(t, ks, kaConfig("secondary", ksh))
 	apr := startAgent(t, ap, "primary", converted, agentOptions{hooks: aph})
-	asr := startAgent(t, as, "secondary", converted, agentOptions{hooks: ash})
 	mdi := masterDownInterval(2, time.Second, 100)
 	recordTiming(t, "convert: keepalived elects the primary", waitOwner(t, start, mdi+10*time.Second, seedVIP, kp, ks))
 	recordTiming(t, "convert: converted agents elect the primary", waitOwner(t, start, mdi+10*time.Second, seedVIP, ap, as))
+	// Without Node objects a standalone agent cannot know that it outranks every node, so both would
+	// start as Backup and the first timer to run out would win (RFC 9568 §6.4.2), where keepalived's
+	// primary has `state MASTER`: the secondary joins once the primary holds the VIP.
+	asr := startAgent(t, as, "secondary", converted, agentOptions{hooks: ash})
 	holdsAlone(t, mdi, seedVIP, kc, kp, ks)
 	holdsAlone(t, time.Second, seedVIP, ac, ap, as)
 	for h, want := range map[*seedHook]string{kph: "1", ksh: "0", aph: "1", ash: "0"} {

@@ -141,6 +141,10 @@ func runInterop(t testing.TB, c interopCase, keepalivedHigh bool) {
 			ka.unicastSrc, ka.unicastPeer = addrOf(c.low), addrOf(c.high)
 		}
 		hr = startAgent(t, high, "high", manifests, agentOptions{hooks: hh})
+		// Without Node objects the standalone agent cannot know that it outranks every node, so it
+		// starts as Backup, and a keepalived Backup whose timer ran out first would win (RFC 9568
+		// §6.4.2) and change the notify calls checked below: keepalived joins once high holds the VIP.
+		waitOwner(t, start, masterDownInterval(c.version, c.interval, 100)+10*time.Second, vip, high, low)
 		lr = startKeepalived(t, low, keepalivedConfig(ka))
 	}
 	what := c.label(keepalivedHigh)
