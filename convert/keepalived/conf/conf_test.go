@@ -112,8 +112,8 @@ func TestParse(t *testing.T) {
 			want:     []string{"keepalived.conf:1 priority|170", "keepalived.conf:4 state|MASTER"},
 		},
 		"parameters are replaced when used, recursively, with or without braces": {
-			files: map[string]string{"keepalived.conf": "$ADDRESS_BASE=198.51.${ADDRESS_BASE_SUB}\n$ADDRESS_BASE_SUB=100\n${ADDRESS_BASE}.100/32\n$ADDRESS_BASE_SUB=0\na ${ADDRESS_BASE}.1/32\n$PRIO=150\npriority $PRIO\n"},
-			want:  []string{"keepalived.conf:3 198.51.100.100/32", "keepalived.conf:5 a|198.51.0.1/32", "keepalived.conf:7 priority|150"},
+			files: map[string]string{"keepalived.conf": "$ADDRESS_BASE=${ADDRESS_NET}\n$ADDRESS_NET=198.51.100\n${ADDRESS_BASE}.100/32\n$ADDRESS_NET=203.0.113\na ${ADDRESS_BASE}.1/32\n$PRIO=150\npriority $PRIO\n"},
+			want:  []string{"keepalived.conf:3 198.51.100.100/32", "keepalived.conf:5 a|203.0.113.1/32", "keepalived.conf:7 priority|150"},
 		},
 		"an undefined parameter and a lone dollar stay as written; $NAME needs white space after it": {
 			files: map[string]string{"keepalived.conf": "$X=1\nauth_pass $ SOME\na $UNDEF $Xy ${X}y\n"},
