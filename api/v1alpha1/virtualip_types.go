@@ -191,6 +191,171 @@ type VirtualIPSpec struct {
 	// scripts.
 	// +optional
 	Hooks *Hooks `json:"hooks,omitempty"`
+
+	// track are health checks each node runs for this router, like keepalived's vrrp_script,
+	// track_interface and track_file, plus pods on the node: a check with a weight adds it to the
+	// node's priority (a negative one while failing, a positive one while passing); a failing check
+	// without one puts the router in FAULT on that node. The effective priority stays within 1-254.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Track []Check `json:"track,omitempty"`
+}
+
+// Check is one health check. Exactly one of exec, http, tcp, interface, file and pods says what it
+// looks at.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.http), has(self.tcp), has(self.interface), has(self.file), has(self.pods)].filter(x, x).size() == 1",message="each check needs exactly one of exec, http, tcp, interface, file or pods"
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || !has(self.interval) || duration(self.timeout) <= duration(self.interval)",message="timeout must not be longer than interval"
+// +kubebuilder:validation:XValidation:rule="!(has(self.interface) || has(self.pods)) || !has(self.interval) && !has(self.timeout) && !has(self.rise) && !has(self.fall)",message="interface and pods checks are watched: interval, timeout, rise and fall do not apply"
+type Check struct {
+	// name identifies the check in status, Events and metrics.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// weight is added to the node's priority while the check fails (negative) or passes
+	// (positive). Absent or 0: a failing check puts the router in FAULT on the node, as keepalived's
+	// unweighted track does. For a file check it multiplies the number the file holds.
+	// +optional
+	// +kubebuilder:validation:Minimum=-253
+	// +kubebuilder:validation:Maximum=253
+	Weight *int32 `json:"weight,omitempty"`
+
+	// interval between runs of an exec, http, tcp or file check.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('1h')",message="interval must be between 100ms and 1h"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// timeout fails a run that takes longer (an exec check's process group is killed); absent:
+	// the interval.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=24
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,5}(\.[0-9]{1,3})?s)?([0-9]{1,7}ms)?$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10ms') && duration(self) <= duration('1h')",message="timeout must be between 10ms and 1h"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// rise is how many passing runs in a row turn a failing check passing.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Rise *int32 `json:"rise,omitempty"`
+
+	// fall is how many failing runs in a row turn a passing check failing.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Fall *int32 `json:"fall,omitempty"`
+
+	// exec runs a program from the hook directory, as hooks do; exit status 0 passes.
+	// +optional
+	Exec *ExecCheck `json:"exec,omitempty"`
+
+	// http gets a URL on the node; an expected status passes.
+	// +optional
+	HTTP *HTTPCheck `json:"http,omitempty"`
+
+	// tcp connects to an address on the node; a connection passes.
+	// +optional
+	TCP *TCPCheck `json:"tcp,omitempty"`
+
+	// interface follows another interface's link: up passes (keepalived's track_interface).
+	// +optional
+	Interface *InterfaceCheck `json:"interface,omitempty"`
+
+	// file reads an integer from a file (keepalived's track_file): with a weight the node's
+	// priority moves by weight times the number; without one, 0 passes and anything else fails.
+	// +optional
+	File *FileCheck `json:"file,omitempty"`
+
+	// pods passes while a Ready pod that matches runs on the node (cluster mode only; watched,
+	// not polled).
+	// +optional
+	Pods *PodsCheck `json:"pods,omitempty"`
+}
+
+// ExecCheck is a program to run.
+type ExecCheck struct {
+	// command is the program (relative to the hook directory) and its arguments: an argv, no shell.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	Command []string `json:"command"`
+}
+
+// HTTPCheck is an HTTP GET.
+type HTTPCheck struct {
+	// url to get, http or https (not verified, as kubelet probes do), with an IP address or
+	// localhost as its host: the node's own service, such as http://127.0.0.1:8404/healthz.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && (url(self).getHostname() == 'localhost' || isIP(url(self).getHostname()))",message="url must be an http or https URL whose host is an IP address or localhost, such as http://127.0.0.1:8404/healthz"
+	URL string `json:"url"`
+
+	// expectedStatus are the statuses that pass; absent: 200-399.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Minimum=100
+	// +kubebuilder:validation:items:Maximum=599
+	ExpectedStatus []int32 `json:"expectedStatus,omitempty"`
+}
+
+// TCPCheck is a TCP connection.
+type TCPCheck struct {
+	// address is IP:port or [IPv6]:port on the node, such as 127.0.0.1:5432.
+	// +required
+	// +kubebuilder:validation:MaxLength=53
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9.]+|[[][0-9a-fA-F:.]+[]]):[0-9]{1,5}$') && isIP(self.substring(0, self.lastIndexOf(':')).replace('[', '').replace(']', '')) && int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535",message="address must be IP:port or [IPv6]:port with a port from 1 to 65535, such as 127.0.0.1:5432"
+	Address string `json:"address"`
+}
+
+// InterfaceCheck names an interface.
+type InterfaceCheck struct {
+	// name of the interface on the node.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[^/\s:]+$`
+	Name string `json:"name"`
+}
+
+// FileCheck names a file.
+type FileCheck struct {
+	// path is the file's absolute path as the agent sees it (mount it into the agent's pod).
+	// +required
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	Path string `json:"path"`
+}
+
+// PodsCheck selects pods.
+type PodsCheck struct {
+	// namespace of the pods.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+
+	// selector matches the pods by label; it must select something (an empty selector is refused).
+	// +required
+	// +kubebuilder:validation:XValidation:rule="has(self.matchLabels) && size(self.matchLabels) > 0 || has(self.matchExpressions) && size(self.matchExpressions) > 0",message="pods.selector must not be empty"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="pods.selector.matchExpressions operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['Exists', 'DoesNotExist'] ? !has(e.values) || size(e.values) == 0 : !(e.operator in ['In', 'NotIn']) || has(e.values) && size(e.values) > 0)",message="pods.selector.matchExpressions values must be empty with Exists and DoesNotExist, and not empty with In and NotIn"
+	Selector metav1.LabelSelector `json:"selector"`
 }
 
 // NodePriority sets the priority of one node or of the nodes that match a selector.
@@ -354,6 +519,8 @@ const (
 	ReasonRouterIDConflict = "RouterIDConflict"
 	ReasonHookFailed       = "HookFailed"
 	ReasonHealthy          = "Healthy"
+	// ReasonCheckFailed: a check of spec.track without a weight fails on the node (its FAULT).
+	ReasonCheckFailed = "CheckFailed"
 	// ReasonInvalidSpec: the spec holds what no agent can run and the API server let through (a
 	// selector that does not parse, or an object stored before a validation rule existed).
 	ReasonInvalidSpec = "InvalidSpec"
@@ -433,6 +600,51 @@ type NodeStatus struct {
 	// lastHook is the result of the last hook run for this router on this node.
 	// +optional
 	LastHook *HookResult `json:"lastHook,omitempty"`
+
+	// checks are the states of spec.track on this node; priority is the result.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	Checks []CheckStatus `json:"checks,omitempty"`
+}
+
+// CheckState is the state of one check on one node.
+// +kubebuilder:validation:Enum=Passing;Failing;Unknown
+type CheckState string
+
+const (
+	CheckPassing CheckState = "Passing"
+	CheckFailing CheckState = "Failing"
+	// CheckUnknown: no run has finished yet; it counts as passing, as keepalived's scripts do.
+	CheckUnknown CheckState = "Unknown"
+)
+
+// CheckStatus is one check's state on one node.
+type CheckStatus struct {
+	// name of the check in spec.track.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// state: Passing, Failing, or Unknown before the first run.
+	// +required
+	State CheckState `json:"state"`
+
+	// weight this check adds to the node's priority now; 0 when it adds none (or, failing without
+	// a weight, puts the router in FAULT).
+	// +optional
+	Weight int32 `json:"weight,omitempty"`
+
+	// since is when state last changed.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+
+	// message is the last line the check gave when its state changed: the program's output, the
+	// HTTP status, the error.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Message string `json:"message,omitempty"`
 }
 
 // HookResult is the outcome of one hook run.
