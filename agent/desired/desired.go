@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/track"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
@@ -128,6 +129,21 @@ type Router struct {
 	Reason string
 	Hooks  Hooks
 	GARP   GARP
+	// Checks are spec.track as this node runs them (agent/track); Track applies their results.
+	Checks []track.Check
+	// CheckStates are, after Track, each check's state and what it adds, in spec order, for status.
+	CheckStates []CheckState
+	// CheckFault is, after Track, why failing checks put the router in FAULT ("" when none do):
+	// the names of unweighted checks that fail, or a file check whose number takes the priority
+	// to -254 or below.
+	CheckFault string
+}
+
+// CheckState is one check's state on this node and the weight it adds to the priority now.
+type CheckState struct {
+	Name   string
+	Result track.Result
+	Weight int
 }
 
 // Hooks are the argv of each hook, nil when unset.

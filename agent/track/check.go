@@ -107,3 +107,12 @@ func (c Check) Equal(o Check) bool {
 		c.URL == o.URL && slices.Equal(c.ExpectedStatus, o.ExpectedStatus) && c.Address == o.Address &&
 		c.Interface == o.Interface && c.Path == o.Path && c.Namespace == o.Namespace && sel(c.Selector) == sel(o.Selector)
 }
+
+// PodSource tells whether a Ready pod that matches a selector runs on this node; agent/kube watches
+// the node's pods for it. Standalone agents have none, and their pods checks fail.
+type PodSource interface {
+	// Watch calls onChange with the current answer soon after it is called, and again on every
+	// change, until cancel is called. detail names the pod found, or says why none counts. It must
+	// not block, and onChange must not block either.
+	Watch(namespace string, selector labels.Selector, onChange func(ready bool, detail string)) (cancel func())
+}
