@@ -93,6 +93,8 @@ type Inputs struct {
 	// one its Role lets it read. Empty (standalone) allows any.
 	SecretNamespace string
 	Interfaces      []Interface
+	// Standalone: no API server, so no pods to watch; pods checks are refused.
+	Standalone bool
 }
 
 // Router is one VirtualIP as this node runs it.
@@ -321,6 +323,9 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 		return Router{}, false, err
 	}
 	if r.GARP, err = garp(spec.GARP); err != nil {
+		return Router{}, false, err
+	}
+	if r.Checks, err = checks(spec.Track, in.Standalone); err != nil {
 		return Router{}, false, err
 	}
 	if err := validate(r.Config); err != nil {

@@ -45,7 +45,7 @@ func Run(ctx context.Context, o Options) error {
 		} else {
 			objs = fresh
 		}
-		n.Apply(desired.Inputs{Nodes: objs.Nodes, VirtualIPs: objs.VirtualIPs, Secrets: objs.Secrets})
+		n.Apply(desired.Inputs{Nodes: objs.Nodes, VirtualIPs: objs.VirtualIPs, Secrets: objs.Secrets, Standalone: true})
 	}
 	apply()
 	log.Info("agent running standalone", "config", o.ConfigFile, "virtualIPs", len(objs.VirtualIPs))
