@@ -23,6 +23,7 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/netif"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	"github.com/vrrp-dev/vrrp-operator/agent/track"
 )
 
 // DefaultShutdownTimeout bounds the goodbye at exit (priority-0 adverts, address removal, stop
@@ -48,6 +49,8 @@ type Options struct {
 	Log    logr.Logger
 	// OnStatus receives every change of a router's status; it must not block.
 	OnStatus func(speaker.Status)
+	// Pods answers the pods checks of spec.track (agent/kube); nil in standalone mode.
+	Pods track.PodSource
 }
 
 // Node is the running data plane.

@@ -63,6 +63,8 @@ type Status struct {
 	Interface string
 	Since     time.Time
 	LastHook  *hooks.Result
+	// Checks are the router's spec.track states on this node, as desired.Track gave them.
+	Checks []desired.CheckState
 }
 
 // Options configure a Speaker.
