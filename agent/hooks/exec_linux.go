@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -8,8 +9,9 @@ import (
 	"time"
 )
 
-// run resolves and runs one job; it never panics and always fills a Result.
-func (r *Runner) run(job Job) (res Result) {
+// run resolves and runs one job; it never panics and always fills a Result. Cancelling ctx kills
+// the job's process group as its timeout does.
+func (r *Runner) run(ctx context.Context, job Job) (res Result) {
 	res = Result{Job: job, Started: time.Now(), ExitCode: -1}
 	defer func() { res.Duration = time.Since(res.Started) }()
 	if len(job.Command) == 0 {
@@ -46,10 +48,14 @@ func (r *Runner) run(job Job) (res Result) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var werr error
+	var cancelled error
 	select {
 	case werr = <-waitc:
 	case <-timer.C:
 		res.TimedOut = true
+		werr = r.kill(pgid, waitc)
+	case <-ctx.Done():
+		cancelled = ctx.Err()
 		werr = r.kill(pgid, waitc)
 	}
 	res.Output = out.String()
@@ -59,6 +65,8 @@ func (r *Runner) run(job Job) (res Result) {
 	switch {
 	case res.TimedOut:
 		res.Err = fmt.Errorf("running %s hook %s of %s: %w after %s", job.Kind, path, job.Router, ErrTimeout, timeout)
+	case cancelled != nil:
+		res.Err = fmt.Errorf("running %s hook %s of %s: %w", job.Kind, path, job.Router, cancelled)
 	case errors.Is(werr, exec.ErrWaitDelay):
 		// Exited 0 but left a child holding its output: a daemon it started, which may stay.
 		r.log.V(1).Info("Hook left a process running that holds its output", "virtualIP", job.Router, "hook", job.Kind, "path", path)

@@ -178,6 +178,16 @@ func (r *Runner) Wait(ctx context.Context) error {
 	}
 }
 
+// Run runs job at once on the calling goroutine, outside every queue, with the same rules as a
+// queued job (resolved inside the hook directory, no shell, the scrubbed environment, its process
+// group killed at the timeout), and returns its Result. It neither logs the Result nor passes it to
+// onResult, and Wait does not wait for it: it is for callers that judge the outcome themselves, such
+// as health checks. Cancelling ctx kills the job's process group; the Result's error then wraps
+// ctx's error.
+func (r *Runner) Run(ctx context.Context, job Job) Result {
+	return r.run(ctx, job)
+}
+
 // work runs the queue of one router until it is empty.
 func (r *Runner) work(router string) {
 	for {
@@ -192,7 +202,7 @@ func (r *Runner) work(router string) {
 		r.queues[router] = q[1:]
 		r.mu.Unlock()
 
-		res := r.run(job)
+		res := r.run(context.Background(), job)
 		r.logResult(res)
 		r.report(res)
 

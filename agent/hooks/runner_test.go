@@ -449,3 +449,61 @@ func TestWaitGivesUpWithItsContext(t *testing.T) {
 	next(t, results)
 	wait(t, r)
 }
+
+func TestRunReturnsTheResultToItsCallerOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "check.sh", `echo "checked $VRRP_NAME"; exit 3`)
+	r, results := newRunner(t, dir)
+
+	res := r.Run(context.Background(), Job{Router: "services", Kind: "check", Command: []string{"check.sh"},
+		Env: map[string]string{EnvName: "services"}, Timeout: bound})
+
+	if res.ExitCode != 3 || res.Err == nil || res.Output != "checked services" {
+		t.Errorf("result: exit %d err %v output %q; want exit 3 with output %q", res.ExitCode, res.Err, res.Output, "checked services")
+	}
+	select {
+	case got := <-results:
+		t.Errorf("Run passed its result to onResult: %+v", got)
+	default:
+	}
+}
+
+func TestCancellingRunKillsTheProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	g := newGate(t)
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	writeScript(t, dir, "hang.sh", "trap '' TERM\nsleep 1000 &\necho $! > "+pidFile+"\n"+gateScript)
+	r, _ := newRunner(t, dir, WithKillGrace(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	resc := make(chan Result, 1)
+	go func() { resc <- r.Run(ctx, Job{Router: "services", Kind: "check", Command: []string{"hang.sh"}, Env: g.env, Timeout: bound}) }()
+	g.waitStarted()
+
+	cancel()
+	var res Result
+	select {
+	case res = <-resc:
+	case <-time.After(bound):
+		t.Fatalf("Run did not return within %s of its context's end", bound)
+	}
+	if !errors.Is(res.Err, context.Canceled) || res.TimedOut || res.Duration >= bound {
+		t.Errorf("result: err %v timedOut %v duration %s; want cancelled at once", res.Err, res.TimedOut, res.Duration)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SIGKILL is sent before Run returns; the kernel takes a moment to end the child.
+	deadline := time.Now().Add(time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the child %d of a cancelled run lives on", pid)
+	}
+}
