@@ -476,7 +476,9 @@ func TestCancellingRunKillsTheProcessGroup(t *testing.T) {
 	r, _ := newRunner(t, dir, WithKillGrace(0))
 	ctx, cancel := context.WithCancel(context.Background())
 	resc := make(chan Result, 1)
-	go func() { resc <- r.Run(ctx, Job{Router: "services", Kind: "check", Command: []string{"hang.sh"}, Env: g.env, Timeout: bound}) }()
+	go func() {
+		resc <- r.Run(ctx, Job{Router: "services", Kind: "check", Command: []string{"hang.sh"}, Env: g.env, Timeout: bound})
+	}()
 	g.waitStarted()
 
 	cancel()
