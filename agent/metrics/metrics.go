@@ -22,6 +22,24 @@ const (
 	// AddressMismatch counts adverts processed although their address list differs from ours;
 	// lists that share no address with ours are dropped instead (PacketsDropped, address_mismatch).
 	AddressMismatch = "vrrp_operator_adverts_address_mismatch_total"
+	// Health checks of spec.track, by VirtualIP and check name.
+	TrackCheckPassing = "vrrp_operator_track_check_passing"
+	TrackRuns         = "vrrp_operator_track_runs_total"
+	TrackStateChanges = "vrrp_operator_track_state_changes_total"
+)
+
+// Values of the result label of TrackRuns. Only checks that run (exec, http, tcp, file) count runs;
+// interface and pods checks follow events.
+const (
+	RunPassed  = "passed"
+	RunFailed  = "failed"
+	RunTimeout = "timeout" // an exec killed at its timeout, or a probe that got no answer in time
+)
+
+// Values of the to label of TrackStateChanges.
+const (
+	CheckPassing = "passing"
+	CheckFailing = "failing"
 )
 
 // Values of the operation label of AddressErrors.
@@ -60,6 +78,10 @@ type Metrics struct {
 	APIWriteErrors  *prometheus.CounterVec
 	AddressErrors   *prometheus.CounterVec
 	AddressMismatch *prometheus.CounterVec
+
+	TrackPassing      *prometheus.GaugeVec
+	TrackRuns         *prometheus.CounterVec
+	TrackStateChanges *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg when it is not nil.
@@ -104,6 +126,15 @@ func New(reg prometheus.Registerer) *Metrics {
 				"(a list being changed, keepalived's virtual_ipaddress_excluded) or comes from the address owner. " +
 				"Lists sharing none are dropped and counted in " + PacketsDropped + " as address_mismatch."},
 			[]string{"virtual_ip"}),
+		TrackPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: TrackCheckPassing,
+			Help: "1 while a health check of spec.track passes, 0 while it fails; absent until its first result."},
+			[]string{"virtual_ip", "check"}),
+		TrackRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: TrackRuns,
+			Help: "Runs of exec, http, tcp and file health checks by result (passed, failed, timeout)."},
+			[]string{"virtual_ip", "check", "result"}),
+		TrackStateChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: TrackStateChanges,
+			Help: "Health check state changes after rise or fall, by the state entered (passing, failing)."},
+			[]string{"virtual_ip", "check", "to"}),
 	}
 	// Every series of APIWriteErrors exists from the start, so that an alert on its increase fires
 	// on the first refusal too.
@@ -114,7 +145,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
-			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors, m.AddressMismatch)
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors, m.AddressMismatch,
+			m.TrackPassing, m.TrackRuns, m.TrackStateChanges)
 	}
 	return m
 }
@@ -134,7 +166,16 @@ func (m *Metrics) SetState(router, state string) {
 func (m *Metrics) Forget(router string) {
 	for _, v := range []*prometheus.MetricVec{m.State.MetricVec, m.Priority.MetricVec, m.Transitions.MetricVec,
 		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec,
-		m.AddressErrors.MetricVec, m.AddressMismatch.MetricVec} {
+		m.AddressErrors.MetricVec, m.AddressMismatch.MetricVec, m.TrackPassing.MetricVec, m.TrackRuns.MetricVec,
+		m.TrackStateChanges.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router})
+	}
+}
+
+// ForgetCheck removes the series of one health check of a router, when the check is removed or
+// changed.
+func (m *Metrics) ForgetCheck(router, check string) {
+	for _, v := range []*prometheus.MetricVec{m.TrackPassing.MetricVec, m.TrackRuns.MetricVec, m.TrackStateChanges.MetricVec} {
+		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router, "check": check})
 	}
 }
