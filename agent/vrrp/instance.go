@@ -40,6 +40,11 @@ type Instance struct {
 	adverTimer          time.Time // Adver_Timer, armed in Master
 	// preemptSince starts the current run of adverts this Backup would preempt (PreemptDelay).
 	preemptSince time.Time
+	// followed and followedPriority are, in Backup, the source and priority of the last advert
+	// that reset the Master_Down_Timer: the Master this Backup follows. Invalid when none has
+	// (since Initialize, or after a priority-0 advert). See backupReceived.
+	followed         netip.Addr
+	followedPriority uint8
 	// lastAssert is when this Master last answered a lower-priority advert.
 	lastAssert time.Time
 	// warned* keep the SHOULD-log diagnostics of RFC 9568 §7.1 to one line per change.
@@ -159,7 +164,7 @@ func (i *Instance) initialize(now time.Time, reason string) []Action {
 	}
 	i.masterAdverInterval = i.cfg.AdvertInterval
 	i.masterDown = now.Add(i.masterDownInterval())
-	i.preemptSince = time.Time{}
+	i.preemptSince, i.followed = time.Time{}, netip.Addr{}
 	return i.transition(nil, StateBackup, reason)
 }
 
@@ -240,20 +245,49 @@ func (i *Instance) advertReceived(ev AdvertReceived, now time.Time) []Action {
 		acts = append(acts, AddressesDiffer{Addresses: slices.Clone(adv.Addresses)})
 	}
 	if i.state == StateBackup {
-		return append(acts, i.backupReceived(adv, now)...)
+		return append(acts, i.backupReceived(adv, src, now)...)
 	}
 	return append(acts, i.masterReceived(adv, src, now)...)
 }
 
 // backupReceived is RFC 9568 §6.4.2 (RFC 3768 §6.4.2) for an accepted advert.
-func (i *Instance) backupReceived(adv Advertisement, now time.Time) []Action {
+//
+// One departure from §6.4.2: when the Master this Backup follows falls below it, the Backup
+// preempts within Skew_Time instead of a Master_Down_Interval. §6.4.2 says to discard a
+// lower-priority advert with Preempt_Mode, so the Master_Down_Timer armed by the Master's last
+// higher advert runs out: up to 3 intervals + Skew_Time after a Master lowered its priority (a
+// failing weighted check, track_script). Here, when
+//
+//   - the advert comes from the source of the last advert that reset the Master_Down_Timer,
+//   - that advert's priority was at least ours (we followed a Master not worse than us),
+//   - this one is non-zero and below ours, and we preempt now (Preempt_Mode or owner, and no
+//     PreemptDelay holding back),
+//
+// the advert is still discarded, and the Master_Down_Timer becomes now + Skew_Time if that is
+// sooner. This is safe for the reasons §6.4.2 already relies on for a priority-0 advert, which
+// sets the same Skew_Time: the Master is alive and says it is worse than us, so preempting is
+// what §6.4.2 does anyway, only later; Skew_Time is shortest for the highest Backup, which takes
+// over first, and its advert resets every lower Backup (priority at least theirs) and sends the
+// Master to Backup (§6.4.3). A Backup that has followed no Master yet (startup), or that
+// accepted the lower Master under PreemptDelay, waits for its Master_Down_Timer as before, so
+// startup preemption keeps keepalived's timings.
+func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Time) []Action {
 	if adv.Priority == 0 {
 		// The Master resigned: take over after Skew_Time, the highest priority first.
-		i.masterDown = now.Add(SkewTime(i.cfg.Version, i.priority, i.masterAdverInterval))
+		i.masterDown = now.Add(i.skewTime())
+		i.followed = netip.Addr{}
 		return nil
 	}
 	if adv.Priority < i.priority && i.preempts() && !i.preemptHeldBack(now) {
-		// Preempt: discard the advert and let the Master_Down_Timer run out.
+		// Preempt: discard the advert and let the Master_Down_Timer run out, within Skew_Time
+		// when the Master we followed has just fallen below us (see above).
+		if src == i.followed && i.followedPriority >= i.priority {
+			if at := now.Add(i.skewTime()); at.Before(i.masterDown) {
+				i.log.Info("the master's priority fell below ours; preempting after Skew_Time",
+					"master", src, "from", i.followedPriority, "to", adv.Priority, "ours", i.priority)
+				i.masterDown = at
+			}
+		}
 		return nil
 	}
 	if adv.Priority >= i.priority {
@@ -265,6 +299,7 @@ func (i *Instance) backupReceived(adv Advertisement, now time.Time) []Action {
 		i.masterAdverInterval = adv.Interval
 	}
 	i.masterDown = now.Add(i.masterDownInterval())
+	i.followed, i.followedPriority = src, adv.Priority
 	return nil
 }
 
@@ -290,6 +325,7 @@ func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Ti
 			i.masterAdverInterval = adv.Interval
 		}
 		i.masterDown = now.Add(i.masterDownInterval())
+		i.followed, i.followedPriority = src, adv.Priority
 		return acts
 	}
 	// RFC 9568 §6.4.3 "new Active Router logic": a lower-priority Master hears us at once, and
@@ -425,6 +461,7 @@ func (i *Instance) setPriority(ev SetPriority, now time.Time) []Action {
 		acts := i.leaveMaster(nil, true, StateBackup, reasonResign)
 		i.masterAdverInterval = i.cfg.AdvertInterval
 		i.masterDown = now.Add(i.masterDownInterval())
+		i.followed = netip.Addr{}
 		return acts
 	}
 	if i.priority == old {
@@ -531,6 +568,10 @@ func (i *Instance) preemptHeldBack(now time.Time) bool {
 
 // accept is Accept_Mode as RFC 9568 §6.4.3 applies it: the owner always accepts.
 func (i *Instance) accept() bool { return i.cfg.AcceptMode || i.priority == 255 }
+
+func (i *Instance) skewTime() time.Duration {
+	return SkewTime(i.cfg.Version, i.priority, i.masterAdverInterval)
+}
 
 func (i *Instance) masterDownInterval() time.Duration {
 	return MasterDownInterval(i.cfg.Version, i.priority, i.masterAdverInterval)

@@ -199,8 +199,10 @@ func TestBackupOnAdvertWithNonZeroPriority(t *testing.T) {
 		},
 		"without Preempt, the address owner still preempts (§6.1)": {
 			preempt: false, priority: 255,
-			advert:   func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 254) },
-			deadline: t0.Add(3*time.Second + 3906250), // still the one from startup
+			advert: func(c Config) AdvertReceived { return advertFrom(c, peerAddr, 254) },
+			// Discarded; the owner it followed since losing the tie fell below it, so it takes
+			// over after its Skew_Time (see TestBackupPreemptsAFallenMasterAfterSkewTime).
+			deadline: now.Add(3906250),
 		},
 		"a VRRPv3 Backup adopts the Master's interval and recomputes both timers": {
 			preempt: true, priority: 100,
@@ -833,4 +835,114 @@ func TestAMasterCountsTheAddressOwnersOtherListBeforeStandingDown(t *testing.T) 
 	}
 	wantActions(t, []Action{AddressesDiffer{Addresses: addrs("198.51.100.99")}}, got[:1])
 	wantState(t, i, StateBackup)
+}
+
+// A Backup that preempts takes over within its Skew_Time when the Master it follows falls below
+// it (a failing weighted check), instead of a Master_Down_Interval after the Master's last higher
+// advert; otherwise a lower advert is discarded as RFC 9568 §6.4.2 says (see backupReceived).
+func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
+	skew := 609375 * time.Microsecond // priority 100 at 1 s
+	down := 3*time.Second + skew
+	t1, t2 := t0.Add(time.Second), t0.Add(1500*time.Millisecond)
+	type heard struct {
+		at     time.Time
+		advert AdvertReceived
+	}
+	tests := map[string]struct {
+		change   func(*Config)
+		master   bool // start as a Master rather than a Backup
+		before   []heard
+		fall     heard
+		deadline time.Time
+	}{
+		"a Master followed at a higher priority that falls below us: Skew_Time": {
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t2.Add(skew),
+		},
+		"a Master followed at our priority that falls below us: Skew_Time": {
+			before:   []heard{{t1, advertFrom(v3Config(), lowerAddr, 100)}},
+			fall:     heard{t2, advertFrom(v3Config(), lowerAddr, 99)},
+			deadline: t2.Add(skew),
+		},
+		"a fall heard late keeps the sooner Master_Down_Timer": {
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t1.Add(3500 * time.Millisecond), advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t1.Add(down),
+		},
+		"a Master that stepped down for a higher one follows it, and preempts when it falls": {
+			master:   true,
+			before:   []heard{{t0.Add(5 * time.Second), advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t0.Add(6 * time.Second), advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t0.Add(6 * time.Second).Add(skew),
+		},
+		"a Master that falls to our priority is followed still": {
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 100)},
+			deadline: t2.Add(down),
+		},
+		"a lower advert from another source than the Master followed is discarded, the timer kept": {
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t2, advertFrom(v3Config(), lowerAddr, 50)},
+			deadline: t1.Add(down),
+		},
+		"without Preempt a fallen Master is followed": {
+			change:   func(c *Config) { c.Preempt = false },
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t2.Add(down),
+		},
+		"with a PreemptDelay a fallen Master is followed while the delay runs": {
+			change:   func(c *Config) { c.PreemptDelay = 5 * time.Second },
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t2.Add(down),
+		},
+		"a Master accepted below us during a PreemptDelay waits for the timer once the delay ran out": {
+			change:   func(c *Config) { c.PreemptDelay = time.Second },
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 90)}},
+			fall:     heard{t1.Add(time.Second), advertFrom(v3Config(), peerAddr, 80)},
+			deadline: t1.Add(down),
+		},
+		"a Backup that has followed no Master waits for its timer, as keepalived at startup": {
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 50)},
+			deadline: t0.Add(down),
+		},
+		"after a priority-0 advert the next lower advert does not shorten the timer": {
+			before: []heard{
+				{t1, advertFrom(v3Config(), peerAddr, 150)},
+				{t1.Add(100 * time.Millisecond), advertFrom(v3Config(), peerAddr, 0)},
+			},
+			fall:     heard{t1.Add(200 * time.Millisecond), advertFrom(v3Config(), lowerAddr, 50)},
+			deadline: t1.Add(100 * time.Millisecond).Add(skew),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := v3Config()
+			if tc.change != nil {
+				tc.change(&cfg)
+			}
+			var i *Instance
+			if tc.master {
+				i, _ = master(t, cfg)
+			} else {
+				i = backup(t, cfg)
+			}
+			for _, h := range tc.before {
+				i.Handle(h.advert, h.at)
+			}
+			wantState(t, i, StateBackup)
+			wantActions(t, nil, i.Handle(tc.fall.advert, tc.fall.at))
+			wantDeadline(t, i, tc.deadline)
+		})
+	}
+	t.Run("the Backup takes over when the shortened timer fires", func(t *testing.T) {
+		cfg := v3Config()
+		i := backup(t, cfg)
+		i.Handle(advertFrom(cfg, peerAddr, 150), t1)
+		i.Handle(advertFrom(cfg, peerAddr, 50), t2)
+		wantActions(t, nil, i.Handle(TimerExpired{}, t2.Add(skew-1)))
+		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t2.Add(skew)))
+	})
 }

@@ -144,3 +144,86 @@ func TestCordonDemoteHandsOverAtOnceAndUncordonTakesBack(t *testing.T) {
 		t.Fatalf("after uncordon: a %s, b %s; log %q", l.routers[0].State(), l.routers[1].State(), l.log)
 	}
 }
+
+// A Master whose priority falls below a preempting Backup's loses the VIP within that Backup's
+// Skew_Time; only the highest Backup takes over (see backupReceived).
+func TestAMasterFallingBelowItsBackupsHandsOverToTheHighestWithinSkewTime(t *testing.T) {
+	interval := time.Second
+	tests := map[string]struct {
+		change func(c *Config) // applied to both Backups
+		fallTo uint8           // the Master's new priority
+		want   string          // the Master at the end
+		at     time.Duration   // when want takes over after the fall; 0: none does
+	}{
+		"the highest Backup takes over after its Skew_Time, the other stays Backup": {
+			fallTo: 100, want: "b", at: SkewTime(3, 150, interval),
+		},
+		"a Master falling between its Backups hands over to the higher one": {
+			fallTo: 130, want: "b", at: SkewTime(3, 150, interval),
+		},
+		"a PreemptDelay holds the takeover back until the delay and a Master_Down_Interval ran out": {
+			change: func(c *Config) { c.PreemptDelay = 3 * time.Second },
+			// Adverts at the fall and 1 s and 2 s after are accepted; the one at 3 s is discarded.
+			fallTo: 100, want: "b", at: 2*time.Second + MasterDownInterval(3, 150, interval),
+		},
+		"Backups without Preempt leave the VIP on the fallen Master": {
+			change: func(c *Config) { c.Preempt = false },
+			fallTo: 1, want: "a",
+		},
+		"a Master falling to the highest Backup's priority keeps the VIP": {
+			fallTo: 150, want: "a",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a, b, c := v3Config(), v3Config(), v3Config()
+			a.Name, b.Name, c.Name = "a", "b", "c"
+			a.Priority, b.Priority, c.Priority = 200, 150, 120
+			b.PrimaryAddress, c.PrimaryAddress = netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")
+			if tc.change != nil {
+				tc.change(&b)
+				tc.change(&c)
+			}
+			l := &lan{t: t, now: t0}
+			l.routers = []*Instance{newTestInstance(t, a), newTestInstance(t, b), newTestInstance(t, c)}
+			for k := range l.routers {
+				l.handle(k, Startup{})
+			}
+			l.runUntil(t0.Add(10 * time.Second))
+			wantMasters(t, l, "a")
+			settled := len(l.log)
+
+			fall := l.now
+			a.Priority = tc.fallTo
+			l.handle(0, Reconfigure{Config: a})
+			if tc.at == 0 {
+				l.runUntil(fall.Add(10 * time.Second))
+				wantMasters(t, l, "a")
+				if len(l.log) != settled {
+					t.Errorf("transitions after the fall: %q", l.log[settled:])
+				}
+				return
+			}
+			l.runUntil(fall.Add(tc.at - 1))
+			wantMasters(t, l, "a")
+			l.runUntil(fall.Add(tc.at))
+			wantMasters(t, l, tc.want)
+			l.runUntil(fall.Add(10 * time.Second))
+			wantMasters(t, l, tc.want)
+		})
+	}
+}
+
+// wantMasters checks that exactly the named router is Master and the others Backup.
+func wantMasters(t *testing.T, l *lan, name string) {
+	t.Helper()
+	for _, r := range l.routers {
+		want := StateBackup
+		if r.Config().Name == name {
+			want = StateMaster
+		}
+		if r.State() != want {
+			t.Fatalf("at %s %s is %s, want %s; log %q", l.now.Sub(t0), r.Config().Name, r.State(), want, l.log)
+		}
+	}
+}
