@@ -121,7 +121,7 @@ func check(s *vrrpv1.Check, standalone bool) (track.Check, error) {
 		if len(p.Selector.MatchLabels) == 0 && len(p.Selector.MatchExpressions) == 0 {
 			return c, fmt.Errorf("pods.selector is empty")
 		}
-		sel, err := metav1.LabelSelectorAsSelector(&p.Selector)
+		sel, err := metav1.LabelSelectorAsSelector(p.Selector.LabelSelector())
 		if err != nil {
 			return c, fmt.Errorf("pods.selector: %w", err)
 		}

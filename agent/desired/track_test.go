@@ -178,7 +178,7 @@ func TestDeriveChecks(t *testing.T) {
 		{name: "a pods check with an empty selector is refused",
 			track: []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn"}}}, err: "pods.selector is empty"},
 		{name: "a pods check is refused by a standalone agent",
-			track:      []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn", Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "vpn"}}}}},
+			track:      []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn", Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn"}}}}},
 			standalone: true, err: "standalone"},
 	}
 	for _, tt := range tests {
@@ -202,7 +202,7 @@ func TestDeriveChecks(t *testing.T) {
 	t.Run("a pods check keeps its namespace and selector", func(t *testing.T) {
 		v := vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
 			v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn",
-				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "vpn-client"}}}}}
+				Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn-client"}}}}}
 		})
 		res := Derive(Inputs{NodeName: "primary", VirtualIPs: []vrrpv1.VirtualIP{v}, Interfaces: standardInterfaces()})
 		if len(res.Routers) != 1 {

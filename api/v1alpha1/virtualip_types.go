@@ -207,7 +207,7 @@ type VirtualIPSpec struct {
 // looks at.
 //
 // +kubebuilder:validation:XValidation:rule="[has(self.exec), has(self.http), has(self.tcp), has(self.interface), has(self.file), has(self.pods)].filter(x, x).size() == 1",message="each check needs exactly one of exec, http, tcp, interface, file or pods"
-// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || !has(self.interval) || duration(self.timeout) <= duration(self.interval)",message="timeout must not be longer than interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || duration(self.timeout) <= (has(self.interval) ? duration(self.interval) : duration('1s'))",message="timeout must not be longer than interval (1s when absent)"
 // +kubebuilder:validation:XValidation:rule="!(has(self.interface) || has(self.pods)) || !has(self.interval) && !has(self.timeout) && !has(self.rise) && !has(self.fall)",message="interface and pods checks are watched: interval, timeout, rise and fall do not apply"
 type Check struct {
 	// name identifies the check in status, Events and metrics.
@@ -299,9 +299,11 @@ type ExecCheck struct {
 type HTTPCheck struct {
 	// url to get, http or https (not verified, as kubelet probes do), with an IP address or
 	// localhost as its host: the node's own service, such as http://127.0.0.1:8404/healthz.
+	// The rule reads the host with find and substring rather than url(self).getHostname(): the
+	// API server cannot bound the size of getHostname's result, so isIP of it costs too much.
 	// +required
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && (url(self).getHostname() == 'localhost' || isIP(url(self).getHostname()))",message="url must be an http or https URL whose host is an IP address or localhost, such as http://127.0.0.1:8404/healthz"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.matches('^https?://(localhost|[0-9.]+|[[][0-9a-fA-F:.]+[]])(:[0-9]{1,5})?(/.*)?$') && (self.matches('^https?://localhost') || isIP(self.matches('^https?://[[]') ? self.find('[[][0-9a-fA-F:.]+[]]').replace('[', '').replace(']', '') : self.find('//[0-9.]+').substring(2)))",message="url must be an http or https URL whose host is an IP address or localhost, such as http://127.0.0.1:8404/healthz"
 	URL string `json:"url"`
 
 	// expectedStatus are the statuses that pass; absent: 200-399.
@@ -318,7 +320,7 @@ type TCPCheck struct {
 	// address is IP:port or [IPv6]:port on the node, such as 127.0.0.1:5432.
 	// +required
 	// +kubebuilder:validation:MaxLength=53
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9.]+|[[][0-9a-fA-F:.]+[]]):[0-9]{1,5}$') && isIP(self.substring(0, self.lastIndexOf(':')).replace('[', '').replace(']', '')) && int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535",message="address must be IP:port or [IPv6]:port with a port from 1 to 65535, such as 127.0.0.1:5432"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9.]+|[[][0-9a-fA-F.]*:[0-9a-fA-F:.]*[]]):[0-9]{1,5}$') && isIP(self.substring(0, self.lastIndexOf(':')).replace('[', '').replace(']', '')) && int(self.substring(self.lastIndexOf(':') + 1)) >= 1 && int(self.substring(self.lastIndexOf(':') + 1)) <= 65535",message="address must be IP:port or [IPv6]:port with a port from 1 to 65535, such as 127.0.0.1:5432"
 	Address string `json:"address"`
 }
 
@@ -348,6 +350,7 @@ type PodsCheck struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespace string `json:"namespace"`
 
 	// selector matches the pods by label; it must select something (an empty selector is refused).
@@ -355,7 +358,29 @@ type PodsCheck struct {
 	// +kubebuilder:validation:XValidation:rule="has(self.matchLabels) && size(self.matchLabels) > 0 || has(self.matchExpressions) && size(self.matchExpressions) > 0",message="pods.selector must not be empty"
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="pods.selector.matchExpressions operator must be In, NotIn, Exists or DoesNotExist"
 	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['Exists', 'DoesNotExist'] ? !has(e.values) || size(e.values) == 0 : !(e.operator in ['In', 'NotIn']) || has(e.values) && size(e.values) > 0)",message="pods.selector.matchExpressions values must be empty with Exists and DoesNotExist, and not empty with In and NotIn"
-	Selector metav1.LabelSelector `json:"selector"`
+	Selector PodSelector `json:"selector"`
+}
+
+// PodSelector is a metav1.LabelSelector with bounded lists. The API server estimates the cost of a
+// rule from the longest list the schema allows: up to 16 checks each with an unbounded
+// matchExpressions, the rules above would exceed its budget and the CRD would be refused. It
+// converts to metav1.LabelSelector: (*metav1.LabelSelector)(&s), or LabelSelector().
+type PodSelector struct {
+	// matchLabels: each pair is a requirement key In (value).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+
+	// matchExpressions are requirements on labels, all of which must hold.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	MatchExpressions []metav1.LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelector is s as the metav1.LabelSelector it has the fields of.
+func (s *PodSelector) LabelSelector() *metav1.LabelSelector {
+	return (*metav1.LabelSelector)(s)
 }
 
 // NodePriority sets the priority of one node or of the nodes that match a selector.
