@@ -1,0 +1,173 @@
+package track
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
+)
+
+// probe runs a check once. It returns within the check's timeout (a file check: at once), or soon
+// after ctx ends.
+type probe func(ctx context.Context) outcome
+
+// probe returns the probe of a check that runs (exec, http, tcp or file).
+func (m *Manager) probe(k Key, c Check) probe {
+	switch c.Kind {
+	case KindExec:
+		return execProbe(m.runner, k, c)
+	case KindHTTP:
+		return httpProbe(c)
+	case KindTCP:
+		return tcpProbe(c)
+	}
+	return fileProbe(c)
+}
+
+// hookKind names exec checks in the errors of agent/hooks.
+const hookKind = "track"
+
+// execProbe runs Command from the hook directory: exit status 0 passes. The message is the last
+// line of output, or why there is none.
+func execProbe(runner *hooks.Runner, k Key, c Check) probe {
+	timeout := c.timeout()
+	return func(ctx context.Context) outcome {
+		res := runner.Run(ctx, hooks.Job{Router: k.Router, Kind: hookKind, Command: c.Command, Timeout: timeout,
+			Env: map[string]string{hooks.EnvName: k.Router, EnvCheck: k.Check}})
+		line := clip(res.Output)
+		switch {
+		case res.Err == nil:
+			return outcome{pass: true, message: line}
+		case res.TimedOut:
+			msg := fmt.Sprintf("timed out after %s", timeout)
+			if line != "" {
+				msg += ": " + line
+			}
+			return outcome{timeout: true, message: msg}
+		case line != "":
+			return outcome{message: line}
+		case res.ExitCode > 0:
+			return outcome{message: fmt.Sprintf("exit status %d", res.ExitCode)}
+		}
+		return outcome{message: res.Err.Error()} // refused, not started, or killed by a signal
+	}
+}
+
+// maxBody bounds what an http check reads of a response body, which it only drains.
+const maxBody = 4 << 10
+
+// httpProbe GETs URL: a status in ExpectedStatus passes, or 200-399 when there is none, as kubelet
+// probes. Like them it skips certificate verification (the address is on the node, its certificate
+// rarely names it) and takes no proxy from the environment. Unlike them it follows no redirect: a
+// 3xx is the answer, which passes unless ExpectedStatus says otherwise, so the check never leaves
+// the address it was given.
+func httpProbe(c Check) probe {
+	client := &http.Client{
+		Transport: &http.Transport{
+			Proxy:              nil,
+			TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
+			DisableKeepAlives:  true,                                  // one probe per interval; no idle connections to hold
+			DisableCompression: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       c.timeout(),
+	}
+	return func(ctx context.Context) outcome {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+		if err != nil {
+			return outcome{message: fmt.Sprintf("GET %s: %v", c.URL, err)}
+		}
+		req.Header.Set("User-Agent", "vrrp-operator-track/1")
+		resp, err := client.Do(req)
+		if err != nil {
+			return outcome{timeout: isTimeout(err), message: err.Error()}
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		_ = resp.Body.Close()
+		pass := resp.StatusCode >= 200 && resp.StatusCode < 400
+		if len(c.ExpectedStatus) > 0 {
+			pass = slices.Contains(c.ExpectedStatus, resp.StatusCode)
+		}
+		return outcome{pass: pass, message: "HTTP " + resp.Status}
+	}
+}
+
+// tcpProbe passes when a TCP connection to Address opens within the timeout.
+func tcpProbe(c Check) probe {
+	d := &net.Dialer{Timeout: c.timeout()}
+	return func(ctx context.Context) outcome {
+		conn, err := d.DialContext(ctx, "tcp", c.Address)
+		if err != nil {
+			return outcome{timeout: isTimeout(err), message: err.Error()}
+		}
+		_ = conn.Close()
+		return outcome{pass: true, message: "connected to " + c.Address}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// maxFile bounds what a file check reads: a number, a sign and some white space.
+const maxFile = 256
+
+// maxFileValue bounds Result.Value. keepalived clamps a track_file's weighted value to -254..254;
+// clamping the number itself to that keeps every product with a weight (at least 1 in size) on
+// the same side of those bounds, and keeps the sum of many from overflowing.
+const maxFileValue = 254
+
+// fileProbe reads the integer in Path (keepalived's track_file). With a weight, any integer passes
+// and becomes Result.Value, which agent/desired multiplies by the weight; without one, only 0
+// passes, as keepalived puts the router in FAULT for any other. A file that is missing, not a
+// regular file, or holds no integer fails.
+func fileProbe(c Check) probe {
+	return func(context.Context) outcome {
+		v, err := readInt(c.Path)
+		if err != nil {
+			return outcome{message: err.Error()}
+		}
+		return outcome{pass: c.Weight != 0 || v == 0, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
+	}
+}
+
+// readInt reads a trimmed decimal integer from path without ever blocking: a FIFO or a device
+// named by mistake is refused rather than read.
+func readInt(path string) (int, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("reading %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxFile {
+		return 0, fmt.Errorf("reading %s: more than %d bytes, not a number", path, maxFile)
+	}
+	s := strings.TrimSpace(string(b))
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: clamped below
+		return 0, fmt.Errorf("reading %s: %q is not an integer", path, clip(s))
+	}
+	return int(min(max(v, -maxFileValue), maxFileValue)), nil
+}
