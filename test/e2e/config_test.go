@@ -24,6 +24,56 @@ type vipSpec struct {
 	password   string // PASS authentication with version 2
 	checksum   string // v3IPv4Checksum
 	seedHooks  bool   // the seed's notify and notify_stop, as in config/samples/standalone-seed.yaml
+	track      []trackCheck
+}
+
+// trackCheck is one spec.track entry; exactly one of exec, http, tcp, iface and file is set.
+type trackCheck struct {
+	name              string
+	weight            int    // 0: none, a failure puts the router in FAULT
+	interval, timeout string // "": the defaults
+	rise, fall        int    // 0: the defaults
+	exec              []string
+	http              string // url
+	tcp               string // IP:port
+	iface             string
+	file              string
+}
+
+// yaml writes the check as an item of spec.track.
+func (c trackCheck) yaml(b *strings.Builder) {
+	fmt.Fprintf(b, "  - name: %s\n", c.name)
+	if c.weight != 0 {
+		fmt.Fprintf(b, "    weight: %d\n", c.weight)
+	}
+	if c.interval != "" {
+		fmt.Fprintf(b, "    interval: %s\n", c.interval)
+	}
+	if c.timeout != "" {
+		fmt.Fprintf(b, "    timeout: %s\n", c.timeout)
+	}
+	if c.rise != 0 {
+		fmt.Fprintf(b, "    rise: %d\n", c.rise)
+	}
+	if c.fall != 0 {
+		fmt.Fprintf(b, "    fall: %d\n", c.fall)
+	}
+	switch {
+	case len(c.exec) > 0:
+		q := make([]string, len(c.exec))
+		for i, a := range c.exec {
+			q[i] = fmt.Sprintf("%q", a)
+		}
+		fmt.Fprintf(b, "    exec: {command: [%s]}\n", strings.Join(q, ", "))
+	case c.http != "":
+		fmt.Fprintf(b, "    http: {url: %q}\n", c.http)
+	case c.tcp != "":
+		fmt.Fprintf(b, "    tcp: {address: %q}\n", c.tcp)
+	case c.iface != "":
+		fmt.Fprintf(b, "    interface: {name: %s}\n", c.iface)
+	case c.file != "":
+		fmt.Fprintf(b, "    file: {path: %q}\n", c.file)
+	}
 }
 
 // nodeObj is a Node object of the manifest: its InternalIPs are the unicast peers.
@@ -68,6 +118,12 @@ func writeManifests(t testing.TB, vips []vipSpec, nodes []nodeObj) string {
 		}
 		if v.seedHooks {
 			b.WriteString("  hooks:\n    notify: {command: [keepalived.sh]}\n    stop: {command: [keepalived.sh, \"0\", VI_1, STOP]}\n")
+		}
+		if len(v.track) > 0 {
+			b.WriteString("  track:\n")
+			for _, c := range v.track {
+				c.yaml(&b)
+			}
 		}
 		if v.password != "" {
 			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: %s-auth, namespace: vrrp-system}\nstringData: {password: %s}\n", v.name, v.password)
@@ -173,19 +229,32 @@ type kaSpec struct {
 	unicastSrc  string
 	unicastPeer string
 	hook        *seedHook
+	scripts     []kaScript // vrrp_script blocks, all in the instance's track_script
+}
+
+// kaScript is a keepalived vrrp_script; its times are whole seconds, as keepalived 2.2 reads them.
+type kaScript struct {
+	name, script       string
+	interval, timeout  int
+	weight, rise, fall int
 }
 
 // keepalivedConfig writes the seed's vrrp_instance VI_1 with the settings of k.
 func keepalivedConfig(k kaSpec) string {
 	var b strings.Builder
 	b.WriteString("global_defs {\n")
-	if k.hook != nil {
+	if k.hook != nil || len(k.scripts) > 0 {
 		b.WriteString("  enable_script_security\n  script_user root\n")
 	}
 	if k.version == 3 {
 		b.WriteString("  vrrp_version 3\n")
 	}
-	b.WriteString("}\n\nvrrp_instance VI_1 {\n")
+	b.WriteString("}\n\n")
+	for _, s := range k.scripts {
+		fmt.Fprintf(&b, "vrrp_script %s {\n  script %q\n  interval %d\n  timeout %d\n  weight %d\n  rise %d\n  fall %d\n}\n\n",
+			s.name, s.script, s.interval, s.timeout, s.weight, s.rise, s.fall)
+	}
+	b.WriteString("vrrp_instance VI_1 {\n")
 	fmt.Fprintf(&b, "  state %s\n  interface %s\n  virtual_router_id %d\n  priority %d\n  advert_int %s\n",
 		k.state, k.iface, k.vrid, k.priority, k.interval)
 	if k.password != "" {
@@ -197,6 +266,13 @@ func keepalivedConfig(k kaSpec) string {
 	}
 	if k.hook != nil {
 		fmt.Fprintf(&b, "  notify %s\n  notify_stop \"%s 0 VI_1 STOP\"\n", k.hook.script, k.hook.script)
+	}
+	if len(k.scripts) > 0 {
+		b.WriteString("  track_script {\n")
+		for _, s := range k.scripts {
+			fmt.Fprintf(&b, "    %s\n", s.name)
+		}
+		b.WriteString("  }\n")
 	}
 	b.WriteString("}\n")
 	return b.String()
