@@ -27,11 +27,12 @@ const (
 // Instance is the state machine of one virtual router on this node (RFC 9568 §6, RFC 3768 §6).
 // It is not safe for concurrent use: the driver serialises events.
 type Instance struct {
-	cfg       Config
-	log       *slog.Logger
-	state     State
-	priority  uint8 // effective priority
-	ifaceDown bool
+	cfg        Config
+	log        *slog.Logger
+	state      State
+	priority   uint8 // effective priority
+	ifaceDown  bool
+	downReason string // the InterfaceDown event's reason, for a Startup while down
 
 	// masterAdverInterval is Master_Adver_Interval: a VRRPv3 Backup adopts the Master's
 	// (RFC 9568 §6.4.2); VRRPv2 drops adverts with another interval, so it is ours.
@@ -146,7 +147,7 @@ func (i *Instance) startup(now time.Time) []Action {
 		return nil
 	}
 	if i.ifaceDown {
-		return i.transition(nil, StateFault, reasonInterfaceDown)
+		return i.transition(nil, StateFault, i.downReason)
 	}
 	return i.initialize(now, reasonStartup)
 }
@@ -184,8 +185,8 @@ func (i *Instance) shutdown(ev Shutdown, _ time.Time) []Action {
 
 // interfaceDown puts a running router in Fault; a router not started remembers it.
 func (i *Instance) interfaceDown(ev InterfaceDown) []Action {
-	i.ifaceDown = true
 	reason := cmp.Or(ev.Reason, reasonInterfaceDown)
+	i.ifaceDown, i.downReason = true, reason
 	switch i.state {
 	case StateMaster:
 		// A priority-0 advert, as on Shutdown, lets a Backup take over after Skew_Time when the

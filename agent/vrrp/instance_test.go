@@ -47,11 +47,11 @@ func TestInitializeOnStartup(t *testing.T) {
 			state:    StateBackup,
 			deadline: 3*time.Second + 609375*time.Microsecond,
 		},
-		"a router whose interface went down before Startup starts in Fault": {
+		"a router whose interface went down before Startup starts in Fault, for the reason given": {
 			cfg:    v3Config(),
-			before: []Event{InterfaceDown{Reason: "link down"}},
+			before: []Event{InterfaceDown{Reason: "checkFailed"}},
 			want: func(Config) []Action {
-				return []Action{Transition{From: StateInit, To: StateFault, Priority: 100, Reason: "interfaceDown"}}
+				return []Action{Transition{From: StateInit, To: StateFault, Priority: 100, Reason: "checkFailed"}}
 			},
 			state:    StateFault,
 			deadline: -1,
