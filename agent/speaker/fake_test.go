@@ -7,10 +7,12 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
 	"github.com/vrrp-dev/vrrp-operator/agent/sockets"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 )
 
 // lan is an in-memory layer 2 segment: what one node's Conn sends reaches every other node's Conn
@@ -244,6 +246,41 @@ func (l *lan) deliver(from *fakeConn, p sockets.Packet) {
 		select {
 		case c.in <- q:
 		default:
+		}
+	}
+}
+
+// tap listens on the LAN as a capture on the segment does: it gets every multicast packet sent
+// from now on.
+func (l *lan) tap() *fakeConn {
+	n := newNode(l, "198.51.100.250")
+	c := &fakeConn{lan: l, node: n, in: make(chan sockets.Packet, 256), closed: make(chan struct{}), broken: make(chan struct{})}
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	return c
+}
+
+// heard is an advert a tap caught.
+type heard struct {
+	Src      string
+	Priority uint8
+}
+
+// adverts returns, without waiting, the adverts the tap caught since the last call.
+func (c *fakeConn) adverts(t *testing.T) []heard {
+	t.Helper()
+	var out []heard
+	for {
+		select {
+		case p := <-c.in:
+			adv, err := vrrp.Decode(p.Payload, p.Src, p.Dst, p.TTL)
+			if err != nil {
+				t.Fatalf("the tap caught a packet that does not decode: %v", err)
+			}
+			out = append(out, heard{Src: p.Src.String(), Priority: adv.Priority})
+		default:
+			return out
 		}
 	}
 }

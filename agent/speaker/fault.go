@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 )
@@ -19,6 +20,9 @@ const (
 	// ReasonNoSocket: the VRRP socket would not open or its reader died. Deaf, a Backup would
 	// become a second Master beside the real one.
 	ReasonNoSocket = "NoSocket"
+	// ReasonCheckFailed: a check of spec.track without a weight fails (desired.Router.CheckFault),
+	// as keepalived's unweighted track_script; the message names the checks.
+	ReasonCheckFailed = "CheckFailed"
 	// ReasonAddressFailed: as Master, the router could not put its VIP on the interface for a
 	// Master_Down_Interval; a Backup holds it better.
 	ReasonAddressFailed = "AddressFailed"
@@ -36,12 +40,18 @@ const (
 )
 
 // faultCause returns why the router must be FAULT, or "" when nothing keeps it from running.
+// The order is that of what must be mended first: the interface and the socket, without which
+// nothing else can be judged, then the failing checks, which last until the service is mended,
+// then AddressFailed, a hold that ends by itself (the router stays FAULT for a check still
+// failing when it does).
 func (r *router) faultCause() string {
 	switch {
 	case r.linkSeen && !r.linkUp:
 		return ReasonInterfaceDown
 	case r.sockErr != nil:
 		return ReasonNoSocket
+	case r.cfg.CheckFault != "":
+		return ReasonCheckFailed
 	case r.addrFault:
 		return ReasonAddressFailed
 	}
@@ -72,6 +82,8 @@ func (r *router) message() string {
 		return r.linkReason
 	case ReasonNoSocket:
 		return r.sockErr.Error()
+	case ReasonCheckFailed:
+		return r.cfg.CheckFault
 	case ReasonAddressFailed:
 		return "cannot hold the VIP: " + r.faultErr.Error()
 	}
@@ -87,9 +99,16 @@ func (r *router) message() string {
 }
 
 func (r *router) publishIfChanged() {
-	if r.reason() != r.status.Reason || r.message() != r.status.Message || r.inst.Priority() != r.status.Priority {
+	if r.reason() != r.status.Reason || r.message() != r.status.Message || r.inst.Priority() != r.status.Priority ||
+		!slices.EqualFunc(r.cfg.CheckStates, r.status.Checks, checkStateEqual) {
 		r.publish()
 	}
+}
+
+// checkStateEqual compares two check states, Since as an instant.
+func checkStateEqual(a, b desired.CheckState) bool {
+	return a.Name == b.Name && a.Weight == b.Weight && a.Result.State == b.Result.State &&
+		a.Result.Since.Equal(b.Result.Since) && a.Result.Message == b.Result.Message && a.Result.Value == b.Result.Value
 }
 
 // wanted are the addresses the router must hold: its VIPs as Master, none otherwise.

@@ -234,10 +234,16 @@ func (r *router) drop(err error) {
 	r.log.V(4).Info("dropped packet", "reason", reason, "error", err.Error())
 }
 
-// apply moves the router to a new desired configuration without restarting it.
+// apply moves the router to a new desired configuration without restarting it. A check that
+// puts the router in FAULT acts first, so that a Master's priority-0 advert is the first the
+// others hear of it; one that clears acts once the instance has the new configuration, so that
+// the router comes back through Backup with its new priority.
 func (r *router) apply(d desired.Router) {
 	old := r.cfg
 	r.cfg = d
+	if d.CheckFault != "" {
+		r.updateFault()
+	}
 	cfg := r.instConfig(d.Config)
 	cfg.PrimaryAddress = r.source(r.linkPrimary())
 	if d.Resign && !old.Resign {
@@ -250,6 +256,7 @@ func (r *router) apply(d desired.Router) {
 			r.handle(vrrp.Reconfigure{Config: cfg})
 		}
 	}
+	r.updateFault()
 	switch {
 	case d.Released && !old.Released:
 		r.handle(vrrp.Shutdown{Reason: d.Reason})
@@ -483,6 +490,7 @@ func (r *router) publish() {
 	m.Priority.WithLabelValues(r.name).Set(float64(r.inst.Priority()))
 	r.status.Priority = r.inst.Priority()
 	r.status.Reason, r.status.Message = r.reason(), r.message()
+	r.status.Checks = slices.Clone(r.cfg.CheckStates)
 	r.s.setStatus(r.status)
 }
 

@@ -57,7 +57,7 @@ type Status struct {
 	State    vrrp.State
 	Priority uint8
 	// Reason says why the priority or state is what it is: Cordoned, Maintenance, or for FAULT
-	// InterfaceDown, NoSocket, AddressFailed.
+	// InterfaceDown, NoSocket, CheckFailed, AddressFailed.
 	Reason    string
 	Message   string // details: the error behind a fault, or an address being retried
 	Interface string
