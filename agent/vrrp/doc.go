@@ -17,4 +17,9 @@
 // must carry out in order (SendAdvert, AddAddresses, Announce, RemoveAddresses, Transition,
 // Drop). The driver asks Deadline when to deliver the next TimerExpired, so tests drive an
 // Instance on a fake clock.
+//
+// One departure from RFC 9568 §6.4.2: a preempting Backup whose Master falls below it (a
+// tracked check lowered the Master's priority) takes over after its Skew_Time, as after a
+// priority-0 advert, rather than a Master_Down_Interval after the Master's last higher advert.
+// A Backup that has followed no Master yet waits as the RFC says. See Instance's backupReceived.
 package vrrp
