@@ -243,31 +243,63 @@ const (
 	durationMaxLength = 24
 )
 
+// durationFields are the paths of the duration fields; "*" stands for each item of a list.
 var durationFields = [][]string{
 	{"spec", "advertInterval"},
 	{"spec", "preemptDelay"},
 	{"spec", "garp", "interval"},
 	{"spec", "garp", "refresh"},
 	{"spec", "hooks", "timeout"},
+	{"spec", "track", "*", "interval"},
+	{"spec", "track", "*", "timeout"},
 }
 
 func checkDurations(raw map[string]any) field.ErrorList {
 	var errs field.ErrorList
 	for _, path := range durationFields {
-		v, ok := lookup(raw, path)
-		if !ok || v == nil {
-			continue
-		}
-		p := field.NewPath(path[0], path[1:]...)
-		s, ok := v.(string)
-		switch {
-		case !ok:
-			errs = append(errs, field.Invalid(p, v, "must be a duration string such as 1s or 100ms"))
-		case len(s) < durationMinLength || len(s) > durationMaxLength || !durationPattern.MatchString(s):
-			errs = append(errs, field.Invalid(p, s, "must be a duration such as 1s, 100ms or 1m30s, made of h, m, s (up to 3 decimals) and ms"))
-		}
+		each(raw, nil, path, func(p *field.Path, v any) {
+			if v == nil {
+				return
+			}
+			s, ok := v.(string)
+			switch {
+			case !ok:
+				errs = append(errs, field.Invalid(p, v, "must be a duration string such as 1s or 100ms"))
+			case len(s) < durationMinLength || len(s) > durationMaxLength || !durationPattern.MatchString(s):
+				errs = append(errs, field.Invalid(p, s, "must be a duration such as 1s, 100ms or 1m30s, made of h, m, s (up to 3 decimals) and ms"))
+			}
+		})
 	}
 	return errs
+}
+
+// each calls f with the field path and value of every field of v that path names, "*" standing
+// for each item of a list; at is v's own path, nil at the root.
+func each(v any, at *field.Path, path []string, f func(*field.Path, any)) {
+	if len(path) == 0 {
+		f(at, v)
+		return
+	}
+	if path[0] == "*" {
+		items, _ := v.([]any)
+		for i, item := range items {
+			each(item, at.Index(i), path[1:], f)
+		}
+		return
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	child, ok := obj[path[0]]
+	if !ok {
+		return
+	}
+	next := field.NewPath(path[0])
+	if at != nil {
+		next = at.Child(path[0])
+	}
+	each(child, next, path[1:], f)
 }
 
 // explicitZeros are the defaulted fields whose zero value the API server refuses when the manifest

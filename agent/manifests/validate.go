@@ -106,7 +106,7 @@ func validateSpec(s *vrrpv1.VirtualIPSpec, p *field.Path) field.ErrorList {
 	if h := s.Hooks; h != nil {
 		errs = append(errs, validateHooks(h, p.Child("hooks"))...)
 	}
-	return errs
+	return append(errs, validateTrack(s.Track, p.Child("track"))...)
 }
 
 // validateAddresses mirrors the schema (an IP or CIDR each, a set of 1 to 16) and the CEL family
