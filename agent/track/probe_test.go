@@ -1,0 +1,216 @@
+package track
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+)
+
+func TestAnHTTPCheckPassesOnTheExpectedStatus(t *testing.T) {
+	block := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("fine")) })
+	mux.HandleFunc("/down", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	mux.HandleFunc("/created", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) })
+	mux.HandleFunc("/hang", func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-block:
+		}
+	})
+	var elsewhere atomic.Int32
+	mux.HandleFunc("/elsewhere", func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/elsewhere", http.StatusFound) })
+	mux.HandleFunc("/flood", func(w http.ResponseWriter, _ *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for range 1000 { // 64 MiB unless the client hangs up
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer close(block)
+	tlsSrv := httptest.NewTLSServer(mux)
+	defer tlsSrv.Close()
+
+	tests := map[string]struct {
+		url      string
+		expected []int
+		want     State
+		message  string
+		result   string
+	}{
+		"a 200 passes": {url: srv.URL + "/ok", want: Passing, message: "HTTP 200 OK", result: metrics.RunPassed},
+		"a 503 fails":  {url: srv.URL + "/down", want: Failing, message: "HTTP 503 Service Unavailable", result: metrics.RunFailed},
+		"a status outside the expected ones fails":            {url: srv.URL + "/ok", expected: []int{204}, want: Failing, message: "HTTP 200 OK", result: metrics.RunFailed},
+		"an expected status passes even outside 200-399":      {url: srv.URL + "/down", expected: []int{503}, want: Passing, message: "HTTP 503 Service Unavailable", result: metrics.RunPassed},
+		"a redirect is the answer, not followed":              {url: srv.URL + "/moved", want: Passing, message: "HTTP 302 Found", result: metrics.RunPassed},
+		"a redirect fails when only 200 is expected":          {url: srv.URL + "/moved", expected: []int{200}, want: Failing, message: "HTTP 302 Found", result: metrics.RunFailed},
+		"https passes without verifying the certificate":      {url: tlsSrv.URL + "/created", want: Passing, message: "HTTP 201 Created", result: metrics.RunPassed},
+		"a server that never answers fails at the timeout":    {url: srv.URL + "/hang", want: Failing, message: "Client.Timeout exceeded", result: metrics.RunTimeout},
+		"a body that never ends is not read to its end":       {url: srv.URL + "/flood", want: Passing, message: "HTTP 200 OK", result: metrics.RunPassed},
+		"a URL that cannot be parsed fails with why":          {url: "http://[bad", want: Failing, message: "missing ']'", result: metrics.RunFailed},
+		"a closed port fails at once with connection refused": {url: "http://" + closedPort(t), want: Failing, message: "connection refused", result: metrics.RunFailed},
+	}
+	h := newHarness(t, Options{})
+	want := map[string][]Check{}
+	for name, tc := range tests {
+		want["web"] = append(want["web"], Check{Name: name, Kind: KindHTTP, URL: tc.url, ExpectedStatus: tc.expected,
+			Interval: time.Second, Timeout: 200 * time.Millisecond, Rise: 1, Fall: 1})
+	}
+	start := time.Now()
+	h.m.Sync(want)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := h.next(Key{Router: "web", Check: name})
+			if got.State != tc.want || !strings.Contains(got.Message, tc.message) {
+				t.Errorf("state %v message %q; want %v with %q", got.State, got.Message, tc.want, tc.message)
+			}
+			if n := value(h.metrics.TrackRuns.WithLabelValues("web", name, tc.result)); n != 1 {
+				t.Errorf("%s{result=%q} = %v, want 1", metrics.TrackRuns, tc.result, n)
+			}
+		})
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the checks took %s, want each bounded by its 200ms timeout", took)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect was followed %d times", n)
+	}
+}
+
+// closedPort returns the address of a TCP port on this host that was just listened on and closed.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func TestATCPCheckPassesWhenItConnects(t *testing.T) {
+	l, err := net.Listen("tcp", "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	tests := map[string]struct {
+		addr    string
+		want    State
+		message string
+	}{
+		"an open port passes":             {addr: l.Addr().String(), want: Passing, message: "connected to " + l.Addr().String()},
+		"a closed port fails":             {addr: closedPort(t), want: Failing, message: "connection refused"},
+		"an address without a port fails": {addr: "localhost", want: Failing, message: "missing port"},
+	}
+	h := newHarness(t, Options{})
+	want := map[string][]Check{}
+	for name, tc := range tests {
+		want["web"] = append(want["web"], Check{Name: name, Kind: KindTCP, Address: tc.addr,
+			Interval: time.Second, Timeout: 100 * time.Millisecond, Rise: 1, Fall: 1})
+	}
+	h.m.Sync(want)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := h.next(Key{Router: "web", Check: name})
+			if got.State != tc.want || !strings.Contains(got.Message, tc.message) {
+				t.Errorf("state %v message %q; want %v with %q", got.State, got.Message, tc.want, tc.message)
+			}
+		})
+	}
+}
+
+func TestAFileCheckReadsAnInteger(t *testing.T) {
+	dir := t.TempDir()
+	path := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		writeFile(t, p, content)
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		path    string
+		weight  int
+		want    State
+		value   int
+		message string
+	}{
+		"a weighted number passes and gives its value":    {path: path("five", "5\n"), weight: 10, want: Passing, value: 5, message: "holds 5"},
+		"a weighted negative number passes too":           {path: path("minus", "  -3 "), weight: 10, want: Passing, value: -3},
+		"a weighted zero passes with value 0":             {path: path("zero-w", "0"), weight: 10, want: Passing, value: 0},
+		"without a weight zero passes":                    {path: path("zero", "0\n"), want: Passing, value: 0},
+		"without a weight any other number fails":         {path: path("seven", "7"), want: Failing, value: 7, message: "holds 7"},
+		"a missing file fails":                            {path: filepath.Join(dir, "missing"), weight: 10, want: Failing, message: "no such file"},
+		"garbage fails":                                   {path: path("garbage", "up\n"), weight: 10, want: Failing, message: `"up" is not an integer`},
+		"an empty file fails":                             {path: path("empty", ""), weight: 10, want: Failing, message: "not an integer"},
+		"a huge number is clamped to keepalived's bounds": {path: path("huge", "99999999999999999999999"), weight: 1, want: Passing, value: 254},
+		"a long file is refused, not read whole":          {path: path("long", strings.Repeat("1", 100000)), weight: 1, want: Failing, message: "more than 256 bytes"},
+		"a FIFO is refused without blocking":              {path: fifo, weight: 1, want: Failing, message: "not a regular file"},
+		"a directory is refused":                          {path: dir, weight: 1, want: Failing, message: "not a regular file"},
+	}
+	h := newHarness(t, Options{})
+	want := map[string][]Check{}
+	for name, tc := range tests {
+		want["web"] = append(want["web"], Check{Name: name, Kind: KindFile, Path: tc.path, Weight: tc.weight,
+			Interval: time.Second, Rise: 1, Fall: 1})
+	}
+	h.m.Sync(want)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := h.next(Key{Router: "web", Check: name})
+			if got.State != tc.want || got.Value != tc.value || !strings.Contains(got.Message, tc.message) {
+				t.Errorf("state %v value %d message %q; want %v, %d, with %q", got.State, got.Value, got.Message, tc.want, tc.value, tc.message)
+			}
+		})
+	}
+}
+
+func TestAFileCheckFollowsTheNumberWhilePassing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "weight")
+	writeFile(t, p, "2")
+	h := newHarness(t, Options{})
+	k := Key{Router: "web", Check: "flag"}
+	h.m.Sync(map[string][]Check{"web": {{Name: "flag", Kind: KindFile, Path: p, Weight: -10, Interval: time.Second, Rise: 1, Fall: 3}}})
+	if got := h.next(k); got.State != Passing || got.Value != 2 {
+		t.Fatalf("first read: %+v, want Passing with 2", got)
+	}
+	writeFile(t, p, "3")
+	h.step(time.Second)
+	got := h.next(k)
+	if got.State != Passing || got.Value != 3 || got.Since != t0 || got.Message != p+" holds 2" {
+		t.Errorf("after the number changed: %+v; want value 3 at once, Since and Message of the first read", got)
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	h.step(time.Second)
+	if got := h.next(k); got.State != Passing || got.Value != 3 {
+		t.Errorf("after one failed read of fall 3: %+v, want still Passing with 3", got)
+	}
+}
