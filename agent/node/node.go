@@ -71,6 +71,15 @@ type Node struct {
 	mu       sync.Mutex
 	reported map[string]string // router -> error last logged
 
+	// tracker runs the routers' checks. applyMu orders Run against the re-applications its
+	// changes cause (retrack), and guards routers, the last routers Run was given.
+	tracker   *track.Manager
+	retrackc  chan struct{}
+	stopc     chan struct{}
+	trackDone chan struct{}
+	applyMu   sync.Mutex
+	routers   []desired.Router
+
 	leaving  sync.Once
 	deadline time.Time // of the whole goodbye, set when it starts
 	leaveErr error
@@ -118,7 +127,46 @@ func Start(o Options) (*Node, error) {
 	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, metrics: metrics.New(reg), health: h,
 		stopMetrics: stopMetrics, reported: map[string]string{}}
 	n.wire(hooks.NewRunner(o.HookDir, log, n.hookDone), newSpeaker)
+	n.startTracking(track.Options{HookDir: o.HookDir, Pods: o.Pods, Metrics: n.metrics, Log: log})
 	return n, nil
+}
+
+// startTracking starts the checks' runner; a change of any check's state re-applies the routers
+// with their effective priorities, from a goroutine of its own, so that the runner never waits
+// for the speaker.
+func (n *Node) startTracking(o track.Options) {
+	n.retrackc, n.stopc, n.trackDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	o.OnChange = func() {
+		select {
+		case n.retrackc <- struct{}{}:
+		default:
+		}
+	}
+	n.tracker = track.NewManager(o)
+	go func() {
+		defer close(n.trackDone)
+		for {
+			select {
+			case <-n.stopc:
+				return
+			case <-n.retrackc:
+				n.applyMu.Lock()
+				n.speaker.Apply(desired.Track(n.routers, n.tracker.Results()))
+				n.applyMu.Unlock()
+			}
+		}
+	}()
+}
+
+// checks are the routers' checks, by router.
+func checks(routers []desired.Router) map[string][]track.Check {
+	out := make(map[string][]track.Check, len(routers))
+	for _, r := range routers {
+		if len(r.Checks) > 0 {
+			out[r.Name] = r.Checks
+		}
+	}
+	return out
 }
 
 // wire gives n its hook runner and its speaker, made by newSpeaker. The speaker gets the runner
@@ -188,7 +236,15 @@ func (n *Node) Plan(in desired.Inputs) (desired.Result, bool) {
 // Run makes the running routers those of res; from then on the agent is ready. Apply returns once
 // the routers it starts are running.
 func (n *Node) Run(res desired.Result) {
-	n.speaker.Apply(res.Routers)
+	n.applyMu.Lock()
+	n.routers = res.Routers
+	var results map[track.Key]track.Result
+	if n.tracker != nil { // nil in tests that build a Node by hand
+		n.tracker.Sync(checks(res.Routers))
+		results = n.tracker.Results()
+	}
+	n.speaker.Apply(desired.Track(res.Routers, results))
+	n.applyMu.Unlock()
 	n.health.setReady()
 }
 
@@ -233,6 +289,11 @@ func (n *Node) Deadline() time.Time { return n.deadline }
 // within what is left of the shutdown timeout, then releases the node's resources.
 func (n *Node) Close() error {
 	err := n.leave()
+	if n.tracker != nil {
+		close(n.stopc)
+		<-n.trackDone
+		n.tracker.Close()
+	}
 	n.ann.Close()
 	n.addrs.Close()
 	n.stopMetrics()
