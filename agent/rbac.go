@@ -7,7 +7,9 @@ package agent
 // namespace), never a ClusterRole that would let every node read every Secret of the cluster. It
 // writes only its own entry of VirtualIP status (server-side apply) and the master labels of its own
 // Node, which config/rbac/agent/node_scope_policy.yaml enforces where RBAC cannot. It never writes a
-// spec.
+// spec. It watches the pods of its own node (a field selector on spec.nodeName) for the pods checks
+// of spec.track; RBAC cannot narrow a list to one node, so the rule is cluster-wide, and read-only.
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch

@@ -131,7 +131,7 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		t.Fatalf("from the snapshot: %+v, want services held back", res)
 	}
 
-	mgr, err := newManager(agentCfg, scheme, logr.Discard(), "vrrp-system", a.secrets.watchError)
+	mgr, err := newManager(agentCfg, scheme, logr.Discard(), "primary", "vrrp-system", a.secrets.watchError)
 	must(err)
 	a.connect(mgr)
 	must(mgr.Add(a))
@@ -280,7 +280,7 @@ func runAgent(t *testing.T, scheme *runtime.Scheme, cfg *rest.Config, namespace 
 	plane := &recordingPlane{}
 	a := newTestAgent(t.TempDir(), plane)
 	a.namespace, a.secrets = namespace, newSecretStore(namespace, time.Hour, logr.Discard())
-	mgr, err := newManager(cfg, scheme, logr.Discard(), namespace, a.secrets.watchError)
+	mgr, err := newManager(cfg, scheme, logr.Discard(), "primary", namespace, a.secrets.watchError)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
-// Package kube is the agent's Kubernetes glue: it watches VirtualIPs, Nodes and the Secrets of its
-// own namespace, feeds the referenced passwords to the node's data plane, and reports back: this
-// node's entry of each VirtualIP's status (server-side apply under a field manager of its own), the
-// master label on its own Node, and Events on transitions.
+// Package kube is the agent's Kubernetes glue: it watches VirtualIPs, Nodes, the Secrets of its
+// own namespace and the pods of its own node, feeds the referenced passwords to the node's data
+// plane and answers its pods checks, and reports back: this node's entry of each VirtualIP's
+// status (server-side apply under a field manager of its own), the master label on its own Node,
+// and Events on transitions and on checks that change.
 //
 // The data plane never waits on the API server. With the API server unreachable the informers keep
 // the last state they saw, the routers keep running on it, and status writes are retried until they
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -73,6 +75,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	rep := newReporter(o.Name, log)
 	o.OnStatus = rep.observe
+	// The pods checks get their answers once the manager below has listed this node's pods; the
+	// routers start before that, on the last known configuration, with those checks Unknown.
+	pods := newPodSource(o.Name, log)
+	o.Pods = pods
 	if o.StatusReserve == 0 {
 		o.StatusReserve = finalStatusTimeout
 	}
@@ -95,14 +101,21 @@ func Run(ctx context.Context, o Options) error {
 	// A request to an API server that went away must fail, not hang the status writer.
 	cfg.Timeout = 5 * time.Second
 	mgr, err := retry(ctx, log, "creating the agent's manager", func() (ctrl.Manager, error) {
-		return newManager(cfg, scheme, log, o.Namespace, a.secrets.watchError)
+		return newManager(cfg, scheme, log, o.Name, o.Namespace, func(ctx context.Context, r *toolscache.Reflector, err error) {
+			pods.watchError(r, err)
+			a.secrets.watchError(ctx, r, err)
+		})
 	})
 	if err != nil {
 		return err
 	}
 	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
 	a.connect(mgr)
+	pods.connect(mgr.GetCache())
 	if err := mgr.Add(a); err != nil {
+		return err
+	}
+	if err := mgr.Add(pods); err != nil {
 		return err
 	}
 	if err := mgr.Add(rep); err != nil {
@@ -125,14 +138,17 @@ func newScheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// newManager returns the agent's manager: its cache holds the VirtualIPs, slim Nodes, and the
-// Secrets of the agent's namespace only (none when that is unknown). onWatchError hears every
-// failed list or watch.
-func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, namespace string,
+// newManager returns the agent's manager: its cache holds the VirtualIPs, slim Nodes, slim Pods
+// of this node (nodeName) only, and the Secrets of the agent's namespace only (none when that is
+// unknown). onWatchError hears every failed list or watch.
+func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, nodeName, namespace string,
 	onWatchError toolscache.WatchErrorHandlerWithContext) (ctrl.Manager, error) {
 	byObject := map[client.Object]cache.ByObject{
 		// Other nodes matter only for their labels, InternalIPs and cordon; keep no more.
 		&corev1.Node{}: {Transform: slimNode},
+		// The pods checks look at this node's pods only, as the kubelet does: the API server
+		// serves this selector from an index.
+		&corev1.Pod{}: {Field: fields.OneTermEqualSelector("spec.nodeName", nodeName), Transform: slimPod},
 	}
 	if namespace != "" {
 		// Watched, not polled, so that a rotated password reaches every node at once; in the
