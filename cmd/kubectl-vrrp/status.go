@@ -64,13 +64,14 @@ type nodeStatus struct {
 	Priority int32  `json:"priority"`
 	// Reason is the agent's (Cordoned, Maintenance, Preferred, InterfaceDown, ...); Why adds, when the
 	// agent gives none, where the priority comes from (spec.priority or nodePriorities).
-	Reason             string             `json:"reason,omitempty"`
-	Why                string             `json:"why"`
-	Message            string             `json:"message,omitempty"`
-	Interface          string             `json:"interface,omitempty"`
-	Address            string             `json:"address,omitempty"`
-	LastTransitionTime *metav1.Time       `json:"lastTransitionTime,omitempty"`
-	LastHook           *vrrpv1.HookResult `json:"lastHook,omitempty"`
+	Reason             string               `json:"reason,omitempty"`
+	Why                string               `json:"why"`
+	Message            string               `json:"message,omitempty"`
+	Interface          string               `json:"interface,omitempty"`
+	Address            string               `json:"address,omitempty"`
+	LastTransitionTime *metav1.Time         `json:"lastTransitionTime,omitempty"`
+	LastHook           *vrrpv1.HookResult   `json:"lastHook,omitempty"`
+	Checks             []vrrpv1.CheckStatus `json:"checks,omitempty"`
 }
 
 func runStatus(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
@@ -147,7 +148,8 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 	var masters []string
 	for _, e := range v.Status.Nodes {
 		n := nodeStatus{Node: e.Node, State: string(e.State), Priority: e.Priority, Reason: e.Reason, Message: e.Message,
-			Interface: e.Interface, Address: e.Address, LastTransitionTime: e.LastTransitionTime, LastHook: e.LastHook}
+			Interface: e.Interface, Address: e.Address, LastTransitionTime: e.LastTransitionTime, LastHook: e.LastHook,
+			Checks: e.Checks}
 		n.Why = e.Reason
 		if ex, ok := explained[e.Node]; ok && n.Why == "" {
 			n.Why = source(ex)
@@ -239,6 +241,8 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 			masters++
 		}
 	}
+	// The CHECKS column is there only for VirtualIPs with spec.track.
+	withChecks := slices.ContainsFunc(s.Nodes, func(n nodeStatus) bool { return len(n.Checks) > 0 })
 	rows := make([][]cell, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
 		state := txt(n.State)
@@ -267,10 +271,18 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 		if n.LastTransitionTime != nil {
 			since = age(now, n.LastTransitionTime.Time)
 		}
-		rows = append(rows, []cell{txt(n.Node), state, txt(fmt.Sprint(n.Priority)), why, txt(orDash(n.Interface)), txt(since), a.hookCell(now, n.LastHook)})
+		row := []cell{txt(n.Node), state, txt(fmt.Sprint(n.Priority)), why, txt(orDash(n.Interface)), txt(since), a.hookCell(now, n.LastHook)}
+		if withChecks {
+			row = append(row, checksCell(n.Checks))
+		}
+		rows = append(rows, row)
+	}
+	header := []string{"NODE", "STATE", "PRIORITY", "WHY", "INTERFACE", "SINCE", "LAST HOOK"}
+	if withChecks {
+		header = append(header, "CHECKS")
 	}
 	if len(rows) > 0 {
-		a.table(w, []string{"NODE", "STATE", "PRIORITY", "WHY", "INTERFACE", "SINCE", "LAST HOOK"}, rows)
+		a.table(w, header, rows)
 	} else {
 		fmt.Fprintln(w, "no node has reported")
 	}
@@ -281,6 +293,28 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 		}
 		a.line(w, col, "! %s: %s", p.Kind, p.Message)
 	}
+}
+
+// checksCell lists a node's checks with their state and the weight each adds now: "haproxy
+// failing -60, vpn passing", red when one fails.
+func checksCell(checks []vrrpv1.CheckStatus) cell {
+	if len(checks) == 0 {
+		return txt("-")
+	}
+	parts := make([]string, 0, len(checks))
+	x := txt("")
+	for _, c := range checks {
+		part := c.Name + " " + strings.ToLower(string(c.State))
+		if c.Weight != 0 {
+			part += fmt.Sprintf(" %+d", c.Weight)
+		}
+		if c.State == vrrpv1.CheckFailing {
+			x.colour = red
+		}
+		parts = append(parts, part)
+	}
+	x.text = strings.Join(parts, ", ")
+	return x
 }
 
 // hookCell is the last hook's result: "notify exit 0, 12ms, 3m4s ago", red when it failed.

@@ -27,6 +27,25 @@ third      BACKUP  100       spec.priority   eth0       2h0m   -
 	}
 }
 
+func TestStatusShowsTheChecksOfTrackedVirtualIPs(t *testing.T) {
+	h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+		v.Status.Nodes[0].State, v.Status.Nodes[0].Priority, v.Status.Nodes[0].Reason = vrrpv1.StateBackup, 90, "CheckWeight"
+		v.Status.Nodes[0].Checks = []vrrpv1.CheckStatus{{Name: "haproxy", State: vrrpv1.CheckFailing, Weight: -60, Message: "503 Service Unavailable"}}
+		v.Status.Nodes[1].State, v.Status.Master = vrrpv1.StateMaster, "secondary"
+		v.Status.Nodes[1].Checks = []vrrpv1.CheckStatus{{Name: "haproxy", State: vrrpv1.CheckPassing}}
+	})...)
+	got := h.mustRun(exitOK, "status", "services")
+	want := `VirtualIP services  VRID 51  198.51.100.252/24  master secondary  ready True
+NODE       STATE   PRIORITY  WHY            INTERFACE  SINCE  LAST HOOK                      CHECKS
+primary    BACKUP  90        CheckWeight    ens3       1m5s   notify exit 0, 12ms, 1m5s ago  haproxy failing -60
+secondary  MASTER  100       spec.priority  eth0       2h0m   -                              haproxy passing
+third      BACKUP  100       spec.priority  eth0       2h0m   -                              -
+`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+}
+
 func TestStatusProblems(t *testing.T) {
 	tests := map[string]struct {
 		mutate func(*vrrpv1.VirtualIP)
