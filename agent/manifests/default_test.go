@@ -40,6 +40,16 @@ func defaultingCases() map[string]vrrpv1.VirtualIPSpec {
 			GARP:           &vrrpv1.GARP{Count: 7, Interval: dur(time.Second), Refresh: dur(time.Minute)},
 			Hooks:          &vrrpv1.Hooks{Timeout: dur(time.Minute)},
 		},
+		"checks of every kind get no defaults": {
+			VirtualRouterID: 10, Addresses: []string{"198.51.100.10/24"},
+			Track: []vrrpv1.Check{
+				{Name: "vpn", Exec: &vrrpv1.ExecCheck{Command: []string{"check-vpn.sh"}}},
+				{Name: "web", Weight: ptr(int32(-20)), HTTP: &vrrpv1.HTTPCheck{URL: "http://198.51.100.20:8404/healthz"}},
+				{Name: "db", TCP: &vrrpv1.TCPCheck{Address: "[2001:db8::1]:5432"}},
+				{Name: "uplink", Weight: ptr(int32(-50)), Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}},
+				{Name: "flag", Weight: ptr(int32(1)), File: &vrrpv1.FileCheck{Path: "/run/vpn/flag"}},
+			},
+		},
 	}
 }
 

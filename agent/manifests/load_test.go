@@ -181,6 +181,25 @@ spec: {virtualRouterID: 10, addresses: [198.51.100.10/24], priority: null, garp:
 				v.Spec.GARP = &vrrpv1.GARP{Count: 3, Interval: dur(1100 * time.Millisecond)}
 			})}},
 		},
+		"checks load as written: spec.track has no defaults": {
+			in: `apiVersion: vrrp.dev/v1alpha1
+kind: VirtualIP
+metadata: {name: web}
+spec:
+  virtualRouterID: 10
+  addresses: [198.51.100.10/24]
+  track:
+  - {name: vpn, weight: -60, interval: 2s, timeout: 1500ms, fall: 3, exec: {command: [check-vpn.sh, tun0]}}
+  - {name: uplink, interface: {name: eth1}}
+`,
+			want: Objects{VirtualIPs: []vrrpv1.VirtualIP{defaulted("web", 10, []string{"198.51.100.10/24"}, func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{
+					{Name: "vpn", Weight: ptr(int32(-60)), Interval: dur(2 * time.Second), Timeout: dur(1500 * time.Millisecond), Fall: ptr(int32(3)),
+						Exec: &vrrpv1.ExecCheck{Command: []string{"check-vpn.sh", "tun0"}}},
+					{Name: "uplink", Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}},
+				}
+			})}},
+		},
 		"a VirtualIP's namespace is dropped: it is cluster-scoped": {
 			in: `apiVersion: vrrp.dev/v1alpha1
 kind: VirtualIP
@@ -297,6 +316,18 @@ func TestLoadRefuses(t *testing.T) {
 		"a duration given as a number": {
 			in:   web + "spec: {virtualRouterID: 10, addresses: [198.51.100.10/24], advertInterval: 1}\n",
 			want: []string{"spec.advertInterval: Invalid value: 1"},
+		},
+		"a check interval in microseconds": {
+			in:   web + "spec: {virtualRouterID: 10, addresses: [198.51.100.10/24], track: [{name: a, file: {path: /run/a}}, {name: b, exec: {command: [b.sh]}, interval: 1500us}]}\n",
+			want: []string{`spec.track[1].interval: Invalid value: "1500us"`},
+		},
+		"a check timeout given as a number": {
+			in:   web + "spec: {virtualRouterID: 10, addresses: [198.51.100.10/24], track: [{name: a, exec: {command: [a.sh]}, timeout: 1}]}\n",
+			want: []string{"spec.track[0].timeout: Invalid value: 1"},
+		},
+		"a check field put in its kind's object": {
+			in:   web + "spec: {virtualRouterID: 10, addresses: [198.51.100.10/24], track: [{name: a, exec: {command: [a.sh], fall: 3}}]}\n",
+			want: []string{`unknown field "spec.track[0].exec.fall"`},
 		},
 		"a VirtualIP defined twice, naming both documents": {
 			in:   web + "spec: {virtualRouterID: 10, addresses: [198.51.100.10/24]}\n---\n" + web + "spec: {virtualRouterID: 11, addresses: [198.51.100.11/24]}\n",

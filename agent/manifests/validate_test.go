@@ -37,6 +37,18 @@ func TestValidate(t *testing.T) {
 			v.Spec.GARP = &vrrpv1.GARP{Count: 1, Interval: dur(10 * time.Millisecond), Refresh: dur(0)}
 		}},
 		"an interface name of 15 characters": {change: func(v *vrrpv1.VirtualIP) { v.Spec.Interface = "enp0s31f6.1000x" }},
+		"a check of each kind": {change: func(v *vrrpv1.VirtualIP) {
+			v.Spec.Track = []vrrpv1.Check{
+				{Name: "vpn", Weight: ptr(int32(-253)), Interval: dur(2 * time.Second), Timeout: dur(2 * time.Second), Rise: ptr(int32(100)), Fall: ptr(int32(1)),
+					Exec: &vrrpv1.ExecCheck{Command: []string{"check-vpn.sh", "tun0"}}},
+				{Name: "haproxy", HTTP: &vrrpv1.HTTPCheck{URL: "http://[::1]:8404/healthz", ExpectedStatus: []int32{200, 503}}},
+				{Name: "web", HTTP: &vrrpv1.HTTPCheck{URL: "https://localhost:8443/"}},
+				{Name: "db", Weight: ptr(int32(253)), TCP: &vrrpv1.TCPCheck{Address: "[2001:db8::1]:80"}},
+				{Name: "uplink", Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}},
+				{Name: "flag", Weight: ptr(int32(1)), File: &vrrpv1.FileCheck{Path: "/run/vpn/flag"}},
+				{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress", Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "nginx"}}}},
+			}
+		}},
 
 		// Refused, with the API server's field paths and CEL messages.
 		"a missing name":                     {change: func(v *vrrpv1.VirtualIP) { v.Name = "" }, want: []string{`VirtualIP "" is invalid: metadata.name: Required value`}},
@@ -94,6 +106,43 @@ func TestValidate(t *testing.T) {
 				v.Spec.Hooks = &vrrpv1.Hooks{Master: &vrrpv1.Hook{Command: []string{strings.Repeat("x", 1025)}}}
 			},
 			want: []string{"spec.hooks.master.command[0]: Too long"},
+		},
+		"a check with two kinds": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Exec: &vrrpv1.ExecCheck{Command: []string{"x"}}, File: &vrrpv1.FileCheck{Path: "/run/x"}}}
+			},
+			want: []string{"spec.track[0]: Invalid value: each check needs exactly one of exec, http, tcp, interface, file or pods"},
+		},
+		"a check weight of 254": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Weight: ptr(int32(254)), Exec: &vrrpv1.ExecCheck{Command: []string{"x"}}}}
+			},
+			want: []string{"spec.track[0].weight: Invalid value: 254"},
+		},
+		"a tcp check of IPv4 in brackets, which the agent could not dial": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "db", TCP: &vrrpv1.TCPCheck{Address: "[198.51.100.1]:80"}}}
+			},
+			want: []string{`spec.track[0].tcp.address: Invalid value: "[198.51.100.1]:80"`},
+		},
+		"an http check of a hostname": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "web", HTTP: &vrrpv1.HTTPCheck{URL: "http://web.example/healthz"}}}
+			},
+			want: []string{"spec.track[0].http.url: Invalid value", "whose host is an IP address or localhost"},
+		},
+		"a timeout longer than the interval it defaults to": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Timeout: dur(2 * time.Second), Exec: &vrrpv1.ExecCheck{Command: []string{"x"}}}}
+			},
+			want: []string{"spec.track[0]: Invalid value: timeout must not be longer than interval (1s when absent)"},
+		},
+		"a pods selector the API server admits but that does not parse": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress",
+					Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"a b": "c"}}}}}
+			},
+			want: []string{"spec.track[0].pods.selector: Invalid value"},
 		},
 		"every problem at once": {
 			change: func(v *vrrpv1.VirtualIP) { v.Spec.Priority = 255; v.Spec.Version = 3; v.Spec.Authentication = pass() },

@@ -116,8 +116,6 @@ func validateCheck(c *vrrpv1.Check, p *field.Path) field.ErrorList {
 		kinds++
 		ap := p.Child("tcp", "address")
 		switch {
-		case t.Address == "":
-			errs = append(errs, field.Required(ap, ""))
 		case len(t.Address) > maxTCPAddress:
 			errs = append(errs, field.TooLong(ap, t.Address, maxTCPAddress))
 		case !isTCPAddress(t.Address):
@@ -199,8 +197,6 @@ func validateHTTPCheck(h *vrrpv1.HTTPCheck, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	up := p.Child("url")
 	switch {
-	case h.URL == "":
-		errs = append(errs, field.Required(up, ""))
 	case len(h.URL) > maxURLLength:
 		errs = append(errs, field.TooLong(up, h.URL, maxURLLength))
 	case !isProbeURL(h.URL):
