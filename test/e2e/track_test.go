@@ -464,11 +464,13 @@ func TestTrackInterfaceCheckChangesTheAdvertisedPriority(t *testing.T) {
 	waitPriority(t, ha, "services", 130, 5*time.Second)
 	holdsAlone(t, max(2*masterDownInterval(3, fast, 125), time.Second), seedVIP, client, high, low)
 
+	// tshark prints what it captured up to a second late: the move is watched first, and the
+	// adverts' capture times are read after.
 	down = time.Now()
 	high.IP("link", "set", "uplink1", "down")
+	moved := waitOwner(t, down, 5*time.Second, seedVIP, low, high)
 	at = wire.waitAdvert(t, down, 5*time.Second, highIP, 100)
 	recordTiming(t, "track interface (weights -20, -30) lowered priority on the wire after the second link down", at.Sub(down))
-	moved := waitOwner(t, down, 5*time.Second, seedVIP, low, high)
 	recordTiming(t, "track interface (v3 100ms) VIP moved once the Master's priority fell below the Backup's", moved)
 	if bound := fast + skewTime(fast, 125) + fast + trackTolerance; moved > bound {
 		t.Errorf("the VIP moved %s after the Master's priority fell below the Backup's, want within one advert + Skew_Time + one advert + %s = %s",
