@@ -314,3 +314,21 @@ func (c *cluster) agentPod(node string) (string, error) {
 	}
 	return names[0], nil
 }
+
+// installChart installs the chart from the image make image built, with the seed's values (its
+// hook script and hostPath) but no VirtualIP: the tests apply theirs with kubectl. It returns the
+// chart's path and the install flags, for helm upgrade.
+func (c *cluster) installChart() (chart string, install []string) {
+	c.t.Helper()
+	// The release namespace must admit privileged pods: this cluster enforces baseline elsewhere.
+	c.kubectl("create", "namespace", namespace)
+	c.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=privileged")
+	chart = filepath.Join(testenv.Root(), "charts", "vrrp-operator")
+	seedValues := filepath.Join(chart, "examples", "seed-values.yaml")
+	install = []string{"--namespace", namespace, "-f", seedValues, "--set-json", "virtualIPs=[]",
+		"--set", "image.repository=vrrp-operator", "--set", "image.tag=dev", "--wait", "--timeout", "3m"}
+	start := time.Now()
+	c.helm(4*time.Minute, append([]string{"install", "vrrp-operator", chart}, install...)...)
+	report(c.t, "helm install --wait, every agent and controller pod Ready: %.1fs", time.Since(start).Seconds())
+	return chart, install
+}

@@ -45,16 +45,7 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 	requireCluster(t)
 	c := startCluster(t)
 
-	// The release namespace must admit privileged pods: this cluster enforces baseline elsewhere.
-	c.kubectl("create", "namespace", namespace)
-	c.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=privileged")
-	chart := filepath.Join(testenv.Root(), "charts", "vrrp-operator")
-	seedValues := filepath.Join(chart, "examples", "seed-values.yaml")
-	install := []string{"--namespace", namespace, "-f", seedValues, "--set-json", "virtualIPs=[]",
-		"--set", "image.repository=vrrp-operator", "--set", "image.tag=dev", "--wait", "--timeout", "3m"}
-	start := time.Now()
-	c.helm(4*time.Minute, append([]string{"install", "vrrp-operator", chart}, install...)...)
-	report(t, "helm install --wait, every agent and controller pod Ready: %.1fs", time.Since(start).Seconds())
+	chart, install := c.installChart()
 
 	if !t.Run("the seed's VirtualIP elects primary, in status, labels and the notify script's flag", func(t *testing.T) {
 		start := time.Now()
