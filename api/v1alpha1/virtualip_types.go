@@ -225,7 +225,8 @@ type Check struct {
 	// +kubebuilder:validation:Maximum=253
 	Weight *int32 `json:"weight,omitempty"`
 
-	// interval between runs of an exec, http, tcp or file check.
+	// interval between runs of an exec, http, tcp or file check; absent: 1s, as keepalived's
+	// vrrp_script.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MinLength=2
