@@ -24,7 +24,10 @@ func TestConvertExitStatus(t *testing.T) {
 		return p
 	}
 	instance := "vrrp_instance VI_1 {\n  virtual_router_id 51\n  virtual_ipaddress {\n    198.51.100.252/24\n  }\n"
-	tracked := writeConf("tracked.conf", instance+"  track_interface {\n    eth1\n  }\n}\n")
+	unmapped := writeConf("vmac.conf", instance+"  use_vmac\n}\n")
+	script := "vrrp_script chk_web {\n  script \"curl -fs http://198.51.100.10:8404/healthz\"\n  weight -60\n}\n"
+	tracked := writeConf("tracked.conf", script+instance+"  track_interface {\n    eth1 weight -10\n  }\n  track_script {\n    chk_web\n  }\n}\n")
+	reversed := writeConf("reversed.conf", script+instance+"  track_script {\n    chk_web weight 10 reverse\n  }\n}\n")
 	broken := writeConf("broken.conf", instance)
 	upper := writeConf("Upper_Case.conf", instance+"}\n")
 	if err := os.MkdirAll(filepath.Join(dir, "etc", "keepalived"), 0o755); err != nil {
@@ -39,6 +42,7 @@ func TestConvertExitStatus(t *testing.T) {
 		code     int
 		stdout   bool     // manifests written
 		stderr   []string // each in stderr
+		yaml     []string // each in stdout
 		loadable bool     // stdout loads in the standalone agent
 	}{
 		"the seed converts completely, node names from the file names": {
@@ -50,8 +54,17 @@ func TestConvertExitStatus(t *testing.T) {
 			code: 0, stdout: true, loadable: true,
 		},
 		"a directive not converted is reported and the status is 3": {
-			args: []string{"--node", "a=" + tracked}, code: 3, stdout: true,
-			stderr: []string{"tracked.conf:6: not converted: track_interface: tracking is not supported yet", "1 not converted"},
+			args: []string{"--node", "a=" + unmapped}, code: 3, stdout: true,
+			stderr: []string{"vmac.conf:6: not converted: use_vmac", "1 not converted"},
+		},
+		"keepalived's tracking that has a counterpart converts completely: the status is 0": {
+			args: []string{"--node", "a=" + tracked}, code: 0, stdout: true,
+			stderr: []string{`tracked.conf:2: note: script: "curl -fs http://198.51.100.10:8404/healthz" gets`, "0 not converted"},
+			yaml:   []string{"  track:\n  - interface:\n      name: eth1\n    name: eth1\n    weight: -10\n  - http:\n      url: http://198.51.100.10:8404/healthz\n    name: chk-web\n    weight: -60\n"},
+		},
+		"tracking without a counterpart (weight reverse) is reported and the status is 3": {
+			args: []string{"--node", "a=" + reversed}, code: 3, stdout: true,
+			stderr: []string{"reversed.conf:11: not converted: track_script chk_web: weight 10 reverse", "1 not converted"},
 		},
 		"an input that cannot be converted writes nothing and the status is 1": {
 			args: []string{"--node", "a=" + broken}, code: 1,
@@ -105,6 +118,11 @@ func TestConvertExitStatus(t *testing.T) {
 			for _, s := range tc.stderr {
 				if !strings.Contains(stderr.String(), s) {
 					t.Errorf("stderr lacks %q:\n%s", s, &stderr)
+				}
+			}
+			for _, s := range tc.yaml {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, &stdout)
 				}
 			}
 			if tc.loadable {

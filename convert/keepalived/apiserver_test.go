@@ -45,11 +45,11 @@ var sampleReports = map[string][]string{
 	"keepalived.conf.conditional_conf": {
 		"3: not converted: net_namespace: the agent runs in the node's network namespace",
 		"4: not converted: net_namespace: the agent runs in the node's network namespace",
-		"6: not converted: vrrp_script: tracking scripts are not supported yet",
+		"7: note: script: the check runs check_high_VI_0.sh from the hook directory: copy /etc/keepalived/scripts/check_high_VI_0.sh into ConfigMap vrrp-system/vrrp-operator-hooks (key check_high_VI_0.sh), a placeholder until then, or the standalone agent's --hook-dir; the check fails until then",
+		"10: not converted: timeout 10 is longer than interval 1: keepalived lets a run go on and skips the runs that fall due meanwhile, a check's timeout is at most its interval: it becomes 1s, so a run longer than that fails (or raise interval to 10)",
+		"15: not converted: vrrp_instance VI_0: the nodes track differently (low unlike high: the scripts, interfaces or files, or their settings): a VirtualIP runs the same checks on every node; it takes high's",
 		"15: note: vrrp_instance VI_0: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (high, low) joins at priority 85; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"23: not converted: use_vmac: virtual MAC interfaces are not supported; the VIPs go on the interface itself",
-		"24: not converted: track_script: tracking is not supported yet",
-		"27: not converted: track_interface: tracking is not supported yet",
 	},
 	"keepalived.conf.sample": {
 		"4: note: notification_email: mail settings; the agent sends no mail (only smtp_alert would use them)",
@@ -65,7 +65,6 @@ var sampleReports = map[string][]string{
 		"7: not converted: static_routes: static routes are not managed by vrrp-operator",
 		"14: note: vrrp_instance VI_1: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"15: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
-		"17: not converted: track_interface: tracking is not supported yet",
 		"25: not converted: virtual_ipaddress entry: dev eth1: every address of a VirtualIP goes on its one interface",
 		"26: not converted: virtual_ipaddress entry: dev eth2: every address of a VirtualIP goes on its one interface",
 		"28: not converted: virtual_routes: routes and rules are not managed; a master and a backup hook can add and remove them",
@@ -91,19 +90,15 @@ var sampleReports = map[string][]string{
 		"69: not converted: smtp_alert: the agent sends no mail; a notify hook can",
 	},
 	"keepalived.conf.vrrp.localcheck": {
-		"11: not converted: vrrp_script: tracking scripts are not supported yet",
-		"19: not converted: vrrp_script: tracking scripts are not supported yet",
-		"24: not converted: vrrp_script: tracking scripts are not supported yet",
-		"30: not converted: vrrp_script: tracking scripts are not supported yet",
-		"36: not converted: vrrp_script: tracking scripts are not supported yet",
+		`12: not converted: script: keepalived finds killall on PATH; the agent runs only programs in its hook directory: the exec check runs killall from there, so put a program there that does what "killall -0 sshd" did (it fails until then)`,
+		`20: not converted: script: keepalived finds killall on PATH; the agent runs only programs in its hook directory: the exec check runs killall from there, so put a program there that does what "killall -0 haproxy" did (it fails until then)`,
+		`25: note: script: "</dev/tcp/127.0.0.1/80" connects to 127.0.0.1:80 and exits: a tcp check of 127.0.0.1:80 does the same (keepalived runs it with /bin/sh, which connects only when it is bash: with dash the script always failed)`,
+		`31: note: script: "</dev/tcp/127.0.0.1/443" connects to 127.0.0.1:443 and exits: a tcp check of 127.0.0.1:443 does the same (keepalived runs it with /bin/sh, which connects only when it is bash: with dash the script always failed)`,
+		`37: note: script: "</dev/tcp/127.0.0.1/25" connects to 127.0.0.1:25 and exits: a tcp check of 127.0.0.1:25 does the same (keepalived runs it with /bin/sh, which connects only when it is bash: with dash the script always failed)`,
 		"42: note: vrrp_instance VI_1: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"44: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
-		"50: not converted: track_interface: tracking is not supported yet",
-		"55: not converted: track_script: tracking is not supported yet",
 		"64: note: vrrp_instance VI_2: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"66: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
-		"72: not converted: track_interface: tracking is not supported yet",
-		"77: not converted: track_script: tracking is not supported yet",
 		"85: note: vrrp_instance VI_3: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"94: note: vrrp_instance VI_4: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
 		"103: note: vrrp_instance VI_5: unlike keepalived's defaults: the VirtualIP runs on every node with an agent: a node not named here (node-a) joins at priority 100; add a spec.nodeSelector (kubernetes.io/hostname In [...]) to keep it to these. A new Master sends 3 announcements 1.1s apart (spec.garp), keepalived 5 at once and 5 more after 5 s",
@@ -224,16 +219,7 @@ func TestDebianSamplesConvertOrSayWhatTheyCannot(t *testing.T) {
 		t.Errorf("samples with a vrrp_instance (-listed +installed):\n%s", diff)
 	}
 
-	_, cfg := testenv.APIServer(t)
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
-	if err := c.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
+	c := apiClient(t)
 
 	type sample struct {
 		nodes  []Node
@@ -262,20 +248,61 @@ func TestDebianSamplesConvertOrSayWhatTheyCannot(t *testing.T) {
 			if res.Complete() == slices.ContainsFunc(report, func(l string) bool { return strings.Contains(l, "not converted") }) {
 				t.Errorf("Complete() = %v with the report %q", res.Complete(), report)
 			}
-			var y bytes.Buffer
-			if err := WriteYAML(&y, res); err != nil {
+			dryRunCreate(t, c, res)
+		})
+	}
+}
+
+// TestTrackingConvertsToObjectsTheAPIServerAccepts holds every spec.track that TestTracking's
+// keepalived configurations convert to, and the ConfigMap stub of their programs, to the real
+// kube-apiserver's CRD rules (server-side dry-run create).
+func TestTrackingConvertsToObjectsTheAPIServerAccepts(t *testing.T) {
+	c := apiClient(t)
+	for name, tc := range trackingCases {
+		t.Run(name, func(t *testing.T) {
+			res, _, err := convertTexts(t, tc.o, tc.texts...)
+			if err != nil {
 				t.Fatal(err)
 			}
-			objs := decodeStream(t, y.Bytes())
-			if len(objs) != len(res.VirtualIPs)+btoi(res.Secret != nil)+btoi(res.ConfigMap != nil) {
-				t.Fatalf("the stream holds %d objects, want %d VirtualIPs, the Secret and the ConfigMap:\n%s", len(objs), len(res.VirtualIPs), &y)
+			if len(res.VirtualIPs[0].Spec.Track) != len(tc.want) {
+				t.Fatalf("converted %d checks, want %d", len(res.VirtualIPs[0].Spec.Track), len(tc.want))
 			}
-			for _, o := range objs {
-				if err := c.Create(ctx, o, client.DryRunAll); err != nil {
-					t.Errorf("the API server refuses %s %s: %v\n%s", o.GetKind(), o.GetName(), err, &y)
-				}
-			}
+			dryRunCreate(t, c, res)
 		})
+	}
+}
+
+// apiClient starts a kube-apiserver with the CRDs and the agents' namespace.
+func apiClient(t *testing.T) client.Client {
+	t.Helper()
+	_, cfg := testenv.APIServer(t)
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dryRunCreate sends the YAML stream of res to the API server as `kubectl apply --dry-run=server`
+// would, and fails the test for every object it refuses.
+func dryRunCreate(t *testing.T, c client.Client, res *Result) {
+	t.Helper()
+	var y bytes.Buffer
+	if err := WriteYAML(&y, res); err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeStream(t, y.Bytes())
+	if len(objs) != len(res.VirtualIPs)+btoi(res.Secret != nil)+btoi(res.ConfigMap != nil) {
+		t.Fatalf("the stream holds %d objects, want %d VirtualIPs, the Secret and the ConfigMap:\n%s", len(objs), len(res.VirtualIPs), &y)
+	}
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o, client.DryRunAll); err != nil {
+			t.Errorf("the API server refuses %s %s: %v\n%s", o.GetKind(), o.GetName(), err, &y)
+		}
 	}
 }
 

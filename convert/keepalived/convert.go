@@ -121,7 +121,7 @@ func Convert(o Options) (*Result, error) {
 	if o.SecretName == "" {
 		o.SecretName = DefaultSecretName
 	}
-	c := &converter{o: o, seen: map[string]bool{}, hooks: map[string]string{}, files: map[string]int{}}
+	c := &converter{o: o, seen: map[string]bool{}, hooks: map[string]hookProgram{}, files: map[string]int{}}
 	var order, missing []string
 	byName := map[string][]*nodeInstance{}
 	for _, n := range o.Nodes {
@@ -224,8 +224,8 @@ type converter struct {
 	findings []Finding
 	seen     map[string]bool
 	errs     []error
-	files    map[string]int    // file -> the order it was read in, for the report
-	hooks    map[string]string // hook program name -> the keepalived script path it stands for
+	files    map[string]int         // file -> the order it was read in, for the report
+	hooks    map[string]hookProgram // hook program name -> what it stands for
 	hookKeys []string
 }
 
@@ -291,6 +291,8 @@ type nodeInstance struct {
 	master       bool
 	preempt      *bool
 	preemptDelay *metav1.Duration
+	// track is kept out of spec for the same reason: the nodes' files may track differently.
+	track tracked
 }
 
 // Unconverted top-level blocks and settings, with why.
@@ -298,10 +300,7 @@ var topLevel = map[string]string{
 	"virtual_server":       "LVS virtual servers are not managed by vrrp-operator",
 	"virtual_server_group": "LVS virtual servers are not managed by vrrp-operator",
 	"vrrp_sync_group":      "sync groups are not supported: each VirtualIP fails over on its own",
-	"vrrp_script":          "tracking scripts are not supported yet",
-	"vrrp_track_file":      "tracking files is not supported yet",
-	"track_file":           "tracking files is not supported yet",
-	"vrrp_track_process":   "tracking processes is not supported yet",
+	"vrrp_track_process":   "tracking processes has no counterpart: an exec check (a program in the hook directory) or, in a cluster, a pods check on the process's pods can stand for it",
 	"linkbeat_interfaces":  "tracking links by polling is not supported",
 	"bfd_instance":         "BFD is not supported",
 	"garp_group":           "GARP groups are not supported",
@@ -323,12 +322,13 @@ func (c *converter) node(name string, cfg *conf.Config) []*nodeInstance {
 			c.globalDefs(d, &g)
 		}
 	}
+	defs := c.collectDefinitions(cfg)
 	var out []*nodeInstance
 	for _, d := range cfg.Directives {
 		switch k := d.Keyword(); {
-		case k == "global_defs":
+		case k == "global_defs", k == "vrrp_script", k == "track_file", k == "vrrp_track_file":
 		case k == "vrrp_instance":
-			if in := c.instance(name, d, g); in != nil {
+			if in := c.instance(name, d, g, defs); in != nil {
 				out = append(out, in)
 			}
 		case topLevel[k] != "":
@@ -339,6 +339,7 @@ func (c *converter) node(name string, cfg *conf.Config) []*nodeInstance {
 			c.unmapped(d.Pos, "%s: unknown keyword", k)
 		}
 	}
+	c.reportUnused(defs)
 	return out
 }
 
@@ -411,7 +412,7 @@ func (c *converter) version(s *conf.Directive) (vrrpv1.VRRPVersion, bool) {
 }
 
 // instance converts one vrrp_instance block of one node.
-func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeInstance {
+func (c *converter) instance(node string, d *conf.Directive, g globals, defs definitions) *nodeInstance {
 	if len(d.Args()) != 1 {
 		c.fail(d.Pos, "vrrp_instance needs one name")
 		return nil
@@ -510,8 +511,18 @@ func (c *converter) instance(node string, d *conf.Directive, g globals) *nodeIns
 			c.hook(x, s)
 		case "notify_master_rx_lower_pri", "notify_deleted":
 			c.unmapped(x.Pos, "%s: hooks run on becoming MASTER, BACKUP, FAULT and on stop only", k)
-		case "track_script", "track_interface", "track_file", "track_process", "track_bfd", "dont_track_primary":
-			c.unmapped(x.Pos, "%s: tracking is not supported yet", k)
+		case "track_script":
+			c.trackScripts(x, defs, &in.track)
+		case "track_interface":
+			c.trackInterfaces(x, &in.track)
+		case "track_file":
+			c.trackFiles(x, defs, &in.track)
+		case "track_process":
+			c.unmapped(x.Pos, "track_process: %s", topLevel["vrrp_track_process"])
+		case "track_bfd":
+			c.unmapped(x.Pos, "track_bfd: BFD is not supported")
+		case "dont_track_primary":
+			c.unmapped(x.Pos, "dont_track_primary: the agent always follows its interface: the router is in FAULT while the interface is down")
 		// garp_interval and gna_interval are global only (vrrp_garp_interval, vrrp_gna_interval):
 		// keepalived 2.2.7 ignores them in an instance, and they fall to "unknown keyword".
 		case "garp_master_repeat", "garp_master_refresh":
@@ -780,18 +791,8 @@ func (c *converter) hook(x *conf.Directive, s *vrrpv1.VirtualIPSpec) {
 		c.unmapped(x.Pos, "%s: %s cannot be a hook name, a ConfigMap key (%s): put a script with another name into the hook directory that runs it", k, base, strings.Join(msgs, "; "))
 		return
 	}
-	if prev, ok := c.hooks[base]; ok && prev != program {
-		c.unmapped(x.Pos, "%s: %s and %s share the hook name %s; give one a name of its own in the hook directory", k, prev, program, base)
+	if !c.addProgram(x.Pos, k, "hook", base, hookProgram{from: program, kind: scriptFile}) {
 		return
-	}
-	if _, ok := c.hooks[base]; !ok {
-		c.hooks[base] = program
-		c.hookKeys = append(c.hookKeys, base)
-		where := "the agent's hook directory (--hook-dir)"
-		if c.o.HooksConfigMap != "" {
-			where = fmt.Sprintf("ConfigMap %s/%s (key %s), a placeholder until then, or the standalone agent's --hook-dir", c.o.Namespace, c.o.HooksConfigMap, base)
-		}
-		c.note(x.Pos, "%s: the hook runs %s from the hook directory: copy %s into %s", k, base, program, where)
 	}
 	if s.Hooks == nil {
 		s.Hooks = &vrrpv1.Hooks{}
@@ -809,6 +810,50 @@ func (c *converter) hook(x *conf.Directive, s *vrrpv1.VirtualIPSpec) {
 	case "notify_stop":
 		s.Hooks.Stop = h
 	}
+}
+
+// hookProgram is what a program of the hook directory stands for.
+type hookProgram struct {
+	from string // what keepalived ran
+	kind programKind
+}
+
+// programKind says what keepalived ran.
+type programKind int
+
+const (
+	scriptFile  programKind = iota // a script file, to copy into the hook directory
+	pathProgram                    // a program keepalived found on its PATH
+	shellLine                      // a command line keepalived ran with /bin/sh -c
+)
+
+// addProgram makes key a program of the hook directory (and of the ConfigMap stub) that stands for
+// what keepalived ran, and says where to copy a script; the caller reports a command line. false:
+// another program has the name.
+func (c *converter) addProgram(pos conf.Pos, k, runner, key string, p hookProgram) bool {
+	from := p.from
+	if prev, ok := c.hooks[key]; ok && prev != p {
+		c.unmapped(pos, "%s: %s and %s share the hook name %s; give one a name of its own in the hook directory", k, prev.from, from, key)
+		return false
+	}
+	if _, ok := c.hooks[key]; ok {
+		return true
+	}
+	c.hooks[key] = p
+	c.hookKeys = append(c.hookKeys, key)
+	if p.kind != scriptFile {
+		return true
+	}
+	where := "the agent's hook directory (--hook-dir)"
+	if c.o.HooksConfigMap != "" {
+		where = fmt.Sprintf("ConfigMap %s/%s (key %s), a placeholder until then, or the standalone agent's --hook-dir", c.o.Namespace, c.o.HooksConfigMap, key)
+	}
+	until := ""
+	if runner == "check" {
+		until = "; the check fails until then"
+	}
+	c.note(pos, "%s: the %s runs %s from the hook directory: copy %s into %s%s", k, runner, key, from, where, until)
+	return true
 }
 
 // merge folds one instance's per-node forms into a VirtualIP.
@@ -846,6 +891,7 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 		Spec:       *first.spec.DeepCopy(),
 	}
 	c.preemption(ins, &v.Spec)
+	c.tracking(ins, &v.Spec)
 	v.Spec.Priority = commonPriority(ins)
 	// The manifests stay those of config/samples (no nodeSelector, no garp): the reader is told
 	// where the VirtualIP's defaults are not keepalived's instead.
@@ -1041,8 +1087,21 @@ func (c *converter) configMap() *corev1.ConfigMap {
 		Data:       map[string]string{},
 	}
 	for _, k := range c.hookKeys {
-		cm.Data[k] = fmt.Sprintf("#!/bin/sh\n# Placeholder: replace with the text of %s.\necho '%s: placeholder for %s, not yet copied into ConfigMap %s' >&2\nexit 1\n",
-			c.hooks[k], k, c.hooks[k], c.o.HooksConfigMap)
+		from := c.hooks[k].from
+		var what string
+		switch c.hooks[k].kind {
+		case scriptFile:
+			cm.Data[k] = fmt.Sprintf("#!/bin/sh\n# Placeholder: replace with the text of %s.\necho '%s: placeholder for %s, not yet copied into ConfigMap %s' >&2\nexit 1\n",
+				from, k, from, c.o.HooksConfigMap)
+			continue
+		case pathProgram:
+			what = fmt.Sprintf("keepalived ran %s from its PATH", from)
+		case shellLine:
+			// It may hold quotes and newlines: it goes into a comment only.
+			what = "keepalived ran, with /bin/sh -c: " + strings.ReplaceAll(from, "\n", " ")
+		}
+		cm.Data[k] = fmt.Sprintf("#!/bin/sh\n# Placeholder: %s; replace with a program that does its work.\necho '%s: placeholder, not yet written into ConfigMap %s' >&2\nexit 1\n",
+			what, k, c.o.HooksConfigMap)
 	}
 	return cm
 }

@@ -268,12 +268,13 @@ func TestConvert(t *testing.T) {
 				"a.conf:6: note: notify: the hook runs n.sh from the hook directory: copy /etc/keepalived/n.sh into the agent's hook directory (--hook-dir)",
 			},
 		},
-		"AH authentication, tracking, vmac, excluded addresses, address labels and other devices are reported": {
+		"AH authentication, an undefined track_script, vmac, excluded addresses, address labels and other devices are reported": {
 			texts: []string{"a", "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  authentication {\n    auth_type AH\n    auth_pass x\n  }\n" +
 				"  virtual_ipaddress {\n    198.51.100.252/24 label eth0:1\n    198.51.100.253/24 dev eth1\n    198.51.100.252/24\n  }\n  virtual_ipaddress_excluded {\n    198.51.100.9\n  }\n" +
 				"  track_interface {\n    eth1\n  }\n  track_script {\n    chk\n  }\n  use_vmac\n  frobnicate 3\n}\n"},
 			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
 				s.Interface, s.Addresses = "eth0", []string{"198.51.100.252/24", "198.51.100.253/24"}
+				s.Track = []vrrpv1.Check{{Name: "eth1", Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}}}
 			}),
 			report: []string{
 				"a.conf:4: not converted: authentication: auth_type AH (IPsec AH, dropped in RFC 3768) is not supported; the VirtualIP has no authentication",
@@ -281,8 +282,7 @@ func TestConvert(t *testing.T) {
 				"a.conf:10: not converted: virtual_ipaddress entry: dev eth1: every address of a VirtualIP goes on its one interface",
 				"a.conf:11: note: virtual_ipaddress entry: the address is listed already; the VirtualIP has it once",
 				"a.conf:13: not converted: virtual_ipaddress_excluded: every address of a VirtualIP is in its adverts; list these in another VirtualIP or in addresses",
-				"a.conf:16: not converted: track_interface: tracking is not supported yet",
-				"a.conf:19: not converted: track_script: tracking is not supported yet",
+				"a.conf:20: not converted: track_script chk: no vrrp_script chk; keepalived ignores it, and so does the VirtualIP",
 				"a.conf:22: not converted: use_vmac: virtual MAC interfaces are not supported; the VIPs go on the interface itself",
 				"a.conf:23: not converted: frobnicate: unknown keyword",
 			},
@@ -293,7 +293,7 @@ func TestConvert(t *testing.T) {
 			report: []string{
 				"a.conf:1: not converted: vrrp_sync_group: sync groups are not supported: each VirtualIP fails over on its own",
 				"a.conf:6: not converted: virtual_server: LVS virtual servers are not managed by vrrp-operator",
-				"a.conf:10: not converted: vrrp_script: tracking scripts are not supported yet",
+				"a.conf:10: note: vrrp_script chk: no vrrp_instance tracks it, so keepalived does not run it; nothing to convert",
 				"a.conf:18: not converted: smtp_alert: the agent sends no mail; a notify hook can",
 				"a.conf:20: not converted: bogus: unknown keyword",
 			},
