@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	"github.com/vrrp-dev/vrrp-operator/agent/track"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
@@ -79,6 +81,8 @@ type reporter struct {
 	sources map[string]string    // router -> the unicast source this node publishes
 	landed  map[string]time.Time // router -> when its entry's last write landed
 	verify  bool                 // compare the cache's entries with ours before the next flush
+	// checks holds each router's checks as last observed (name -> state), for Events on changes.
+	checks map[string]map[string]track.State
 	// reasserts counts the re-asserts of each entry in a row, until it is seen as written for as
 	// long as the next re-assert would wait.
 	reasserts map[string]int
@@ -99,11 +103,16 @@ type refusal struct {
 	at      time.Time
 }
 
+// transition is an Event to emit: a router's state changed, or, when check is set, a check's.
 type transition struct {
 	router   string
 	from, to vrrp.State
 	priority uint8
 	reason   string
+
+	check      string
+	checkState track.State
+	message    string
 }
 
 // newReporter returns a reporter that records from now on and writes once connected and started.
@@ -113,7 +122,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
-		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}}
+		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{}}
 }
 
 // connect gives the reporter its client, recorder and metrics; it is called before Start.
@@ -148,6 +157,7 @@ func (r *reporter) participate(res desired.Result) {
 		if !now[name] {
 			r.entries[name], r.dirty[name] = nil, true
 			delete(r.states, name)
+			delete(r.checks, name)
 			// A VirtualIP created again under this name starts afresh, not backing off.
 			delete(r.reasserts, name)
 			delete(r.landed, name)
@@ -187,7 +197,8 @@ func (r *reporter) observe(st speaker.Status) {
 		return // removed or failing: its last words must not overwrite the entry
 	}
 	e := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.RouterState(st.State.String()), Priority: int32(st.Priority),
-		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface, Address: r.sources[st.Router]}
+		Reason: st.Reason, Message: truncate(st.Message, 1024), Interface: st.Interface, Address: r.sources[st.Router],
+		Checks: checkStatuses(st.Checks)}
 	if st.State == vrrp.StateStopped {
 		e.Priority = 0 // a stopped router takes no part in elections
 	}
@@ -201,11 +212,16 @@ func (r *reporter) observe(st speaker.Status) {
 		e.LastHook = &vrrpv1.HookResult{Kind: h.Job.Kind, ExitCode: int32(h.ExitCode), TimedOut: h.TimedOut,
 			Duration: &d, StartTime: &started, Output: truncate(h.Output, 1024)}
 	}
-	r.entries[st.Router], r.dirty[st.Router] = e, true
+	// The speaker reports whatever changed, checks included; an entry that reads the same as the one
+	// written (or due) is not written again: steady state writes nothing.
+	if !sameEntry(r.entries[st.Router], e) {
+		r.entries[st.Router], r.dirty[st.Router] = e, true
+	}
 	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
 		r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
 	}
 	r.states[st.Router] = st.State
+	r.checkEvents(st)
 	if master := st.State == vrrp.StateMaster; master != r.masters[st.Router] {
 		if master {
 			r.masters[st.Router] = true
@@ -215,6 +231,40 @@ func (r *reporter) observe(st speaker.Status) {
 		r.labels = true
 	}
 	r.signal()
+}
+
+// checkEvents queues an Event for each check of st that turned Passing or Failing from the other;
+// a first result after Unknown (a new check, an agent restart) is news in status only. r.mu is held.
+func (r *reporter) checkEvents(st speaker.Status) {
+	prev := r.checks[st.Router]
+	now := make(map[string]track.State, len(st.Checks))
+	for _, c := range st.Checks {
+		s := c.Result.State
+		now[c.Name] = s
+		if old := prev[c.Name]; old != track.Unknown && s != track.Unknown && old != s {
+			r.pending = append(r.pending, transition{router: st.Router, priority: st.Priority,
+				check: c.Name, checkState: s, message: c.Result.Message})
+		}
+	}
+	r.checks[st.Router] = now
+}
+
+// checkStatuses are the checks of a status entry.
+func checkStatuses(checks []desired.CheckState) []vrrpv1.CheckStatus {
+	if len(checks) == 0 {
+		return nil
+	}
+	out := make([]vrrpv1.CheckStatus, 0, len(checks))
+	for _, c := range checks {
+		cs := vrrpv1.CheckStatus{Name: c.Name, State: vrrpv1.CheckState(c.Result.State.String()), Weight: int32(c.Weight),
+			Message: truncate(c.Result.Message, 256)}
+		if !c.Result.Since.IsZero() {
+			t := metav1.NewTime(c.Result.Since)
+			cs.Since = &t
+		}
+		out = append(out, cs)
+	}
+	return out
 }
 
 func (r *reporter) signal() {
@@ -555,6 +605,18 @@ func (r *reporter) event(ctx context.Context, t transition) {
 	}
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
 	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	if t.check != "" {
+		typ, reason, verb := corev1.EventTypeNormal, "CheckPassing", "passing"
+		if t.checkState == track.Failing {
+			typ, reason, verb = corev1.EventTypeWarning, "CheckFailing", "failing"
+		}
+		note := fmt.Sprintf("node %s: check %s %s", r.node, t.check, verb)
+		if t.message != "" {
+			note += ": " + truncate(t.message, 256)
+		}
+		r.rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d", note, t.priority)
+		return
+	}
 	typ, reason := corev1.EventTypeNormal, ""
 	switch t.to {
 	case vrrp.StateMaster:
@@ -583,9 +645,15 @@ func toMap(e *vrrpv1.NodeStatus) (map[string]any, error) {
 	return m, nil
 }
 
+// truncate returns s as valid UTF-8 of at most n bytes: output of programs may be neither short
+// nor UTF-8, and a rune cut in half would read as garbage.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
