@@ -46,6 +46,9 @@ type Instance struct {
 	// (since Initialize, or after a priority-0 advert). See backupReceived.
 	followed         netip.Addr
 	followedPriority uint8
+	// followedAbove: when accepted, that advert's priority was at least ours, so we did not
+	// preempt that Master then.
+	followedAbove bool
 	// lastAssert is when this Master last answered a lower-priority advert.
 	lastAssert time.Time
 	// warned* keep the SHOULD-log diagnostics of RFC 9568 §7.1 to one line per change.
@@ -260,9 +263,10 @@ func (i *Instance) advertReceived(ev AdvertReceived, now time.Time) []Action {
 // failing weighted check, track_script). Here, when
 //
 //   - the advert comes from the source of the last advert that reset the Master_Down_Timer,
-//   - that advert's priority was at least ours (we followed a Master not worse than us),
+//   - that advert's priority was at least ours then (we followed a Master not worse than us),
 //   - this one is non-zero and below ours, and we preempt now (Preempt_Mode or owner, and no
-//     PreemptDelay holding back),
+//     PreemptDelay holding back): the Master fell, or our own priority rose above it (a check
+//     with a positive weight passing again, or a negative one no longer failing),
 //
 // the advert is still discarded, and the Master_Down_Timer becomes now + Skew_Time if that is
 // sooner. This is safe for the reasons §6.4.2 already relies on for a priority-0 advert, which
@@ -282,7 +286,7 @@ func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Ti
 	if adv.Priority < i.priority && i.preempts() && !i.preemptHeldBack(now) {
 		// Preempt: discard the advert and let the Master_Down_Timer run out, within Skew_Time
 		// when the Master we followed has just fallen below us (see above).
-		if src == i.followed && i.followedPriority >= i.priority {
+		if src == i.followed && i.followedAbove {
 			if at := now.Add(i.skewTime()); at.Before(i.masterDown) {
 				i.log.Info("the master's priority fell below ours; preempting after Skew_Time",
 					"master", src, "from", i.followedPriority, "to", adv.Priority, "ours", i.priority)
@@ -300,7 +304,7 @@ func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Ti
 		i.masterAdverInterval = adv.Interval
 	}
 	i.masterDown = now.Add(i.masterDownInterval())
-	i.followed, i.followedPriority = src, adv.Priority
+	i.followed, i.followedPriority, i.followedAbove = src, adv.Priority, adv.Priority >= i.priority
 	return nil
 }
 
@@ -326,7 +330,7 @@ func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Ti
 			i.masterAdverInterval = adv.Interval
 		}
 		i.masterDown = now.Add(i.masterDownInterval())
-		i.followed, i.followedPriority = src, adv.Priority
+		i.followed, i.followedPriority, i.followedAbove = src, adv.Priority, true
 		return acts
 	}
 	// RFC 9568 §6.4.3 "new Active Router logic": a lower-priority Master hears us at once, and

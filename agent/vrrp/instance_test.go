@@ -578,13 +578,15 @@ func TestSetPriority(t *testing.T) {
 		i.Handle(Startup{}, t0)
 		wantActions(t, []Action{ours(c, 200), AddAddresses{Addresses: c.Addresses, Accept: false}}, i.Handle(SetPriority{Priority: 200}, t0))
 	})
-	t.Run("a Backup raised above the Master preempts it by discarding its adverts", func(t *testing.T) {
+	t.Run("a Backup raised above the Master preempts it by discarding its next advert, after Skew_Time", func(t *testing.T) {
 		i := backup(t, cfg)
 		now := t0.Add(time.Second)
 		i.Handle(advertFrom(cfg, peerAddr, 150), now)
 		wantActions(t, nil, i.Handle(SetPriority{Priority: 200}, now))
 		wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 150), now.Add(time.Second)))
-		deadline := now.Add(3*time.Second + 609375*time.Microsecond) // armed by the last accepted advert
+		// The Master it followed is now below it: Skew_Time of priority 200, not the timer armed by
+		// the last accepted advert (3.609 s after it).
+		deadline := now.Add(time.Second + 218750*time.Microsecond)
 		wantDeadline(t, i, deadline)
 		wantActions(t, becameMaster(cfg, StateBackup, 200, false, "masterDown"), i.Handle(TimerExpired{}, deadline))
 	})
@@ -854,6 +856,7 @@ func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
 		before   []heard
 		fall     heard
 		deadline time.Time
+		raise    uint8 // our priority after before, when set
 	}{
 		"a Master followed at a higher priority that falls below us: Skew_Time": {
 			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
@@ -875,6 +878,13 @@ func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
 			before:   []heard{{t0.Add(5 * time.Second), advertFrom(v3Config(), peerAddr, 150)}},
 			fall:     heard{t0.Add(6 * time.Second), advertFrom(v3Config(), peerAddr, 50)},
 			deadline: t0.Add(6 * time.Second).Add(skew),
+		},
+		"a Master followed at a higher priority than ours, which rose above it: Skew_Time": {
+			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 90)}},
+			change:   func(c *Config) { c.Priority = 80 },
+			raise:    100,
+			fall:     heard{t2, advertFrom(v3Config(), peerAddr, 90)},
+			deadline: t2.Add(skew),
 		},
 		"a Master that falls to our priority is followed still": {
 			before:   []heard{{t1, advertFrom(v3Config(), peerAddr, 150)}},
@@ -931,6 +941,9 @@ func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
 			}
 			for _, h := range tc.before {
 				i.Handle(h.advert, h.at)
+			}
+			if tc.raise != 0 {
+				i.Handle(SetPriority{Priority: tc.raise}, tc.before[len(tc.before)-1].at)
 			}
 			wantState(t, i, StateBackup)
 			wantActions(t, nil, i.Handle(tc.fall.advert, tc.fall.at))
