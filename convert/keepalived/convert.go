@@ -293,6 +293,7 @@ type nodeInstance struct {
 	preemptDelay *metav1.Duration
 	// track is kept out of spec for the same reason: the nodes' files may track differently.
 	track tracked
+	owner bool // priority 255 in keepalived, whose tracking weights do not move it
 }
 
 // Unconverted top-level blocks and settings, with why.
@@ -551,11 +552,11 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 		// keepalived's default priority is 255 for state MASTER, 100 otherwise.
 		in.priority, priorityPos = 255, statePos
 		c.unmapped(priorityPos, "state MASTER without priority: keepalived's priority is then 255 (the address owner's); it becomes 254: the agent owns no address and preempts by priority")
-		in.priority = 254
+		in.priority, in.owner = 254, true
 	}
 	if in.priority == 255 {
 		c.unmapped(priorityPos, "priority 255 (the address owner's) becomes 254: the agent owns no address and preempts by priority")
-		in.priority = 254
+		in.priority, in.owner = 254, true
 	}
 	if in.master && len(preemptPos) > 0 {
 		for _, p := range preemptPos {

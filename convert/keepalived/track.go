@@ -641,6 +641,13 @@ func (c *converter) tracking(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 		checks = checks[:maxTrackChecks]
 	}
 	s.Track = checks
+	if slices.ContainsFunc(checks, func(ck vrrpv1.Check) bool { return ck.Weight != nil }) {
+		for _, in := range ins {
+			if in.owner {
+				c.unmapped(in.pos, "vrrp_instance %s: keepalived's weights never move the address owner's priority 255 (on %s); the weighted checks move this node's 254", in.name, in.node)
+			}
+		}
+	}
 	for _, p := range first.track.programs {
 		if !slices.ContainsFunc(checks, func(ck vrrpv1.Check) bool { return ck.Exec != nil && ck.Exec.Command[0] == p.key }) {
 			continue

@@ -217,6 +217,17 @@ var trackingCases = map[string]trackingCase{
 			"a.conf:1: not converted: vrrp_instance VI_1: the nodes track differently (b unlike a: the scripts, interfaces or files, or their settings): a VirtualIP runs the same checks on every node; it takes a's",
 		},
 	},
+	"keepalived's weights do not move the address owner's priority 255; the VirtualIP's 254 moves, reported": {
+		texts: []string{"a", tracks("", "  priority 255\n  track_interface {\n    eth1 weight -10\n    eth2\n  }\n")},
+		want: []vrrpv1.Check{
+			{Name: "eth1", Weight: w(-10), Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}},
+			{Name: "eth2", Interface: &vrrpv1.InterfaceCheck{Name: "eth2"}},
+		},
+		report: []string{
+			"a.conf:1: not converted: vrrp_instance VI_1: keepalived's weights never move the address owner's priority 255 (on a); the weighted checks move this node's 254",
+			"a.conf:6: not converted: priority 255 (the address owner's) becomes 254: the agent owns no address and preempts by priority",
+		},
+	},
 	"nodes that track alike convert completely": {
 		texts: []string{
 			"a", tracks("vrrp_script chk {\n  script \"nc -z 203.0.113.10 5432\"\n}\n", "  priority 150\n  track_script {\n    chk weight -60\n  }\n"),
