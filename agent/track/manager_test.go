@@ -236,8 +236,8 @@ func TestAnExecCheckThatFloodsOutputIsBounded(t *testing.T) {
 		},
 		"endless output is cut off at the timeout": {
 			script:  "yes flood",
-			timeout: 100 * time.Millisecond, want: Failing,
-			message: func(m string) bool { return strings.HasPrefix(m, "timed out after 100ms: ") },
+			timeout: 300 * time.Millisecond, want: Failing,
+			message: func(m string) bool { return strings.HasPrefix(m, "timed out after 300ms") },
 		},
 		"one endless line is clipped": {
 			script:  "head -c 100000 /dev/zero | tr '\\0' x; exit 1",
@@ -289,6 +289,15 @@ func TestAnExecCheckRunsOnlyFromTheHookDirectory(t *testing.T) {
 				t.Errorf("state %v message %q; want Failing with %q", got.State, got.Message, tc.want)
 			}
 		})
+	}
+}
+
+func TestWithoutAHookDirectoryAnExecCheckFails(t *testing.T) {
+	h := newHarness(t, Options{})
+	k := Key{Router: "r", Check: "shell"}
+	h.m.Sync(map[string][]Check{"r": {{Name: "shell", Kind: KindExec, Command: []string{"bin/true"}, Interval: time.Second, Timeout: bound}}})
+	if got := h.next(k); got.State != Failing || got.Message != "exec checks need a hook directory" {
+		t.Errorf("result %+v; want Failing for want of a hook directory", got)
 	}
 }
 

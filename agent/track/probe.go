@@ -25,7 +25,7 @@ type probe func(ctx context.Context) outcome
 func (m *Manager) probe(k Key, c Check) probe {
 	switch c.Kind {
 	case KindExec:
-		return execProbe(m.runner, k, c)
+		return execProbe(m.runner, m.opts.HookDir, k, c)
 	case KindHTTP:
 		return httpProbe(c)
 	case KindTCP:
@@ -39,9 +39,13 @@ const hookKind = "track"
 
 // execProbe runs Command from the hook directory: exit status 0 passes. The message is the last
 // line of output, or why there is none.
-func execProbe(runner *hooks.Runner, k Key, c Check) probe {
+func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 	timeout := c.timeout()
 	return func(ctx context.Context) outcome {
+		if dir == "" {
+			// hooks.Resolve would take the working directory, "/" in the agent's image.
+			return outcome{message: "exec checks need a hook directory"}
+		}
 		res := runner.Run(ctx, hooks.Job{Router: k.Router, Kind: hookKind, Command: c.Command, Timeout: timeout,
 			Env: map[string]string{hooks.EnvName: k.Router, EnvCheck: k.Check}})
 		line := clip(res.Output)
