@@ -48,18 +48,19 @@ func (f *fakeSource) watch(key string, on func(bool, string)) func() {
 	}
 }
 
-// waitWatch returns the watch of key once it has been started.
+// waitWatch returns the latest watch of key once one has been started.
 func (f *fakeSource) waitWatch(t *testing.T, key string) *fakeWatch {
 	t.Helper()
 	timeout := time.After(bound)
 	for {
+		f.mu.Lock()
+		w := f.watches[key]
+		f.mu.Unlock()
+		if w != nil {
+			return w
+		}
 		select {
-		case k := <-f.started:
-			if k == key {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				return f.watches[key]
-			}
+		case <-f.started:
 		case <-timeout:
 			t.Fatalf("no watch of %s within %s", key, bound)
 		}
@@ -169,38 +170,59 @@ func TestSyncRestartsChangedChecksAndStopsRemovedOnes(t *testing.T) {
 	h := newHarness(t, Options{HookDir: dir})
 	exec := Check{Name: "exec", Kind: KindExec, Command: []string{"ok.sh"}, Interval: time.Hour, Timeout: bound}
 	file := Check{Name: "file", Kind: KindFile, Path: one, Weight: 1, Interval: time.Hour}
-	pods := Check{Name: "pods", Kind: KindPods, Namespace: "vpn", Selector: labels.Everything()}
-	h.m.Sync(map[string][]Check{"web": {exec, file}, "vpn": {pods}})
+	pods := Check{Name: "pods", Kind: KindPods, Namespace: "web", Selector: labels.Everything()}
+	gone := Check{Name: "client", Kind: KindPods, Namespace: "vpn", Selector: labels.Everything()}
+	h.m.Sync(map[string][]Check{"web": {exec, file, pods}, "vpn": {gone}})
 	h.next(Key{Router: "web", Check: "exec"})
 	h.next(Key{Router: "web", Check: "file"})
-	w := h.pods.waitWatch(t, "vpn/")
-	w.report(true, "pod vpn/client is ready")
+	oldPods := h.pods.waitWatch(t, "web/")
+	oldPods.report(true, "pod web/nginx is ready")
+	oldGone := h.pods.waitWatch(t, "vpn/")
+	oldGone.report(true, "pod vpn/client is ready")
 	before := h.m.Results()
 
 	h.step(time.Minute)
-	file.Path = two
-	h.m.Sync(map[string][]Check{"web": {exec, file}})
+	file.Path, pods.Namespace = two, "ingress"
+	h.m.Sync(map[string][]Check{"web": {exec, file, pods}})
 
 	got := h.m.Results()
-	want := map[Key]Result{
-		{Router: "web", Check: "exec"}: before[Key{Router: "web", Check: "exec"}],
-		{Router: "web", Check: "file"}: {},
+	if diff := cmp.Diff(before[Key{Router: "web", Check: "exec"}], got[Key{Router: "web", Check: "exec"}]); diff != "" {
+		t.Errorf("an unchanged check changed its result (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("right after Sync: an unchanged check keeps its result, a changed one is Unknown, a removed one gone (-want +got):\n%s", diff)
+	if r := got[Key{Router: "web", Check: "pods"}]; r != (Result{}) {
+		t.Errorf("a changed check right after Sync: %+v, want Unknown", r)
+	}
+	if r, ok := got[Key{Router: "vpn", Check: "client"}]; ok {
+		t.Errorf("a removed check is still there: %+v", r)
 	}
 	if r := h.next(Key{Router: "web", Check: "file"}); r.State != Passing || r.Value != 2 || r.Since != t0.Add(time.Minute) {
-		t.Errorf("the changed check's first run: %+v, want Passing with the new file's 2 at the time of the change", r)
+		t.Errorf("the changed file check's first run: %+v, want Passing with the new file's 2 at the time of the change", r)
 	}
-	if n := testutil.CollectAndCount(h.metrics.TrackPassing); n != 2 {
-		t.Errorf("%d series of the passing gauge, want 2: the removed check's forgotten", n)
+	newPods := h.pods.waitWatch(t, "ingress/")
+	newPods.report(false, "no ready pod")
+	oldPods.report(true, "a late answer to the old watch")
+	oldGone.report(true, "a late answer for a removed check")
+	want := Result{State: Failing, Since: t0.Add(time.Minute), Message: "no ready pod"}
+	if diff := cmp.Diff(want, h.m.Results()[Key{Router: "web", Check: "pods"}]); diff != "" {
+		t.Errorf("the changed pods check follows its new watch only (-want +got):\n%s", diff)
+	}
+	if _, ok := h.m.Results()[Key{Router: "vpn", Check: "client"}]; ok {
+		t.Error("an answer for a removed check brought it back")
+	}
+	// Passing series: exec and the new file check; the changed pods check's old 1 and the
+	// removed check's are forgotten.
+	if n := testutil.CollectAndCount(h.metrics.TrackPassing); n != 3 {
+		t.Errorf("%d series of the passing gauge, want 3 (exec, file, the new pods check)", n)
+	}
+	if n := value(h.metrics.TrackPassing.WithLabelValues("web", "pods")); n != 0 {
+		t.Errorf("the changed pods check's gauge is %v, want 0 from its new watch", n)
 	}
 	if n := value(h.metrics.TrackRuns.WithLabelValues("web", "exec", "passed")); n != 1 {
 		t.Errorf("the unchanged exec check ran %v times, want once: Sync must not restart it", n)
 	}
-	w.report(false, "late answer")
-	if _, ok := h.m.Results()[Key{Router: "vpn", Check: "pods"}]; ok {
-		t.Error("an answer for a removed check brought it back")
+	h.m.Close()
+	if !oldPods.isCancelled() || !oldGone.isCancelled() {
+		t.Error("the watches of the changed and the removed check were not cancelled")
 	}
 }
 
