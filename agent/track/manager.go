@@ -55,7 +55,9 @@ type Options struct {
 const EnvCheck = "VRRP_CHECK"
 
 // Manager runs the checks of every router on this node, each in a goroutine of its own, and keeps
-// their Results.
+// their Results. exec, http, tcp and file checks run at once and then every Interval, never two
+// runs of one check at a time, and change state after Rise or Fall runs in a row (see fold);
+// interface and pods checks follow their sources' events, one event being enough.
 type Manager struct {
 	opts   Options
 	clock  clock.Clock
@@ -73,7 +75,7 @@ type Manager struct {
 	notified chan struct{} // closed when the OnChange goroutine has ended
 }
 
-// running is one started check. The Manager's lock guards against.
+// running is one started check; the Manager's lock guards against.
 type running struct {
 	key     Key
 	check   Check
