@@ -255,7 +255,7 @@ func startedChild(t *testing.T, h *harness, dir, fifo string, k Key) int {
 	return pid
 }
 
-func TestStoppingAChecksKillsItsRun(t *testing.T) {
+func TestStoppingACheckKillsItsRun(t *testing.T) {
 	tests := map[string]func(m *Manager){
 		"Close kills a running check and waits for it": func(m *Manager) { m.Close() },
 		"Sync kills the run of a check it removes":     func(m *Manager) { m.Sync(nil) },
