@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
@@ -168,8 +170,14 @@ func TestPodsCheckFollowsTheVPNPod(t *testing.T) {
 			return trackStatus(ctx, admin, "primary", want{"primary", "MASTER", "", vrrpv1.CheckPassing},
 				want{"secondary", "BACKUP", "", vrrpv1.CheckPassing}, want{"third", "FAULT", vrrpv1.ReasonCheckFailed, vrrpv1.CheckFailing})
 		})
-		report(t, "VPN pod recreated on primary: Ready after %v, its check Passing in status after %v, VIP back on primary after %v (preemption waits Master_Down_Interval %v)",
-			ready.Round(time.Millisecond), checkPassing.Round(time.Millisecond), back.Round(time.Millisecond), masterDownInterval.Round(time.Millisecond))
+		// Out of FAULT, primary is a Backup that follows no Master yet: it preempts when its own
+		// Master_Down_Timer runs out (RFC 3768 §6.4.2), 3 s + Skew_Time at priority 150.
+		primaryDown := 3*time.Second + (256-150)*time.Second/256
+		report(t, "VPN pod recreated on primary: Ready after %v, its check Passing in status after %v, VIP back on primary after %v (primary's Master_Down_Interval %v)",
+			ready.Round(time.Millisecond), checkPassing.Round(time.Millisecond), back.Round(time.Millisecond), primaryDown.Round(time.Millisecond))
+		if limit := primaryDown + time.Second; back-ready > limit {
+			t.Errorf("the VIP came back %v after the pod was Ready, want under primary's Master_Down_Interval + 1 s = %v", back-ready, limit)
+		}
 		logStatus(ctx, t, admin)
 		if events := c.kubectl("events", "--for", "virtualip/services"); !strings.Contains(events, "node primary: check "+vpnCheck+" passing") {
 			t.Errorf("no event of the check passing again on primary:\n%s", events)
@@ -184,6 +192,7 @@ func (c *cluster) client(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatalf("reading %s: %v", c.kubeconfig, err)
 	}
+	log.SetLogger(testr.New(t))
 	cl, err := client.New(cfg, client.Options{Scheme: scheme(t)})
 	if err != nil {
 		t.Fatal(err)
