@@ -142,13 +142,18 @@ func ifaceOf(l netlink.Link, addrs []netlink.Addr) iface {
 		}
 		ip = ip.Unmap()
 		bits, _ := na.Mask.Size()
-		i.addrs = append(i.addrs, ifaddr{
-			prefix: netip.PrefixFrom(ip, bits),
-			// IFA_F_SECONDARY is IFA_F_TEMPORARY for IPv6, where it means a privacy address.
-			secondary: ip.Is4() && na.Flags&unix.IFA_F_SECONDARY != 0,
-			tentative: na.Flags&unix.IFA_F_TENTATIVE != 0,
-			dadFailed: na.Flags&unix.IFA_F_DADFAILED != 0,
-		})
+		i.addrs = append(i.addrs, addrOf(netip.PrefixFrom(ip, bits), na.Flags))
 	}
 	return i
+}
+
+// addrOf is an address of an interface with the flags (IFA_F_*) that matter to the agent.
+func addrOf(p netip.Prefix, flags int) ifaddr {
+	return ifaddr{
+		prefix: p,
+		// IFA_F_SECONDARY is IFA_F_TEMPORARY for IPv6, where it means a privacy address.
+		secondary: p.Addr().Is4() && flags&unix.IFA_F_SECONDARY != 0,
+		tentative: flags&unix.IFA_F_TENTATIVE != 0,
+		dadFailed: flags&unix.IFA_F_DADFAILED != 0,
+	}
 }

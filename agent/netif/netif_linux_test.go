@@ -271,3 +271,27 @@ func TestWatchEntersANamespaceOnlyFromAnotherOne(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A Master refreshes the lifetime of each VIP every few seconds, and each refresh is an
+// RTM_NEWADDR: reading the interface (every address of it) for each would cost more than the
+// adverts. Only a notification that can change the status is followed by a read.
+func TestWatchReadsNothingForLifetimeRefreshes(t *testing.T) {
+	host := testenv.NewLab(t).Host("eth0", "198.51.100.1/24")
+	vip := "198.51.100.252/24"
+	host.IP("addr", "add", vip, "dev", "eth0", "valid_lft", "60", "preferred_lft", "60")
+	statuses := watch(t, host, "eth0", false, func(a netip.Addr) bool { return a == netip.MustParsePrefix(vip).Addr() })
+	expect(t, statuses, bound, Status{Up: true, Address: netip.MustParseAddr("198.51.100.1")})
+
+	before := reads.Load()
+	const refreshes = 20
+	for range refreshes {
+		host.IP("addr", "replace", vip, "dev", "eth0", "valid_lft", "60", "preferred_lft", "60")
+	}
+	// A change that matters, behind the refreshes: once it is reported, they have been seen.
+	host.IP("link", "set", "eth0", "down")
+	expect(t, statuses, time.Second, Status{Reason: "link eth0 is down"})
+	// The link change may come as two notifications (flags, then operstate), read apart.
+	if got := reads.Load() - before; got > 2 {
+		t.Errorf("%d lifetime refreshes and a link change cost %d reads of the interface, want at most 2", refreshes, got)
+	}
+}

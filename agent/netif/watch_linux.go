@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -23,7 +24,10 @@ const retryDelay = 200 * time.Millisecond
 // Netlink link and address notifications only trigger a fresh read of the interface by name; the
 // Status is never assembled from the notifications themselves. So nothing drifts when notifications
 // are lost (the subscription is then renewed and the interface read again), and an interface that
-// is deleted and created again under the same name is followed with its new index.
+// is deleted and created again under the same name is followed with its new index. Notifications
+// that cannot change the Status trigger nothing: the Master refreshing the lifetime of its VIPs
+// (an RTM_NEWADDR each) would otherwise cost a read of every address of the interface per refresh.
+// The notifications queued together cost one read: a Master adding 250 VIPs, one.
 //
 // Watch follows the network namespace of the calling thread at the time of the call. onChange runs
 // on Watch's goroutine and should return quickly.
@@ -79,15 +83,19 @@ type watcher struct {
 	index    int // of ifname at the last read, 0 when it did not exist
 	reported bool
 	last     Status
+	// known are the addresses of ifname at the last read, with what Status depends on.
+	known map[netip.Prefix]ifaddr
 }
+
+// reads counts the reads of interfaces by every watcher, for tests.
+var reads atomic.Int64
 
 // follow reads the interface again after each notification about it, until ctx is done or the
 // subscription breaks.
 func (w *watcher) follow(ctx context.Context, s *subscription) {
-	// A read that failed is tried again after retryDelay rather than reporting a fault that the
-	// interface does not have.
 	var retry <-chan time.Time
 	for {
+		var dirty bool
 		select {
 		case <-ctx.Done():
 			return
@@ -95,17 +103,35 @@ func (w *watcher) follow(ctx context.Context, s *subscription) {
 			if !ok {
 				return
 			}
-			if u.Attrs().Name != w.ifname && int(u.Index) != w.index {
-				continue
-			}
+			dirty = w.linkMatters(u)
 		case u, ok := <-s.addrs:
 			if !ok {
 				return
 			}
-			if u.LinkIndex != w.index {
-				continue
-			}
+			dirty = w.addrMatters(u)
 		case <-retry:
+			dirty = true
+		}
+		// Take every notification queued behind this one: they are answered by the same read.
+	queued:
+		for {
+			select {
+			case u, ok := <-s.links:
+				if !ok {
+					return
+				}
+				dirty = w.linkMatters(u) || dirty
+			case u, ok := <-s.addrs:
+				if !ok {
+					return
+				}
+				dirty = w.addrMatters(u) || dirty
+			default:
+				break queued
+			}
+		}
+		if !dirty {
+			continue
 		}
 		retry = nil
 		if !w.refresh() {
@@ -114,16 +140,49 @@ func (w *watcher) follow(ctx context.Context, s *subscription) {
 	}
 }
 
-// refresh reads the interface and reports its Status if it changed; false means the read failed.
+// linkMatters reports whether a link notification is about the watched interface.
+func (w *watcher) linkMatters(u netlink.LinkUpdate) bool {
+	return u.Attrs().Name == w.ifname || int(u.Index) == w.index
+}
+
+// addrMatters reports whether an address notification may change the Status: it is about the
+// watched interface and adds an address not known yet, removes a known one, or changes the flags
+// the Status depends on. A lifetime refresh of a known address changes none of these.
+func (w *watcher) addrMatters(u netlink.AddrUpdate) bool {
+	if u.LinkIndex != w.index {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+	if !ok {
+		return true
+	}
+	ip = ip.Unmap()
+	bits, _ := u.LinkAddress.Mask.Size()
+	a := addrOf(netip.PrefixFrom(ip, bits), u.Flags)
+	old, known := w.known[a.prefix]
+	if !u.NewAddr {
+		return known
+	}
+	return !known || old != a
+}
+
 func (w *watcher) refresh() bool {
 	i, found, err := readOne(w.h, w.ifname)
 	if err != nil {
 		w.log.Error(err, "Reading interface")
 		return false
 	}
+	reads.Add(1)
 	w.index = 0
+	clear(w.known)
 	if found {
 		w.index = i.index
+		if w.known == nil {
+			w.known = make(map[netip.Prefix]ifaddr, len(i.addrs))
+		}
+		for _, a := range i.addrs {
+			w.known[a.prefix] = a
+		}
 	}
 	st := status(w.ifname, i, found, w.v6, w.exclude)
 	if w.reported && st == w.last {
