@@ -20,8 +20,13 @@ type Manager struct {
 	dir string
 	log logr.Logger
 	nl  *netlink.Handle
+	rt  *rtnl // adds and refreshes
 
 	mu      sync.Mutex
+	// index is the interface index of each name Add last looked up: a refresh, the Master's
+	// every few seconds, needs no lookup by name. An index that is gone (ENODEV: the interface was
+	// deleted, maybe created again under its name) is looked up again.
+	index   map[string]int
 	held    []Entry        // the record, as on disk
 	foreign map[Entry]bool // addresses found already present; remembered only to log once
 }
@@ -38,11 +43,19 @@ func NewManager(stateDir string, log logr.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening netlink: %w", err)
 	}
-	return &Manager{dir: stateDir, log: log, nl: h, held: held, foreign: map[Entry]bool{}}, nil
+	rt, err := openRTNL()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Manager{dir: stateDir, log: log, nl: h, rt: rt, held: held, index: map[string]int{}, foreign: map[Entry]bool{}}, nil
 }
 
-// Close releases the netlink handle. It removes no address.
-func (m *Manager) Close() { m.nl.Close() }
+// Close releases the netlink sockets. It removes no address.
+func (m *Manager) Close() {
+	m.nl.Close()
+	m.rt.close()
+}
 
 // Held returns the addresses the agent added and has not removed yet, in the order added.
 func (m *Manager) Held() []Entry {
@@ -71,11 +84,24 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 	e := Entry{Interface: ifname, Prefix: p}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	held := slices.Contains(m.held, e)
+	if i, ok := m.index[ifname]; ok && held {
+		// A refresh: one request, no lookup.
+		err := m.rt.replaceAddr(i, p, lifetime)
+		if err == nil {
+			return nil
+		}
+		delete(m.index, ifname)
+		if !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
+		}
+	}
 	link, err := m.nl.LinkByName(ifname)
 	if err != nil {
 		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
 	}
-	if !slices.Contains(m.held, e) {
+	m.index[ifname] = link.Attrs().Index
+	if !held {
 		present, err := m.present(link, p.Addr())
 		if err != nil {
 			return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
@@ -95,7 +121,7 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 		}
 		m.log.V(1).Info("Adding VIP", "address", p, "interface", ifname, "lifetime", lifetime)
 	}
-	if err := m.nl.AddrReplace(link, nlAddr(p, lifetime)); err != nil {
+	if err := m.rt.replaceAddr(link.Attrs().Index, p, lifetime); err != nil {
 		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
 	}
 	return nil
@@ -179,7 +205,7 @@ func (m *Manager) del(e Entry) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("removing VIP %s from %s: %w", e.Prefix, e.Interface, err)
 	}
-	err = m.nl.AddrDel(link, nlAddr(e.Prefix, 0))
+	err = m.nl.AddrDel(link, nlAddr(e.Prefix))
 	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
 		return false, nil
 	}
@@ -214,14 +240,7 @@ func check(p netip.Prefix) error {
 	return nil
 }
 
-func nlAddr(p netip.Prefix, lifetime time.Duration) *netlink.Addr {
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
-	if p.Addr().Is6() {
-		a.Flags = unix.IFA_F_NODAD
-	}
-	if lifetime > 0 {
-		secs := int((lifetime + time.Second - 1) / time.Second)
-		a.ValidLft, a.PreferedLft = secs, secs
-	}
-	return a
+// nlAddr is p as netlink.Handle.AddrDel wants it.
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
 }

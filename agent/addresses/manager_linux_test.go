@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ type ipAddr struct {
 	Prefixlen int    `json:"prefixlen"`
 	Valid     uint32 `json:"valid_life_time"`
 	Preferred uint32 `json:"preferred_life_time"`
+	Broadcast string `json:"broadcast"`
 	Tentative bool   `json:"tentative"`
 	NoDAD     bool   `json:"nodad"`
 }
@@ -312,5 +314,74 @@ func TestCheckTellsWhetherAnAddCouldSucceedWithoutAddingAnything(t *testing.T) {
 	}
 	if err := m.Add("eth0", vip4, time.Minute); err != nil {
 		t.Errorf("Add after Check passed = %v", err)
+	}
+}
+
+// Add sends its own RTM_NEWADDR rather than netlink.Handle.AddrReplace's (rtnl_linux.go): the
+// address it leaves must be the same, broadcast address included, whatever the prefix length.
+func TestAddLeavesTheAddressNetlinkAddrReplaceWould(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+	for _, tc := range []struct {
+		prefix, broadcast string
+	}{
+		{"198.51.100.252/24", "198.51.100.255"},
+		{"198.51.100.130/25", "198.51.100.255"},
+		{"198.51.100.66/26", "198.51.100.127"},
+		{"198.51.100.9/29", "198.51.100.15"},
+		{"198.51.100.20/31", ""},
+		{"198.51.100.30/32", ""},
+	} {
+		p := netip.MustParsePrefix(tc.prefix)
+		if err := m.Add("eth0", p, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		a, ok := addrs(t, host)[p.Addr().String()]
+		if !ok || a.Prefixlen != p.Bits() || a.Broadcast != tc.broadcast {
+			t.Errorf("%s after Add: %+v present %v; want broadcast %q", p, a, ok, tc.broadcast)
+		}
+	}
+}
+
+// The Master refreshes every VIP at a third of its lifetime: 125 refreshes a second for 250 VIPs
+// with the default 6 s. A refresh is one netlink request without a lookup of the interface, and
+// allocates nothing.
+func TestARefreshAllocatesNothing(t *testing.T) {
+	host := newHost(t)
+	m := newManager(t, host, t.TempDir())
+	if err := m.Add("eth0", vip4, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	allocs := testing.AllocsPerRun(100, func() {
+		if e := m.Add("eth0", vip4, time.Minute); e != nil {
+			err = e
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("a refresh allocates %v times, want 0", allocs)
+	}
+}
+
+// The interface index Add remembers goes with the interface: one created again under the same
+// name gets the VIP at the next refresh.
+func TestARefreshFollowsAnInterfaceCreatedAgain(t *testing.T) {
+	host := newHost(t)
+	host.IP("link", "add", "vip0", "type", "veth", "peer", "name", "vip1")
+	m := newManager(t, host, t.TempDir())
+	p := netip.MustParsePrefix("203.0.113.252/24")
+	if err := m.Add("vip0", p, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	host.IP("link", "del", "vip0")
+	host.IP("link", "add", "vip0", "type", "veth", "peer", "name", "vip1")
+	if err := m.Add("vip0", p, time.Minute); err != nil {
+		t.Fatalf("refresh after the interface was created again: %v", err)
+	}
+	if out := host.IP("-o", "addr", "show", "dev", "vip0"); !strings.Contains(out, "inet 203.0.113.252/24") {
+		t.Errorf("the VIP is not on the new vip0: %s", out)
 	}
 }
