@@ -22,7 +22,7 @@ type Manager struct {
 	nl  *netlink.Handle
 	rt  *rtnl // adds and refreshes
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// index is the interface index of each name Add last looked up: a refresh, the Master's
 	// every few seconds, needs no lookup by name. An index that is gone (ENODEV: the interface was
 	// deleted, maybe created again under its name) is looked up again.
