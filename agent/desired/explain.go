@@ -218,7 +218,7 @@ func narrate(vip *vrrpv1.VirtualIP, self nodeFacts) ([]Step, error) {
 
 	last := steps[len(steps)-1]
 	steps = append(steps, Step{Rule: RuleTracking, Priority: last.Priority, Released: last.Released,
-		Detail: "none: this version has no health tracking (spec.track), nothing else changes the priority"})
+		Detail: trackingDetail(vip)})
 	return steps, nil
 }
 
@@ -265,4 +265,24 @@ func ExplainAll(vip *vrrpv1.VirtualIP, nodes []corev1.Node) ([]Explanation, erro
 		out[0].StartsAsMaster = top.StartsAsMaster
 	}
 	return out, nil
+}
+
+// trackingDetail says what spec.track may do to the priority: the checks' results are the node's,
+// in its status entry (status.nodes[].checks), not the spec's.
+func trackingDetail(vip *vrrpv1.VirtualIP) string {
+	if len(vip.Spec.Track) == 0 {
+		return "none: no spec.track, nothing else changes the priority"
+	}
+	parts := make([]string, 0, len(vip.Spec.Track))
+	for _, c := range vip.Spec.Track {
+		switch w := c.Weight; {
+		case w == nil || *w == 0:
+			parts = append(parts, c.Name+" (FAULT while failing)")
+		case *w < 0:
+			parts = append(parts, fmt.Sprintf("%s (%d while failing)", c.Name, *w))
+		default:
+			parts = append(parts, fmt.Sprintf("%s (+%d while passing)", c.Name, *w))
+		}
+	}
+	return "spec.track " + strings.Join(parts, ", ") + ": the node's status entry lists what each adds now"
 }

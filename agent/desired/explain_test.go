@@ -16,7 +16,7 @@ import (
 func TestExplain(t *testing.T) {
 	seed := seedVIP()
 	nodes := []corev1.Node{node("primary", "198.51.100.1"), node("secondary", "198.51.100.2")}
-	tracking := Step{Rule: RuleTracking, Detail: "none: this version has no health tracking (spec.track), nothing else changes the priority"}
+	tracking := Step{Rule: RuleTracking, Detail: "none: no spec.track, nothing else changes the priority"}
 	untouched := func(prio uint8, onCordon string) []Step {
 		return []Step{
 			{Rule: RuleMaintenance, Priority: prio, Detail: `Node annotation vrrp.dev/maintenance is not "true"`},

@@ -121,11 +121,14 @@ func check(s *vrrpv1.Check, standalone bool) (track.Check, error) {
 		if len(p.Selector.MatchLabels) == 0 && len(p.Selector.MatchExpressions) == 0 {
 			return c, fmt.Errorf("pods.selector is empty")
 		}
-		sel, err := metav1.LabelSelectorAsSelector(p.Selector.LabelSelector())
-		if err != nil {
-			return c, fmt.Errorf("pods.selector: %w", err)
+		// The API server checks the selector's shape, not every label's syntax: a selector it let
+		// through that does not parse leaves the check Unknown with why, on every node alike,
+		// instead of stopping the router everywhere.
+		if sel, err := metav1.LabelSelectorAsSelector(p.Selector.LabelSelector()); err != nil {
+			c.Invalid = fmt.Sprintf("not run: pods.selector: %v", err)
+		} else {
+			c.Selector = sel
 		}
-		c.Selector = sel
 	}
 	if kinds != 1 {
 		return c, fmt.Errorf("needs exactly one of exec, http, tcp, interface, file or pods, has %d", kinds)
@@ -150,7 +153,7 @@ func checkURL(s string) error {
 // Track applies the checks' results (a check without one is Unknown) to routers, and returns them
 // without touching routers. It is where tracking meets priority, as keepalived computes it:
 //   - a check with a negative weight adds it while failing, one with a positive weight while
-//     passing (Unknown counts as passing); a file check with a weight adds weight times the number
+//     passing (Unknown, before the first run, adds neither and faults nothing); a file check with a weight adds weight times the number
 //     the file holds;
 //   - a failing check without a weight puts the router in FAULT (CheckFault), and so does a file
 //     check whose product is -254 or less, as keepalived's;
@@ -170,6 +173,9 @@ func Track(routers []Router, results map[track.Key]track.Result) []Router {
 		r.CheckStates = make([]CheckState, 0, len(r.Checks))
 		for _, c := range r.Checks {
 			res := results[track.Key{Router: r.Name, Check: c.Name}]
+			if c.Invalid != "" {
+				res = track.Result{Message: c.Invalid}
+			}
 			w, fault := contribution(c, res)
 			if fault != "" {
 				faults = append(faults, fault)
@@ -212,7 +218,9 @@ func contribution(c track.Check, res track.Result) (weight int, fault string) {
 			return 0, "check " + c.Name + " failing" + suffix(res.Message)
 		}
 		return 0, ""
-	case c.Weight < 0 && failing, c.Weight > 0 && !failing:
+	case c.Weight < 0 && failing, c.Weight > 0 && res.State == track.Passing:
+		// A positive weight waits for a passing run, as keepalived adds none before a script's
+		// first result.
 		return c.Weight, ""
 	}
 	return 0, ""

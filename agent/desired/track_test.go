@@ -57,6 +57,14 @@ func TestTrack(t *testing.T) {
 			priority: 100, weights: []int{0}},
 		{name: "a check that has not run yet counts as passing, but the node does not start as Master",
 			router: base(150, exec("web", -60)), priority: 150, weights: []int{0}},
+		{name: "a check with a positive weight that has not run yet adds nothing, as keepalived's",
+			router: base(100, exec("web", 20)), priority: 100, weights: []int{0}},
+		{name: "a pods check whose selector does not parse adds nothing and faults nothing, on every node alike",
+			router: func() Router {
+				r := base(150, track.Check{Name: "vpn", Kind: track.KindPods, Invalid: "not run: pods.selector: bad"})
+				return r
+			}(), results: map[string]track.Result{"vpn": failing},
+			priority: 150, weights: []int{0}},
 		{name: "a failing check without a weight puts the router in FAULT and names the check",
 			router: base(150, exec("vpn", 0)), results: map[string]track.Result{"vpn": failing},
 			priority: 150, fault: "check vpn failing: connection refused", weights: []int{0}},
@@ -117,8 +125,12 @@ func TestTrack(t *testing.T) {
 			var weights []int
 			for i, st := range got.CheckStates {
 				weights = append(weights, st.Weight)
-				if st.Name != tt.router.Checks[i].Name || st.Result != tt.results[st.Name] {
-					t.Errorf("CheckStates[%d] = %+v, want check %s with result %+v", i, st, tt.router.Checks[i].Name, tt.results[st.Name])
+				want := tt.results[st.Name]
+				if inv := tt.router.Checks[i].Invalid; inv != "" {
+					want = track.Result{Message: inv}
+				}
+				if st.Name != tt.router.Checks[i].Name || st.Result != want {
+					t.Errorf("CheckStates[%d] = %+v, want check %s with result %+v", i, st, tt.router.Checks[i].Name, want)
 				}
 			}
 			if diff := cmp.Diff(tt.weights, weights); diff != "" {
@@ -199,6 +211,19 @@ func TestDeriveChecks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a pods check whose selector the API server admitted but does not parse runs the router, the check marked", func(t *testing.T) {
+		v := vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+			v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn",
+				Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn client"}}}}}
+		})
+		res := Derive(Inputs{NodeName: "primary", VirtualIPs: []vrrpv1.VirtualIP{v}, Interfaces: standardInterfaces()})
+		if len(res.Routers) != 1 || len(res.Errors) != 0 {
+			t.Fatalf("routers %v, errors %v: want the router to run", res.Routers, res.Errors)
+		}
+		if c := res.Routers[0].Checks[0]; c.Selector != nil || !strings.Contains(c.Invalid, "pods.selector") {
+			t.Errorf("check = %+v, want it marked Invalid", c)
+		}
+	})
 	t.Run("a pods check keeps its namespace and selector", func(t *testing.T) {
 		v := vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
 			v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn",

@@ -162,12 +162,12 @@ func (m *Metrics) SetState(router, state string) {
 	}
 }
 
-// Forget removes a router's series when the router is gone.
+// Forget removes a router's series when the router is gone or replaced. Its checks' series stay:
+// agent/track runs checks apart from the router and forgets them itself (ForgetCheck).
 func (m *Metrics) Forget(router string) {
 	for _, v := range []*prometheus.MetricVec{m.State.MetricVec, m.Priority.MetricVec, m.Transitions.MetricVec,
 		m.AdvertsSent.MetricVec, m.AdvertsReceived.MetricVec, m.SendErrors.MetricVec, m.HookRuns.MetricVec,
-		m.AddressErrors.MetricVec, m.AddressMismatch.MetricVec, m.TrackPassing.MetricVec, m.TrackRuns.MetricVec,
-		m.TrackStateChanges.MetricVec} {
+		m.AddressErrors.MetricVec, m.AddressMismatch.MetricVec} {
 		v.DeletePartialMatch(prometheus.Labels{"virtual_ip": router})
 	}
 }

@@ -52,6 +52,9 @@ type Check struct {
 	Path           string   // file
 	Namespace      string   // pods
 	Selector       labels.Selector
+	// Invalid says why the check cannot run (a pods selector the API server admitted but that
+	// does not parse); it is not run and stays Unknown, adding nothing, rather than stop the router.
+	Invalid string
 }
 
 // State is a check's state.
@@ -105,7 +108,7 @@ func (c Check) Equal(o Check) bool {
 	return c.Name == o.Name && c.Kind == o.Kind && c.Weight == o.Weight && c.Interval == o.Interval &&
 		c.Timeout == o.Timeout && c.Rise == o.Rise && c.Fall == o.Fall && slices.Equal(c.Command, o.Command) &&
 		c.URL == o.URL && slices.Equal(c.ExpectedStatus, o.ExpectedStatus) && c.Address == o.Address &&
-		c.Interface == o.Interface && c.Path == o.Path && c.Namespace == o.Namespace && sel(c.Selector) == sel(o.Selector)
+		c.Interface == o.Interface && c.Path == o.Path && c.Namespace == o.Namespace && sel(c.Selector) == sel(o.Selector) && c.Invalid == o.Invalid
 }
 
 // PodSource tells whether a Ready pod that matches a selector runs on this node; agent/kube watches

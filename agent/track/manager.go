@@ -109,13 +109,16 @@ func NewManager(o Options) *Manager {
 }
 
 // Sync makes the running checks those of want (router name -> its checks): it starts new checks,
-// stops removed ones and starts changed ones (Check.Equal false) over, from Unknown. Checks that
+// stops removed ones and starts changed ones (Check.Equal false) over, from their last Result. Checks that
 // stay keep running undisturbed, with their Results. Of two checks of one router with the same
 // name, the first counts.
 func (m *Manager) Sync(want map[string][]Check) {
 	wanted := map[Key]Check{}
 	for router, checks := range want {
 		for _, c := range checks {
+			if c.Invalid != "" {
+				continue // nothing to run; agent/desired shows it Unknown with why
+			}
 			k := Key{Router: router, Check: c.Name}
 			if _, dup := wanted[k]; dup {
 				m.log.Info("Ignoring a second check of the same name", "virtualIP", router, "check", c.Name)
@@ -129,12 +132,21 @@ func (m *Manager) Sync(want map[string][]Check) {
 	if m.closed {
 		return
 	}
+	// A changed check starts over with its last Result: its new runs move it by rise and fall.
+	// Starting over from Unknown (counted as passing) would let a node whose service is broken
+	// take the VIP for a run or two whenever someone edits a weight or an interval.
+	prev := map[Key]Result{}
 	for k, r := range m.checks {
-		if c, ok := wanted[k]; ok && c.Equal(r.check) {
+		c, ok := wanted[k]
+		if ok && c.Equal(r.check) {
 			continue
 		}
 		r.cancel()
 		delete(m.checks, k)
+		if ok {
+			prev[k] = m.results[k]
+			continue
+		}
 		delete(m.results, k)
 		if m.opts.Metrics != nil {
 			m.opts.Metrics.ForgetCheck(k.Router, k.Check)
@@ -147,7 +159,7 @@ func (m *Manager) Sync(want map[string][]Check) {
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &running{key: k, check: c, cancel: cancel}
 		m.checks[k] = r
-		m.results[k] = Result{}
+		m.results[k] = prev[k]
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()

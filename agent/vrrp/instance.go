@@ -49,6 +49,10 @@ type Instance struct {
 	// followedAbove: when accepted, that advert's priority was at least ours, so we did not
 	// preempt that Master then.
 	followedAbove bool
+	// skewArmed: the Master_Down_Timer was shortened to Skew_Time against an advert of priority
+	// armedAgainst (backupReceived); a later drop of our own priority to it or below undoes that.
+	skewArmed    bool
+	armedAgainst uint8
 	// lastAssert is when this Master last answered a lower-priority advert.
 	lastAssert time.Time
 	// warned* keep the SHOULD-log diagnostics of RFC 9568 §7.1 to one line per change.
@@ -168,7 +172,7 @@ func (i *Instance) initialize(now time.Time, reason string) []Action {
 	}
 	i.masterAdverInterval = i.cfg.AdvertInterval
 	i.masterDown = now.Add(i.masterDownInterval())
-	i.preemptSince, i.followed = time.Time{}, netip.Addr{}
+	i.preemptSince, i.followed, i.skewArmed = time.Time{}, netip.Addr{}, false
 	return i.transition(nil, StateBackup, reason)
 }
 
@@ -279,7 +283,7 @@ func (i *Instance) advertReceived(ev AdvertReceived, now time.Time) []Action {
 func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Time) []Action {
 	if adv.Priority == 0 {
 		// The Master resigned: take over after Skew_Time, the highest priority first.
-		i.masterDown = now.Add(i.skewTime())
+		i.masterDown, i.skewArmed = now.Add(i.skewTime()), false
 		i.followed = netip.Addr{}
 		return nil
 	}
@@ -290,7 +294,7 @@ func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Ti
 			if at := now.Add(i.skewTime()); at.Before(i.masterDown) {
 				i.log.Info("the master's priority fell below ours; preempting after Skew_Time",
 					"master", src, "from", i.followedPriority, "to", adv.Priority, "ours", i.priority)
-				i.masterDown = at
+				i.masterDown, i.skewArmed, i.armedAgainst = at, true, adv.Priority
 			}
 		}
 		return nil
@@ -303,9 +307,20 @@ func (i *Instance) backupReceived(adv Advertisement, src netip.Addr, now time.Ti
 		// follow from it.
 		i.masterAdverInterval = adv.Interval
 	}
-	i.masterDown = now.Add(i.masterDownInterval())
+	i.masterDown, i.skewArmed = now.Add(i.masterDownInterval()), false
 	i.followed, i.followedPriority, i.followedAbove = src, adv.Priority, adv.Priority >= i.priority
 	return nil
+}
+
+// disarmSkew undoes a Skew_Time takeover armed against the Master this Backup follows once our own
+// priority no longer beats that Master's advert, or we no longer preempt: taking over then would
+// make a second Master beside a live one. The Master_Down_Timer starts over, as if its advert had
+// just been accepted.
+func (i *Instance) disarmSkew(now time.Time) {
+	if i.state == StateBackup && i.skewArmed && (i.priority <= i.armedAgainst || !i.preempts()) {
+		i.skewArmed = false
+		i.masterDown = now.Add(i.masterDownInterval())
+	}
 }
 
 // masterReceived is RFC 9568 §6.4.3 (RFC 3768 §6.4.3) for an accepted advert.
@@ -459,6 +474,7 @@ func (i *Instance) setPriority(ev SetPriority, now time.Time) []Action {
 	if i.priority != old {
 		i.log.Info("priority changed", "from", old, "to", i.priority)
 	}
+	i.disarmSkew(now)
 	if i.state != StateMaster {
 		return nil
 	}
@@ -503,6 +519,7 @@ func (i *Instance) reconfigure(cfg Config, now time.Time) []Action {
 		// would wait anyway before it takes over.
 		i.prevAddresses, i.prevUntil = old.Addresses, now.Add(i.masterDownInterval())
 	}
+	i.disarmSkew(now)
 	if i.state != StateMaster {
 		return nil
 	}

@@ -950,6 +950,32 @@ func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
 			wantDeadline(t, i, tc.deadline)
 		})
 	}
+	t.Run("a Backup whose own priority drops back to the Master's before Skew_Time runs out does not take over", func(t *testing.T) {
+		cfg := v3Config()
+		i := backup(t, func() Config { c := cfg; c.Priority = 80; return c }())
+		i.Handle(advertFrom(cfg, peerAddr, 90), t1)
+		i.Handle(SetPriority{Priority: 100}, t1)                         // our check passes again
+		wantActions(t, nil, i.Handle(advertFrom(cfg, peerAddr, 90), t2)) // armed: Skew_Time
+		wantDeadline(t, i, t2.Add(skew))
+		at := t2.Add(100 * time.Millisecond)
+		i.Handle(SetPriority{Priority: 80}, at) // and fails again before Skew_Time ran out
+		wantDeadline(t, i, at.Add(3*time.Second+(256-80)*time.Second/256))
+		wantActions(t, nil, i.Handle(TimerExpired{}, t2.Add(skew)))
+		wantState(t, i, StateBackup)
+	})
+	t.Run("a Backup reconfigured below the Master's advert before Skew_Time runs out does not take over", func(t *testing.T) {
+		cfg := v3Config()
+		i := backup(t, cfg)
+		i.Handle(advertFrom(cfg, peerAddr, 150), t1)
+		i.Handle(advertFrom(cfg, peerAddr, 50), t2) // the Master fell: armed
+		wantDeadline(t, i, t2.Add(skew))
+		at := t2.Add(100 * time.Millisecond)
+		lower := cfg
+		lower.Priority = 40
+		i.Handle(Reconfigure{Config: lower}, at)
+		wantDeadline(t, i, at.Add(3*time.Second+(256-40)*time.Second/256))
+		wantState(t, i, StateBackup)
+	})
 	t.Run("the Backup takes over when the shortened timer fires", func(t *testing.T) {
 		cfg := v3Config()
 		i := backup(t, cfg)

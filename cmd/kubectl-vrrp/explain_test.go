@@ -33,7 +33,7 @@ How primary gets its priority, in the order the agent applies the rules:
 4  maintenance     150       Node annotation vrrp.dev/maintenance is not "true"
 5  exclude         150       Node label node.kubernetes.io/exclude-from-external-load-balancers is absent
 6  cordon          150       the Node is not cordoned (onCordon Demote)
-7  tracking        150       none: this version has no health tracking (spec.track), nothing else changes the priority
+7  tracking        150       none: no spec.track, nothing else changes the priority
 => primary advertises priority 150; it outranks every other node and starts as Master; its agent reports MASTER at 150.
 `
 	if diff := cmp.Diff(want, got); diff != "" {
