@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"net/netip"
 	"testing"
 )
 
@@ -57,5 +58,40 @@ func BenchmarkInstanceAdvertReceived(b *testing.B) {
 		if acts := i.Handle(ev, now); acts != nil {
 			b.Fatalf("actions %v", acts)
 		}
+	}
+}
+
+func BenchmarkInstanceMasterAdvert(b *testing.B) {
+	cfg := v3Config()
+	cfg.Priority, cfg.StartAsMaster = 255, true
+	i, err := NewInstance(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	i.Handle(Startup{}, t0)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(cfg.AdvertInterval)
+		if acts := i.Handle(TimerExpired{}, now); len(acts) != 1 {
+			b.Fatalf("actions %v", acts)
+		}
+	}
+}
+
+func BenchmarkAppendDecode(b *testing.B) {
+	for _, g := range goldenCases {
+		p := readGolden(b, g.file)
+		b.Run(g.file, func(b *testing.B) {
+			b.ReportAllocs()
+			var addrs []netip.Addr
+			for b.Loop() {
+				a, err := AppendDecode(addrs, p.payload, p.src, p.dst, p.ttl)
+				if err != nil {
+					b.Fatal(err)
+				}
+				addrs = a.Addresses
+			}
+		})
 	}
 }

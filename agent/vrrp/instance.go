@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -55,6 +56,10 @@ type Instance struct {
 	armedAgainst uint8
 	// lastAssert is when this Master last answered a lower-priority advert.
 	lastAssert time.Time
+	// steady is the Master's periodic advert action for steadyPriority; nil when the
+	// configuration changed since.
+	steady         []Action
+	steadyPriority uint8
 	// warned* keep the SHOULD-log diagnostics of RFC 9568 §7.1 to one line per change.
 	warnedAddresses, warnedInterval, warnedOwner bool
 	// prevAddresses is the address list before the last Reconfigure that changed it, still
@@ -124,7 +129,8 @@ func (i *Instance) CanReconfigure(cfg Config) error {
 	return nil
 }
 
-// Handle applies ev at time now and returns the actions to carry out, in order.
+// Handle applies ev at time now and returns the actions to carry out, in order. The actions are
+// valid until the next call and must not be changed (the Master's periodic advert is reused).
 func (i *Instance) Handle(ev Event, now time.Time) []Action {
 	switch ev := ev.(type) {
 	case Startup:
@@ -144,7 +150,12 @@ func (i *Instance) Handle(ev Event, now time.Time) []Action {
 	case InterfaceUp:
 		return i.interfaceUp(now)
 	}
-	i.log.Error("ignoring unknown event", "event", fmt.Sprintf("%T", ev))
+	// reflect, not %T: ev must not escape, or every event handed in would be allocated.
+	name := "<nil>"
+	if t := reflect.TypeOf(ev); t != nil {
+		name = t.String()
+	}
+	i.log.Error("ignoring unknown event", "event", name)
 	return nil
 }
 
@@ -227,7 +238,7 @@ func (i *Instance) timerExpired(now time.Time) []Action {
 		if !now.Before(i.adverTimer) {
 			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer.
 			i.adverTimer = now.Add(i.cfg.AdvertInterval)
-			return []Action{SendAdvert{Advert: i.advert(i.priority)}}
+			return i.steadyAdvert()
 		}
 	}
 	return nil
@@ -506,6 +517,7 @@ func (i *Instance) reconfigure(cfg Config, now time.Time) []Action {
 	}
 	old, oldAccept := i.cfg, i.accept()
 	i.cfg = cfg.clone()
+	i.steady = nil
 	if cfg.Priority != old.Priority {
 		// A new configured priority wins over an earlier SetPriority; an unchanged one keeps it.
 		i.priority = cfg.Priority
@@ -600,6 +612,16 @@ func (i *Instance) masterDownInterval() time.Duration {
 }
 
 // advert builds our advertisement with the given priority.
+// steadyAdvert is the Master's periodic advert as an action list, made again only when the
+// priority or the configuration changed: the Master of 250 routers at 100 ms sends 2,500 a
+// second. The caller must not change it.
+func (i *Instance) steadyAdvert() []Action {
+	if i.steady == nil || i.steadyPriority != i.priority {
+		i.steady, i.steadyPriority = []Action{SendAdvert{Advert: i.advert(i.priority)}}, i.priority
+	}
+	return i.steady
+}
+
 func (i *Instance) advert(priority uint8) Advertisement {
 	a := Advertisement{
 		Version:   i.cfg.Version,

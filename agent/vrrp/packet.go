@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -69,6 +70,12 @@ type Advertisement struct {
 // erratum 8300): keepalived does not send one (see testdata/v3-ipv6.txt) and we must
 // interoperate with it.
 func Decode(b []byte, src, dst netip.Addr, ttl int) (Advertisement, error) {
+	return AppendDecode(nil, b, src, dst, ttl)
+}
+
+// AppendDecode is Decode with the addresses appended to addrs[:0], so that a receiver that keeps
+// addrs from one packet to the next (the advert's Addresses alias it) allocates nothing.
+func AppendDecode(addrs []netip.Addr, b []byte, src, dst netip.Addr, ttl int) (Advertisement, error) {
 	src, dst = src.Unmap(), dst.Unmap()
 	if ttl != TTL {
 		return Advertisement{}, fmt.Errorf("received with ttl %d: %w", ttl, ErrTTL)
@@ -136,7 +143,7 @@ func Decode(b []byte, src, dst netip.Addr, ttl int) (Advertisement, error) {
 		// accepts it, we must not.
 		return Advertisement{}, fmt.Errorf("interval 0: %w", ErrInterval)
 	}
-	a.Addresses = make([]netip.Addr, count)
+	a.Addresses = slices.Grow(addrs[:0], count)[:count]
 	for k := range count {
 		off := headerLen + k*addrLen
 		if addrLen == 4 {
