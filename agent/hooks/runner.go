@@ -39,8 +39,9 @@ const (
 	// run would otherwise grow its queue without end; the newest transitions are the ones that say
 	// what the node is now, so the oldest waiting job is dropped.
 	DefaultMaxQueued = 256
-	// outputWaitDelay bounds how long a hook that exited may keep its output open through a child it
-	// left running (a daemon it started, like the seed's VPN). The child is not killed.
+	// outputWaitDelay bounds how long the Result of a hook that exited waits for the rest of its
+	// output, held open by a child it left running (a daemon it started, like the seed's VPN). The
+	// child of a notify hook is not killed; the verdict never waits for it.
 	outputWaitDelay = time.Second
 )
 
@@ -184,8 +185,13 @@ func (r *Runner) Wait(ctx context.Context) error {
 // onResult, and Wait does not wait for it: it is for callers that judge the outcome themselves, such
 // as health checks. Cancelling ctx kills the job's process group; the Result's error then wraps
 // ctx's error.
+//
+// Unlike a queued job, Run leaves nothing behind: once the program exits, what remains of its
+// process group gets SIGKILL, so a check that backgrounds a process does not add one per interval.
+// The Result is the program's own exit status, not held up by what it started. A process that
+// leaves the group (setsid) escapes, as it escapes the timeout.
 func (r *Runner) Run(ctx context.Context, job Job) Result {
-	return r.run(ctx, job)
+	return r.run(ctx, job, true)
 }
 
 // work runs the queue of one router until it is empty.
@@ -202,7 +208,7 @@ func (r *Runner) work(router string) {
 		r.queues[router] = q[1:]
 		r.mu.Unlock()
 
-		res := r.run(context.Background(), job)
+		res := r.run(context.Background(), job, false)
 		r.logResult(res)
 		r.report(res)
 

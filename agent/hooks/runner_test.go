@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // bound is how long a test waits for something that should take milliseconds.
@@ -508,4 +509,94 @@ func TestCancellingRunKillsTheProcessGroup(t *testing.T) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("the child %d of a cancelled run lives on", pid)
 	}
+}
+
+func TestRunJudgesTheProgramAndLeavesNothingOfItsGroup(t *testing.T) {
+	tests := map[string]struct {
+		script  string
+		timeout time.Duration
+		exit    int
+		output  string
+	}{
+		"a check that exits 0 beside a child holding its output passes within a short timeout": {
+			script: "sleep 30 &\necho ok", timeout: 300 * time.Millisecond, output: "ok",
+		},
+		"a check that exits 0 beside a child holding its output passes at once with a long timeout": {
+			script: "sleep 30 &\necho ok", timeout: bound, output: "ok",
+		},
+		"a check that fails beside a child holding its output fails on its own status": {
+			script: "sleep 30 &\necho broken\nexit 3", timeout: bound, exit: 3, output: "broken",
+		},
+		"a check whose child does not hold its output leaves nothing either": {
+			script: "sleep 30 >/dev/null 2>&1 &\necho ok", timeout: bound, output: "ok",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := filepath.Join(t.TempDir(), "leader.pid")
+			writeScript(t, dir, "check.sh", "echo $$ > "+pidFile+"\n"+tc.script)
+			r, _ := newRunner(t, dir, WithKillGrace(0))
+
+			res := r.Run(context.Background(), Job{Router: "services", Kind: "check", Command: []string{"check.sh"}, Timeout: tc.timeout})
+
+			if res.TimedOut || res.ExitCode != tc.exit || (res.Err == nil) != (tc.exit == 0) || res.Output != tc.output {
+				t.Errorf("result: timedOut %v exit %d err %v output %q; want exit %d with output %q", res.TimedOut, res.ExitCode, res.Err, res.Output, tc.exit, tc.output)
+			}
+			// Well under outputWaitDelay, which a child holding the output used to add.
+			if res.Duration >= outputWaitDelay/2 {
+				t.Errorf("duration %s, want under %s", res.Duration, outputWaitDelay/2)
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pgid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if left := survivors(t, pgid); len(left) > 0 {
+				t.Errorf("processes of the check's group %d outlived its run: %v", pgid, left)
+			}
+		})
+	}
+}
+
+// survivors returns the processes of group pgid that are still running bound after the call, and
+// kills them. The group got SIGKILL before the run returned; a process on its way out is waited
+// for through a pidfd, which becomes readable when it has exited.
+func survivors(t *testing.T, pgid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// After the command name in parentheses: state, ppid, pgrp.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // reaped meanwhile
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(bound/time.Millisecond))
+		_ = unix.Close(fd)
+		if err != nil || n == 0 {
+			left = append(left, pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return left
 }
