@@ -85,7 +85,7 @@ type Result struct {
 	Since time.Time
 	// Message is the last line of output, the HTTP status or the error of the run that changed
 	// State; runs that keep the state do not change it, so that status is not rewritten every
-	// interval.
+	// interval. A file check's says what the file holds and follows it, as Value does.
 	Message string
 	// Value is, for a file check, the number the file holds (0 when it holds none).
 	Value int

@@ -15,6 +15,9 @@ type outcome struct {
 	timeout bool // a failure for the state, told apart only in the runs metric
 	message string
 	value   int // file checks: the number the file holds
+	// reading marks a file check's outcome, whose message says what the file holds rather than how
+	// a run went: it follows the file as value does, and is the same while the file stays the same.
+	reading bool
 }
 
 // fold applies one outcome to a check's Result with keepalived's vrrp_script rules, and returns
@@ -28,9 +31,11 @@ type outcome struct {
 //   - Passing: fall failing outcomes in a row make it Failing; a passing one starts the count over.
 //   - Failing: rise passing outcomes in a row make it Passing; a failing one starts the count over.
 //
-// Since and Message change only with the state, so that a check that keeps its state never
-// rewrites the status. Value follows every outcome that agrees with the (new) state: a file check
-// whose number changes while it passes changes the priority at once, not after rise runs.
+// Since changes only with the state, and so does Message, so that a check that keeps its state
+// never rewrites the status. Value follows every outcome that agrees with the (new) state: a file
+// check whose number changes while it passes changes the priority at once, not after rise runs.
+// The Message of such a reading follows with it, so that status never shows one number beside
+// the weight of another; it changes only when what the file holds does.
 func fold(res Result, against, rise, fall int, o outcome, now time.Time) (Result, int) {
 	rise, fall = max(rise, 1), max(fall, 1)
 	next := Passing
@@ -55,6 +60,9 @@ func fold(res Result, against, rise, fall int, o outcome, now time.Time) (Result
 	}
 	if res.State == next {
 		res.Value = o.value
+		if o.reading {
+			res.Message = clip(o.message)
+		}
 	}
 	return res, against
 }

@@ -114,6 +114,48 @@ func TestValueFollowsTheRunsThatAgreeWithTheState(t *testing.T) {
 	}
 }
 
+func TestAFileReadingsMessageFollowsTheReadingWhileTheStateHolds(t *testing.T) {
+	type run struct {
+		pass  bool
+		value int
+		msg   string
+	}
+	tests := map[string]struct {
+		runs []run
+		fall int
+		want Result
+	}{
+		"a new number brings its message": {
+			runs: []run{{true, 5, "f holds 5"}, {true, 7, "f holds 7"}}, fall: 1,
+			want: Result{State: Passing, Value: 7, Message: "f holds 7"},
+		},
+		"a missing file after a number says so": {
+			runs: []run{{true, 5, "f holds 5"}, {true, 0, "f is missing: 0"}}, fall: 1,
+			want: Result{State: Passing, Value: 0, Message: "f is missing: 0"},
+		},
+		"a failure within fall keeps the last passing number and message": {
+			runs: []run{{true, 5, "f holds 5"}, {false, 0, `"up" is not an integer`}}, fall: 2,
+			want: Result{State: Passing, Value: 5, Message: "f holds 5"},
+		},
+		"a failing file's message follows what it holds": {
+			runs: []run{{false, 0, `"up" is not an integer`}, {false, 0, "not a regular file"}}, fall: 1,
+			want: Result{State: Failing, Message: "not a regular file"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var res Result
+			against := 0
+			for _, r := range tc.runs {
+				res, against = fold(res, against, 1, tc.fall, outcome{pass: r.pass, value: r.value, message: r.msg, reading: true}, time.Time{})
+			}
+			if diff := cmp.Diff(tc.want, res); diff != "" {
+				t.Errorf("after %d readings (-want +got):\n%s", len(tc.runs), diff)
+			}
+		})
+	}
+}
+
 func TestClipKeepsTheLastLineShortAndValid(t *testing.T) {
 	long := strings.Repeat("é", MaxMessage) // 2 bytes each
 	tests := map[string]struct {

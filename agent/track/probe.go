@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -134,15 +135,27 @@ const maxFileValue = 254
 
 // fileProbe reads the integer in Path (keepalived's track_file). With a weight, any integer passes
 // and becomes Result.Value, which agent/desired multiplies by the weight; without one, only 0
-// passes, as keepalived puts the router in FAULT for any other. A file that is missing, not a
-// regular file, or holds no integer fails.
+// passes, as keepalived puts the router in FAULT for any other.
+//
+// A missing file holds 0, as keepalived reads a file it cannot open (track_file.c,
+// process_track_file), so a flag that a script removes, or has not written yet, neither moves the
+// priority nor, without a weight, puts the router in FAULT. Other trouble fails the check where
+// keepalived would read 0 too: a path that is not a regular file, or content that is not a decimal
+// integer. keepalived parses with strtol base 0, which reads hex ("0x10" is 16), octal ("010" is
+// 8, "08" is 0), stops at the first character that is not a digit ("5 up" is 5) and reads no
+// digits at all as 0; here the trimmed content must be a decimal integer and nothing else, so that
+// a number with a leading zero means what it says and garbage shows in the status instead of
+// counting as 0.
 func fileProbe(c Check) probe {
 	return func(context.Context) outcome {
 		v, err := readInt(c.Path)
-		if err != nil {
-			return outcome{message: err.Error()}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return outcome{pass: true, reading: true, message: c.Path + " is missing: 0"}
+		case err != nil:
+			return outcome{reading: true, message: err.Error()}
 		}
-		return outcome{pass: c.Weight != 0 || v == 0, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
+		return outcome{pass: c.Weight != 0 || v == 0, reading: true, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
 	}
 }
 

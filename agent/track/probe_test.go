@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 )
 
@@ -163,13 +165,19 @@ func TestAFileCheckReadsAnInteger(t *testing.T) {
 		value   int
 		message string
 	}{
-		"a weighted number passes and gives its value":    {path: path("five", "5\n"), weight: 10, want: Passing, value: 5, message: "holds 5"},
-		"a weighted negative number passes too":           {path: path("minus", "  -3 "), weight: 10, want: Passing, value: -3},
-		"a weighted zero passes with value 0":             {path: path("zero-w", "0"), weight: 10, want: Passing, value: 0},
-		"without a weight zero passes":                    {path: path("zero", "0\n"), want: Passing, value: 0},
-		"without a weight any other number fails":         {path: path("seven", "7"), want: Failing, value: 7, message: "holds 7"},
-		"a missing file fails":                            {path: filepath.Join(dir, "missing"), weight: 10, want: Failing, message: "no such file"},
+		"a weighted number passes and gives its value":                 {path: path("five", "5\n"), weight: 10, want: Passing, value: 5, message: "holds 5"},
+		"a weighted negative number passes too":                        {path: path("minus", "  -3 "), weight: 10, want: Passing, value: -3},
+		"a weighted zero passes with value 0":                          {path: path("zero-w", "0"), weight: 10, want: Passing, value: 0},
+		"without a weight zero passes":                                 {path: path("zero", "0\n"), want: Passing, value: 0},
+		"without a weight any other number fails":                      {path: path("seven", "7"), want: Failing, value: 7, message: "holds 7"},
+		"a weighted missing file passes as 0, as keepalived reads it":  {path: filepath.Join(dir, "missing"), weight: 10, want: Passing, value: 0, message: filepath.Join(dir, "missing") + " is missing: 0"},
+		"without a weight a missing file passes as 0":                  {path: filepath.Join(dir, "missing"), want: Passing, value: 0, message: "is missing: 0"},
+		"a file in a missing directory passes as 0":                    {path: filepath.Join(dir, "nodir", "flag"), want: Passing, value: 0, message: "is missing: 0"},
+		"a path through a file fails: only a missing file counts as 0": {path: filepath.Join(path("plain", "1"), "flag"), want: Failing, message: "not a directory"},
 		"garbage fails":                                   {path: path("garbage", "up\n"), weight: 10, want: Failing, message: `"up" is not an integer`},
+		"hex fails, unlike keepalived's strtol":           {path: path("hex", "0x10"), weight: 1, want: Failing, message: `"0x10" is not an integer`},
+		"trailing text fails, unlike keepalived's strtol": {path: path("trailing", "5 up"), weight: 1, want: Failing, message: `"5 up" is not an integer`},
+		"a leading zero is decimal, not octal":            {path: path("octal", "010\n"), weight: 1, want: Passing, value: 10, message: "holds 10"},
 		"an empty file fails":                             {path: path("empty", ""), weight: 10, want: Failing, message: "not an integer"},
 		"a huge number is clamped to keepalived's bounds": {path: path("huge", "99999999999999999999999"), weight: 1, want: Passing, value: 254},
 		"a long file is refused, not read whole":          {path: path("long", strings.Repeat("1", 100000)), weight: 1, want: Failing, message: "more than 256 bytes"},
@@ -202,17 +210,36 @@ func TestAFileCheckFollowsTheNumberWhilePassing(t *testing.T) {
 	if got := h.next(k); got.State != Passing || got.Value != 2 {
 		t.Fatalf("first read: %+v, want Passing with 2", got)
 	}
-	writeFile(t, p, "3")
-	h.step(time.Second)
-	got := h.next(k)
-	if got.State != Passing || got.Value != 3 || got.Since != t0 || got.Message != p+" holds 2" {
-		t.Errorf("after the number changed: %+v; want value 3 at once, Since and Message of the first read", got)
+
+	// Each step: what the file holds ("" removes it), then the Result after the next read. Since
+	// stays at the first read throughout: the state never changes.
+	steps := []struct {
+		name    string
+		content string
+		want    Result
+	}{
+		{"a new number counts at once, and the message says it", "3",
+			Result{State: Passing, Since: t0, Value: 3, Message: p + " holds 3"}},
+		{"the same number rewrites nothing", "3",
+			Result{State: Passing, Since: t0, Value: 3, Message: p + " holds 3"}},
+		{"a removed file holds 0", "",
+			Result{State: Passing, Since: t0, Value: 0, Message: p + " is missing: 0"}},
+		{"a number again", "4",
+			Result{State: Passing, Since: t0, Value: 4, Message: p + " holds 4"}},
+		{"one bad read of fall 3 keeps the number and its message", "up",
+			Result{State: Passing, Since: t0, Value: 4, Message: p + " holds 4"}},
 	}
-	if err := os.Remove(p); err != nil {
-		t.Fatal(err)
-	}
-	h.step(time.Second)
-	if got := h.next(k); got.State != Passing || got.Value != 3 {
-		t.Errorf("after one failed read of fall 3: %+v, want still Passing with 3", got)
+	for _, s := range steps {
+		if s.content == "" {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			writeFile(t, p, s.content)
+		}
+		h.step(time.Second)
+		if diff := cmp.Diff(s.want, h.next(k)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", s.name, diff)
+		}
 	}
 }
