@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
@@ -220,6 +221,65 @@ func TestAHangingExecCheckIsKilledAtItsTimeoutAndFails(t *testing.T) {
 	if n := value(h.metrics.TrackRuns.WithLabelValues("vpn", "tunnel", metrics.RunTimeout)); n != 1 {
 		t.Errorf("%s{result=timeout} = %v, want 1", metrics.TrackRuns, n)
 	}
+}
+
+func TestAnExecCheckThatLeavesAChildPassesAtOnceAndLeavesNothing(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	pids := filepath.Join(state, "children")
+	// A check that starts something and forgets it, the child holding its output.
+	writeScript(t, dir, "check.sh", "sleep 30 &\necho $! >> "+pids+"\necho fine")
+	h := newHarness(t, Options{HookDir: dir})
+	k := Key{Router: "web", Check: "leaky"}
+	// Under the second for which a child holding the output used to hold up the verdict.
+	const timeout = 300 * time.Millisecond
+
+	h.m.Sync(map[string][]Check{"web": {{Name: "leaky", Kind: KindExec, Command: []string{"check.sh"},
+		Interval: time.Second, Timeout: timeout, Rise: 1, Fall: 1}}})
+	const runs = 3
+	for i := range runs {
+		if i > 0 {
+			h.step(time.Second)
+		}
+		if got := h.next(k); got.State != Passing || got.Message != "fine" {
+			t.Fatalf("run %d: %+v, want Passing with %q", i, got, "fine")
+		}
+	}
+	if n := value(h.metrics.TrackRuns.WithLabelValues("web", "leaky", metrics.RunTimeout)); n != 0 {
+		t.Errorf("%s{result=timeout} = %v, want 0", metrics.TrackRuns, n)
+	}
+	b, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	children := strings.Fields(string(b))
+	if len(children) != runs {
+		t.Fatalf("children recorded: %v, want %d", children, runs)
+	}
+	for _, c := range children {
+		pid, err := strconv.Atoi(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exits(pid) {
+			t.Errorf("the child %d of a finished run lives on", pid)
+		}
+	}
+}
+
+// exits reports whether pid has exited (or exits within bound), killing it if not. Its run sent
+// SIGKILL before returning; a pidfd becomes readable once the process has exited.
+func exits(pid int) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return true // gone and reaped
+	}
+	defer unix.Close(fd)
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(bound/time.Millisecond))
+	if err != nil || n == 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		return false
+	}
+	return true
 }
 
 func TestAnExecCheckThatFloodsOutputIsBounded(t *testing.T) {
