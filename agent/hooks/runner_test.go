@@ -543,6 +543,7 @@ func TestRunJudgesTheProgramAndLeavesNothingOfItsGroup(t *testing.T) {
 			if res.TimedOut || res.ExitCode != tc.exit || (res.Err == nil) != (tc.exit == 0) || res.Output != tc.output {
 				t.Errorf("result: timedOut %v exit %d err %v output %q; want exit %d with output %q", res.TimedOut, res.ExitCode, res.Err, res.Output, tc.exit, tc.output)
 			}
+			t.Logf("the run took %s", res.Duration)
 			// Well under outputWaitDelay, which a child holding the output used to add.
 			if res.Duration >= outputWaitDelay/2 {
 				t.Errorf("duration %s, want under %s", res.Duration, outputWaitDelay/2)
