@@ -1,7 +1,6 @@
 package sockets
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -50,7 +49,9 @@ func NewDemux(c Conn, drop func(p Packet, reason error)) *Demux {
 
 // Handle delivers the packets for vrid to h from now on. Handlers run one at a time on the
 // Demux's goroutine, so h must return quickly (hand the packet to the router's own loop) and must
-// not call Handle or Remove. Each packet's Payload is h's to keep.
+// not call Handle or Remove. A packet's Payload is valid until h returns: the Demux reads the next
+// packet into the same buffer, so a handler that keeps it copies it (into a buffer of its own
+// that it reuses: a Backup of 250 routers at 100 ms receives 2,500 packets a second).
 func (d *Demux) Handle(vrid uint8, h func(Packet)) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -97,8 +98,7 @@ func (d *Demux) run() {
 			}
 			return
 		}
-		// The buffer is reused for the next read; handlers may keep what they get.
-		p.Payload = bytes.Clone(p.Payload)
+		// The buffer is reused for the next read: handlers copy what they keep.
 		d.dispatch(p)
 	}
 }

@@ -92,7 +92,7 @@ func (r *router) message() string {
 		return "not preempting until the VIP has been added: " + r.faultErr.Error()
 	case r.addErr != nil:
 		return "retrying: " + r.addErr.Error()
-	case r.removeErr != nil && len(r.stray()) > 0:
+	case r.removeErr != nil && r.hasStray():
 		return "retrying: " + r.removeErr.Error()
 	}
 	return ""
@@ -116,7 +116,7 @@ func (r *router) wanted() []netip.Prefix {
 	if r.inst.State() != vrrp.StateMaster {
 		return nil
 	}
-	return r.inst.Config().Addresses
+	return r.inst.Addresses()
 }
 
 // addAddress adds or refreshes p. A failure leaves p to retry; it reports whether p is newly held.
@@ -160,12 +160,23 @@ func (r *router) removeAddress(p netip.Prefix) {
 		return
 	}
 	r.held = slices.DeleteFunc(r.held, func(q netip.Prefix) bool { return q == p })
-	if len(r.stray()) == 0 {
+	if !r.hasStray() {
 		r.removeErr = nil
 	}
 }
 
 // stray are held addresses the router must not hold: removals that failed.
+// hasStray reports whether stray is not empty, without making it: schedule asks at every tick.
+func (r *router) hasStray() bool {
+	wanted := r.wanted()
+	for _, p := range r.held {
+		if !slices.Contains(wanted, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *router) stray() []netip.Prefix {
 	wanted := r.wanted()
 	return slices.DeleteFunc(slices.Clone(r.held), func(p netip.Prefix) bool { return slices.Contains(wanted, p) })
@@ -261,7 +272,7 @@ func (r *router) probe() error {
 
 // checkAll is the AddressHolder's Check of every VIP.
 func (r *router) checkAll() error {
-	for _, p := range r.inst.Config().Addresses {
+	for _, p := range r.inst.Addresses() {
 		if err := r.s.opts.Addresses.Check(r.cfg.Interface, p); err != nil {
 			return err
 		}
@@ -277,12 +288,12 @@ func (r *router) schedule(now time.Time) {
 	} else if r.addSince.IsZero() {
 		r.addSince = now
 	}
-	if len(r.stray()) == 0 {
+	if !r.hasStray() {
 		// Nothing left to remove, also when the address a removal failed for is wanted again
 		// (Master once more): no retry would clear the error.
 		r.removeErr = nil
 	}
-	if len(r.missing) == 0 && len(r.stray()) == 0 && !r.addrFault {
+	if len(r.missing) == 0 && !r.hasStray() && !r.addrFault {
 		r.retryNext, r.retryBackoff = time.Time{}, 0
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
@@ -30,6 +31,9 @@ type router struct {
 	log      logr.Logger
 
 	packets chan sockets.Packet
+	// free are payload buffers the router has finished with, for packet to copy the next into:
+	// the Demux's buffer is its own again once the handler returns.
+	free    chan []byte
 	updates mailbox[desired.Router]
 	linkc   mailbox[linkReport]
 	stopc   chan string
@@ -65,15 +69,30 @@ type router struct {
 	renewNext    time.Time // next refresh of the IPv4 address lifetime
 	buf          []byte
 	destination  []netip.Addr
+	rxAddrs      []netip.Addr // the addresses of the advert last received (vrrp.AppendDecode)
+	// The router's series of the counters it increments per advert, looked up once.
+	sentCounter, receivedCounter prometheus.Counter
 }
 
 // startRouter creates and starts the router of d. s.mu is held.
 func (s *Speaker) startRouter(d desired.Router) (*router, error) {
+	r, err := s.newRouter(d)
+	if err != nil {
+		return nil, err
+	}
+	r.link = s.acquireLink(r)
+	go r.run()
+	return r, nil
+}
+
+// newRouter creates the router of d, without a link or its goroutine.
+func (s *Speaker) newRouter(d desired.Router) (*router, error) {
 	v6 := len(d.Config.Addresses) > 0 && d.Config.Addresses[0].Addr().Is6()
 	r := &router{
 		s: s, name: d.Name, identity: d.WireIdentity(), v6: v6,
 		log:     s.log.WithValues("virtualIP", d.Name, "vrid", d.Config.VRID, "interface", d.Interface),
 		packets: make(chan sockets.Packet, packetQueue),
+		free:    make(chan []byte, packetQueue+1),
 		updates: newMailbox[desired.Router](),
 		linkc:   newMailbox[linkReport](),
 		stopc:   make(chan string, 1),
@@ -93,8 +112,6 @@ func (s *Speaker) startRouter(d desired.Router) (*router, error) {
 	}
 	r.inst = inst
 	r.status = Status{Router: d.Name, State: vrrp.StateInit, Priority: cfg.Priority, Interface: d.Interface, Reason: d.Reason}
-	r.link = s.acquireLink(r)
-	go r.run()
 	return r, nil
 }
 
@@ -116,12 +133,28 @@ func (r *router) stop(reason string) {
 	}
 }
 
-// packet is the demux handler: it must not block the shared reader.
+// packet is the demux handler: it must not block the shared reader. It copies the payload into a
+// buffer the router has finished with, or a new one while none is free.
 func (r *router) packet(p sockets.Packet) {
+	var buf []byte
+	select {
+	case buf = <-r.free:
+	default:
+	}
+	p.Payload = append(buf[:0], p.Payload...)
 	select {
 	case r.packets <- p:
 	default:
+		r.recycle(p.Payload)
 		r.s.opts.Metrics.Dropped.WithLabelValues(r.identity.Interface, r.name, "queue_full").Inc()
+	}
+}
+
+// recycle hands a payload buffer back to packet once the router is done with it.
+func (r *router) recycle(buf []byte) {
+	select {
+	case r.free <- buf:
+	default:
 	}
 }
 
@@ -139,6 +172,7 @@ func (r *router) run() {
 		select {
 		case p := <-r.packets:
 			r.receive(p)
+			r.recycle(p.Payload)
 		case <-timer.C:
 			r.tick()
 		case d := <-r.updates.c:
@@ -161,10 +195,15 @@ func (r *router) run() {
 }
 
 // nextWake is the earliest of the instance's timer, the next announcement, the next lifetime
-// refresh and the next retry of an address.
+// refresh and the next retry of an address. A refresh waits up to renewSlack for the Master's
+// next advert, which it goes with (tickAt), so that it costs no wake-up of its own.
 func (r *router) nextWake() (time.Time, bool) {
 	next, ok := r.inst.Deadline()
-	for _, t := range []time.Time{r.annNext, r.renewNext, r.retryNext} {
+	renew := r.renewNext
+	if !renew.IsZero() {
+		renew = renew.Add(r.renewSlack())
+	}
+	for _, t := range [...]time.Time{r.annNext, renew, r.retryNext} {
 		if !t.IsZero() && (!ok || t.Before(next)) {
 			next, ok = t, true
 		}
@@ -172,15 +211,25 @@ func (r *router) nextWake() (time.Time, bool) {
 	return next, ok
 }
 
-func (r *router) tick() {
-	now := time.Now()
+// renewSlack is how far a lifetime refresh may move from renewNext to go with an advert: half an
+// advert interval, so that one advert always falls within the window, and at most a sixth of the
+// lifetime, so that the refresh is never late by more than half the lifetime's margin.
+func (r *router) renewSlack() time.Duration {
+	return min(r.cfg.Config.AdvertInterval/2, r.s.opts.AddressLifetime/6)
+}
+
+func (r *router) tick() { r.tickAt(time.Now()) }
+
+// tickAt does what is due at now: the instance's timer, announcements, the lifetime refresh from
+// renewSlack before renewNext on, address retries.
+func (r *router) tickAt(now time.Time) {
 	if d, ok := r.inst.Deadline(); ok && !now.Before(d) {
-		r.handle(vrrp.TimerExpired{})
+		r.handleAt(vrrp.TimerExpired{}, now)
 	}
 	if !r.annNext.IsZero() && !now.Before(r.annNext) {
 		r.announce(now)
 	}
-	if !r.renewNext.IsZero() && !now.Before(r.renewNext) {
+	if !r.renewNext.IsZero() && !now.Before(r.renewNext.Add(-r.renewSlack())) {
 		r.renewNext = time.Time{}
 		// Only a Master keeps its addresses alive, and only its own: ones a failed removal left
 		// expire unless a retry removes them first.
@@ -216,15 +265,19 @@ func (r *router) receive(p sockets.Packet) {
 		// set: take a peer's advert whatever its TTL.
 		ttl = vrrp.TTL
 	}
-	adv, err := vrrp.Decode(p.Payload, p.Src, p.Dst, ttl)
+	adv, err := vrrp.AppendDecode(r.rxAddrs, p.Payload, p.Src, p.Dst, ttl)
 	if err != nil {
 		r.drop(err)
 		return
 	}
+	r.rxAddrs = adv.Addresses
 	// Only a running router takes adverts; in Init, Fault or Stopped the instance ignores them.
 	running := r.inst.State() == vrrp.StateBackup || r.inst.State() == vrrp.StateMaster
 	if !r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src}) && running {
-		r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name).Inc()
+		if r.receivedCounter == nil {
+			r.receivedCounter = r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name)
+		}
+		r.receivedCounter.Inc()
 	}
 }
 
@@ -300,7 +353,7 @@ func (r *router) reason() string {
 func (r *router) linkChanged(st LinkStatus) {
 	first := !r.linkSeen
 	r.linkUp, r.linkSeen = st.Up, true
-	if p := r.source(st.Primary); p.IsValid() && p != r.inst.Config().PrimaryAddress {
+	if p := r.source(st.Primary); p.IsValid() && p != r.inst.PrimaryAddress() {
 		cfg := r.inst.Config()
 		cfg.PrimaryAddress = p
 		r.handle(vrrp.Reconfigure{Config: cfg})
@@ -325,8 +378,10 @@ func (r *router) start() {
 
 // handle feeds one event to the instance and carries out its actions in order. It reports whether
 // the instance dropped the event (a received advert that failed the per-router checks).
-func (r *router) handle(ev vrrp.Event) (dropped bool) {
-	now := time.Now()
+func (r *router) handle(ev vrrp.Event) (dropped bool) { return r.handleAt(ev, time.Now()) }
+
+// handleAt is handle at now.
+func (r *router) handleAt(ev vrrp.Event, now time.Time) (dropped bool) {
 	for _, a := range r.inst.Handle(ev, now) {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
@@ -381,13 +436,13 @@ func (r *router) linkPrimary() netip.Addr {
 	p := r.link.status.Primary
 	r.link.mu.Unlock()
 	if !p.IsValid() {
-		return r.inst.Config().PrimaryAddress
+		return r.inst.PrimaryAddress()
 	}
 	return p
 }
 
 func (r *router) send(adv vrrp.Advertisement) {
-	src := r.inst.Config().PrimaryAddress
+	src := r.inst.PrimaryAddress()
 	r.destination = r.destination[:0]
 	switch {
 	case r.cfg.Unicast:
@@ -408,7 +463,10 @@ func (r *router) send(adv vrrp.Advertisement) {
 			r.log.V(1).Info("sending advertisement", "to", dst, "error", err.Error())
 			continue
 		}
-		r.s.opts.Metrics.AdvertsSent.WithLabelValues(r.name).Inc()
+		if r.sentCounter == nil {
+			r.sentCounter = r.s.opts.Metrics.AdvertsSent.WithLabelValues(r.name)
+		}
+		r.sentCounter.Inc()
 	}
 }
 

@@ -100,6 +100,13 @@ func (i *Instance) Priority() uint8 { return i.priority }
 // Config returns a copy of the configuration.
 func (i *Instance) Config() Config { return i.cfg.clone() }
 
+// PrimaryAddress is the configuration's PrimaryAddress, without the copy Config makes.
+func (i *Instance) PrimaryAddress() netip.Addr { return i.cfg.PrimaryAddress }
+
+// Addresses are the configuration's Addresses, without the copy Config makes: the caller must not
+// change them, and a Reconfigure replaces rather than changes them.
+func (i *Instance) Addresses() []netip.Prefix { return i.cfg.Addresses }
+
 // Deadline returns when the driver must next deliver TimerExpired: the Master_Down_Timer in
 // Backup, the Adver_Timer in Master. false means no timer is armed.
 func (i *Instance) Deadline() (time.Time, bool) {
