@@ -31,11 +31,11 @@ type outcome struct {
 //   - Passing: fall failing outcomes in a row make it Failing; a passing one starts the count over.
 //   - Failing: rise passing outcomes in a row make it Passing; a failing one starts the count over.
 //
-// Since changes only with the state, and so does Message, so that a check that keeps its state
-// never rewrites the status. Value follows every outcome that agrees with the (new) state: a file
-// check whose number changes while it passes changes the priority at once, not after rise runs.
-// The Message of such a reading follows with it, so that status never shows one number beside
-// the weight of another; it changes only when what the file holds does.
+// Since and Message change only with the state, so that a check that keeps its state never
+// rewrites the status. Value follows every outcome that agrees with the (new) state: a file check
+// whose number changes while it passes changes the priority at once, not after rise runs. A file
+// check's Message follows with it, so that status never shows one number beside the weight of
+// another; it still changes only when what the file holds does.
 func fold(res Result, against, rise, fall int, o outcome, now time.Time) (Result, int) {
 	rise, fall = max(rise, 1), max(fall, 1)
 	next := Passing

@@ -141,7 +141,7 @@ const maxFileValue = 254
 // process_track_file), so a flag that a script removes, or has not written yet, neither moves the
 // priority nor, without a weight, puts the router in FAULT. Other trouble fails the check where
 // keepalived would read 0 too: a path that is not a regular file, or content that is not a decimal
-// integer. keepalived parses with strtol base 0, which reads hex ("0x10" is 16), octal ("010" is
+// integer (an empty file included). keepalived parses with strtol base 0, which reads hex ("0x10" is 16), octal ("010" is
 // 8, "08" is 0), stops at the first character that is not a digit ("5 up" is 5) and reads no
 // digits at all as 0; here the trimmed content must be a decimal integer and nothing else, so that
 // a number with a leading zero means what it says and garbage shows in the status instead of
