@@ -90,10 +90,22 @@ e2e: kube-binaries ## Run the multi-node tests in network namespaces (root).
 fuzz: ## Fuzz the VRRP packet decoder for FUZZTIME (default 60s).
 	go test -run=NONE -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./agent/vrrp
 
+# `make bench` measures this project beside keepalived in one run and writes every number as a row
+# of BENCH_OUT, which hack/benchreport renders into docs/benchmarks.md and docs/benchmarks.svg
+# (committed). BENCH_RUNS is the handovers per failover case, BENCH_FOOTPRINT_RUNS the 15 s windows
+# per footprint case. Missing root or keepalived fails the run rather than leave rows out.
+BENCH_OUT ?= $(CURDIR)/_output/bench.json
+BENCH_RUNS ?= 7
+BENCH_FOOTPRINT_RUNS ?= 3
+
 .PHONY: bench
-bench: ## Run the Go benchmarks: codec and state machine, and failover times of real agents (root).
-	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/...
-	go test -run=NONE -bench=Failover -benchtime=10x ./test/e2e
+bench: kube-binaries ## Measure beside keepalived (root): failover, footprint, status, micro-benchmarks; renders docs/benchmarks.md.
+	@mkdir -p $(dir $(BENCH_OUT)) && rm -f $(BENCH_OUT)
+	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
+	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Failover -benchtime=$(BENCH_RUNS)x ./test/e2e
+	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Footprint -benchtime=$(BENCH_FOOTPRINT_RUNS)x ./test/footprint
+	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='StatusHandover|SteadyStateWrites' -benchtime=1x ./test/cluster
+	go run ./hack/benchreport -in $(BENCH_OUT) -micro $(dir $(BENCH_OUT))bench-micro.txt -out docs/benchmarks.md -svg docs/benchmarks.svg
 
 .PHONY: cover
 cover: ## Print statement coverage of the protocol package.

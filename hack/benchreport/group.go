@@ -46,16 +46,25 @@ func (g group) ratio() (float64, bool) {
 	return g.ours().Median / g.theirs().Median, true
 }
 
+// splitScenario cuts a scenario at its first space or hyphen: "failover graceful" and
+// "status-entry-latency" are of the families failover and status.
+func splitScenario(s string) (family, rest string) {
+	if i := strings.IndexAny(s, " -"); i >= 0 {
+		return s[:i], strings.ReplaceAll(s[i+1:], "-", " ")
+	}
+	return s, ""
+}
+
 // family is the scenario's first word ("failover", "footprint", "status"): a panel of the plot.
 func (g group) family() string {
-	f, _, _ := strings.Cut(g.Scenario, " ")
+	f, _ := splitScenario(g.Scenario)
 	return f
 }
 
 // detail is the scenario without its family, with the advert interval and VRRP version: a bar's
 // label in the family's panel.
 func (g group) detail() string {
-	_, d, _ := strings.Cut(g.Scenario, " ")
+	_, d := splitScenario(g.Scenario)
 	parts := []string{}
 	if d != "" {
 		parts = append(parts, d)

@@ -127,19 +127,19 @@ func TestCompare(t *testing.T) {
 			want: []summary{{"failover graceful", 100, []string{ours, theirs}, 0.5, true}},
 		},
 		"a measurement of one implementation has no ratio": {
-			rows: []row{ms("status latency p99", ours, 100, 180)},
-			want: []summary{{"status latency p99", 100, []string{ours}, 0, false}},
+			rows: []row{ms("status-entry-latency-p99", ours, 100, 180)},
+			want: []summary{{"status-entry-latency-p99", 100, []string{ours}, 0, false}},
 		},
 		"keepalived at zero gives no ratio rather than infinity": {
 			rows: []row{ms("footprint cpu backup", ours, 1000, 0.1), ms("footprint cpu backup", theirs, 1000, 0)},
 			want: []summary{{"footprint cpu backup", 1000, []string{ours, theirs}, 0, false}},
 		},
 		"failover comes before footprint and status, longer adverts first": {
-			rows: []row{ms("status latency p50", ours, 100, 1), ms("footprint cpu master", ours, 100, 1), ms("failover unplanned", ours, 10, 1),
+			rows: []row{ms("status-entry-latency", ours, 100, 1), ms("footprint cpu master", ours, 100, 1), ms("failover unplanned", ours, 10, 1),
 				ms("failover graceful", ours, 10, 1), ms("failover graceful", ours, 1000, 1), ms("other thing", ours, 0, 1)},
 			want: []summary{{"failover graceful", 1000, []string{ours}, 0, false}, {"failover graceful", 10, []string{ours}, 0, false},
 				{"failover unplanned", 10, []string{ours}, 0, false}, {"footprint cpu master", 100, []string{ours}, 0, false},
-				{"status latency p50", 100, []string{ours}, 0, false}, {"other thing", 0, []string{ours}, 0, false}},
+				{"status-entry-latency", 100, []string{ours}, 0, false}, {"other thing", 0, []string{ours}, 0, false}},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
