@@ -388,12 +388,12 @@ func setMap(m *map[string]string, k, v string) {
 }
 
 // report reports a measured number; `make test` prints these after the run.
-func report(t *testing.T, format string, args ...any) {
+func report(t testing.TB, format string, args ...any) {
 	t.Helper()
 	testenv.Report(t, "cluster: "+format, args...)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

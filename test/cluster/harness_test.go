@@ -62,7 +62,7 @@ const agentNamespace = "vrrp-system"
 
 // agent is one agent process in a node's namespace, authenticated as the agent's ServiceAccount.
 type agent struct {
-	t    *testing.T
+	t    testing.TB
 	host *testenv.Host
 	node string
 	args []string
@@ -71,7 +71,7 @@ type agent struct {
 	done chan struct{}
 }
 
-func startAgent(t *testing.T, h *testenv.Host, node string, args ...string) *agent {
+func startAgent(t testing.TB, h *testenv.Host, node string, args ...string) *agent {
 	t.Helper()
 	a := &agent{t: t, host: h, node: node, args: args, log: &testenv.Buffer{}}
 	a.start()
@@ -130,7 +130,7 @@ func holds(h *testenv.Host, addr string) bool {
 // Secrets there), binds them to the agent's ServiceAccount, and installs the admission policy that
 // scopes the agent to its own node. Agents then act as that ServiceAccount with a node-bound token's
 // extra (see agentKubeconfig).
-func agentAccess(t *testing.T, c client.Client) {
+func agentAccess(t testing.TB, c client.Client) {
 	t.Helper()
 	ctx := context.Background()
 	role, nsRole := &rbacv1.ClusterRole{}, &rbacv1.Role{}
@@ -157,7 +157,7 @@ func agentAccess(t *testing.T, c client.Client) {
 // agentKubeconfig is a kubeconfig that acts as the agent's ServiceAccount with the user extra a
 // token bound to a pod on node carries, the way the kubelet-mounted token of a DaemonSet pod does.
 // envtest issues client certificates, which carry no extra, so the admin impersonates.
-func agentKubeconfig(t *testing.T, admin, dir, node string) string {
+func agentKubeconfig(t testing.TB, admin, dir, node string) string {
 	t.Helper()
 	cfg, err := clientcmd.LoadFromFile(admin)
 	must(t, err)
@@ -172,7 +172,7 @@ func agentKubeconfig(t *testing.T, admin, dir, node string) string {
 }
 
 // decodeFile decodes the YAML documents of file into objs, in order.
-func decodeFile(t *testing.T, file string, objs ...any) {
+func decodeFile(t testing.TB, file string, objs ...any) {
 	t.Helper()
 	f, err := os.Open(file)
 	must(t, err)
@@ -191,7 +191,7 @@ func decodeFile(t *testing.T, file string, objs ...any) {
 type process struct{ pid int }
 
 // apiServerProcess finds the kube-apiserver serving host (https://ADDR:PORT).
-func apiServerProcess(t *testing.T, host string) *process {
+func apiServerProcess(t testing.TB, host string) *process {
 	t.Helper()
 	host = strings.TrimRight(host, "/")
 	port := host[strings.LastIndex(host, ":")+1:]
@@ -268,9 +268,11 @@ type seedLab struct {
 	ctx            context.Context
 	dir, admin     string
 	stopController context.CancelFunc
+	// controllerWrites counts the controller's mutating requests.
+	controllerWrites *writeCounter
 }
 
-func newSeedLab(t *testing.T) *seedLab {
+func newSeedLab(t testing.TB) *seedLab {
 	t.Helper()
 	s := &seedLab{lab: testenv.NewLab(t), agents: map[string]*agent{}, dir: t.TempDir()}
 	s.lab.Uplink(apiNet)
@@ -306,7 +308,8 @@ func newSeedLab(t *testing.T) *seedLab {
 	// The controller, in this process.
 	var mgrCtx context.Context
 	mgrCtx, s.stopController = context.WithCancel(s.ctx)
-	mgr, err := ctrl.NewManager(s.cfg, controllerOptions(s.scheme))
+	s.controllerWrites = &writeCounter{}
+	mgr, err := ctrl.NewManager(s.controllerWrites.wrap(s.cfg), controllerOptions(s.scheme))
 	must(t, err)
 	must(t, controllers.Setup(mgr))
 	go func() { _ = mgr.Start(mgrCtx) }()
