@@ -73,9 +73,15 @@ func benchmarkFailover(b *testing.B, impl failoverImpl, version int, interval ti
 
 	var ms []float64
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
 		b.StopTimer()
-		waitSteady(b, vip, primary, secondary, interval, mdi)
+		// The first election waits for both daemons to start, which takes seconds more on a
+		// loaded machine than a restart of the Master does.
+		bound := 2*mdi + 10*time.Second
+		if i == 0 {
+			bound += 20 * time.Second
+		}
+		waitSteady(b, vip, primary, secondary, interval, bound)
 		added.drain()
 		signalled := time.Now()
 		b.StartTimer()
@@ -108,15 +114,15 @@ func benchmarkFailover(b *testing.B, impl failoverImpl, version int, interval ti
 	testenv.WriteBenchRows(b, row)
 }
 
-// waitSteady waits until the primary holds the VIP alone and the secondary has followed it for a
-// few adverts, then for a random part of the advert cycle; it checks again after that
-// wait, in case a loaded machine made the secondary take over meanwhile.
-func waitSteady(b *testing.B, vip netip.Addr, primary, secondary *node, interval, mdi time.Duration) {
+// waitSteady waits, at most timeout, until the primary holds the VIP alone and the secondary has
+// followed it for a few adverts, then for a random part of the advert cycle; it checks again after
+// that wait, in case a loaded machine made the secondary take over meanwhile.
+func waitSteady(b *testing.B, vip netip.Addr, primary, secondary *node, interval, timeout time.Duration) {
 	b.Helper()
-	deadline := time.Now().Add(2*mdi + 10*time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		if !pollUntil(time.Until(deadline), func() bool { return soleOwner(vip, primary, []*node{secondary}) }) {
-			b.Fatalf("%s should hold %s alone as Master within %s; holders are: %s", primary, vip, 2*mdi+10*time.Second,
+			b.Fatalf("%s should hold %s alone within %s; holders are: %s", primary, vip, timeout,
 				holders(vip, []*node{primary, secondary}))
 		}
 		time.Sleep(3*interval + 100*time.Millisecond + rand.N(interval))
