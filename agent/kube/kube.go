@@ -97,9 +97,7 @@ func Run(ctx context.Context, o Options) error {
 	stop := a.bridge(o.LastKnownMaxAge)
 	defer stop()
 
-	cfg := rest.CopyConfig(o.Config)
-	// A request to an API server that went away must fail, not hang the status writer.
-	cfg.Timeout = 5 * time.Second
+	cfg := clientConfig(o.Config)
 	mgr, err := retry(ctx, log, "creating the agent's manager", func() (ctrl.Manager, error) {
 		return newManager(cfg, scheme, log, o.Name, o.Namespace, func(ctx context.Context, r *toolscache.Reflector, err error) {
 			pods.watchError(r, err)

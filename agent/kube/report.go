@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -314,37 +315,76 @@ func (r *reporter) flush(ctx context.Context) bool {
 	r.pending = nil
 	r.mu.Unlock()
 
-	ok := true
-	for name, e := range work {
-		err := r.writeEntry(ctx, name, e)
-		if f, found := foreign[name]; found && err == nil && e != nil {
-			err = r.removeForeign(ctx, name, e, f)
-		}
-		r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+name, err)
-		if err != nil {
-			r.redo(name)
-			ok = false
-			continue
-		}
-		r.mu.Lock()
-		r.landed[name] = time.Now()
-		r.mu.Unlock()
+	// Each entry is a request of its own (one object per VirtualIP); one after the other, a
+	// handover of many VirtualIPs kept the last entry waiting for all the others' round trips.
+	// They go out together, up to maxWrites at a time, with the label beside them.
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+		slots  = make(chan struct{}, maxWrites)
+	)
+	for _, name := range writeOrder(work) {
+		e := work[name]
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			err := r.writeEntry(ctx, name, e)
+			if f, found := foreign[name]; found && err == nil && e != nil {
+				err = r.removeForeign(ctx, name, e, f)
+			}
+			r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+name, err)
+			if err != nil {
+				r.redo(name)
+				failed.Store(true)
+				return
+			}
+			r.mu.Lock()
+			r.landed[name] = time.Now()
+			r.mu.Unlock()
+		})
 	}
 	if labels {
-		err := r.writeLabels(ctx, masters)
-		r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
-		if err != nil {
-			r.mu.Lock()
-			r.labels = true
-			r.mu.Unlock()
-			ok = false
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			err := r.writeLabels(ctx, masters)
+			r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
+			if err != nil {
+				r.mu.Lock()
+				r.labels = true
+				r.mu.Unlock()
+				failed.Store(true)
+			}
+		})
 	}
+	wg.Wait()
 	// Events come last: they are best effort, status and labels are not.
 	for _, t := range pending {
 		r.event(ctx, t)
 	}
-	return ok
+	return !failed.Load()
+}
+
+// maxWrites bounds the writes of one flush in flight at a time: enough for the handover of every
+// VirtualIP of a cluster at once, few enough not to flood the API server when it returns after an
+// outage with every entry due.
+const maxWrites = 16
+
+// writeOrder is the order in which work's entries are written: MASTER entries first, as the
+// controller's status.master waits for them, then by name.
+func writeOrder(work map[string]*vrrpv1.NodeStatus) []string {
+	names := slices.Collect(maps.Keys(work))
+	master := func(n string) bool { return work[n] != nil && work[n].State == vrrpv1.StateMaster }
+	slices.SortFunc(names, func(a, b string) int {
+		if ma, mb := master(a), master(b); ma != mb {
+			if ma {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	return names
 }
 
 // reassert marks dirty every entry of ours that the cached VirtualIP lacks or holds otherwise than

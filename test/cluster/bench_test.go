@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,20 +94,36 @@ func benchName(i int) string { return fmt.Sprintf("bench-%d", i) }
 // §6.4.2), else primary.
 func (l *benchLab) settled(b *testing.B, cordoned bool, timeout time.Duration) {
 	b.Helper()
-	eventually(b, timeout, fmt.Sprintf("every VirtualIP settled (primary cordoned: %v)", cordoned), func() (bool, string) {
-		for i := range benchVIPs {
-			o, ok := l.watch.latest(benchName(i))
-			if !ok || o.master == "" || (o.master == "primary") == cordoned || len(o.states) != 3 {
-				return false, fmt.Sprintf("%s: %v %v", benchName(i), o.master, o.states)
-			}
-			for n, st := range o.states {
-				if (n == o.master) != (st == vrrpv1.StateMaster) || (n != o.master && st != vrrpv1.StateBackup) {
-					return false, fmt.Sprintf("%s: %v %v", benchName(i), o.master, o.states)
+	var detail string
+	deadline := time.Now().Add(timeout)
+	for ok := false; !ok; ok, detail = l.isSettled(cordoned) {
+		if time.Now().After(deadline) {
+			// What each agent was doing goes into its log, which the cleanup prints.
+			for _, a := range l.agents {
+				if a.cmd != nil && a.cmd.Process != nil {
+					_ = a.cmd.Process.Signal(syscall.SIGQUIT)
 				}
 			}
+			time.Sleep(time.Second)
+			b.Fatalf("every VirtualIP settled (primary cordoned: %v): not within %v; last: %s", cordoned, timeout, detail)
 		}
-		return true, ""
-	})
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *benchLab) isSettled(cordoned bool) (bool, string) {
+	for i := range benchVIPs {
+		o, ok := l.watch.latest(benchName(i))
+		if !ok || o.master == "" || (o.master == "primary") == cordoned || len(o.states) != 3 {
+			return false, fmt.Sprintf("%s: %v %v", benchName(i), o.master, o.states)
+		}
+		for n, st := range o.states {
+			if (n == o.master) != (st == vrrpv1.StateMaster) || (n != o.master && st != vrrpv1.StateBackup) {
+				return false, fmt.Sprintf("%s: %v %v", benchName(i), o.master, o.states)
+			}
+		}
+	}
+	return true, ""
 }
 
 // cordon sets primary's spec.unschedulable.
