@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,9 +122,9 @@ func check(s *vrrpv1.Check, standalone bool) (track.Check, error) {
 		if len(p.Selector.MatchLabels) == 0 && len(p.Selector.MatchExpressions) == 0 {
 			return c, fmt.Errorf("pods.selector is empty")
 		}
-		// The API server checks the selector's shape, not every label's syntax: a selector it let
-		// through that does not parse leaves the check Unknown with why, on every node alike,
-		// instead of stopping the router everywhere.
+		// The API server refuses a selector that does not parse, but one stored under an older
+		// CRD may remain: it leaves the check Unknown with why, on every node alike, instead of
+		// stopping the router everywhere.
 		if sel, err := metav1.LabelSelectorAsSelector(p.Selector.LabelSelector()); err != nil {
 			c.Invalid = fmt.Sprintf("not run: pods.selector: %v", err)
 		} else {
@@ -136,7 +137,8 @@ func check(s *vrrpv1.Check, standalone bool) (track.Check, error) {
 	return c, nil
 }
 
-// checkURL is the CRD's rule: http or https, with an IP address or localhost as the host.
+// checkURL is the CRD's rule: http or https, with an IP address or localhost as the host, and a
+// port, if any, from 1 to 65535 (the agent could dial no other).
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -144,8 +146,12 @@ func checkURL(s string) error {
 	}
 	host := u.Hostname()
 	_, ipErr := netip.ParseAddr(host)
-	if (u.Scheme != "http" && u.Scheme != "https") || (host != "localhost" && ipErr != nil) {
-		return fmt.Errorf("http.url %q must be an http or https URL whose host is an IP address or localhost", s)
+	port, portErr := 1, error(nil)
+	if p := u.Port(); p != "" {
+		port, portErr = strconv.Atoi(p)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || (host != "localhost" && ipErr != nil) || portErr != nil || port < 1 || port > 65535 {
+		return fmt.Errorf("http.url %q must be an http or https URL whose host is an IP address or localhost, with a port from 1 to 65535 if any", s)
 	}
 	return nil
 }

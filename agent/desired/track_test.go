@@ -190,7 +190,7 @@ func TestDeriveChecks(t *testing.T) {
 		{name: "a pods check with an empty selector is refused",
 			track: []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn"}}}, err: "pods.selector is empty"},
 		{name: "a pods check is refused by a standalone agent",
-			track:      []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn", Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn"}}}}},
+			track:      []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn", Selector: vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "vpn"}}}}},
 			standalone: true, err: "standalone"},
 	}
 	for _, tt := range tests {
@@ -211,10 +211,10 @@ func TestDeriveChecks(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a pods check whose selector the API server admitted but does not parse runs the router, the check marked", func(t *testing.T) {
+	t.Run("a pods check whose selector does not parse, stored under an older CRD, runs the router, the check marked", func(t *testing.T) {
 		v := vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
 			v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn",
-				Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn client"}}}}}
+				Selector: vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "vpn client"}}}}}
 		})
 		res := Derive(Inputs{NodeName: "primary", VirtualIPs: []vrrpv1.VirtualIP{v}, Interfaces: standardInterfaces()})
 		if len(res.Routers) != 1 || len(res.Errors) != 0 {
@@ -227,7 +227,7 @@ func TestDeriveChecks(t *testing.T) {
 	t.Run("a pods check keeps its namespace and selector", func(t *testing.T) {
 		v := vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
 			v.Spec.Track = []vrrpv1.Check{{Name: "vpn", Pods: &vrrpv1.PodsCheck{Namespace: "vpn",
-				Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "vpn-client"}}}}}
+				Selector: vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "vpn-client"}}}}}
 		})
 		res := Derive(Inputs{NodeName: "primary", VirtualIPs: []vrrpv1.VirtualIP{v}, Interfaces: standardInterfaces()})
 		if len(res.Routers) != 1 {

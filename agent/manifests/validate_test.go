@@ -46,7 +46,7 @@ func TestValidate(t *testing.T) {
 				{Name: "db", Weight: ptr(int32(253)), TCP: &vrrpv1.TCPCheck{Address: "[2001:db8::1]:80"}},
 				{Name: "uplink", Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}},
 				{Name: "flag", Weight: ptr(int32(1)), File: &vrrpv1.FileCheck{Path: "/run/vpn/flag"}},
-				{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress", Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "nginx"}}}},
+				{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress", Selector: vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "nginx"}}}},
 			}
 		}},
 
@@ -137,12 +137,25 @@ func TestValidate(t *testing.T) {
 			},
 			want: []string{"spec.track[0]: Invalid value: timeout must not be longer than interval (1s when absent)"},
 		},
-		"a pods selector the API server admits but that does not parse": {
+		"a pods selector key that is no label key, named by its map": {
 			change: func(v *vrrpv1.VirtualIP) {
 				v.Spec.Track = []vrrpv1.Check{{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress",
-					Selector: vrrpv1.PodSelector{MatchLabels: map[string]string{"a b": "c"}}}}}
+					Selector: vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"a b": "c"}}}}}
 			},
-			want: []string{"spec.track[0].pods.selector: Invalid value"},
+			want: []string{"spec.track[0].pods.selector.matchLabels: Invalid value: pods.selector label keys must be"},
+		},
+		"a pods selector value that is no label value, named by its key": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress",
+					Selector: vrrpv1.PodSelector{MatchExpressions: []vrrpv1.PodSelectorRequirement{{Key: "app", Operator: "In", Values: []vrrpv1.LabelValue{"a", "b c"}}}}}}}
+			},
+			want: []string{`spec.track[0].pods.selector.matchExpressions[0].values[1]: Invalid value: "b c"`},
+		},
+		"an http check on port 0": {
+			change: func(v *vrrpv1.VirtualIP) {
+				v.Spec.Track = []vrrpv1.Check{{Name: "web", HTTP: &vrrpv1.HTTPCheck{URL: "http://127.0.0.1:0/healthz"}}}
+			},
+			want: []string{"spec.track[0].http.url: Invalid value", "with a port from 1 to 65535 if any"},
 		},
 		"every problem at once": {
 			change: func(v *vrrpv1.VirtualIP) { v.Spec.Priority = 255; v.Spec.Version = 3; v.Spec.Authentication = pass() },

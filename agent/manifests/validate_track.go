@@ -2,9 +2,11 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +30,10 @@ const (
 	maxPathLength     = 1024
 	minPathLength     = 2
 	maxSelectorTerms  = 16
+	maxSelectorValues = 64
+	maxLabelKey       = 317 // a DNS subdomain (253), '/' and a name (63)
+	maxLabelPrefix    = 253
+	maxLabelValue     = 63
 
 	// defaultCheckInterval is what the CRD's timeout rule compares with when interval is absent.
 	defaultCheckInterval = time.Second
@@ -39,9 +45,14 @@ const (
 	checkInterfacePattern = `^[^/\s:]+$`
 	filePathPattern       = `^/`
 	// probeURLPattern is the shape the http.url rule requires; its first group is the host.
-	probeURLPattern = `^https?://(localhost|[0-9.]+|[[][0-9a-fA-F:.]+[]])(:[0-9]{1,5})?(/.*)?$`
+	probeURLPattern = `^https?://(localhost|[0-9.]+|[[][0-9a-fA-F:.]+[]])(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/.*)?$`
 	// tcpAddressPattern is the shape the tcp.address rule requires: brackets only around IPv6.
 	tcpAddressPattern = `^([0-9.]+|[[][0-9a-fA-F.]*:[0-9a-fA-F:.]*[]]):[0-9]{1,5}$`
+	// labelKeyPattern is the pods.selector key rule's: validation.IsQualifiedName but for the
+	// prefix's length, which the rule tests apart.
+	labelKeyPattern = `^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$`
+	// labelValuePattern is LabelValue's: validation.IsValidLabelValue but for the length.
+	labelValuePattern = `^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
 )
 
 var (
@@ -49,6 +60,8 @@ var (
 	checkInterfaceRE = regexp.MustCompile(checkInterfacePattern)
 	probeURLRE       = regexp.MustCompile(probeURLPattern)
 	tcpAddressRE     = regexp.MustCompile(tcpAddressPattern)
+	labelKeyRE       = regexp.MustCompile(labelKeyPattern)
+	labelValueRE     = regexp.MustCompile(labelValuePattern)
 )
 
 // The messages of the CRD's CEL rules on spec.track.
@@ -58,11 +71,12 @@ const (
 	msgWatched        = "interface and pods checks are watched: interval, timeout, rise and fall do not apply"
 	msgInterval       = "interval must be between 100ms and 1h"
 	msgCheckTimeout   = "timeout must be between 10ms and 1h"
-	msgURL            = "url must be an http or https URL whose host is an IP address or localhost, such as http://127.0.0.1:8404/healthz"
+	msgURL            = "url must be an http or https URL whose host is an IP address or localhost, with a port from 1 to 65535 if any, such as http://127.0.0.1:8404/healthz"
 	msgTCPAddress     = "address must be IP:port or [IPv6]:port with a port from 1 to 65535, such as 127.0.0.1:5432"
 	msgSelectorEmpty  = "pods.selector must not be empty"
 	msgSelectorOp     = "pods.selector.matchExpressions operator must be In, NotIn, Exists or DoesNotExist"
 	msgSelectorValues = "pods.selector.matchExpressions values must be empty with Exists and DoesNotExist, and not empty with In and NotIn"
+	msgSelectorKey    = "pods.selector label keys must be a name of 1 to 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, after an optional DNS subdomain of at most 253 characters and '/', such as app.kubernetes.io/name"
 )
 
 // validateTrack mirrors the schema and CEL rules of spec.track: a map list keyed by name of at most
@@ -219,15 +233,41 @@ func validateHTTPCheck(h *vrrpv1.HTTPCheck, p *field.Path) field.ErrorList {
 
 func validatePodsCheck(pods *vrrpv1.PodsCheck, p *field.Path) field.ErrorList {
 	errs := validateLabelLike(pods.Namespace, maxNamespace, p.Child("namespace"))
-	s, sp := &pods.Selector, p.Child("selector")
+	s, sp, before := &pods.Selector, p.Child("selector"), len(errs)
+	lp, ep := sp.Child("matchLabels"), sp.Child("matchExpressions")
 	if n := len(s.MatchLabels); n > maxSelectorTerms {
-		errs = append(errs, field.TooMany(sp.Child("matchLabels"), n, maxSelectorTerms))
+		errs = append(errs, field.TooMany(lp, n, maxSelectorTerms))
+	}
+	// matchLabels' rule on its keys (one error for the map, as the API server gives), then each
+	// value's schema.
+	keysOK := true
+	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
+		keysOK = keysOK && isLabelKey(k)
+		errs = append(errs, validateLabelValue(s.MatchLabels[k], lp.Child(k))...)
+	}
+	if !keysOK {
+		errs = append(errs, field.Invalid(lp, field.OmitValueType{}, msgSelectorKey))
 	}
 	if n := len(s.MatchExpressions); n > maxSelectorTerms {
-		errs = append(errs, field.TooMany(sp.Child("matchExpressions"), n, maxSelectorTerms))
+		errs = append(errs, field.TooMany(ep, n, maxSelectorTerms))
 	}
-	// The CRD's three rules on the selector, then what only a parse finds (a malformed key), as
-	// for nodeSelector.
+	for i, e := range s.MatchExpressions {
+		kp, vp := ep.Index(i).Child("key"), ep.Index(i).Child("values")
+		switch k := string(e.Key); {
+		case len(k) > maxLabelKey:
+			errs = append(errs, field.TooLong(kp, k, maxLabelKey))
+		case !isLabelKey(k):
+			errs = append(errs, field.Invalid(kp, k, msgSelectorKey))
+		}
+		if n := len(e.Values); n > maxSelectorValues {
+			errs = append(errs, field.TooMany(vp, n, maxSelectorValues))
+		}
+		for j, v := range e.Values {
+			errs = append(errs, validateLabelValue(v, vp.Index(j))...)
+		}
+	}
+	// The CRD's three rules on the selector, then a parse, as for nodeSelector: the schema and
+	// rules above leave it nothing to find, but what it finds no agent could watch.
 	if len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0 {
 		return append(errs, field.Invalid(sp, field.OmitValueType{}, msgSelectorEmpty))
 	}
@@ -248,10 +288,27 @@ func validatePodsCheck(pods *vrrpv1.PodsCheck, p *field.Path) field.ErrorList {
 	if !valued {
 		errs = append(errs, field.Invalid(sp, field.OmitValueType{}, msgSelectorValues))
 	}
-	if known && valued {
+	if len(errs) == before {
 		errs = append(errs, validateSelector(s.LabelSelector(), sp)...)
 	}
 	return errs
+}
+
+// isLabelKey is the CRD's rule on a pods.selector key: labelKeyPattern and a prefix of at most
+// 253 characters, within 317 in all.
+func isLabelKey(k string) bool {
+	return len(k) <= maxLabelKey && labelKeyRE.MatchString(k) && strings.IndexByte(k, '/') <= maxLabelPrefix
+}
+
+// validateLabelValue mirrors LabelValue's schema: at most 63 characters of labelValuePattern.
+func validateLabelValue(v vrrpv1.LabelValue, p *field.Path) field.ErrorList {
+	switch {
+	case len(v) > maxLabelValue:
+		return field.ErrorList{field.TooLong(p, string(v), maxLabelValue)}
+	case !labelValueRE.MatchString(string(v)):
+		return field.ErrorList{patternMismatch(p, string(v), labelValuePattern)}
+	}
+	return nil
 }
 
 // validateLabelLike mirrors a required name of 1 to max characters with the DNS label pattern.

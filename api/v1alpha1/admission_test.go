@@ -139,9 +139,19 @@ func TestAPIServerAndStandaloneAgentAgreeOnChecks(t *testing.T) {
 	pods := func(sel vrrpv1.PodSelector) vrrpv1.Check {
 		return vrrpv1.Check{Name: "ingress", Pods: &vrrpv1.PodsCheck{Namespace: "ingress", Selector: sel}}
 	}
-	expr := func(op metav1.LabelSelectorOperator, values ...string) metav1.LabelSelectorRequirement {
-		return metav1.LabelSelectorRequirement{Key: "app.kubernetes.io/name", Operator: op, Values: values}
+	expr := func(op metav1.LabelSelectorOperator, values ...vrrpv1.LabelValue) vrrpv1.PodSelectorRequirement {
+		return vrrpv1.PodSelectorRequirement{Key: "app.kubernetes.io/name", Operator: op, Values: values}
 	}
+	labelled := func(key string, value vrrpv1.LabelValue) vrrpv1.Check {
+		return pods(vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{key: value}})
+	}
+	keyed := func(key vrrpv1.LabelKey, values ...vrrpv1.LabelValue) vrrpv1.Check {
+		return pods(vrrpv1.PodSelector{MatchExpressions: []vrrpv1.PodSelectorRequirement{{Key: key, Operator: "In", Values: values}}})
+	}
+	// The longest label key: a DNS subdomain of 253 characters, '/', and a name of 63.
+	longPrefix := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 61)
+	longName, longValue := "N"+strings.Repeat("-_.", 20)+"9z", vrrpv1.LabelValue("v"+strings.Repeat("x", 61)+"0")
+	const keyWords = "pods.selector label keys must be a name of 1 to 63 letters, digits, '-', '_' or '.'"
 	with := func(c vrrpv1.Check, change func(*vrrpv1.Check)) vrrpv1.Check { change(&c); return c }
 	i32 := func(v int32) *int32 { return &v }
 	dur := func(s string) *metav1.Duration {
@@ -181,13 +191,22 @@ func TestAPIServerAndStandaloneAgentAgreeOnChecks(t *testing.T) {
 		"an interface check with a positive weight":       {track: []vrrpv1.Check{{Name: "uplink", Weight: i32(20), Interface: &vrrpv1.InterfaceCheck{Name: "enp0s31f6.1000"}}}},
 		"a file check whose number the weight multiplies": {track: []vrrpv1.Check{{Name: "flag", Weight: i32(10), File: &vrrpv1.FileCheck{Path: "/run/vpn/flag"}}}},
 		"a pods check with matchLabels and every operator": {track: []vrrpv1.Check{pods(vrrpv1.PodSelector{
-			MatchLabels:      map[string]string{"app": "nginx"},
-			MatchExpressions: []metav1.LabelSelectorRequirement{expr("In", "a", "b"), expr("NotIn", "c"), expr("Exists"), expr("DoesNotExist")},
+			MatchLabels:      map[string]vrrpv1.LabelValue{"app": "nginx"},
+			MatchExpressions: []vrrpv1.PodSelectorRequirement{expr("In", "a", "b"), expr("NotIn", "c"), expr("Exists"), expr("DoesNotExist")},
 		})}},
+		"a pods check with the longest label keys and values, and empty ones": {track: []vrrpv1.Check{pods(vrrpv1.PodSelector{
+			MatchLabels: map[string]vrrpv1.LabelValue{longPrefix + "/" + longName: longValue, "App_1.x": "", "a": "B-2_c.D"},
+			MatchExpressions: []vrrpv1.PodSelectorRequirement{
+				{Key: vrrpv1.LabelKey(longPrefix + "/" + longName), Operator: "In", Values: []vrrpv1.LabelValue{longValue, "", "x"}},
+				{Key: "example.com/vpn-client", Operator: "NotIn", Values: slices.Repeat([]vrrpv1.LabelValue{"a"}, 64)},
+			},
+		})}},
+		"an http url on port 1":                  {track: []vrrpv1.Check{http("http://127.0.0.1:1/healthz")}},
+		"an http url on port 65535":              {track: []vrrpv1.Check{http("http://[::1]:65535")}},
 		"16 checks with weights of 253 and -253": {track: sixteen},
 		"every kind side by side": {track: []vrrpv1.Check{exec("vpn"), http("https://localhost:8443/"), tcp("[2001:db8::1]:80"),
 			{Name: "uplink", Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}}, {Name: "flag", File: &vrrpv1.FileCheck{Path: "/run/vpn/flag"}},
-			pods(vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "nginx"}})}},
+			pods(vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "nginx"}})}},
 
 		// Refused, naming the field.
 		"a check without a name":                   {track: []vrrpv1.Check{exec("")}, want: []string{"spec.track[0].name"}},
@@ -201,7 +220,7 @@ func TestAPIServerAndStandaloneAgentAgreeOnChecks(t *testing.T) {
 		"rise 0":                                       {track: []vrrpv1.Check{with(exec("vpn"), func(c *vrrpv1.Check) { c.Rise = i32(0) })}, want: []string{"spec.track[0].rise: Invalid value: 0"}},
 		"fall 101":                                     {track: []vrrpv1.Check{with(exec("vpn"), func(c *vrrpv1.Check) { c.Fall = i32(101) })}, want: []string{"spec.track[0].fall: Invalid value: 101"}},
 		"rise on an interface check":                   {track: []vrrpv1.Check{{Name: "uplink", Rise: i32(2), Interface: &vrrpv1.InterfaceCheck{Name: "eth1"}}}, want: []string{"spec.track[0]: Invalid value", "interface and pods checks are watched"}},
-		"a timeout on a pods check":                    {track: []vrrpv1.Check{with(pods(vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "nginx"}}), func(c *vrrpv1.Check) { c.Timeout = dur("1s") })}, want: []string{"spec.track[0]: Invalid value", "interface and pods checks are watched"}},
+		"a timeout on a pods check":                    {track: []vrrpv1.Check{with(pods(vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "nginx"}}), func(c *vrrpv1.Check) { c.Timeout = dur("1s") })}, want: []string{"spec.track[0]: Invalid value", "interface and pods checks are watched"}},
 		"an exec check without a command":              {track: []vrrpv1.Check{{Name: "vpn", Exec: &vrrpv1.ExecCheck{}}}, want: []string{"spec.track[0].exec.command: Required value"}},
 		"an exec command of 33 arguments":              {track: []vrrpv1.Check{with(exec("vpn"), func(c *vrrpv1.Check) { c.Exec.Command = slices.Repeat([]string{"x"}, 33) })}, want: []string{"spec.track[0].exec.command: Too many: 33"}},
 		"an expected status of 600":                    {track: []vrrpv1.Check{with(http("http://198.51.100.20/"), func(c *vrrpv1.Check) { c.HTTP.ExpectedStatus = []int32{600} })}, want: []string{"spec.track[0].http.expectedStatus[0]: Invalid value: 600"}},
@@ -223,17 +242,86 @@ func TestAPIServerAndStandaloneAgentAgreeOnChecks(t *testing.T) {
 		"an interface name with white space":           {track: []vrrpv1.Check{{Name: "uplink", Interface: &vrrpv1.InterfaceCheck{Name: "eth 1"}}}, want: []string{`spec.track[0].interface.name: Invalid value: "eth 1"`}},
 		"a file path of / alone":                       {track: []vrrpv1.Check{{Name: "flag", File: &vrrpv1.FileCheck{Path: "/"}}}, want: []string{`spec.track[0].file.path: Invalid value: "/"`}},
 		"a pods namespace that is no DNS label": {
-			track: []vrrpv1.Check{with(pods(vrrpv1.PodSelector{MatchLabels: map[string]string{"app": "nginx"}}), func(c *vrrpv1.Check) { c.Pods.Namespace = "Ingress" })},
+			track: []vrrpv1.Check{with(pods(vrrpv1.PodSelector{MatchLabels: map[string]vrrpv1.LabelValue{"app": "nginx"}}), func(c *vrrpv1.Check) { c.Pods.Namespace = "Ingress" })},
 			want:  []string{`spec.track[0].pods.namespace: Invalid value: "Ingress"`},
 		},
 		"a pods selector with In and no values": {
-			track: []vrrpv1.Check{pods(vrrpv1.PodSelector{MatchExpressions: []metav1.LabelSelectorRequirement{expr("In")}})},
+			track: []vrrpv1.Check{pods(vrrpv1.PodSelector{MatchExpressions: []vrrpv1.PodSelectorRequirement{expr("In")}})},
 			want:  []string{"spec.track[0].pods.selector: Invalid value", "and not empty with In and NotIn"},
 		},
 		"a pods selector with 17 expressions": {
-			track: []vrrpv1.Check{pods(vrrpv1.PodSelector{MatchExpressions: slices.Repeat([]metav1.LabelSelectorRequirement{expr("Exists")}, 17)})},
+			track: []vrrpv1.Check{pods(vrrpv1.PodSelector{MatchExpressions: slices.Repeat([]vrrpv1.PodSelectorRequirement{expr("Exists")}, 17)})},
 			want:  []string{"spec.track[0].pods.selector.matchExpressions: Too many: 17"},
 		},
+		"a pods selector label value with a space": {
+			track: []vrrpv1.Check{labelled("app", "vpn client")},
+			want:  []string{`spec.track[0].pods.selector.matchLabels.app: Invalid value: "vpn client"`},
+		},
+		"a pods selector label value of 64 characters": {
+			track: []vrrpv1.Check{labelled("app", longValue+"x")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels.app: Too long"},
+		},
+		"a pods selector label value that ends with a dot": {
+			track: []vrrpv1.Check{labelled("app", "vpn.")},
+			want:  []string{`spec.track[0].pods.selector.matchLabels.app: Invalid value: "vpn."`},
+		},
+		"an empty pods selector label key": {
+			track: []vrrpv1.Check{labelled("", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"a pods selector label key with a space and capitals in its prefix": {
+			track: []vrrpv1.Check{labelled("Bad Key/x", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"a pods selector label key with a name of 64 characters": {
+			track: []vrrpv1.Check{labelled(longName+"x", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"a pods selector label key with a prefix of 254 characters": {
+			track: []vrrpv1.Check{labelled("c"+longPrefix+"/app", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"a pods selector label key with two slashes": {
+			track: []vrrpv1.Check{labelled("example.com/app/name", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"a pods selector label key of 10000 characters": {
+			track: []vrrpv1.Check{labelled(strings.Repeat("a", 10000), "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchLabels: Invalid value", keyWords},
+		},
+		"an empty pods selector expression key": {
+			track: []vrrpv1.Check{keyed("", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].key: Invalid value", keyWords},
+		},
+		"a pods selector expression key that starts with a dash": {
+			track: []vrrpv1.Check{keyed("-app", "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].key: Invalid value", keyWords},
+		},
+		"a pods selector expression key with a prefix of 254 characters": {
+			track: []vrrpv1.Check{keyed(vrrpv1.LabelKey("c"+longPrefix+"/app"), "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].key: Invalid value", keyWords},
+		},
+		"a pods selector expression key of 318 characters": {
+			track: []vrrpv1.Check{keyed(vrrpv1.LabelKey(longPrefix+"/"+longName+"x"), "vpn")},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].key: Too long"},
+		},
+		"a pods selector expression value with a slash": {
+			track: []vrrpv1.Check{keyed("app", "vpn", "vpn/client")},
+			want:  []string{`spec.track[0].pods.selector.matchExpressions[0].values[1]: Invalid value: "vpn/client"`},
+		},
+		"a pods selector expression value of 64 characters": {
+			track: []vrrpv1.Check{keyed("app", longValue+"x")},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].values[0]: Too long"},
+		},
+		"a pods selector expression with 65 values": {
+			track: []vrrpv1.Check{keyed("app", slices.Repeat([]vrrpv1.LabelValue{"a"}, 65)...)},
+			want:  []string{"spec.track[0].pods.selector.matchExpressions[0].values: Too many: 65"},
+		},
+		"an http url on port 0":                    {track: []vrrpv1.Check{http("http://127.0.0.1:0/")}, want: []string{"spec.track[0].http.url: Invalid value", "with a port from 1 to 65535 if any"}},
+		"an http url on port 65536":                {track: []vrrpv1.Check{http("http://[::1]:65536/")}, want: []string{"spec.track[0].http.url: Invalid value", "with a port from 1 to 65535 if any"}},
+		"an http url on port 99999":                {track: []vrrpv1.Check{http("http://127.0.0.1:99999/")}, want: []string{"spec.track[0].http.url: Invalid value"}},
+		"an http url with a port of leading zeros": {track: []vrrpv1.Check{http("https://localhost:08443/")}, want: []string{"spec.track[0].http.url: Invalid value"}},
+		"an http url with a colon and no port":     {track: []vrrpv1.Check{http("http://127.0.0.1:/")}, want: []string{"spec.track[0].http.url: Invalid value"}},
 		"a pods selector with 17 labels": {
 			track: []vrrpv1.Check{pods(vrrpv1.PodSelector{MatchLabels: seventeenLabels()})},
 			want:  []string{"spec.track[0].pods.selector.matchLabels: Too many: 17"},
@@ -287,8 +375,8 @@ func TestAPIServerAndStandaloneAgentAgreeOnChecks(t *testing.T) {
 	}
 }
 
-func seventeenLabels() map[string]string {
-	m := make(map[string]string, 17)
+func seventeenLabels() map[string]vrrpv1.LabelValue {
+	m := make(map[string]vrrpv1.LabelValue, 17)
 	for i := range 17 {
 		m[fmt.Sprintf("label-%d", i)] = "x"
 	}

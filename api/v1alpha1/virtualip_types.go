@@ -301,10 +301,11 @@ type HTTPCheck struct {
 	// url to get, http or https (not verified, as kubelet probes do), with an IP address or
 	// localhost as its host: the node's own service, such as http://127.0.0.1:8404/healthz.
 	// The rule reads the host with find and substring rather than url(self).getHostname(): the
-	// API server cannot bound the size of getHostname's result, so isIP of it costs too much.
+	// API server cannot bound the size of getHostname's result, so isIP of it costs too much; the
+	// port is a decimal from 1 to 65535 without leading zeros.
 	// +required
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.matches('^https?://(localhost|[0-9.]+|[[][0-9a-fA-F:.]+[]])(:[0-9]{1,5})?(/.*)?$') && (self.matches('^https?://localhost') || isIP(self.matches('^https?://[[]') ? self.find('[[][0-9a-fA-F:.]+[]]').replace('[', '').replace(']', '') : self.find('//[0-9.]+').substring(2)))",message="url must be an http or https URL whose host is an IP address or localhost, such as http://127.0.0.1:8404/healthz"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && self.matches('^https?://(localhost|[0-9.]+|[[][0-9a-fA-F:.]+[]])(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/.*)?$') && (self.matches('^https?://localhost') || isIP(self.matches('^https?://[[]') ? self.find('[[][0-9a-fA-F:.]+[]]').replace('[', '').replace(']', '') : self.find('//[0-9.]+').substring(2)))",message="url must be an http or https URL whose host is an IP address or localhost, with a port from 1 to 65535 if any, such as http://127.0.0.1:8404/healthz"
 	URL string `json:"url"`
 
 	// expectedStatus are the statuses that pass; absent: 200-399.
@@ -362,26 +363,73 @@ type PodsCheck struct {
 	Selector PodSelector `json:"selector"`
 }
 
-// PodSelector is a metav1.LabelSelector with bounded lists. The API server estimates the cost of a
-// rule from the longest list the schema allows: up to 16 checks each with an unbounded
-// matchExpressions, the rules above would exceed its budget and the CRD would be refused. It
-// converts to metav1.LabelSelector: (*metav1.LabelSelector)(&s), or LabelSelector().
+// PodSelector is a metav1.LabelSelector whose lists are bounded and whose keys and values the API
+// server checks, so that what it admits the agent can parse. The API server estimates the cost of a
+// rule from the longest list and string the schema allows: with up to 16 checks each of unbounded
+// lists of unbounded strings, the rules here would exceed its budget and the CRD would be refused.
+// LabelSelector converts it.
 type PodSelector struct {
-	// matchLabels: each pair is a requirement key In (value).
+	// matchLabels: each pair is a requirement key In (value). OpenAPI cannot constrain a map's
+	// keys, so a rule does; its size test comes first, bounding what the pattern reads.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=16
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$') && k.indexOf('/') <= 253)",message="pods.selector label keys must be a name of 1 to 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, after an optional DNS subdomain of at most 253 characters and '/', such as app.kubernetes.io/name"
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
 
 	// matchExpressions are requirements on labels, all of which must hold.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
-	MatchExpressions []metav1.LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+	MatchExpressions []PodSelectorRequirement `json:"matchExpressions,omitempty"`
 }
 
-// LabelSelector is s as the metav1.LabelSelector it has the fields of.
+// PodSelectorRequirement is a metav1.LabelSelectorRequirement whose key and values are checked.
+type PodSelectorRequirement struct {
+	// key is the label key the requirement applies to.
+	// +required
+	Key LabelKey `json:"key"`
+
+	// operator is In, NotIn, Exists or DoesNotExist.
+	// +required
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+
+	// values: at least one with In and NotIn, none with Exists and DoesNotExist.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Values []LabelValue `json:"values,omitempty"`
+}
+
+// LabelKey is a label's key: a name, optionally after a DNS subdomain prefix and '/'
+// (validation.IsQualifiedName). A rule rather than a pattern: a pattern cannot bound the prefix's
+// length, and matchLabels' keys, which no pattern reaches, get the same rule and words.
+// +kubebuilder:validation:MaxLength=317
+// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$') && self.indexOf('/') <= 253",message="pods.selector label keys must be a name of 1 to 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit, after an optional DNS subdomain of at most 253 characters and '/', such as app.kubernetes.io/name"
+type LabelKey string
+
+// LabelValue is a label's value: empty, or up to 63 letters, digits, '-', '_' and '.' that start
+// and end with a letter or digit (validation.IsValidLabelValue).
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
+type LabelValue string
+
+// LabelSelector is s as the metav1.LabelSelector it stands for.
 func (s *PodSelector) LabelSelector() *metav1.LabelSelector {
-	return (*metav1.LabelSelector)(s)
+	out := &metav1.LabelSelector{}
+	if s.MatchLabels != nil {
+		out.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		for k, v := range s.MatchLabels {
+			out.MatchLabels[k] = string(v)
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		r := metav1.LabelSelectorRequirement{Key: string(e.Key), Operator: e.Operator}
+		for _, v := range e.Values {
+			r.Values = append(r.Values, string(v))
+		}
+		out.MatchExpressions = append(out.MatchExpressions, r)
+	}
+	return out
 }
 
 // NodePriority sets the priority of one node or of the nodes that match a selector.
