@@ -273,8 +273,9 @@ type Check struct {
 	// +optional
 	Interface *InterfaceCheck `json:"interface,omitempty"`
 
-	// file reads an integer from a file (keepalived's track_file): with a weight the node's
-	// priority moves by weight times the number; without one, 0 passes and anything else fails.
+	// file reads a decimal integer from a file (keepalived's track_file; a missing file holds 0):
+	// with a weight the node's priority moves by weight times the number; without one, 0 passes
+	// and anything else fails.
 	// +optional
 	File *FileCheck `json:"file,omitempty"`
 
