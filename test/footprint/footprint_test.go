@@ -459,7 +459,9 @@ func newRow(scenario string, impl implementation, b *testing.B, interval time.Du
 		Routers: routers, Runs: len(v), Min: slices.Min(v), Median: median(v), Max: slices.Max(v), Unit: unit}
 }
 
-// BenchOutEnv names the JSON file the rows are added to: a JSON array, created if missing.
+// BenchOutEnv names the JSON file the rows are added to: a JSON array, created if missing. A row
+// replaces one of the same scenario, implementation, interval and size: the testing package runs
+// a benchmark with b.N of 1 before the b.N it reports, and the last run is the one that counts.
 const BenchOutEnv = "VRRP_BENCH_OUT"
 
 var outMu sync.Mutex
@@ -479,6 +481,12 @@ func writeRows(b *testing.B, rows []row) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		b.Fatal(err)
 	}
+	all = slices.DeleteFunc(all, func(j json.RawMessage) bool {
+		var o row
+		return json.Unmarshal(j, &o) == nil && slices.ContainsFunc(rows, func(r row) bool {
+			return r.Scenario == o.Scenario && r.Impl == o.Impl && r.AdvertMS == o.AdvertMS && r.Routers == o.Routers
+		})
+	})
 	for _, r := range rows {
 		j, err := json.Marshal(r)
 		if err != nil {
