@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -314,6 +315,12 @@ func (r *reporter) flush(ctx context.Context) bool {
 	pending := r.pending
 	r.pending = nil
 	r.mu.Unlock()
+	if r.unlist(ctx, work) {
+		// A router that starts as one of hundreds of Backups is no news: no Event either.
+		pending = slices.DeleteFunc(pending, func(t transition) bool {
+			return t.check == "" && t.to == vrrp.StateBackup && t.from != vrrp.StateMaster && work[t.router] == nil
+		})
+	}
 
 	// Each entry is a request of its own (one object per VirtualIP); one after the other, a
 	// handover of many VirtualIPs kept the last entry waiting for all the others' round trips.
@@ -408,6 +415,14 @@ func (r *reporter) reassert(ctx context.Context) {
 		r.log.V(1).Info("listing VirtualIPs to check this node's entries", "error", err.Error())
 		return
 	}
+	// Only Backups can be left out of status.nodes: the Nodes are read when one of ours is one.
+	var crowded map[string]bool
+	r.mu.Lock()
+	backup := slices.ContainsFunc(vips.Items, func(v vrrpv1.VirtualIP) bool { return unlisted(r.entries[v.Name]) })
+	r.mu.Unlock()
+	if backup {
+		crowded = r.crowded(ctx, vips.Items)
+	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -421,6 +436,14 @@ func (r *reporter) reassert(ctx context.Context) {
 		j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node })
 		if j >= 0 {
 			got = &v.Status.Nodes[j]
+		}
+		if crowded[v.Name] && unlisted(want) {
+			// Its entry is left out (see maxListedNodes): one still there, written before the
+			// VirtualIP selected that many nodes, goes at the next flush.
+			if got != nil {
+				r.dirty[v.Name] = true
+			}
+			continue
 		}
 		n := r.reasserts[v.Name]
 		if sameEntry(got, want) {
@@ -452,6 +475,92 @@ func reassertWait(n int) time.Duration {
 		return reassertMax
 	}
 	return min(reassertAfter<<n, reassertMax)
+}
+
+// maxListedNodes is how many nodes a VirtualIP may select and still have an entry of each in
+// status.nodes. Every entry is a write to the one object by another agent, and each write costs
+// the API server in proportion to the object (its entries, and a managedFields entry per agent):
+// creating a VirtualIP that selects n nodes costs O(n²), and n agents writing at once make the
+// API server retry their updates against each other. Measured on a real API server (BenchmarkFleet
+// in this package), 100 entries took seven seconds written one at a time, and did not all land
+// within a minute written at once; an entry with two checks is about 960 bytes with its
+// managedFields, so etcd's 1.5 MB would end a VirtualIP near 1,500 nodes (the CRD admits 5,000).
+// Beyond maxListedNodes, a Backup with nothing to tell (or a router starting or stopped) leaves
+// status.nodes: the list holds the Master, the nodes in FAULT, and the Backups that publish a unicast
+// address, have a check failing or a hook that failed. The controller counts the others as
+// Backups (controllers.MaxListedNodes, which must equal this).
+const maxListedNodes = 100
+
+// unlisted reports whether e is an entry left out of status.nodes beyond maxListedNodes: a Backup
+// (or a router starting, on its way to Backup, or stopped: the node left) that publishes no
+// unicast address and reports no failing check or failed hook.
+func unlisted(e *vrrpv1.NodeStatus) bool {
+	if e == nil || !slices.Contains([]vrrpv1.RouterState{vrrpv1.StateInit, vrrpv1.StateBackup, vrrpv1.StateStopped}, e.State) || e.Address != "" {
+		return false
+	}
+	if h := e.LastHook; h != nil && (h.ExitCode != 0 || h.TimedOut) {
+		return false
+	}
+	return !slices.ContainsFunc(e.Checks, func(c vrrpv1.CheckStatus) bool { return c.State == vrrpv1.CheckFailing })
+}
+
+// crowded tells which of vips select more than maxListedNodes nodes, as the cache has the Nodes.
+func (r *reporter) crowded(ctx context.Context, vips []vrrpv1.VirtualIP) map[string]bool {
+	var nodes corev1.NodeList
+	if err := r.c.List(ctx, &nodes); err != nil || len(nodes.Items) <= maxListedNodes {
+		return nil // too few nodes to crowd any VirtualIP, or unknown: list every entry
+	}
+	out := map[string]bool{}
+	for i := range vips {
+		sel, err := vips[i].Spec.Participants()
+		if err != nil {
+			continue
+		}
+		n := 0
+		for j := range nodes.Items {
+			if sel.Matches(labels.Set(nodes.Items[j].Labels)) {
+				n++
+			}
+		}
+		out[vips[i].Name] = n > maxListedNodes
+	}
+	return out
+}
+
+// unlist replaces, in work, the entries that are left out of status.nodes with none: the write
+// then removes this node's entry, if it has one. It reports whether it replaced any.
+func (r *reporter) unlist(ctx context.Context, work map[string]*vrrpv1.NodeStatus) bool {
+	if !slices.ContainsFunc(slices.Collect(maps.Values(work)), unlisted) {
+		return false
+	}
+	// The cache may wait for a sync while the API server is away, as for Events.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var vips []vrrpv1.VirtualIP
+	for name, e := range work {
+		if !unlisted(e) {
+			continue
+		}
+		var v vrrpv1.VirtualIP
+		if err := r.c.Get(ctx, client.ObjectKey{Name: name}, &v); err == nil {
+			vips = append(vips, v)
+		}
+	}
+	replaced, crowded := false, r.crowded(ctx, vips)
+	for _, v := range vips {
+		if !crowded[v.Name] {
+			continue
+		}
+		replaced = true
+		if slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }) {
+			work[v.Name] = nil
+			continue
+		}
+		// No entry to remove: nothing to write. Should the cache lag behind a write of ours,
+		// reassert removes the entry once it shows.
+		delete(work, v.Name)
+	}
+	return replaced
 }
 
 // sameEntry compares entries as the API server stores them: times in whole seconds.
