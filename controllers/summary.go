@@ -249,7 +249,7 @@ func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.Node
 // to the object: a VirtualIP's creation costs O(n²) for n nodes, and the entries, about 1 kB each
 // with their managedFields, would reach etcd's 1.5 MB near 1,500 nodes. The agents' reporter
 // (agent/kube) holds the same number.
-const MaxListedNodes = 100
+const MaxListedNodes = 64
 
 // countSelected is how many of nodes selector selects.
 func countSelected(selector labels.Selector, nodes map[string]labels.Set) int {

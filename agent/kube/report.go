@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -282,7 +283,9 @@ func (r *reporter) Start(ctx context.Context) error {
 	for {
 		var retry <-chan time.Time
 		if backoff > 0 {
-			retry = time.After(backoff)
+			// Jittered: the agents whose writes failed together (the API server away, or
+			// overloaded by their writes) must not all retry together.
+			retry = time.After(backoff/2 + rand.N(backoff/2+1))
 		}
 		select {
 		case <-ctx.Done():
@@ -330,10 +333,21 @@ func (r *reporter) flush(ctx context.Context) bool {
 		failed atomic.Bool
 		slots  = make(chan struct{}, maxWrites)
 	)
+	delays := r.spread(ctx, work)
 	for _, name := range writeOrder(work) {
-		e := work[name]
-		slots <- struct{}{}
+		e, delay := work[name], delays[name]
+		if delay == 0 {
+			slots <- struct{}{}
+		}
 		wg.Go(func() {
+			if delay > 0 {
+				// Waiting holds no slot: the writes due now go out meanwhile.
+				select {
+				case <-time.After(delay):
+				case <-ctx.Done():
+				}
+				slots <- struct{}{}
+			}
 			defer func() { <-slots }()
 			err := r.writeEntry(ctx, name, e)
 			if f, found := foreign[name]; found && err == nil && e != nil {
@@ -489,7 +503,7 @@ func reassertWait(n int) time.Duration {
 // status.nodes: the list holds the Master, the nodes in FAULT, and the Backups that publish a unicast
 // address, have a check failing or a hook that failed. The controller counts the others as
 // Backups (controllers.MaxListedNodes, which must equal this).
-const maxListedNodes = 100
+const maxListedNodes = 64
 
 // unlisted reports whether e is an entry left out of status.nodes beyond maxListedNodes: a Backup
 // (or a router starting, on its way to Backup, or stopped: the node left) that publishes no
@@ -506,11 +520,21 @@ func unlisted(e *vrrpv1.NodeStatus) bool {
 
 // crowded tells which of vips select more than maxListedNodes nodes, as the cache has the Nodes.
 func (r *reporter) crowded(ctx context.Context, vips []vrrpv1.VirtualIP) map[string]bool {
-	var nodes corev1.NodeList
-	if err := r.c.List(ctx, &nodes); err != nil || len(nodes.Items) <= maxListedNodes {
-		return nil // too few nodes to crowd any VirtualIP, or unknown: list every entry
-	}
 	out := map[string]bool{}
+	for name, n := range r.selected(ctx, vips, maxListedNodes) {
+		out[name] = n > maxListedNodes
+	}
+	return out
+}
+
+// selected counts the nodes each of vips selects, as the cache has the Nodes; nil when the cache
+// holds no more than over Nodes (or cannot be read), so that no VirtualIP can select more.
+func (r *reporter) selected(ctx context.Context, vips []vrrpv1.VirtualIP, over int) map[string]int {
+	var nodes corev1.NodeList
+	if err := r.c.List(ctx, &nodes); err != nil || len(nodes.Items) <= over {
+		return nil
+	}
+	out := map[string]int{}
 	for i := range vips {
 		sel, err := vips[i].Spec.Participants()
 		if err != nil {
@@ -522,7 +546,46 @@ func (r *reporter) crowded(ctx context.Context, vips []vrrpv1.VirtualIP) map[str
 				n++
 			}
 		}
-		out[vips[i].Name] = n > maxListedNodes
+		out[vips[i].Name] = n
+	}
+	return out
+}
+
+// spreadFrom and spreadPerNode spread the first writes of a VirtualIP's entries: every selected
+// node's agent writes its entry as the VirtualIP appears, each write a read-modify-write of the
+// one object, and at once they make the API server retry them against each other (50 agents at
+// once took eleven seconds to land, 100 did not within a minute: BenchmarkFleet). Beyond
+// spreadFrom selected nodes, an entry's first write waits a random time under spreadPerNode per
+// node, up to maxListedNodes nodes: 3.2 s at most.
+const (
+	spreadFrom    = 16
+	spreadPerNode = 50 * time.Millisecond
+)
+
+// spread returns how long each entry of work waits before its write: the entries the cached
+// VirtualIP lacks, of VirtualIPs that select more than spreadFrom nodes, but a Master's; none for
+// the others.
+func (r *reporter) spread(ctx context.Context, work map[string]*vrrpv1.NodeStatus) map[string]time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var vips []vrrpv1.VirtualIP
+	for name, e := range work {
+		var v vrrpv1.VirtualIP
+		if e == nil || e.State == vrrpv1.StateMaster || r.c.Get(ctx, client.ObjectKey{Name: name}, &v) != nil {
+			continue // a Master, the controller's status.master, waits for no one
+		}
+		if !slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }) {
+			vips = append(vips, v)
+		}
+	}
+	if len(vips) == 0 {
+		return nil
+	}
+	out := map[string]time.Duration{}
+	for name, n := range r.selected(ctx, vips, spreadFrom) {
+		if n > spreadFrom {
+			out[name] = rand.N(time.Duration(min(n, maxListedNodes)) * spreadPerNode)
+		}
 	}
 	return out
 }
