@@ -147,7 +147,7 @@ func BenchmarkStatusHandover(b *testing.B) {
 	for i := range handovers {
 		cordoned := i%2 == 0
 		l.cordon(b, cordoned)
-		l.settled(b, cordoned, 15*time.Second)
+		l.settled(b, cordoned, 30*time.Second)
 	}
 	b.StopTimer()
 	if handovers%2 == 1 {
