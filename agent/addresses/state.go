@@ -83,8 +83,11 @@ func validate(entries []Entry) error {
 	return nil
 }
 
-// saveState replaces the record in dir atomically: a crash leaves either the old or the new file,
-// never a torn one, and the fsyncs make the new one survive a power cut once saveState returns.
+// saveState replaces the record in dir atomically: a crash of the agent leaves either the old or
+// the new file, never a torn one. It does not fsync: the record lists addresses in the kernel,
+// which a power cut or a kernel crash removes along with the page cache, so it only has to outlive
+// the agent's process, which the page cache does. An fsync per address, under the Manager's lock,
+// held up every router becoming Master at once behind the disk (seconds on a busy node).
 func saveState(dir string, entries []Entry) error {
 	tmp, err := writeTemp(dir, entries)
 	if tmp != "" {
@@ -92,9 +95,6 @@ func saveState(dir string, entries []Entry) error {
 	}
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, StateFile))
-	}
-	if err == nil {
-		err = syncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("writing address record: %w", err)
@@ -115,7 +115,7 @@ func probeState(dir string, entries []Entry) error {
 	return nil
 }
 
-// writeTemp writes the record with entries to a new temporary file in dir and syncs it. It
+// writeTemp writes the record with entries to a new temporary file in dir. It
 // returns the file's name once the file exists, even with an error.
 func writeTemp(dir string, entries []Entry) (string, error) {
 	if entries == nil {
@@ -130,21 +130,8 @@ func writeTemp(dir string, entries []Entry) (string, error) {
 		return "", err
 	}
 	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return f.Name(), err
-}
-
-// syncDir makes a rename inside dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
