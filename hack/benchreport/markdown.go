@@ -23,7 +23,8 @@ func renderMarkdown(r report, plot string) string {
 	b.WriteString("kernel's notification that the Backup holds the VIP. Footprint is CPU (percent of one core) and\n")
 	b.WriteString("resident memory of a Master and a Backup in steady state. Each number is the median of its runs,\n")
 	b.WriteString("with the lowest and highest beside it; the ratio is this project's median over keepalived's\n")
-	b.WriteString("(below 1: faster or lighter).\n\n")
+	b.WriteString("(below 1: faster or lighter). What only this project has (status in Kubernetes, on a real API\n")
+	b.WriteString("server) follows in a table of its own.\n\n")
 	fmt.Fprintf(&b, "![%s](%s)\n\n", plotAlt(groups), plot)
 
 	side := slices.DeleteFunc(slices.Clone(groups), func(g group) bool { return !g.sideBySide() })
@@ -77,7 +78,7 @@ func renderMarkdown(r report, plot string) string {
 	fmt.Fprintf(&b, "- Machine: %s, %d cores, %s memory\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Memory)
 	fmt.Fprintf(&b, "- OS: %s, Linux %s; %s\n", r.Machine.OS, r.Machine.Kernel, r.Machine.Go)
 	for _, v := range versions(r.Rows) {
-		fmt.Fprintf(&b, "- %s %s\n", v[0], v[1])
+		fmt.Fprintf(&b, "- %s %s: %s\n", v.impl, v.version, strings.Join(v.families, ", "))
 	}
 	return b.String()
 }
@@ -85,9 +86,9 @@ func renderMarkdown(r report, plot string) string {
 // plotAlt is the plot's alternative text: what it shows, for a reader without images.
 func plotAlt(groups []group) string {
 	var fams []string
-	for _, g := range groups {
-		if f := g.family(); !slices.Contains(fams, f) {
-			fams = append(fams, f)
+	for _, p := range panels(groups) {
+		if !slices.Contains(fams, p.title) {
+			fams = append(fams, p.title)
 		}
 	}
 	return fmt.Sprintf("%s of %s and %s, median with min-max", strings.Join(fams, ", "), ours, theirs)
@@ -126,20 +127,32 @@ func microValue(m goBench, unit string) string {
 // modulePath is trimmed from package paths.
 const modulePath = "github.com/vrrp-dev/vrrp-operator"
 
+// version is an implementation's version and the families measured with it: the agent is built
+// from the working tree when each benchmark starts, which `git describe` names.
+type version struct {
+	impl, version string
+	families      []string
+}
+
 // versions lists each implementation's versions in the rows, this project first.
-func versions(rows []row) [][2]string {
-	var out [][2]string
+func versions(rows []row) []version {
+	var out []version
 	for _, x := range rows {
-		v := [2]string{x.Impl, x.Version}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
+		fam, _ := splitScenario(x.Scenario)
+		i := slices.IndexFunc(out, func(v version) bool { return v.impl == x.Impl && v.version == x.Version })
+		if i < 0 {
+			out = append(out, version{impl: x.Impl, version: x.Version})
+			i = len(out) - 1
+		}
+		if !slices.Contains(out[i].families, fam) {
+			out[i].families = append(out[i].families, fam)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b [2]string) int {
-		if d := implRank(a[0]) - implRank(b[0]); d != 0 {
+	slices.SortStableFunc(out, func(a, b version) int {
+		if d := implRank(a.impl) - implRank(b.impl); d != 0 {
 			return d
 		}
-		return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1])
+		return strings.Compare(a.impl, b.impl)
 	})
 	return out
 }

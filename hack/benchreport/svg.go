@@ -38,9 +38,20 @@ type panel struct {
 	groups []group
 }
 
+// panels returns the panels of the families in which both implementations measured something:
+// the plot compares; what this project alone measured is in the page's tables.
 func panels(groups []group) []panel {
+	var compared []string
+	for _, g := range groups {
+		if g.sideBySide() && !slices.Contains(compared, g.family()) {
+			compared = append(compared, g.family())
+		}
+	}
 	var ps []panel
 	for _, g := range groups {
+		if !slices.Contains(compared, g.family()) {
+			continue
+		}
 		title := g.family()
 		if i := slices.IndexFunc(ps, func(p panel) bool { return p.title == title && p.unit == g.Unit }); i >= 0 {
 			ps[i].groups = append(ps[i].groups, g)
@@ -216,6 +227,6 @@ var familyTitles = map[string]string{
 }
 
 // formatTick writes an axis value without trailing zeros: 10000, 2.5, 0.1.
-func formatTick(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+func formatTick(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
 func esc(s string) string { return html.EscapeString(s) }
