@@ -97,16 +97,13 @@ fuzz: ## Fuzz the VRRP packet decoder for FUZZTIME (default 60s).
 BENCH_OUT ?= $(CURDIR)/_output/bench.json
 BENCH_RUNS ?= 7
 BENCH_FOOTPRINT_RUNS ?= 3
-# The benchmarks under agent/ that run a scenario once (-benchtime=1x) rather than a loop.
-BENCH_SCENARIOS := SimulatedHandover|Fleet
 
 .PHONY: bench
 bench: kube-binaries ## Measure beside keepalived (root): failover, footprint, status, micro-benchmarks; renders docs/benchmarks.md.
 	@mkdir -p $(dir $(BENCH_OUT)) && rm -f $(BENCH_OUT)
-	go test -run=NONE -bench=. -skip='$(BENCH_SCENARIOS)' -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
+	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Failover -benchtime=$(BENCH_RUNS)x ./test/e2e
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Footprint -benchtime=$(BENCH_FOOTPRINT_RUNS)x ./test/footprint
-	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='$(BENCH_SCENARIOS)' -benchtime=1x ./agent/kube
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='StatusHandover|SteadyStateWrites' -benchtime=1x ./test/cluster
 	go run ./hack/benchreport -in $(BENCH_OUT) -micro $(dir $(BENCH_OUT))bench-micro.txt -out docs/benchmarks.md -svg docs/benchmarks.svg
 

@@ -121,15 +121,6 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 			masters = append(masters, e.Node)
 		}
 	}
-	// Beyond MaxListedNodes the agents of Backups leave status.nodes: the selected nodes without an
-	// entry count as Backups, once an agent has reported at all (before, the VirtualIP is new).
-	unlistedBackups := 0
-	if selected := countSelected(selector, nodes); selected > MaxListedNodes && (len(vip.Status.Nodes) > 0 || len(vip.Status.Conditions) > 0) {
-		unlistedBackups = max(selected-len(vip.Status.Nodes)+len(sum.StaleNodes), 0)
-	}
-	if unlistedBackups > 0 {
-		reported = append(reported, fmt.Sprintf("%d more %s (not listed beyond %d nodes)", unlistedBackups, vrrpv1.StateBackup, MaxListedNodes))
-	}
 	slices.Sort(sum.StaleNodes)
 	slices.Sort(masters)
 	slices.Sort(reported)
@@ -149,11 +140,11 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 	case len(masters) > 1:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonSplitBrain
 		ready.Message = fmt.Sprintf("%d nodes are MASTER: %s", len(masters), list(masters)) + darkNote
-		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonSplitBrain, live, unlistedBackups)
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonSplitBrain, live)
 	case len(reported) > 0:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = "no node is MASTER: " + list(reported)
-		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonNoMaster, live, unlistedBackups)
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonNoMaster, live)
 	default:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
@@ -207,9 +198,7 @@ const reportLatency = time.Second
 //     thus last one advertisement's trip, or one interval when that advertisement is lost: the
 //     bound is Master_Adver_Interval. Skew_Time, always shorter, would raise an alarm for every
 //     lost packet.
-//
-// unlisted Backups (beyond MaxListedNodes) have an unknown priority: taken as 1, the longest.
-func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.NodeStatus, unlisted int) time.Duration {
+func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.NodeStatus) time.Duration {
 	interval := time.Second
 	if spec.AdvertInterval != nil && spec.AdvertInterval.Duration > 0 {
 		interval = spec.AdvertInterval.Duration
@@ -232,34 +221,11 @@ func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.Node
 			lowest = e.Priority
 		}
 	}
-	if unlisted > 0 {
-		takers, lowest = takers+unlisted, 1
-	}
 	if takers == 0 {
 		return 0
 	}
 	lowest = max(lowest, 1)
 	return vrrp.MasterDownInterval(version, uint8(lowest), interval)
-}
-
-// MaxListedNodes is how many nodes a VirtualIP may select and still have every node's entry in
-// status.nodes; beyond it the agents of Backups (and of routers stopped) with nothing else to tell
-// leave the list, and the summary counts the selected nodes without an entry as Backups. Every
-// entry is a write by another agent to the one object, each costing the API server in proportion
-// to the object: a VirtualIP's creation costs O(n²) for n nodes, and the entries, about 1 kB each
-// with their managedFields, would reach etcd's 1.5 MB near 1,500 nodes. The agents' reporter
-// (agent/kube) holds the same number.
-const MaxListedNodes = 64
-
-// countSelected is how many of nodes selector selects.
-func countSelected(selector labels.Selector, nodes map[string]labels.Set) int {
-	n := 0
-	for _, set := range nodes {
-		if selector.Matches(set) {
-			n++
-		}
-	}
-	return n
 }
 
 // invalidSpec is the Summary of a VirtualIP whose spec no agent can run: err says why.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -283,9 +281,7 @@ func (r *reporter) Start(ctx context.Context) error {
 	for {
 		var retry <-chan time.Time
 		if backoff > 0 {
-			// Jittered: the agents whose writes failed together (the API server away, or
-			// overloaded by their writes) must not all retry together.
-			retry = time.After(backoff/2 + rand.N(backoff/2+1))
+			retry = time.After(backoff)
 		}
 		select {
 		case <-ctx.Done():
@@ -318,12 +314,6 @@ func (r *reporter) flush(ctx context.Context) bool {
 	pending := r.pending
 	r.pending = nil
 	r.mu.Unlock()
-	if r.unlist(ctx, work) {
-		// A router that starts as one of hundreds of Backups is no news: no Event either.
-		pending = slices.DeleteFunc(pending, func(t transition) bool {
-			return t.check == "" && t.to == vrrp.StateBackup && t.from != vrrp.StateMaster && work[t.router] == nil
-		})
-	}
 
 	// Each entry is a request of its own (one object per VirtualIP); one after the other, a
 	// handover of many VirtualIPs kept the last entry waiting for all the others' round trips.
@@ -333,21 +323,10 @@ func (r *reporter) flush(ctx context.Context) bool {
 		failed atomic.Bool
 		slots  = make(chan struct{}, maxWrites)
 	)
-	delays := r.spread(ctx, work)
 	for _, name := range writeOrder(work) {
-		e, delay := work[name], delays[name]
-		if delay == 0 {
-			slots <- struct{}{}
-		}
+		e := work[name]
+		slots <- struct{}{}
 		wg.Go(func() {
-			if delay > 0 {
-				// Waiting holds no slot: the writes due now go out meanwhile.
-				select {
-				case <-time.After(delay):
-				case <-ctx.Done():
-				}
-				slots <- struct{}{}
-			}
 			defer func() { <-slots }()
 			err := r.writeEntry(ctx, name, e)
 			if f, found := foreign[name]; found && err == nil && e != nil {
@@ -429,14 +408,6 @@ func (r *reporter) reassert(ctx context.Context) {
 		r.log.V(1).Info("listing VirtualIPs to check this node's entries", "error", err.Error())
 		return
 	}
-	// Only Backups can be left out of status.nodes: the Nodes are read when one of ours is one.
-	var crowded map[string]bool
-	r.mu.Lock()
-	backup := slices.ContainsFunc(vips.Items, func(v vrrpv1.VirtualIP) bool { return unlisted(r.entries[v.Name]) })
-	r.mu.Unlock()
-	if backup {
-		crowded = r.crowded(ctx, vips.Items)
-	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -450,14 +421,6 @@ func (r *reporter) reassert(ctx context.Context) {
 		j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node })
 		if j >= 0 {
 			got = &v.Status.Nodes[j]
-		}
-		if crowded[v.Name] && unlisted(want) {
-			// Its entry is left out (see maxListedNodes): one still there, written before the
-			// VirtualIP selected that many nodes, goes at the next flush.
-			if got != nil {
-				r.dirty[v.Name] = true
-			}
-			continue
 		}
 		n := r.reasserts[v.Name]
 		if sameEntry(got, want) {
@@ -489,141 +452,6 @@ func reassertWait(n int) time.Duration {
 		return reassertMax
 	}
 	return min(reassertAfter<<n, reassertMax)
-}
-
-// maxListedNodes is how many nodes a VirtualIP may select and still have an entry of each in
-// status.nodes. Every entry is a write to the one object by another agent, and each write costs
-// the API server in proportion to the object (its entries, and a managedFields entry per agent):
-// creating a VirtualIP that selects n nodes costs O(n²), and n agents writing at once make the
-// API server retry their updates against each other. Measured on a real API server (BenchmarkFleet
-// in this package), 100 entries took seven seconds written one at a time, and did not all land
-// within a minute written at once; an entry with two checks is about 960 bytes with its
-// managedFields, so etcd's 1.5 MB would end a VirtualIP near 1,500 nodes (the CRD admits 5,000).
-// Beyond maxListedNodes, a Backup with nothing to tell (or a router starting or stopped) leaves
-// status.nodes: the list holds the Master, the nodes in FAULT, and the Backups that publish a unicast
-// address, have a check failing or a hook that failed. The controller counts the others as
-// Backups (controllers.MaxListedNodes, which must equal this).
-const maxListedNodes = 64
-
-// unlisted reports whether e is an entry left out of status.nodes beyond maxListedNodes: a Backup
-// (or a router starting, on its way to Backup, or stopped: the node left) that publishes no
-// unicast address and reports no failing check or failed hook.
-func unlisted(e *vrrpv1.NodeStatus) bool {
-	if e == nil || !slices.Contains([]vrrpv1.RouterState{vrrpv1.StateInit, vrrpv1.StateBackup, vrrpv1.StateStopped}, e.State) || e.Address != "" {
-		return false
-	}
-	if h := e.LastHook; h != nil && (h.ExitCode != 0 || h.TimedOut) {
-		return false
-	}
-	return !slices.ContainsFunc(e.Checks, func(c vrrpv1.CheckStatus) bool { return c.State == vrrpv1.CheckFailing })
-}
-
-// crowded tells which of vips select more than maxListedNodes nodes, as the cache has the Nodes.
-func (r *reporter) crowded(ctx context.Context, vips []vrrpv1.VirtualIP) map[string]bool {
-	out := map[string]bool{}
-	for name, n := range r.selected(ctx, vips, maxListedNodes) {
-		out[name] = n > maxListedNodes
-	}
-	return out
-}
-
-// selected counts the nodes each of vips selects, as the cache has the Nodes; nil when the cache
-// holds no more than over Nodes (or cannot be read), so that no VirtualIP can select more.
-func (r *reporter) selected(ctx context.Context, vips []vrrpv1.VirtualIP, over int) map[string]int {
-	var nodes corev1.NodeList
-	if err := r.c.List(ctx, &nodes); err != nil || len(nodes.Items) <= over {
-		return nil
-	}
-	out := map[string]int{}
-	for i := range vips {
-		sel, err := vips[i].Spec.Participants()
-		if err != nil {
-			continue
-		}
-		n := 0
-		for j := range nodes.Items {
-			if sel.Matches(labels.Set(nodes.Items[j].Labels)) {
-				n++
-			}
-		}
-		out[vips[i].Name] = n
-	}
-	return out
-}
-
-// spreadFrom and spreadPerNode spread the first writes of a VirtualIP's entries: every selected
-// node's agent writes its entry as the VirtualIP appears, each write a read-modify-write of the
-// one object, and at once they make the API server retry them against each other (50 agents at
-// once took eleven seconds to land, 100 did not within a minute: BenchmarkFleet). Beyond
-// spreadFrom selected nodes, an entry's first write waits a random time under spreadPerNode per
-// node, up to maxListedNodes nodes: 3.2 s at most.
-const (
-	spreadFrom    = 16
-	spreadPerNode = 50 * time.Millisecond
-)
-
-// spread returns how long each entry of work waits before its write: the entries the cached
-// VirtualIP lacks, of VirtualIPs that select more than spreadFrom nodes, but a Master's; none for
-// the others.
-func (r *reporter) spread(ctx context.Context, work map[string]*vrrpv1.NodeStatus) map[string]time.Duration {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var vips []vrrpv1.VirtualIP
-	for name, e := range work {
-		var v vrrpv1.VirtualIP
-		if e == nil || e.State == vrrpv1.StateMaster || r.c.Get(ctx, client.ObjectKey{Name: name}, &v) != nil {
-			continue // a Master, the controller's status.master, waits for no one
-		}
-		if !slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }) {
-			vips = append(vips, v)
-		}
-	}
-	if len(vips) == 0 {
-		return nil
-	}
-	out := map[string]time.Duration{}
-	for name, n := range r.selected(ctx, vips, spreadFrom) {
-		if n > spreadFrom {
-			out[name] = rand.N(time.Duration(min(n, maxListedNodes)) * spreadPerNode)
-		}
-	}
-	return out
-}
-
-// unlist replaces, in work, the entries that are left out of status.nodes with none: the write
-// then removes this node's entry, if it has one. It reports whether it replaced any.
-func (r *reporter) unlist(ctx context.Context, work map[string]*vrrpv1.NodeStatus) bool {
-	if !slices.ContainsFunc(slices.Collect(maps.Values(work)), unlisted) {
-		return false
-	}
-	// The cache may wait for a sync while the API server is away, as for Events.
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var vips []vrrpv1.VirtualIP
-	for name, e := range work {
-		if !unlisted(e) {
-			continue
-		}
-		var v vrrpv1.VirtualIP
-		if err := r.c.Get(ctx, client.ObjectKey{Name: name}, &v); err == nil {
-			vips = append(vips, v)
-		}
-	}
-	replaced, crowded := false, r.crowded(ctx, vips)
-	for _, v := range vips {
-		if !crowded[v.Name] {
-			continue
-		}
-		replaced = true
-		if slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node }) {
-			work[v.Name] = nil
-			continue
-		}
-		// No entry to remove: nothing to write. Should the cache lag behind a write of ours,
-		// reassert removes the entry once it shows.
-		delete(work, v.Name)
-	}
-	return replaced
 }
 
 // sameEntry compares entries as the API server stores them: times in whole seconds.

@@ -402,10 +402,7 @@ func (f *fightingClient) build(t *testing.T) client.Client {
 			}
 			return nil
 		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if _, ok := list.(*vrrpv1.VirtualIPList); !ok {
-				return c.List(ctx, list, opts...) // the Nodes: none
-			}
+		List: func(_ context.Context, _ client.WithWatch, list client.ObjectList, _ ...client.ListOption) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if f.entry != nil && time.Since(f.landed) >= undoAfter {
