@@ -35,7 +35,8 @@ type stateDoc struct {
 // loadState reads the record in dir, creating dir if needed. A file that cannot be parsed is moved
 // aside and an empty record returned: refusing to start would keep the node out of every router
 // until someone repairs the file by hand, while what the lost record would have removed has a finite
-// lifetime and goes away by itself. The file is only ever replaced by rename, so corruption means
+// lifetime and goes away by itself. The file is only ever replaced by rename, but not fsynced, so a
+// power cut may leave it empty or torn (harmless: the kernel's addresses went with it), as may
 // outside interference (disk, an admin's editor), which the error log makes visible.
 func loadState(dir string, log logr.Logger) ([]Entry, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

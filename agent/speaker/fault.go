@@ -165,7 +165,6 @@ func (r *router) removeAddress(p netip.Prefix) {
 	}
 }
 
-// stray are held addresses the router must not hold: removals that failed.
 // hasStray reports whether stray is not empty, without making it: schedule asks at every tick.
 func (r *router) hasStray() bool {
 	wanted := r.wanted()
@@ -177,6 +176,7 @@ func (r *router) hasStray() bool {
 	return false
 }
 
+// stray are held addresses the router must not hold: removals that failed.
 func (r *router) stray() []netip.Prefix {
 	wanted := r.wanted()
 	return slices.DeleteFunc(slices.Clone(r.held), func(p netip.Prefix) bool { return slices.Contains(wanted, p) })

@@ -282,9 +282,17 @@ func (s *Speaker) setStatus(st Status) {
 	s.opts.OnStatus(st)
 }
 
+// forgetStatus drops a stopped router's status and series, unless a successor of the same name
+// runs already (Apply started it after stopWait): the series are its too, and routers look their
+// counters up once.
 func (s *Speaker) forgetStatus(name string) {
 	s.mu.Lock()
-	delete(s.status, name)
+	_, successor := s.routers[name]
+	if !successor {
+		delete(s.status, name)
+	}
 	s.mu.Unlock()
-	s.opts.Metrics.Forget(name)
+	if !successor {
+		s.opts.Metrics.Forget(name)
+	}
 }

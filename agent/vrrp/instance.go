@@ -618,7 +618,6 @@ func (i *Instance) masterDownInterval() time.Duration {
 	return MasterDownInterval(i.cfg.Version, i.priority, i.masterAdverInterval)
 }
 
-// advert builds our advertisement with the given priority.
 // steadyAdvert is the Master's periodic advert as an action list, made again only when the
 // priority or the configuration changed: the Master of 250 routers at 100 ms sends 2,500 a
 // second. The caller must not change it.
@@ -629,6 +628,7 @@ func (i *Instance) steadyAdvert() []Action {
 	return i.steady
 }
 
+// advert builds our advertisement with the given priority.
 func (i *Instance) advert(priority uint8) Advertisement {
 	a := Advertisement{
 		Version:   i.cfg.Version,
