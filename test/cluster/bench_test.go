@@ -2,15 +2,11 @@ package cluster
 
 import (
 	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -182,7 +178,7 @@ func BenchmarkStatusHandover(b *testing.B) {
 		float64(agents)/float64(runs), float64(total(ctrl))/float64(runs))
 	perHandover := float64(agents+total(ctrl)) / float64(runs)
 	rows := append(latencyRows("status-entry-latency", entries), latencyRows("status-master-latency", masters)...)
-	writeBenchRows(b, append(rows, benchRow{Scenario: "status-writes-per-handover", Runs: runs,
+	writeBenchRows(b, append(rows, testenv.BenchRow{Scenario: "status-writes-per-handover", Runs: runs,
 		Min: perHandover, Median: perHandover, Max: perHandover, Unit: "requests"}))
 }
 
@@ -207,7 +203,7 @@ func BenchmarkSteadyStateWrites(b *testing.B) {
 	b.ReportMetric(float64(total(ctrl)), "controller-writes")
 	b.Logf("steady state %v, 3 agents, %d VirtualIPs at %v: API server counted %v, the controller sent %v", span, benchVIPs, benchInterval, all, ctrl)
 	report(b, "steady state %v with 3 agents and %d VirtualIPs: %d agent writes, %d controller writes", span, benchVIPs, agents, total(ctrl))
-	writeBenchRows(b, []benchRow{{Scenario: "steady-state-api-writes-per-minute", Runs: 1,
+	writeBenchRows(b, []testenv.BenchRow{{Scenario: "steady-state-api-writes-per-minute", Runs: 1,
 		Min: float64(total(all)) * float64(time.Minute) / float64(span), Median: float64(total(all)) * float64(time.Minute) / float64(span),
 		Max: float64(total(all)) * float64(time.Minute) / float64(span), Unit: "requests"}})
 	if total(all) != 0 {
@@ -516,57 +512,26 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-// benchRow is one number of `make bench` (_output/bench.json), as test/footprint writes them.
-type benchRow struct {
-	Scenario string  `json:"scenario"`
-	Impl     string  `json:"impl"`
-	Version  string  `json:"version"`
-	AdvertMS int64   `json:"advert_ms"`
-	Routers  int     `json:"routers"`
-	Runs     int     `json:"runs"`
-	Min      float64 `json:"min"`
-	Median   float64 `json:"median"`
-	Max      float64 `json:"max"`
-	Unit     string  `json:"unit"`
-}
-
 // latencyRows summarise latencies in milliseconds: min, median (p50) and max, and the p99 in a
 // row of its own (scenario + "-p99"), since a row has no field for it.
-func latencyRows(scenario string, d []time.Duration) []benchRow {
+func latencyRows(scenario string, d []time.Duration) []testenv.BenchRow {
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
 	p99 := ms(quantile(d, 0.99))
-	return []benchRow{
+	return []testenv.BenchRow{
 		{Scenario: scenario, Runs: len(d), Min: ms(quantile(d, 0)), Median: ms(quantile(d, 0.5)), Max: ms(quantile(d, 1)), Unit: "ms"},
 		{Scenario: scenario + "-p99", Runs: len(d), Min: p99, Median: p99, Max: p99, Unit: "ms"},
 	}
 }
 
-// writeBenchRows adds rows to the JSON array in the file VRRP_BENCH_OUT names, if set.
-func writeBenchRows(b *testing.B, rows []benchRow) {
-	path := os.Getenv("VRRP_BENCH_OUT")
-	if path == "" {
-		return
-	}
+// writeBenchRows adds rows of this project's measurements at the benchmark's interval and size
+// to the file VRRP_BENCH_OUT names, if set.
+func writeBenchRows(b *testing.B, rows []testenv.BenchRow) {
 	version := "unknown"
 	if out, err := exec.Command("git", "-C", testenv.Root(), "describe", "--always", "--dirty").Output(); err == nil {
 		version = strings.TrimSpace(string(out))
 	}
-	var all []json.RawMessage
-	if old, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(old))) > 0 {
-		if err := json.Unmarshal(old, &all); err != nil {
-			b.Fatalf("VRRP_BENCH_OUT=%s: not a JSON array: %v", path, err)
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		b.Fatal(err)
+	for i := range rows {
+		rows[i].Impl, rows[i].Version, rows[i].AdvertMS, rows[i].Routers = "vrrp-operator", version, benchInterval.Milliseconds(), benchVIPs
 	}
-	for _, r := range rows {
-		r.Impl, r.Version, r.AdvertMS, r.Routers = "vrrp-operator", version, benchInterval.Milliseconds(), benchVIPs
-		j, err := json.Marshal(r)
-		must(b, err)
-		all = append(all, j)
-	}
-	out, err := json.MarshalIndent(all, "", "  ")
-	must(b, err)
-	must(b, os.MkdirAll(filepath.Dir(path), 0o755))
-	must(b, os.WriteFile(path, append(out, '\n'), 0o644))
+	testenv.WriteBenchRows(b, rows...)
 }

@@ -3,14 +3,12 @@ package footprint
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,16 +103,16 @@ func benchmarkPair(b *testing.B, impl implementation, interval time.Duration) {
 	if err := checkSteady(mh, bh); err != nil {
 		b.Fatalf("%s at %s after the measurement: %v", impl.name(), interval, err)
 	}
-	var rows []row
+	var rows []testenv.BenchRow
 	for _, n := range nodes {
-		b.ReportMetric(median(cpu[n.role]), n.role+"-cpu-%")
-		b.ReportMetric(median(rss[n.role]), n.role+"-rss-MiB")
+		b.ReportMetric(testenv.Median(cpu[n.role]), n.role+"-cpu-%")
+		b.ReportMetric(testenv.Median(rss[n.role]), n.role+"-rss-MiB")
 		rows = append(rows,
 			newRow("footprint cpu "+n.role, impl, b, interval, cpu[n.role], "%"),
 			newRow("footprint rss "+n.role, impl, b, interval, rss[n.role], "MiB"))
 	}
 	b.ReportMetric(0, "ns/op") // one op is a fixed window: its time says nothing
-	writeRows(b, rows)
+	testenv.WriteBenchRows(b, rows...)
 }
 
 // waitSteady waits until the Master holds every VIP and the Backup none.
@@ -440,80 +438,8 @@ func vmRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 }
 
-// row is one number of `make bench` (_output/bench.json).
-type row struct {
-	Scenario string  `json:"scenario"`
-	Impl     string  `json:"impl"`
-	Version  string  `json:"version"`
-	AdvertMS int64   `json:"advert_ms"`
-	Routers  int     `json:"routers"`
-	Runs     int     `json:"runs"`
-	Min      float64 `json:"min"`
-	Median   float64 `json:"median"`
-	Max      float64 `json:"max"`
-	Unit     string  `json:"unit"`
-}
-
-func newRow(scenario string, impl implementation, b *testing.B, interval time.Duration, v []float64, unit string) row {
-	return row{Scenario: scenario, Impl: impl.name(), Version: impl.version(b), AdvertMS: interval.Milliseconds(),
-		Routers: routers, Runs: len(v), Min: slices.Min(v), Median: median(v), Max: slices.Max(v), Unit: unit}
-}
-
-// BenchOutEnv names the JSON file the rows are added to: a JSON array, created if missing. A row
-// replaces one of the same scenario, implementation, interval and size: the testing package runs
-// a benchmark with b.N of 1 before the b.N it reports, and the last run is the one that counts.
-const BenchOutEnv = "VRRP_BENCH_OUT"
-
-var outMu sync.Mutex
-
-func writeRows(b *testing.B, rows []row) {
-	path := os.Getenv(BenchOutEnv)
-	if path == "" {
-		return
-	}
-	outMu.Lock()
-	defer outMu.Unlock()
-	var all []json.RawMessage
-	if old, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(old))) > 0 {
-		if err := json.Unmarshal(old, &all); err != nil {
-			b.Fatalf("%s=%s: not a JSON array: %v", BenchOutEnv, path, err)
-		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		b.Fatal(err)
-	}
-	all = slices.DeleteFunc(all, func(j json.RawMessage) bool {
-		var o row
-		return json.Unmarshal(j, &o) == nil && slices.ContainsFunc(rows, func(r row) bool {
-			return r.Scenario == o.Scenario && r.Impl == o.Impl && r.AdvertMS == o.AdvertMS && r.Routers == o.Routers
-		})
-	})
-	for _, r := range rows {
-		j, err := json.Marshal(r)
-		if err != nil {
-			b.Fatal(err)
-		}
-		all = append(all, j)
-	}
-	out, err := json.MarshalIndent(all, "", "  ")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
-		b.Fatal(err)
-	}
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+func newRow(scenario string, impl implementation, b *testing.B, interval time.Duration, v []float64, unit string) testenv.BenchRow {
+	return testenv.NewBenchRow(scenario, impl.name(), impl.version(b), interval, routers, v, unit)
 }
 
 func tail(s string, n int) string {
