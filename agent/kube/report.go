@@ -190,6 +190,15 @@ func (r *reporter) participate(res desired.Result) {
 	r.signal()
 }
 
+// verifySoon has the next flush check this node's entries against the cache: a VirtualIP's status
+// changed, and the change may have removed or altered an entry of ours.
+func (r *reporter) verifySoon() {
+	r.mu.Lock()
+	r.verify = true
+	r.mu.Unlock()
+	r.signal()
+}
+
 // observe is the speaker's OnStatus: it must not block.
 func (r *reporter) observe(st speaker.Status) {
 	r.mu.Lock()

@@ -107,24 +107,18 @@ func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 		buf.Write(b)
 		return nil
 	}
-	// Only what derivation reads is kept: a resourceVersion, or a status entry's state, would
-	// rewrite the file on every status write anywhere in the cluster. The creation time settles a
-	// reused VRID (the older VirtualIP runs) and the published addresses are the unicast peers: the
-	// file without them would run another router, or send where no peer listens.
+	// Only what derivation reads is kept (derivedVirtualIP, derivedNode): a resourceVersion, or a
+	// status entry's state, would rewrite the file on every status write anywhere in the cluster.
 	for _, v := range in.VirtualIPs {
+		v := derivedVirtualIP(v)
 		v.TypeMeta = vrrpTypeMeta
-		v.ObjectMeta = metav1.ObjectMeta{Name: v.Name, Labels: v.Labels, Annotations: v.Annotations,
-			CreationTimestamp: v.CreationTimestamp}
-		v.Status = vrrpv1.VirtualIPStatus{Nodes: publishedAddresses(v.Status.Nodes)}
 		if err := put(v); err != nil {
 			return fmt.Errorf("encoding VirtualIP %s: %w", v.Name, err)
 		}
 	}
 	for _, n := range in.Nodes {
-		n = corev1.Node{TypeMeta: nodeTypeMeta,
-			ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels, Annotations: n.Annotations},
-			Spec:       corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable},
-			Status:     corev1.NodeStatus{Addresses: n.Status.Addresses}}
+		n := derivedNode(n)
+		n.TypeMeta = nodeTypeMeta
 		if err := put(n); err != nil {
 			return fmt.Errorf("encoding Node %s: %w", n.Name, err)
 		}
@@ -195,6 +189,28 @@ func (s *snapshot) stampTime() time.Time {
 
 // publishedAddresses keeps of status entries the node and its published address, which are the
 // unicast peers, and nothing that changes with the routers' state.
+// derivedVirtualIP is the part of v that derivation reads: what its result depends on. The
+// creation time settles a reused VRID (the older VirtualIP runs) and the published addresses are
+// the unicast peers: without them another router would run, or adverts go where no peer listens.
+func derivedVirtualIP(v vrrpv1.VirtualIP) vrrpv1.VirtualIP {
+	return vrrpv1.VirtualIP{
+		ObjectMeta: metav1.ObjectMeta{Name: v.Name, Labels: v.Labels, Annotations: v.Annotations,
+			CreationTimestamp: v.CreationTimestamp},
+		Spec:   v.Spec,
+		Status: vrrpv1.VirtualIPStatus{Nodes: publishedAddresses(v.Status.Nodes)},
+	}
+}
+
+// derivedNode is the part of n that derivation reads: labels (selectors, the exclude label),
+// annotations (maintenance), cordon, and the addresses of unicast peers.
+func derivedNode(n corev1.Node) corev1.Node {
+	return corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: n.Labels, Annotations: n.Annotations},
+		Spec:       corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable},
+		Status:     corev1.NodeStatus{Addresses: n.Status.Addresses},
+	}
+}
+
 func publishedAddresses(entries []vrrpv1.NodeStatus) []vrrpv1.NodeStatus {
 	var out []vrrpv1.NodeStatus
 	for _, e := range entries {
