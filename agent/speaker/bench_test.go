@@ -89,7 +89,8 @@ func BenchmarkBackupReceivesAdverts(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.packet(p) // as the Demux hands it over
-		q := <-r.packets
+		<-r.packets.ready
+		q, _ := r.packets.take()
 		r.receive(q)
 		r.recycle(q.Payload)
 	}
