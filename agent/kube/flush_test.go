@@ -100,3 +100,131 @@ func TestAHandoverOfManyVirtualIPsWritesTheirEntriesTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestATransitionDoesNotWaitForAnotherEntrysWrite: the write of one entry that hangs (an API server
+// slow to answer that object) must not hold back the next transition of another VirtualIP, and an
+// entry that changes while its own write is in flight is written once more after it, never twice
+// at once.
+func TestATransitionDoesNotWaitForAnotherEntrysWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu       sync.Mutex
+			started  []string
+			inFlight = map[string]int{}
+			twice    bool
+			release  = make(chan struct{})
+			unblock  = sync.OnceFunc(func() { close(release) })
+		)
+		defer unblock() // a failure must not leave the write hanging
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return nil
+			},
+			SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+				name := obj.GetName()
+				mu.Lock()
+				started = append(started, name)
+				inFlight[name]++
+				twice = twice || inFlight[name] > 1
+				first := len(started) == 1
+				mu.Unlock()
+				if first {
+					<-release // the first write of vip-0 hangs until released
+				}
+				mu.Lock()
+				inFlight[name]--
+				mu.Unlock()
+				return nil
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0"}, {Name: "vip-1"}}})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = rep.Start(ctx) }()
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		synctest.Wait()
+		rep.observe(speaker.Status{Router: "vip-1", State: vrrp.StateMaster, Priority: 150})
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 150})
+		synctest.Wait()
+		mu.Lock()
+		got := slices.Clone(started)
+		mu.Unlock()
+		if !slices.Equal(got, []string{"vip-0", "vip-1"}) {
+			t.Fatalf("with vip-0's write hanging, the writes started were %v; want vip-1's beside it, and vip-0's new state after the first", got)
+		}
+		unblock()
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(started, []string{"vip-0", "vip-1", "vip-0"}) || twice {
+			t.Fatalf("writes %v (an entry written twice at once: %v); want vip-0's new state written once its first write ended", started, twice)
+		}
+	})
+}
+
+// TestFailedWritesBackOff: while the API server refuses every write, the reporter retries with a
+// backoff that doubles up to maxBackoff, not in a loop; when it answers again the entry lands at
+// the next retry.
+func TestFailedWritesBackOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu       sync.Mutex
+			attempts []time.Duration
+			down     = true
+			start    = time.Now()
+		)
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return nil
+			},
+			SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+				mu.Lock()
+				defer mu.Unlock()
+				attempts = append(attempts, time.Since(start))
+				if down {
+					return fmt.Errorf("connection refused")
+				}
+				return nil
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0"}}})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = rep.Start(ctx) }()
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 150})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		n := len(attempts)
+		down = false
+		mu.Unlock()
+		// 0, 0.1, 0.3, 0.7, 1.5, 3.1 (and then every 2 s): 9 attempts in 10 s.
+		if n < 6 || n > 12 {
+			t.Fatalf("%d attempts in 10 s while the API server refused them (%v); want a backoff from %v to %v", n, attempts, minBackoff, maxBackoff)
+		}
+		time.Sleep(maxBackoff)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(attempts) != n+1 {
+			t.Fatalf("after the API server answered again: %d more attempts, want the one that lands", len(attempts)-n)
+		}
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		if len(rep.dirty) != 0 || rep.backoff != 0 {
+			t.Fatalf("after the write landed: dirty %v, backoff %v; want nothing due", rep.dirty, rep.backoff)
+		}
+	})
+}

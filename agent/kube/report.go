@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -90,6 +89,16 @@ type reporter struct {
 	// foreign holds, for each entry to re-assert, the entry as the cache had it: fields in it that
 	// ours leaves empty are someone else's, which an apply cannot take away (see writeEntry).
 	foreign map[string]foreignEntry
+	// inflight holds the entries (and labelKey) being written: none is written twice at once, and
+	// one that changes meanwhile is written again when the write ends. writes counts them.
+	inflight map[string]bool
+	writes   sync.WaitGroup
+	// retrying holds the writes that failed, due again at retryAt; backoff is the last wait, which
+	// doubles while writes keep failing. failures counts failed writes, for flush.
+	retrying map[string]bool
+	retryAt  time.Time
+	backoff  time.Duration
+	failures int
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -123,7 +132,8 @@ func newReporter(node string, log logr.Logger) *reporter {
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
-		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{}}
+		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
+		inflight: map[string]bool{}, retrying: map[string]bool{}}
 }
 
 // connect gives the reporter its client, recorder and metrics; it is called before Start.
@@ -284,14 +294,16 @@ func (r *reporter) signal() {
 	}
 }
 
-// Start is the manager runnable that writes: status entries, the node label, Events.
+// Start is the manager runnable that writes: status entries, the node label, Events. Writes do not
+// wait for each other: an entry that changes while another's write is in flight goes out at once.
 func (r *reporter) Start(ctx context.Context) error {
-	backoff := time.Duration(0)
 	for {
 		var retry <-chan time.Time
-		if backoff > 0 {
-			retry = time.After(backoff)
+		r.mu.Lock()
+		if !r.retryAt.IsZero() {
+			retry = time.After(time.Until(r.retryAt))
 		}
+		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -299,79 +311,139 @@ func (r *reporter) Start(ctx context.Context) error {
 		case <-retry:
 		}
 		r.reassert(ctx)
-		if r.flush(ctx) {
-			backoff = 0
-			continue
-		}
-		backoff = min(max(2*backoff, minBackoff), maxBackoff)
+		r.dispatch(ctx, false)
 	}
 }
 
-// flush writes everything dirty; it reports whether all writes landed.
+// flush writes everything dirty and waits for it, Start's writes in flight included; it reports
+// whether all writes it made landed. It is for shutdown, when Start no longer runs, and tests.
 func (r *reporter) flush(ctx context.Context) bool {
+	r.writes.Wait()
 	r.mu.Lock()
-	work := map[string]*vrrpv1.NodeStatus{}
-	for name := range r.dirty {
-		work[name] = r.entries[name]
+	failures := r.failures
+	r.mu.Unlock()
+	for {
+		r.dispatch(ctx, true)
+		r.writes.Wait()
+		r.mu.Lock()
+		failed, more := r.failures != failures, len(r.dirty) > 0 || r.labels
+		r.mu.Unlock()
+		if failed || !more {
+			return !failed
+		}
 	}
-	clear(r.dirty)
-	foreign := r.foreign
-	r.foreign = map[string]foreignEntry{}
-	labels := r.labels
-	r.labels = false
-	masters := slices.Sorted(maps.Keys(r.masters))
+}
+
+// labelKey stands for the node label among the entries in flight and waiting to be retried; no
+// VirtualIP has an empty name.
+const labelKey = ""
+
+// dispatch starts the writes of the dirty entries that have none in flight, MASTER entries first,
+// up to maxWrites in flight, and the node label's; it does not wait for them. Writes that failed
+// wait for retryAt unless force. Each entry is a request of its own (one object per VirtualIP):
+// written one after the other, a handover of many VirtualIPs kept the last entry waiting for all
+// the others' round trips, and a flush that waited for all its writes kept the next transition
+// waiting for the slowest of them.
+func (r *reporter) dispatch(ctx context.Context, force bool) {
+	r.mu.Lock()
+	if force || (!r.retryAt.IsZero() && !time.Now().Before(r.retryAt)) {
+		clear(r.retrying)
+		r.retryAt = time.Time{}
+	}
+	due := map[string]*vrrpv1.NodeStatus{}
+	for name := range r.dirty {
+		if !r.inflight[name] && !r.retrying[name] {
+			due[name] = r.entries[name]
+		}
+	}
+	type job struct {
+		name    string
+		e       *vrrpv1.NodeStatus
+		foreign *foreignEntry
+	}
+	var jobs []job
+	for _, name := range writeOrder(due) {
+		if len(r.inflight) >= maxWrites {
+			break
+		}
+		j := job{name: name, e: due[name]}
+		if f, found := r.foreign[name]; found {
+			j.foreign = &f
+			delete(r.foreign, name)
+		}
+		delete(r.dirty, name)
+		r.inflight[name] = true
+		jobs = append(jobs, j)
+	}
+	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && len(r.inflight) < maxWrites
+	var masters []string
+	if labels {
+		r.labels = false
+		r.inflight[labelKey] = true
+		masters = slices.Sorted(maps.Keys(r.masters))
+	}
 	pending := r.pending
 	r.pending = nil
+	r.writes.Add(len(jobs))
+	if labels {
+		r.writes.Add(1)
+	}
 	r.mu.Unlock()
 
-	// Each entry is a request of its own (one object per VirtualIP); one after the other, a
-	// handover of many VirtualIPs kept the last entry waiting for all the others' round trips.
-	// They go out together, up to maxWrites at a time, with the label beside them.
-	var (
-		wg     sync.WaitGroup
-		failed atomic.Bool
-		slots  = make(chan struct{}, maxWrites)
-	)
-	for _, name := range writeOrder(work) {
-		e := work[name]
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			err := r.writeEntry(ctx, name, e)
-			if f, found := foreign[name]; found && err == nil && e != nil {
-				err = r.removeForeign(ctx, name, e, f)
+	for _, j := range jobs {
+		go func() {
+			defer r.writes.Done()
+			err := r.writeEntry(ctx, j.name, j.e)
+			if j.foreign != nil && err == nil && j.e != nil {
+				err = r.removeForeign(ctx, j.name, j.e, *j.foreign)
 			}
-			r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+name, err)
-			if err != nil {
-				r.redo(name)
-				failed.Store(true)
-				return
-			}
-			r.mu.Lock()
-			r.landed[name] = time.Now()
-			r.mu.Unlock()
-		})
+			r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+j.name, err)
+			r.finish(j.name, err)
+		}()
 	}
 	if labels {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
+		go func() {
+			defer r.writes.Done()
 			err := r.writeLabels(ctx, masters)
 			r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
-			if err != nil {
-				r.mu.Lock()
-				r.labels = true
-				r.mu.Unlock()
-				failed.Store(true)
-			}
-		})
+			r.finish(labelKey, err)
+		}()
 	}
-	wg.Wait()
-	// Events come last: they are best effort, status and labels are not.
+	// Events are best effort, status and labels are not; the recorder writes them on its own.
 	for _, t := range pending {
 		r.event(ctx, t)
 	}
-	return !failed.Load()
+}
+
+// finish accounts for the end of a write of key (an entry, or labelKey). A failed write is due
+// again after a backoff that doubles while writes keep failing; one that lands ends the backoff,
+// as the API server answers again. Either way Start looks for more to write.
+func (r *reporter) finish(key string, err error) {
+	now := time.Now()
+	r.mu.Lock()
+	delete(r.inflight, key)
+	switch {
+	case err != nil:
+		r.failures++
+		if key == labelKey {
+			r.labels = true
+		} else {
+			r.dirty[key] = true // unless a newer state already made it so
+		}
+		r.retrying[key] = true
+		if r.retryAt.IsZero() {
+			r.backoff = min(max(2*r.backoff, minBackoff), maxBackoff)
+			r.retryAt = now.Add(r.backoff)
+		}
+	default:
+		if key != labelKey {
+			r.landed[key] = now
+		}
+		r.backoff, r.retryAt = 0, time.Time{}
+		clear(r.retrying)
+	}
+	r.mu.Unlock()
+	r.signal()
 }
 
 // maxWrites bounds the writes of one flush in flight at a time: enough for the handover of every
@@ -423,8 +495,8 @@ func (r *reporter) reassert(ctx context.Context) {
 	for i := range vips.Items {
 		v := &vips.Items[i]
 		want := r.entries[v.Name]
-		if want == nil || r.dirty[v.Name] {
-			continue // none of ours, or a write is due anyway
+		if want == nil || r.dirty[v.Name] || r.inflight[v.Name] {
+			continue // none of ours, or a write is due anyway or under way
 		}
 		var got *vrrpv1.NodeStatus
 		j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node })
