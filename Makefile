@@ -104,7 +104,7 @@ bench: kube-binaries ## Measure beside keepalived (root): failover, footprint, s
 	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Failover -benchtime=$(BENCH_RUNS)x ./test/e2e
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Footprint -benchtime=$(BENCH_FOOTPRINT_RUNS)x ./test/footprint
-	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='StatusHandover|SteadyStateWrites' -benchtime=1x ./test/cluster
+	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='StatusHandover|SteadyStateWrites|ClusterFootprint' -benchtime=1x ./test/cluster
 	go run ./hack/benchreport -in $(BENCH_OUT) -micro $(dir $(BENCH_OUT))bench-micro.txt -out docs/benchmarks.md -svg docs/benchmarks.svg
 
 .PHONY: cover

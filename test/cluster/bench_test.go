@@ -526,12 +526,18 @@ func latencyRows(scenario string, d []time.Duration) []testenv.BenchRow {
 // writeBenchRows adds rows of this project's measurements at the benchmark's interval and size
 // to the file VRRP_BENCH_OUT names, if set.
 func writeBenchRows(b *testing.B, rows []testenv.BenchRow) {
-	version := "unknown"
-	if out, err := exec.Command("git", "-C", testenv.Root(), "describe", "--always", "--dirty").Output(); err == nil {
-		version = strings.TrimSpace(string(out))
-	}
+	version := projectVersion()
 	for i := range rows {
 		rows[i].Impl, rows[i].Version, rows[i].AdvertMS, rows[i].Routers = "vrrp-operator", version, benchInterval.Milliseconds(), benchVIPs
 	}
 	testenv.WriteBenchRows(b, rows...)
+}
+
+// projectVersion is `git describe` of the tree the benchmark runs.
+func projectVersion() string {
+	out, err := exec.Command("git", "-C", testenv.Root(), "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -274,6 +274,12 @@ type seedLab struct {
 
 func newSeedLab(t testing.TB) *seedLab {
 	t.Helper()
+	return newSeedLabArgs(t, "--resync", "2s")
+}
+
+// newSeedLabArgs is newSeedLab with the agents' flags beyond those every agent needs.
+func newSeedLabArgs(t testing.TB, agentArgs ...string) *seedLab {
+	t.Helper()
 	s := &seedLab{lab: testenv.NewLab(t), agents: map[string]*agent{}, dir: t.TempDir()}
 	s.lab.Uplink(apiNet)
 	s.hosts = map[string]*testenv.Host{
@@ -318,8 +324,9 @@ func newSeedLab(t testing.TB) *seedLab {
 	must(t, os.MkdirAll(hookDir, 0o755))
 	must(t, os.WriteFile(filepath.Join(hookDir, "notify.sh"), []byte("#!/bin/sh\necho \"$NODE_NAME $*\"\n"), 0o755))
 	for name, h := range s.hosts {
-		s.agents[name] = startAgent(t, h, name, "--kubeconfig", agentKubeconfig(t, s.admin, s.dir, name), "--hook-dir", hookDir,
-			"--state-dir", filepath.Join(s.dir, "state-"+name), "--metrics-bind-address", "0", "--resync", "2s")
+		args := append([]string{"--kubeconfig", agentKubeconfig(t, s.admin, s.dir, name), "--hook-dir", hookDir,
+			"--state-dir", filepath.Join(s.dir, "state-"+name), "--metrics-bind-address", "0"}, agentArgs...)
+		s.agents[name] = startAgent(t, h, name, args...)
 	}
 	return s
 }
