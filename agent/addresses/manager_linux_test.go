@@ -207,6 +207,38 @@ func TestAnAddressTheAgentDidNotAddIsLeftAlone(t *testing.T) {
 	}
 }
 
+// HoldsAddr answers what Held lists, by address whatever the prefix length and interface, and
+// allocates nothing: listing the interfaces asks it about every address of the node.
+func TestHoldsAddrTellsTheAgentsAddressesWithoutCopying(t *testing.T) {
+	host := newHost(t)
+	host.IP("addr", "add", "198.51.100.251/24", "dev", "eth0")
+	m := newManager(t, host, t.TempDir())
+	admins := netip.MustParsePrefix("198.51.100.251/24")
+	for _, p := range []netip.Prefix{vip4, vip6, admins} {
+		if err := m.Add("eth0", p, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for a, want := range map[string]bool{
+		"198.51.100.252": true, "2001:db8::252": true,
+		"198.51.100.251": false, // the admin's
+		"198.51.100.1":   false, // the node's own
+	} {
+		if got := m.HoldsAddr(netip.MustParseAddr(a)); got != want {
+			t.Errorf("HoldsAddr(%s) = %v, want %v", a, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { m.HoldsAddr(vip6.Addr()) }); allocs != 0 {
+		t.Errorf("HoldsAddr allocates %v times a call", allocs)
+	}
+	if err := m.Remove("eth0", vip4); err != nil {
+		t.Fatal(err)
+	}
+	if m.HoldsAddr(vip4.Addr()) {
+		t.Errorf("HoldsAddr(%s) after Remove", vip4.Addr())
+	}
+}
+
 func TestARestartedAgentRemovesWhatTheLastOneLeft(t *testing.T) {
 	host := newHost(t)
 	host.IP("link", "add", "extra0", "type", "veth", "peer", "name", "extra1")

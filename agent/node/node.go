@@ -185,14 +185,7 @@ func (n *Node) wire(runner speaker.HookRunner, newSpeaker func(speaker.Options) 
 func (n *Node) hookDone(r hooks.Result) { n.speaker.HookDone(r) }
 
 // isVIP reports whether a is a VIP this agent holds, never the node's own address.
-func (n *Node) isVIP(a netip.Addr) bool {
-	for _, e := range n.addrs.Held() {
-		if e.Prefix.Addr() == a {
-			return true
-		}
-	}
-	return false
-}
+func (n *Node) isVIP(a netip.Addr) bool { return n.addrs.HoldsAddr(a) }
 
 // Apply derives this node's routers from in and runs them.
 func (n *Node) Apply(in desired.Inputs) desired.Result {
