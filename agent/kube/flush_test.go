@@ -228,3 +228,68 @@ func TestFailedWritesBackOff(t *testing.T) {
 		}
 	})
 }
+
+// TestAFailedWriteDoesNotAbandonTheRestOfAFlush: at shutdown a node writes the last words of every
+// router and its label in one flush. A write that fails must not stop the others, however many
+// entries there are beyond maxWrites, and the label goes out first.
+func TestAFailedWriteDoesNotAbandonTheRestOfAFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const routers = 3*maxWrites + 5
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu       sync.Mutex
+			written  []string
+			labelled int
+			refused  bool
+		)
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				mu.Lock()
+				defer mu.Unlock()
+				labelled = len(written) + 1
+				return nil
+			},
+			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+				time.Sleep(10 * time.Millisecond) // a round trip
+				mu.Lock()
+				defer mu.Unlock()
+				written = append(written, obj.GetName())
+				if obj.GetName() == "vip-03" && !refused {
+					refused = true
+					return fmt.Errorf("too many requests")
+				}
+				return nil
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		var res desired.Result
+		for i := range routers {
+			res.Routers = append(res.Routers, desired.Router{Name: fmt.Sprintf("vip-%02d", i)})
+		}
+		rep.participate(res)
+		for i := range routers {
+			rep.observe(speaker.Status{Router: fmt.Sprintf("vip-%02d", i), State: vrrp.StateStopped})
+		}
+		if rep.flush(context.Background()) {
+			t.Fatal("flush reported success with a failed write")
+		}
+		mu.Lock()
+		got := len(written)
+		first := labelled
+		mu.Unlock()
+		if got != routers || first != 1 {
+			t.Fatalf("%d of %d entries written, the label as write %d; want every entry written once, the label first", got, routers, first)
+		}
+		written = nil
+		if !rep.flush(context.Background()) {
+			t.Fatal("the retry failed")
+		}
+		if !slices.Equal(written, []string{"vip-03"}) {
+			t.Errorf("the retry wrote %v, want only vip-03", written)
+		}
+	})
+}

@@ -90,15 +90,16 @@ type reporter struct {
 	// ours leaves empty are someone else's, which an apply cannot take away (see writeEntry).
 	foreign map[string]foreignEntry
 	// inflight holds the entries (and labelKey) being written: none is written twice at once, and
-	// one that changes meanwhile is written again when the write ends. writes counts them.
-	inflight map[string]bool
-	writes   sync.WaitGroup
+	// one that changes meanwhile is written again when the write ends. writesEnded counts the
+	// writes that ended; ended is broadcast at each, for flush.
+	inflight    map[string]bool
+	writesEnded int
+	ended       *sync.Cond
 	// retrying holds the writes that failed, due again at retryAt; backoff is the last wait, which
-	// doubles while writes keep failing. failures counts failed writes, for flush.
+	// doubles while writes keep failing.
 	retrying map[string]bool
 	retryAt  time.Time
 	backoff  time.Duration
-	failures int
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -128,12 +129,14 @@ type transition struct {
 // newReporter returns a reporter that records from now on and writes once connected and started.
 func newReporter(node string, log logr.Logger) *reporter {
 	// labels starts true: the first write removes master labels a predecessor left on this Node.
-	return &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
+	r := &reporter{node: node, log: log.WithName("status"), kick: make(chan struct{}, 1),
 		entries: map[string]*vrrpv1.NodeStatus{}, dirty: map[string]bool{}, masters: map[string]bool{},
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}}
+	r.ended = sync.NewCond(&r.mu)
+	return r
 }
 
 // connect gives the reporter its client, recorder and metrics; it is called before Start.
@@ -315,21 +318,37 @@ func (r *reporter) Start(ctx context.Context) error {
 	}
 }
 
-// flush writes everything dirty and waits for it, Start's writes in flight included; it reports
-// whether all writes it made landed. It is for shutdown, when Start no longer runs, and tests.
+// flush writes everything dirty and waits for it, writes in flight included; it reports whether
+// nothing is left to write. It is for shutdown and tests. A write that fails is not tried again
+// within the flush unless its backoff ends meanwhile, but the others go on: the last words of
+// every router, and the label, matter.
 func (r *reporter) flush(ctx context.Context) bool {
-	r.writes.Wait()
 	r.mu.Lock()
-	failures := r.failures
+	clear(r.retrying) // what failed before is due now
+	r.retryAt = time.Time{}
 	r.mu.Unlock()
-	for {
-		r.dispatch(ctx, true)
-		r.writes.Wait()
+	stop := context.AfterFunc(ctx, func() {
 		r.mu.Lock()
-		failed, more := r.failures != failures, len(r.dirty) > 0 || r.labels
+		r.ended.Broadcast()
 		r.mu.Unlock()
-		if failed || !more {
-			return !failed
+	})
+	defer stop()
+	for {
+		r.dispatch(ctx, false)
+		r.mu.Lock()
+		// Wait for one write to end: the next goes out at once, keeping maxWrites in flight.
+		ended := r.writesEnded
+		for len(r.inflight) > 0 && r.writesEnded == ended && ctx.Err() == nil {
+			r.ended.Wait()
+		}
+		done := len(r.inflight) == 0 && !r.due(time.Now())
+		written := len(r.dirty) == 0 && !r.labels
+		r.mu.Unlock()
+		switch {
+		case done:
+			return written
+		case ctx.Err() != nil:
+			return false
 		}
 	}
 }
@@ -338,17 +357,41 @@ func (r *reporter) flush(ctx context.Context) bool {
 // VirtualIP has an empty name.
 const labelKey = ""
 
-// dispatch starts the writes of the dirty entries that have none in flight, MASTER entries first,
-// up to maxWrites in flight, and the node label's; it does not wait for them. Writes that failed
-// wait for retryAt unless force. Each entry is a request of its own (one object per VirtualIP):
-// written one after the other, a handover of many VirtualIPs kept the last entry waiting for all
-// the others' round trips, and a flush that waited for all its writes kept the next transition
-// waiting for the slowest of them.
+// due reports whether dispatch would start a write at now. r.mu is held.
+func (r *reporter) due(now time.Time) bool {
+	if !r.retryAt.IsZero() && !now.Before(r.retryAt) {
+		return len(r.dirty) > 0 || r.labels
+	}
+	if r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] {
+		return true
+	}
+	for name := range r.dirty {
+		if !r.inflight[name] && !r.retrying[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// dispatch starts the writes that are due, up to maxWrites in flight: the node label's first
+// (workloads that follow the VIP are placed by it), then the dirty entries that have none in
+// flight, MASTER entries first. It does not wait for them. Writes that failed wait for retryAt
+// unless force. Each entry is a request of its own (one object per VirtualIP): written one after
+// the other, a handover of many VirtualIPs kept the last entry waiting for all the others' round
+// trips, and a flush that waited for all its writes kept the next transition waiting for the
+// slowest of them.
 func (r *reporter) dispatch(ctx context.Context, force bool) {
 	r.mu.Lock()
 	if force || (!r.retryAt.IsZero() && !time.Now().Before(r.retryAt)) {
 		clear(r.retrying)
 		r.retryAt = time.Time{}
+	}
+	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && len(r.inflight) < maxWrites
+	var masters []string
+	if labels {
+		r.labels = false
+		r.inflight[labelKey] = true
+		masters = slices.Sorted(maps.Keys(r.masters))
 	}
 	due := map[string]*vrrpv1.NodeStatus{}
 	for name := range r.dirty {
@@ -375,38 +418,25 @@ func (r *reporter) dispatch(ctx context.Context, force bool) {
 		r.inflight[name] = true
 		jobs = append(jobs, j)
 	}
-	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && len(r.inflight) < maxWrites
-	var masters []string
-	if labels {
-		r.labels = false
-		r.inflight[labelKey] = true
-		masters = slices.Sorted(maps.Keys(r.masters))
-	}
 	pending := r.pending
 	r.pending = nil
-	r.writes.Add(len(jobs))
-	if labels {
-		r.writes.Add(1)
-	}
 	r.mu.Unlock()
 
+	if labels {
+		go func() {
+			err := r.writeLabels(ctx, masters)
+			r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
+			r.finish(labelKey, err)
+		}()
+	}
 	for _, j := range jobs {
 		go func() {
-			defer r.writes.Done()
 			err := r.writeEntry(ctx, j.name, j.e)
 			if j.foreign != nil && err == nil && j.e != nil {
 				err = r.removeForeign(ctx, j.name, j.e, *j.foreign)
 			}
 			r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+j.name, err)
 			r.finish(j.name, err)
-		}()
-	}
-	if labels {
-		go func() {
-			defer r.writes.Done()
-			err := r.writeLabels(ctx, masters)
-			r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
-			r.finish(labelKey, err)
 		}()
 	}
 	// Events are best effort, status and labels are not; the recorder writes them on its own.
@@ -416,15 +446,16 @@ func (r *reporter) dispatch(ctx context.Context, force bool) {
 }
 
 // finish accounts for the end of a write of key (an entry, or labelKey). A failed write is due
-// again after a backoff that doubles while writes keep failing; one that lands ends the backoff,
-// as the API server answers again. Either way Start looks for more to write.
+// again after a backoff that doubles while writes keep failing; one that lands starts the next
+// backoff from minBackoff again, as the API server answers. Either way Start looks for more to
+// write and flush for the next write to start.
 func (r *reporter) finish(key string, err error) {
 	now := time.Now()
 	r.mu.Lock()
 	delete(r.inflight, key)
+	r.writesEnded++
 	switch {
 	case err != nil:
-		r.failures++
 		if key == labelKey {
 			r.labels = true
 		} else {
@@ -436,12 +467,12 @@ func (r *reporter) finish(key string, err error) {
 			r.retryAt = now.Add(r.backoff)
 		}
 	default:
-		if key != labelKey {
+		if key != labelKey && r.known[key] {
 			r.landed[key] = now
 		}
-		r.backoff, r.retryAt = 0, time.Time{}
-		clear(r.retrying)
+		r.backoff = 0
 	}
+	r.ended.Broadcast()
 	r.mu.Unlock()
 	r.signal()
 }
@@ -587,13 +618,6 @@ func writeErrorReason(err error) string {
 	default:
 		return metrics.ReasonOther
 	}
-}
-
-// redo marks an entry dirty again unless a newer state already did.
-func (r *reporter) redo(name string) {
-	r.mu.Lock()
-	r.dirty[name] = true
-	r.mu.Unlock()
 }
 
 // writeEntry server-side-applies this node's entry of the VirtualIP's status.nodes; e nil applies

@@ -187,8 +187,6 @@ func (s *snapshot) stampTime() time.Time {
 	return s.confirmed
 }
 
-// publishedAddresses keeps of status entries the node and its published address, which are the
-// unicast peers, and nothing that changes with the routers' state.
 // derivedVirtualIP is the part of v that derivation reads: what its result depends on. The
 // creation time settles a reused VRID (the older VirtualIP runs) and the published addresses are
 // the unicast peers: without them another router would run, or adverts go where no peer listens.
@@ -211,6 +209,8 @@ func derivedNode(n corev1.Node) corev1.Node {
 	}
 }
 
+// publishedAddresses keeps of status entries the node and its published address, which are the
+// unicast peers, and nothing that changes with the routers' state.
 func publishedAddresses(entries []vrrpv1.NodeStatus) []vrrpv1.NodeStatus {
 	var out []vrrpv1.NodeStatus
 	for _, e := range entries {

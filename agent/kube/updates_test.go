@@ -35,9 +35,9 @@ func TestOnlyUpdatesOfWhatDerivationReadsDeriveAgain(t *testing.T) {
 				v.Status.Master, v.Status.Nodes[0].State, v.Status.Nodes[1].State = "b", vrrpv1.StateBackup, vrrpv1.StateMaster
 			}),
 			wantVerify: true},
-		{name: "an entry removed by the controller only has the reporter look", old: vip,
+		{name: "an entry with a published address removed derives again", old: vip,
 			obj:        edit(vip, func(v *vrrpv1.VirtualIP) { v.Status.Nodes = v.Status.Nodes[1:2] }),
-			wantDerive: true}, // it held a published address: the unicast peers change
+			wantDerive: true}, // the unicast peers change
 		{name: "an entry without an address removed only has the reporter look", old: vip,
 			obj:        edit(vip, func(v *vrrpv1.VirtualIP) { v.Status.Nodes = v.Status.Nodes[:1] }),
 			wantVerify: true},
