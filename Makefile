@@ -99,12 +99,13 @@ BENCH_RUNS ?= 7
 BENCH_FOOTPRINT_RUNS ?= 3
 
 .PHONY: bench
-bench: kube-binaries ## Measure beside keepalived (root): failover, footprint, status, micro-benchmarks; renders docs/benchmarks.md.
+bench: kube-binaries ## Measure beside keepalived (root): failover, footprint, status, fleet, micro-benchmarks; renders docs/benchmarks.md.
 	@mkdir -p $(dir $(BENCH_OUT)) && rm -f $(BENCH_OUT)
-	go test -run=NONE -bench=. -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
+	go test -run=NONE -bench=. -skip=Fleet -benchmem ./agent/... ./controllers/... | tee $(dir $(BENCH_OUT))bench-micro.txt
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Failover -benchtime=$(BENCH_RUNS)x ./test/e2e
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Footprint -benchtime=$(BENCH_FOOTPRINT_RUNS)x ./test/footprint
 	VRRP_BENCH_OUT=$(BENCH_OUT) VRRP_REQUIRE_PRIVILEGED=1 go test -timeout $(TEST_TIMEOUT) -run=NONE -bench='StatusHandover|SteadyStateWrites|ClusterFootprint' -benchtime=1x ./test/cluster
+	VRRP_BENCH_OUT=$(BENCH_OUT) go test -timeout $(TEST_TIMEOUT) -run=NONE -bench=Fleet -benchtime=1x ./agent/kube
 	go run ./hack/benchreport -in $(BENCH_OUT) -micro $(dir $(BENCH_OUT))bench-micro.txt -out docs/benchmarks.md -svg docs/benchmarks.svg
 
 .PHONY: cover
