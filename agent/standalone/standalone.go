@@ -13,13 +13,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-logr/logr"
-
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/manifests"
 	"github.com/vrrp-dev/vrrp-operator/agent/node"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
-	"github.com/vrrp-dev/vrrp-operator/internal/exepages"
 )
 
 // Options configure a standalone agent.
@@ -56,15 +53,10 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("agent running standalone", "config", o.ConfigFile, "virtualIPs", len(objs.VirtualIPs))
 	tick := time.NewTicker(max(o.Resync, time.Second))
 	defer tick.Stop()
-	released := false
 	for {
 		select {
 		case <-tick.C:
 			apply()
-			if !released {
-				released = true
-				releaseStartPages(log)
-			}
 		case <-ctx.Done():
 			log.Info("shutting down: releasing VIPs and running stop hooks")
 			return n.Close()
@@ -114,17 +106,4 @@ func parse(path string, raw []byte) (manifests.Objects, error) {
 		return manifests.Objects{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return objs, nil
-}
-
-// releaseStartPages gives back the pages of the executable that package initialisation (client-go's
-// and controller-runtime's schemes and registries, linked for cluster mode) and start-up touched:
-// about 15 MiB, more than half of the RSS of a 250-router agent, that a standalone agent never uses
-// again. It runs at the first resync, once the routers have started and held their first election,
-// so that the code of that goes too; what the agent does use comes back from the page cache.
-func releaseStartPages(log logr.Logger) {
-	if released, err := exepages.Release(); err != nil {
-		log.Error(err, "releasing the executable's pages touched at start")
-	} else {
-		log.V(1).Info("released the executable's pages touched at start", "bytes", released)
-	}
 }

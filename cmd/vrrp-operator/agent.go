@@ -14,7 +14,6 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/kube"
 	"github.com/vrrp-dev/vrrp-operator/agent/node"
 	"github.com/vrrp-dev/vrrp-operator/agent/standalone"
-	"github.com/vrrp-dev/vrrp-operator/internal/exepages"
 )
 
 // defaultAgentMetricsAddr keeps the metrics and health endpoints of a hostNetwork agent off the
@@ -102,23 +101,9 @@ func runAgent(ctx context.Context, args []string) error {
 	if o.ConfigFile != "" {
 		return standalone.Run(ctx, o)
 	}
-	releaseStartPages(o.Log)
 	cfg, err := restConfig(f.kubeconfig)
 	if err != nil {
 		return err
 	}
 	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Namespace: f.namespace, LastKnownMaxAge: f.lastKnownMaxAge})
-}
-
-// releaseStartPages gives back the pages of the executable that package initialisation touched:
-// client-go's and controller-runtime's schemes and registries, about 15 MiB of code and read-only
-// data that an agent, running for months on every node, does not use again. What it does use
-// comes back from the page cache. The standalone agent does this itself once it has started its
-// routers, so that its start-up code goes too.
-func releaseStartPages(log logr.Logger) {
-	if released, err := exepages.Release(); err != nil {
-		log.Error(err, "releasing the executable's pages touched at start")
-	} else {
-		log.V(1).Info("released the executable's pages touched at start", "bytes", released)
-	}
 }
