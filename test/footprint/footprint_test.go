@@ -38,7 +38,8 @@ const (
 // for keepalived with the same instances, at 1 s and 100 ms adverts. Each b.N is one window of
 // steady state; it reports each node's CPU in percent of one core (utime+stime of its process
 // group from /proc over the window) and its resident memory at the end (VmRSS, summed over the
-// group: keepalived's parent and VRRP child).
+// group: keepalived's parent and VRRP child), and of that the anonymous part (RssAnon: heap and
+// stacks; the rest is pages of the executable and libraries, which the page cache shares).
 func BenchmarkFootprint(b *testing.B) {
 	testenv.RequireRoot(b)
 	for _, impl := range []implementation{agentImpl{}, keepalivedImpl{}} {
@@ -80,7 +81,7 @@ func benchmarkPair(b *testing.B, impl implementation, interval time.Duration) {
 		p    *proc
 	}{{"master", master}, {"backup", backup}}
 	cpu := map[string][]float64{}
-	rss := map[string][]float64{}
+	rss, anon := map[string][]float64{}, map[string][]float64{}
 	b.ResetTimer()
 	for range b.N {
 		before := make([]time.Duration, len(nodes))
@@ -93,7 +94,8 @@ func benchmarkPair(b *testing.B, impl implementation, interval time.Duration) {
 		for i, n := range nodes {
 			used := n.p.cpu(b) - before[i]
 			cpu[n.role] = append(cpu[n.role], 100*used.Seconds()/elapsed.Seconds())
-			rss[n.role] = append(rss[n.role], float64(n.p.rss(b))/(1<<20))
+			rss[n.role] = append(rss[n.role], float64(n.p.rss(b, "VmRSS"))/(1<<20))
+			anon[n.role] = append(anon[n.role], float64(n.p.rss(b, "RssAnon"))/(1<<20))
 		}
 		if master.exited() || backup.exited() {
 			b.Fatalf("a daemon exited during the measurement")
@@ -107,9 +109,11 @@ func benchmarkPair(b *testing.B, impl implementation, interval time.Duration) {
 	for _, n := range nodes {
 		b.ReportMetric(testenv.Median(cpu[n.role]), n.role+"-cpu-%")
 		b.ReportMetric(testenv.Median(rss[n.role]), n.role+"-rss-MiB")
+		b.ReportMetric(testenv.Median(anon[n.role]), n.role+"-anon-MiB")
 		rows = append(rows,
 			newRow("footprint cpu "+n.role, impl, b, interval, cpu[n.role], "%"),
-			newRow("footprint rss "+n.role, impl, b, interval, rss[n.role], "MiB"))
+			newRow("footprint rss "+n.role, impl, b, interval, rss[n.role], "MiB"),
+			newRow("footprint rss-anon "+n.role, impl, b, interval, anon[n.role], "MiB"))
 	}
 	b.ReportMetric(0, "ns/op") // one op is a fixed window: its time says nothing
 	testenv.WriteBenchRows(b, rows...)
@@ -379,11 +383,11 @@ func (p *proc) cpu(b *testing.B) time.Duration {
 	return total
 }
 
-// rss is the group's resident memory, VmRSS summed, in bytes.
-func (p *proc) rss(b *testing.B) int64 {
+// rss is the group's resident memory, field (VmRSS, RssAnon) of /proc/PID/status summed, in bytes.
+func (p *proc) rss(b *testing.B, field string) int64 {
 	var total int64
 	for _, pid := range p.group(b) {
-		kb, err := vmRSS(pid)
+		kb, err := statusKB(pid, field)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			b.Fatal(err)
 		}
@@ -422,8 +426,8 @@ func readStat(pid int) (stat, error) {
 	return stat{pgrp: pgrp, cpu: time.Duration(utime+stime) * clockTick}, nil
 }
 
-// vmRSS reads VmRSS of pid in KiB.
-func vmRSS(pid int) (int64, error) {
+// statusKB reads field of /proc/PID/status, in KiB.
+func statusKB(pid int, field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -431,11 +435,11 @@ func vmRSS(pid int) (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
 
 func newRow(scenario string, impl implementation, b *testing.B, interval time.Duration, v []float64, unit string) testenv.BenchRow {
