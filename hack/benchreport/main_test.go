@@ -216,3 +216,17 @@ func TestRunRefusesAFileWithoutRows(t *testing.T) {
 		t.Errorf("run on an empty array: %v, want an error saying it holds no rows", err)
 	}
 }
+
+// A third implementation measured in a side-by-side group (this project in cluster mode) has no
+// column in the side-by-side table: its rows go to the table of single measurements, not away.
+func TestAThirdImplementationOfASideBySideGroupIsListed(t *testing.T) {
+	r := report{Rows: []row{ms("footprint cpu master", ours, 1000, 1.1), ms("footprint cpu master", theirs, 1000, 0.9),
+		ms("footprint cpu master", ours+" (cluster)", 1000, 3.7)}}
+	page := renderMarkdown(r, "benchmarks.svg")
+	if !strings.Contains(page, "| footprint cpu master | "+ours+" (cluster) |") {
+		t.Errorf("the cluster row is missing from:\n%s", page)
+	}
+	if !strings.Contains(page, "## Side by side") {
+		t.Errorf("the side-by-side table is missing from:\n%s", page)
+	}
+}

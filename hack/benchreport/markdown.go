@@ -44,10 +44,14 @@ func renderMarkdown(r report, plot string) string {
 		b.WriteString("\n")
 	}
 
+	// Rows of one implementation, and those of a group measured side by side by neither of the two
+	// (this project in cluster mode beside its standalone and keepalived rows).
 	var alone []row
 	for _, g := range groups {
-		if !g.sideBySide() {
-			alone = append(alone, g.Impls...)
+		for _, x := range g.Impls {
+			if !g.sideBySide() || (x.Impl != ours && x.Impl != theirs) {
+				alone = append(alone, x)
+			}
 		}
 	}
 	if len(alone) > 0 {
