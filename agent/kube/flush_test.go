@@ -210,11 +210,12 @@ func TestFailedWritesBackOff(t *testing.T) {
 		n := len(attempts)
 		down = false
 		mu.Unlock()
-		// 0, 0.1, 0.3, 0.7, 1.5, 3.1 (and then every 2 s): 9 attempts in 10 s.
-		if n < 6 || n > 12 {
+		// 0, 0.1, 0.3, 0.7, 1.5, 3.1 (and then every 2 s): 9 attempts in 10 s, each wait
+		// jittered by up to half.
+		if n < 5 || n > 15 {
 			t.Fatalf("%d attempts in 10 s while the API server refused them (%v); want a backoff from %v to %v", n, attempts, minBackoff, maxBackoff)
 		}
-		time.Sleep(maxBackoff)
+		time.Sleep(maxBackoff * 3 / 2)
 		synctest.Wait()
 		mu.Lock()
 		defer mu.Unlock()
@@ -292,4 +293,20 @@ func TestAFailedWriteDoesNotAbandonTheRestOfAFlush(t *testing.T) {
 			t.Errorf("the retry wrote %v, want only vip-03", written)
 		}
 	})
+}
+
+// Retries are spread, so that agents whose writes failed together do not retry together.
+func TestRetriesAreJittered(t *testing.T) {
+	const d = time.Second
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		j := jitter(d)
+		if j < d/2 || j >= 3*d/2 {
+			t.Fatalf("jitter(%v) = %v, want within [%v, %v)", d, j, d/2, 3*d/2)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 50 {
+		t.Fatalf("100 jittered waits took %d values, want them spread", len(seen))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -353,6 +354,13 @@ func (r *reporter) flush(ctx context.Context) bool {
 	}
 }
 
+// jitter spreads d over [d/2, 3d/2): agents whose writes failed together (the API server away,
+// or overloaded by a VirtualIP that many nodes write at once) must not come back together, each
+// wave of retries making the next.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d)
+}
+
 // labelKey stands for the node label among the entries in flight and waiting to be retried; no
 // VirtualIP has an empty name.
 const labelKey = ""
@@ -464,7 +472,7 @@ func (r *reporter) finish(key string, err error) {
 		r.retrying[key] = true
 		if r.retryAt.IsZero() {
 			r.backoff = min(max(2*r.backoff, minBackoff), maxBackoff)
-			r.retryAt = now.Add(r.backoff)
+			r.retryAt = now.Add(jitter(r.backoff))
 		}
 	default:
 		if key != labelKey && r.known[key] {
