@@ -310,3 +310,106 @@ func TestRetriesAreJittered(t *testing.T) {
 		t.Fatalf("100 jittered waits took %d values, want them spread", len(seen))
 	}
 }
+
+// TestAWriteCutShortByShutdownIsWrittenByTheFlush: at shutdown the manager's context ends while
+// Start's write of an entry is in flight, and the router's last words (STOPPED) follow. The write
+// cut short failed nothing: the flush that goodbye runs must write the entry, not wait out a
+// backoff it does not have.
+func TestAWriteCutShortByShutdownIsWrittenByTheFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu      sync.Mutex
+			written []string
+		)
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return nil
+			},
+			SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+				select {
+				case <-ctx.Done():
+					time.Sleep(time.Millisecond) // the cancelled request unwinds
+					return ctx.Err()
+				case <-time.After(50 * time.Millisecond): // a round trip
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				written = append(written, obj.GetName())
+				return nil
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-a"}}})
+		mgr, stopManager := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { _ = rep.Start(mgr); close(stopped) }()
+		rep.observe(speaker.Status{Router: "vip-a", State: vrrp.StateBackup})
+		time.Sleep(10 * time.Millisecond) // Start's write is in flight
+		stopManager()
+		<-stopped
+		rep.observe(speaker.Status{Router: "vip-a", State: vrrp.StateStopped}) // Leave
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if !rep.flush(ctx) {
+			t.Error("the flush did not write the last words")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(written, []string{"vip-a"}) {
+			t.Errorf("written %v, want vip-a's last words", written)
+		}
+	})
+}
+
+// TestARefusedEntryBacksOffBesideWritesThatLand: the API server refuses one VirtualIP's entry for
+// good (an admission policy) while another's changes keep landing. The refused write backs off
+// as if alone, instead of starting from minBackoff after each write that lands.
+func TestARefusedEntryBacksOffBesideWritesThatLand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu       sync.Mutex
+			attempts int
+		)
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				return nil
+			},
+			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+				if obj.GetName() != "refused" {
+					return nil
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				attempts++
+				return fmt.Errorf("denied by the admission policy")
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "refused"}, {Name: "landing"}}})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = rep.Start(ctx) }()
+		rep.observe(speaker.Status{Router: "refused", State: vrrp.StateBackup})
+		for i := range 100 { // the other entry changes every 100 ms for 10 s
+			rep.observe(speaker.Status{Router: "landing", State: vrrp.StateBackup, Priority: uint8(i + 1)})
+			time.Sleep(100 * time.Millisecond)
+		}
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		// Alone: 0, 0.1, 0.3, 0.7, 1.5, 3.1 and then every 2 s, each jittered: about 9 in 10 s.
+		if attempts > 15 {
+			t.Errorf("the refused entry was tried %d times in 10 s, want a backoff to %v", attempts, maxBackoff)
+		}
+	})
+}

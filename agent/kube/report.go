@@ -97,8 +97,9 @@ type reporter struct {
 	writesEnded int
 	ended       *sync.Cond
 	// retrying holds the writes that failed, due again at retryAt; backoff is the last wait, which
-	// doubles while writes keep failing.
+	// doubles while writes keep failing. failing holds the keys whose last write failed.
 	retrying map[string]bool
+	failing  map[string]bool
 	retryAt  time.Time
 	backoff  time.Duration
 }
@@ -135,7 +136,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
-		inflight: map[string]bool{}, retrying: map[string]bool{}}
+		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -334,7 +335,7 @@ func (r *reporter) flush(ctx context.Context) bool {
 		r.mu.Unlock()
 	})
 	defer stop()
-	for {
+	for ctx.Err() == nil {
 		r.dispatch(ctx, false)
 		r.mu.Lock()
 		// Wait for one write to end: the next goes out at once, keeping maxWrites in flight.
@@ -345,13 +346,11 @@ func (r *reporter) flush(ctx context.Context) bool {
 		done := len(r.inflight) == 0 && !r.due(time.Now())
 		written := len(r.dirty) == 0 && !r.labels
 		r.mu.Unlock()
-		switch {
-		case done:
+		if done {
 			return written
-		case ctx.Err() != nil:
-			return false
 		}
 	}
+	return false
 }
 
 // jitter spreads d over [d/2, 3d/2): agents whose writes failed together (the API server away,
@@ -433,8 +432,7 @@ func (r *reporter) dispatch(ctx context.Context, force bool) {
 	if labels {
 		go func() {
 			err := r.writeLabels(ctx, masters)
-			r.wrote(metrics.ResourceNodeLabel, "Node/"+r.node, err)
-			r.finish(labelKey, err)
+			r.finish(ctx, metrics.ResourceNodeLabel, "Node/"+r.node, labelKey, err)
 		}()
 	}
 	for _, j := range jobs {
@@ -443,8 +441,7 @@ func (r *reporter) dispatch(ctx context.Context, force bool) {
 			if j.foreign != nil && err == nil && j.e != nil {
 				err = r.removeForeign(ctx, j.name, j.e, *j.foreign)
 			}
-			r.wrote(metrics.ResourceVirtualIPStatus, "VirtualIP/"+j.name, err)
-			r.finish(j.name, err)
+			r.finish(ctx, metrics.ResourceVirtualIPStatus, "VirtualIP/"+j.name, j.name, err)
 		}()
 	}
 	// Events are best effort, status and labels are not; the recorder writes them on its own.
@@ -453,22 +450,32 @@ func (r *reporter) dispatch(ctx context.Context, force bool) {
 	}
 }
 
-// finish accounts for the end of a write of key (an entry, or labelKey). A failed write is due
-// again after a backoff that doubles while writes keep failing; one that lands starts the next
-// backoff from minBackoff again, as the API server answers. Either way Start looks for more to
-// write and flush for the next write to start.
-func (r *reporter) finish(key string, err error) {
+// finish accounts for the end of a write of key (an entry, or labelKey) to resource's object. A
+// failed write is due again after a backoff that doubles while writes keep failing, and starts
+// from minBackoff again once every write that failed has landed. A write cut short because its
+// context ended (Start's, at shutdown) failed nothing: it is due again at once, for the flush
+// that writes the last words. Either way Start looks for more to write and flush for the next
+// write to start.
+func (r *reporter) finish(ctx context.Context, resource, object, key string, err error) {
+	cut := err != nil && ctx.Err() != nil
+	if !cut {
+		r.wrote(resource, object, err)
+	}
 	now := time.Now()
 	r.mu.Lock()
 	delete(r.inflight, key)
 	r.writesEnded++
-	switch {
-	case err != nil:
+	if err != nil {
 		if key == labelKey {
 			r.labels = true
 		} else {
 			r.dirty[key] = true // unless a newer state already made it so
 		}
+	}
+	switch {
+	case cut:
+	case err != nil:
+		r.failing[key] = true
 		r.retrying[key] = true
 		if r.retryAt.IsZero() {
 			r.backoff = min(max(2*r.backoff, minBackoff), maxBackoff)
@@ -478,7 +485,11 @@ func (r *reporter) finish(key string, err error) {
 		if key != labelKey && r.known[key] {
 			r.landed[key] = now
 		}
-		r.backoff = 0
+		// Writes that land beside one the API server keeps refusing do not end its backoff.
+		delete(r.failing, key)
+		if len(r.failing) == 0 {
+			r.backoff = 0
+		}
 	}
 	r.ended.Broadcast()
 	r.mu.Unlock()
