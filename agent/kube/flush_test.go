@@ -27,10 +27,6 @@ import (
 func TestAHandoverOfManyVirtualIPsWritesTheirEntriesTogether(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const routers = 10
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu       sync.Mutex
 			inFlight int
@@ -62,16 +58,9 @@ func TestAHandoverOfManyVirtualIPsWritesTheirEntriesTogether(t *testing.T) {
 			}
 			return nil
 		}
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-				return nil
-			},
-			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-				return write(obj.GetName())
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+		rep := reporterWritingTo(t, func(_ context.Context, name string) error {
+			return write(name)
+		}, nil)
 		var res desired.Result
 		for i := range routers {
 			res.Routers = append(res.Routers, desired.Router{Name: fmt.Sprintf("vip-%d", i)})
@@ -107,10 +96,6 @@ func TestAHandoverOfManyVirtualIPsWritesTheirEntriesTogether(t *testing.T) {
 // at once.
 func TestATransitionDoesNotWaitForAnotherEntrysWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu       sync.Mutex
 			started  []string
@@ -120,29 +105,21 @@ func TestATransitionDoesNotWaitForAnotherEntrysWrite(t *testing.T) {
 			unblock  = sync.OnceFunc(func() { close(release) })
 		)
 		defer unblock() // a failure must not leave the write hanging
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-				return nil
-			},
-			SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-				name := obj.GetName()
-				mu.Lock()
-				started = append(started, name)
-				inFlight[name]++
-				twice = twice || inFlight[name] > 1
-				first := len(started) == 1
-				mu.Unlock()
-				if first {
-					<-release // the first write of vip-0 hangs until released
-				}
-				mu.Lock()
-				inFlight[name]--
-				mu.Unlock()
-				return nil
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+		rep := reporterWritingTo(t, func(_ context.Context, name string) error {
+			mu.Lock()
+			started = append(started, name)
+			inFlight[name]++
+			twice = twice || inFlight[name] > 1
+			first := len(started) == 1
+			mu.Unlock()
+			if first {
+				<-release // the first write of vip-0 hangs until released
+			}
+			mu.Lock()
+			inFlight[name]--
+			mu.Unlock()
+			return nil
+		}, nil)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0"}, {Name: "vip-1"}}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -173,32 +150,21 @@ func TestATransitionDoesNotWaitForAnotherEntrysWrite(t *testing.T) {
 // the next retry.
 func TestFailedWritesBackOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu       sync.Mutex
 			attempts []time.Duration
 			down     = true
 			start    = time.Now()
 		)
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-				return nil
-			},
-			SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
-				mu.Lock()
-				defer mu.Unlock()
-				attempts = append(attempts, time.Since(start))
-				if down {
-					return fmt.Errorf("connection refused")
-				}
-				return nil
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+		rep := reporterWritingTo(t, func(_ context.Context, _ string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, time.Since(start))
+			if down {
+				return fmt.Errorf("connection refused")
+			}
+			return nil
+		}, nil)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0"}}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -236,37 +202,28 @@ func TestFailedWritesBackOff(t *testing.T) {
 func TestAFailedWriteDoesNotAbandonTheRestOfAFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const routers = 3*maxWrites + 5
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu       sync.Mutex
 			written  []string
 			labelled int
 			refused  bool
 		)
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-				mu.Lock()
-				defer mu.Unlock()
-				labelled = len(written) + 1
-				return nil
-			},
-			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-				time.Sleep(10 * time.Millisecond) // a round trip
-				mu.Lock()
-				defer mu.Unlock()
-				written = append(written, obj.GetName())
-				if obj.GetName() == "vip-03" && !refused {
-					refused = true
-					return fmt.Errorf("too many requests")
-				}
-				return nil
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+		rep := reporterWritingTo(t, func(_ context.Context, name string) error {
+			time.Sleep(10 * time.Millisecond) // a round trip
+			mu.Lock()
+			defer mu.Unlock()
+			written = append(written, name)
+			if name == "vip-03" && !refused {
+				refused = true
+				return fmt.Errorf("too many requests")
+			}
+			return nil
+		}, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			labelled = len(written) + 1
+			return nil
+		})
 		var res desired.Result
 		for i := range routers {
 			res.Routers = append(res.Routers, desired.Router{Name: fmt.Sprintf("vip-%02d", i)})
@@ -317,33 +274,22 @@ func TestRetriesAreJittered(t *testing.T) {
 // backoff it does not have.
 func TestAWriteCutShortByShutdownIsWrittenByTheFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu      sync.Mutex
 			written []string
 		)
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
-				return nil
-			},
-			SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-				select {
-				case <-ctx.Done():
-					time.Sleep(time.Millisecond) // the cancelled request unwinds
-					return ctx.Err()
-				case <-time.After(50 * time.Millisecond): // a round trip
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				written = append(written, obj.GetName())
-				return nil
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+		rep := reporterWritingTo(t, func(ctx context.Context, name string) error {
+			select {
+			case <-ctx.Done():
+				time.Sleep(time.Millisecond) // the cancelled request unwinds
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond): // a round trip
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			written = append(written, name)
+			return nil
+		}, nil)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-a"}}})
 		mgr, stopManager := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
@@ -371,30 +317,19 @@ func TestAWriteCutShortByShutdownIsWrittenByTheFlush(t *testing.T) {
 // as if alone, instead of starting from minBackoff after each write that lands.
 func TestARefusedEntryBacksOffBesideWritesThatLand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var (
 			mu       sync.Mutex
 			attempts int
 		)
-		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
-			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+		rep := reporterWritingTo(t, func(_ context.Context, name string) error {
+			if name != "refused" {
 				return nil
-			},
-			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-				if obj.GetName() != "refused" {
-					return nil
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				attempts++
-				return fmt.Errorf("denied by the admission policy")
-			},
-		}).Build()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, nil, metrics.New(nil))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			attempts++
+			return fmt.Errorf("denied by the admission policy")
+		}, nil)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "refused"}, {Name: "landing"}}})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -412,4 +347,28 @@ func TestARefusedEntryBacksOffBesideWritesThatLand(t *testing.T) {
 			t.Errorf("the refused entry was tried %d times in 10 s, want a backoff to %v", attempts, maxBackoff)
 		}
 	})
+}
+
+// reporterWritingTo is a reporter of node primary whose status writes are entry(VirtualIP name)
+// and whose label writes are label (nil: they land).
+func reporterWritingTo(t *testing.T, entry func(ctx context.Context, name string) error, label func() error) *reporter {
+	t.Helper()
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if label == nil {
+		label = func() error { return nil }
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+			return label()
+		},
+		SubResourcePatch: func(ctx context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+			return entry(ctx, obj.GetName())
+		},
+	}).Build()
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, nil, metrics.New(nil))
+	return rep
 }
