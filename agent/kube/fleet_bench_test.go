@@ -481,7 +481,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		res.master = f.watch.firstMaster(name, f.names[0], created).Sub(created)
 	}
 	time.Sleep(time.Second) // the last Events and controller writes of the creation
-	res.agentReqs, res.ctrlReqs = fleetDiff(f.agents.snapshot(), agents0), fleetDiff(f.ctrl.snapshot(), ctrl0)
+	res.agentReqs, res.ctrlReqs = testenv.CountDiff(f.agents.snapshot(), agents0), testenv.CountDiff(f.ctrl.snapshot(), ctrl0)
 	res.applyTook = f.agents.quarters("APPLY virtualips/status", applies0)
 	s1 := f.snap(b)
 	if dir := os.Getenv("VRRP_FLEET_PPROF"); dir != "" && r == 0 {
@@ -530,7 +530,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		res.takeOver = f.watch.firstState(name, f.names[1], vrrpv1.StateMaster, sent).Sub(sent)
 		res.next = f.watch.firstMaster(name, f.names[1], sent).Sub(sent)
 		time.Sleep(time.Second) // its Events
-		res.handoverReqs, res.handoverCtrl = fleetDiff(f.agents.snapshot(), agents1), fleetDiff(f.ctrl.snapshot(), ctrl1)
+		res.handoverReqs, res.handoverCtrl = testenv.CountDiff(f.agents.snapshot(), agents1), testenv.CountDiff(f.ctrl.snapshot(), ctrl1)
 		f.cordon(b, f.names[0], false)
 	}
 
@@ -611,7 +611,7 @@ func (f *fleet) measureObject(b *testing.B, name string, res *fleetResult) {
 		checks = append(checks, time.Since(t))
 	}
 	// The fastest of each: what the work costs, not how long this busy process waited for a core.
-	res.decode, res.check = fleetQuantile(decodes, 0).Round(time.Microsecond), fleetQuantile(checks, 0).Round(time.Microsecond)
+	res.decode, res.check = testenv.Quantile(decodes, 0).Round(time.Microsecond), testenv.Quantile(checks, 0).Round(time.Microsecond)
 
 	// One entry's apply at this size: node-002's, as the agent's own ServiceAccount bound to
 	// node-002 (the admission policy compares every other entry) and as the simulated agents write.
@@ -636,7 +636,7 @@ func (f *fleet) measureObject(b *testing.B, name string, res *fleetResult) {
 		}
 		without = append(without, time.Since(t))
 	}
-	res.probe, res.plain = fleetQuantile(withPolicy, 0.5), fleetQuantile(without, 0.5)
+	res.probe, res.plain = testenv.Quantile(withPolicy, 0.5), testenv.Quantile(without, 0.5)
 	// node-002's reporter writes its entry as it last observed it when it next flushes.
 	plain.observe(fleetStatus(name, vrrp.StateBackup, 100, ""))
 }
@@ -766,7 +766,7 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 		} else {
 			incomplete++
 		}
-		writes = append(writes, float64(fleetTotal(r.agentReqs))/float64(n))
+		writes = append(writes, float64(testenv.CountTotal(r.agentReqs))/float64(n))
 		statusWrites = append(statusWrites, float64(r.agentReqs["APPLY virtualips/status 200"])/float64(n))
 		apiCPU = append(apiCPU, r.cpuAPI)
 		conflicts = append(conflicts, float64(fleetConflicts(r.ctrlReqs)+fleetConflicts(r.agentReqs)))
@@ -1108,35 +1108,6 @@ func fleetResource(path string) string {
 	default:
 		return parts[0] + "/" + parts[2]
 	}
-}
-
-func fleetDiff(after, before map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range after {
-		if d := v - before[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-func fleetTotal(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-// quantile is the q-quantile of d by the nearest-rank method; 0 for none.
-func fleetQuantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
 }
 
 func fleetMust(b testing.TB, err error) {

@@ -156,3 +156,35 @@ func decodeBenchRows(r io.Reader) ([]BenchRow, error) {
 	}
 	return rows, nil
 }
+
+// Quantile is the q-quantile of d by the nearest-rank method; 0 for none.
+func Quantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// CountDiff is after minus before, by key, without the keys that did not change: the requests
+// a benchmark made between two readings of a counter.
+func CountDiff(after, before map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// CountTotal is the sum of m's counts.
+func CountTotal(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -152,31 +152,33 @@ func BenchmarkStatusHandover(b *testing.B) {
 	}
 	time.Sleep(time.Second) // late writes of the last handover (Events) count too
 	after := l.apiWrites(b)
-	ctrl := diff(l.controllerWrites.snapshot(), ctrlBefore)
-	test := diff(l.testWrites.snapshot(), testBefore)
-	all := diff(after, before)
-	agents := total(all) - total(ctrl) - total(test)
+	ctrl := testenv.CountDiff(l.controllerWrites.snapshot(), ctrlBefore)
+	test := testenv.CountDiff(l.testWrites.snapshot(), testBefore)
+	all := testenv.CountDiff(after, before)
+	agents := testenv.CountTotal(all) - testenv.CountTotal(ctrl) - testenv.CountTotal(test)
 	runs := handovers + handovers%2
 
 	entries, masters, coalesced := l.latencies(start)
-	ms := func(d []time.Duration, q float64) float64 { return float64(quantile(d, q)) / float64(time.Millisecond) }
+	ms := func(d []time.Duration, q float64) float64 {
+		return float64(testenv.Quantile(d, q)) / float64(time.Millisecond)
+	}
 	b.ReportMetric(ms(entries, 0.5), "entry-p50-ms")
 	b.ReportMetric(ms(entries, 0.99), "entry-p99-ms")
 	b.ReportMetric(ms(masters, 0.5), "master-p50-ms")
 	b.ReportMetric(ms(masters, 0.99), "master-p99-ms")
 	b.ReportMetric(float64(agents)/float64(runs), "agent-writes/handover")
-	b.ReportMetric(float64(total(ctrl))/float64(runs), "controller-writes/handover")
+	b.ReportMetric(float64(testenv.CountTotal(ctrl))/float64(runs), "controller-writes/handover")
 	b.ReportMetric(float64(len(entries)), "transitions")
 	b.Logf("%d handovers of %d VirtualIPs at %v: %d entry transitions (%d superseded before a watcher could see them), entry p50 %v p90 %v p99 %v max %v; status.master p50 %v p90 %v p99 %v max %v",
 		runs, benchVIPs, benchInterval, len(entries), coalesced,
-		quantile(entries, 0.5), quantile(entries, 0.9), quantile(entries, 0.99), quantile(entries, 1),
-		quantile(masters, 0.5), quantile(masters, 0.9), quantile(masters, 0.99), quantile(masters, 1))
+		testenv.Quantile(entries, 0.5), testenv.Quantile(entries, 0.9), testenv.Quantile(entries, 0.99), testenv.Quantile(entries, 1),
+		testenv.Quantile(masters, 0.5), testenv.Quantile(masters, 0.9), testenv.Quantile(masters, 0.99), testenv.Quantile(masters, 1))
 	b.Logf("mutating requests: API server %v; controller %v; benchmark %v", all, ctrl, test)
 	report(b, "status: %d handovers × %d VirtualIPs: entry p50 %v p99 %v, status.master p50 %v p99 %v, %.1f agent and %.1f controller writes per handover",
-		runs, benchVIPs, quantile(entries, 0.5).Round(time.Millisecond), quantile(entries, 0.99).Round(time.Millisecond),
-		quantile(masters, 0.5).Round(time.Millisecond), quantile(masters, 0.99).Round(time.Millisecond),
-		float64(agents)/float64(runs), float64(total(ctrl))/float64(runs))
-	perHandover := float64(agents+total(ctrl)) / float64(runs)
+		runs, benchVIPs, testenv.Quantile(entries, 0.5).Round(time.Millisecond), testenv.Quantile(entries, 0.99).Round(time.Millisecond),
+		testenv.Quantile(masters, 0.5).Round(time.Millisecond), testenv.Quantile(masters, 0.99).Round(time.Millisecond),
+		float64(agents)/float64(runs), float64(testenv.CountTotal(ctrl))/float64(runs))
+	perHandover := float64(agents+testenv.CountTotal(ctrl)) / float64(runs)
 	rows := append(latencyRows("status-entry-latency", entries), latencyRows("status-master-latency", masters)...)
 	writeBenchRows(b, append(rows, testenv.BenchRow{Scenario: "status-writes-per-handover", Runs: runs,
 		Min: perHandover, Median: perHandover, Max: perHandover, Unit: "requests"}))
@@ -197,17 +199,17 @@ func BenchmarkSteadyStateWrites(b *testing.B) {
 	b.ResetTimer()
 	time.Sleep(span)
 	b.StopTimer()
-	all, ctrl := diff(l.apiWrites(b), before), diff(l.controllerWrites.snapshot(), ctrlBefore)
-	agents := total(all) - total(ctrl)
+	all, ctrl := testenv.CountDiff(l.apiWrites(b), before), testenv.CountDiff(l.controllerWrites.snapshot(), ctrlBefore)
+	agents := testenv.CountTotal(all) - testenv.CountTotal(ctrl)
 	b.ReportMetric(float64(agents), "agent-writes")
-	b.ReportMetric(float64(total(ctrl)), "controller-writes")
+	b.ReportMetric(float64(testenv.CountTotal(ctrl)), "controller-writes")
 	b.Logf("steady state %v, 3 agents, %d VirtualIPs at %v: API server counted %v, the controller sent %v", span, benchVIPs, benchInterval, all, ctrl)
-	report(b, "steady state %v with 3 agents and %d VirtualIPs: %d agent writes, %d controller writes", span, benchVIPs, agents, total(ctrl))
+	report(b, "steady state %v with 3 agents and %d VirtualIPs: %d agent writes, %d controller writes", span, benchVIPs, agents, testenv.CountTotal(ctrl))
 	writeBenchRows(b, []testenv.BenchRow{{Scenario: "steady-state-api-writes-per-minute", Runs: 1,
-		Min: float64(total(all)) * float64(time.Minute) / float64(span), Median: float64(total(all)) * float64(time.Minute) / float64(span),
-		Max: float64(total(all)) * float64(time.Minute) / float64(span), Unit: "requests"}})
-	if total(all) != 0 {
-		b.Fatalf("%d mutating requests in steady state, want 0: %v", total(all), all)
+		Min: float64(testenv.CountTotal(all)) * float64(time.Minute) / float64(span), Median: float64(testenv.CountTotal(all)) * float64(time.Minute) / float64(span),
+		Max: float64(testenv.CountTotal(all)) * float64(time.Minute) / float64(span), Unit: "requests"}})
+	if testenv.CountTotal(all) != 0 {
+		b.Fatalf("%d mutating requests in steady state, want 0: %v", testenv.CountTotal(all), all)
 	}
 }
 
@@ -483,42 +485,13 @@ func (l *benchLab) apiWrites(b *testing.B) map[string]int {
 	return out
 }
 
-func diff(after, before map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range after {
-		if d := v - before[k]; d != 0 {
-			out[k] = d
-		}
-	}
-	return out
-}
-
-func total(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-// quantile is the q-quantile of d by the nearest-rank method; 0 for none.
-func quantile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
 // latencyRows summarise latencies in milliseconds: min, median (p50) and max, and the p99 in a
 // row of its own (scenario + "-p99"), since a row has no field for it.
 func latencyRows(scenario string, d []time.Duration) []testenv.BenchRow {
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	p99 := ms(quantile(d, 0.99))
+	p99 := ms(testenv.Quantile(d, 0.99))
 	return []testenv.BenchRow{
-		{Scenario: scenario, Runs: len(d), Min: ms(quantile(d, 0)), Median: ms(quantile(d, 0.5)), Max: ms(quantile(d, 1)), Unit: "ms"},
+		{Scenario: scenario, Runs: len(d), Min: ms(testenv.Quantile(d, 0)), Median: ms(testenv.Quantile(d, 0.5)), Max: ms(testenv.Quantile(d, 1)), Unit: "ms"},
 		{Scenario: scenario + "-p99", Runs: len(d), Min: p99, Median: p99, Max: p99, Unit: "ms"},
 	}
 }

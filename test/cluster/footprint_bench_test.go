@@ -85,8 +85,8 @@ func BenchmarkClusterFootprint(b *testing.B) {
 		cpu[name] = 100 * float64(cpuTime(b, a.cmd.Process.Pid)-cpuBefore[name]) / float64(window)
 		rss[name] = rssMiB(b, a.cmd.Process.Pid)
 	}
-	writes := total(diff(l.apiWrites(b), before))
-	ctrl := total(diff(l.controllerWrites.snapshot(), ctrlBefore))
+	writes := testenv.CountTotal(testenv.CountDiff(l.apiWrites(b), before))
+	ctrl := testenv.CountTotal(testenv.CountDiff(l.controllerWrites.snapshot(), ctrlBefore))
 	backupCPU := (cpu["secondary"] + cpu["third"]) / 2
 	backupRSS := (rss["secondary"] + rss["third"]) / 2
 	b.ReportMetric(cpu["primary"], "master-cpu-%")
