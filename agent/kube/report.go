@@ -316,7 +316,7 @@ func (r *reporter) Start(ctx context.Context) error {
 		case <-retry:
 		}
 		r.reassert(ctx)
-		r.dispatch(ctx, false)
+		r.dispatch(ctx)
 	}
 }
 
@@ -336,7 +336,7 @@ func (r *reporter) flush(ctx context.Context) bool {
 	})
 	defer stop()
 	for ctx.Err() == nil {
-		r.dispatch(ctx, false)
+		r.dispatch(ctx)
 		r.mu.Lock()
 		// Wait for one write to end: the next goes out at once, keeping maxWrites in flight.
 		ended := r.writesEnded
@@ -382,14 +382,14 @@ func (r *reporter) due(now time.Time) bool {
 
 // dispatch starts the writes that are due, up to maxWrites in flight: the node label's first
 // (workloads that follow the VIP are placed by it), then the dirty entries that have none in
-// flight, MASTER entries first. It does not wait for them. Writes that failed wait for retryAt
-// unless force. Each entry is a request of its own (one object per VirtualIP): written one after
+// flight, MASTER entries first. It does not wait for them. Writes that failed wait for retryAt.
+// Each entry is a request of its own (one object per VirtualIP): written one after
 // the other, a handover of many VirtualIPs kept the last entry waiting for all the others' round
 // trips, and a flush that waited for all its writes kept the next transition waiting for the
 // slowest of them.
-func (r *reporter) dispatch(ctx context.Context, force bool) {
+func (r *reporter) dispatch(ctx context.Context) {
 	r.mu.Lock()
-	if force || (!r.retryAt.IsZero() && !time.Now().Before(r.retryAt)) {
+	if !r.retryAt.IsZero() && !time.Now().Before(r.retryAt) {
 		clear(r.retrying)
 		r.retryAt = time.Time{}
 	}
@@ -496,7 +496,7 @@ func (r *reporter) finish(ctx context.Context, resource, object, key string, err
 	r.signal()
 }
 
-// maxWrites bounds the writes of one flush in flight at a time: enough for the handover of every
+// maxWrites bounds the writes in flight at a time: enough for the handover of every
 // VirtualIP of a cluster at once, few enough not to flood the API server when it returns after an
 // outage with every entry due.
 const maxWrites = 16
