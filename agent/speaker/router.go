@@ -22,8 +22,9 @@ import (
 // flooded; dropping (and counting) is better than stalling the shared socket's reader.
 const packetQueue = 64
 
-// router runs one vrrp.Instance. Only its goroutine touches the instance and the fields below
-// the line.
+// router runs one vrrp.Instance. The fields below the line belong to whoever holds mu: the
+// router's goroutine while it handles an event, or the socket's reader while it hands a Backup
+// an advert directly (packet).
 type router struct {
 	s        *Speaker
 	name     string
@@ -37,7 +38,15 @@ type router struct {
 	stopc   chan string
 	done    chan struct{}
 
-	// Owned by the router goroutine.
+	mu sync.Mutex
+	// timer wakes the goroutine at nextWake; set by run, and reset only with mu held.
+	timer *time.Timer
+	// deferred are the actions of an advert the reader handled but left to the goroutine to carry
+	// out, from deferredAt; received says whether to count the advert once they have run.
+	deferred   []vrrp.Action
+	deferredAt time.Time
+	received   bool
+
 	cfg        desired.Router
 	inst       *vrrp.Instance
 	link       *link
@@ -130,11 +139,76 @@ func (r *router) stop(reason string) {
 	}
 }
 
-// packet is the demux handler: it must not block the shared reader. The inbox copies the payload
-// into a buffer the router has finished with, or a new one while none is free.
+// packet is the demux handler: it must not block the shared reader. A router that is free takes
+// the advert at once (receiveNow): a Backup of 250 routers hears 250 to 2,500 adverts a second,
+// and handing each to its goroutine woke that goroutine for every one of them. A busy router, or
+// one with packets waiting already, gets it through the inbox, which copies the payload into a
+// buffer the router has finished with, or a new one while none is free.
 func (r *router) packet(p sockets.Packet) {
+	// TryLock, not Lock: the goroutine may hold mu through netlink calls or while it waits for
+	// this very reader (releaseLink), and the reader serves every router of the link.
+	if r.mu.TryLock() {
+		done := r.receiveNow(p)
+		r.mu.Unlock()
+		if done {
+			return
+		}
+	}
 	if !r.packets.put(p) {
 		r.s.opts.Metrics.Dropped.WithLabelValues(r.identity.Interface, r.name, "queue_full").Inc()
+	}
+}
+
+// receiveNow handles p on the reader, mu held, and reports whether it did. It leaves to the
+// goroutine a router that is not running yet, has packets or actions waiting (order), or is
+// Master (settle may reconfigure and send, taking the link's lock, whose holders may wait for
+// the reader). Of the advert's actions it carries out only counting ones; any other (a
+// transition, an advert to send, addresses) waits in deferred for the goroutine, which it wakes.
+func (r *router) receiveNow(p sockets.Packet) bool {
+	if r.timer == nil || r.deferred != nil || r.packets.waiting() || r.inst.State() == vrrp.StateMaster {
+		return false
+	}
+	now := time.Now()
+	ev, running, ok := r.advert(p)
+	if !ok {
+		return true // dropped and counted
+	}
+	acts := r.inst.Handle(ev, now)
+	if !slices.ContainsFunc(acts, needsGoroutine) {
+		r.countReceived(r.execute(acts, now), running)
+		r.rearm()
+		return true
+	}
+	r.deferred, r.deferredAt, r.received = acts, now, running
+	r.packets.signal()
+	return true
+}
+
+// needsGoroutine reports whether carrying out a is more than counting.
+func needsGoroutine(a vrrp.Action) bool {
+	switch a.(type) {
+	case vrrp.Drop, vrrp.AddressesDiffer:
+		return false
+	}
+	return true
+}
+
+// catchUp carries out the actions an advert handled on the reader left. mu is held.
+func (r *router) catchUp() {
+	if r.deferred == nil {
+		return
+	}
+	acts, at := r.deferred, r.deferredAt
+	r.deferred = nil
+	r.countReceived(r.execute(acts, at), r.received)
+}
+
+// rearm sets the timer to nextWake. mu is held.
+func (r *router) rearm() {
+	if next, ok := r.nextWake(); ok {
+		r.timer.Reset(max(time.Until(next), 0))
+	} else {
+		r.timer.Stop()
 	}
 }
 
@@ -143,29 +217,39 @@ func (r *router) recycle(buf []byte) { r.packets.recycle(buf) }
 
 func (r *router) run() {
 	defer close(r.done)
-	timer := time.NewTimer(time.Hour)
+	r.mu.Lock()
+	r.timer = time.NewTimer(time.Hour)
+	timer := r.timer
 	defer timer.Stop()
 	r.publish()
+	r.rearm()
+	r.mu.Unlock()
 	for {
-		if next, ok := r.nextWake(); ok {
-			timer.Reset(max(time.Until(next), 0))
-		} else {
-			timer.Stop()
-		}
 		select {
 		case <-r.packets.ready:
+			r.mu.Lock()
+			r.catchUp()
 			if p, ok := r.packets.take(); ok {
 				r.receive(p)
 				r.recycle(p.Payload)
 			}
 		case <-timer.C:
-			r.tick()
+			r.mu.Lock()
+			r.catchUp()
+			r.tick() // nothing may be due: the reader moves the timer without waking us
 		case d := <-r.updates.c:
+			r.mu.Lock()
+			r.catchUp()
 			r.apply(d)
 		case rep := <-r.linkc.c:
+			r.mu.Lock()
+			r.catchUp()
 			r.sockErr = rep.noSocket
 			r.linkChanged(rep.LinkStatus)
 		case reason := <-r.stopc:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.catchUp()
 			r.handle(vrrp.Shutdown{Reason: reason})
 			for _, p := range slices.Clone(r.held) {
 				r.removeAddress(p)
@@ -176,6 +260,8 @@ func (r *router) run() {
 			}
 			return
 		}
+		r.rearm()
+		r.mu.Unlock()
 	}
 }
 
@@ -238,6 +324,14 @@ func (r *router) tickAt(now time.Time) {
 // receive applies the unicast peer filter, then the checks of RFC 9568 §7.1 that need only the
 // packet (Decode), then hands the advert to the instance, which makes the per-router checks.
 func (r *router) receive(p sockets.Packet) {
+	if ev, running, ok := r.advert(p); ok {
+		r.countReceived(r.handle(ev), running)
+	}
+}
+
+// advert is p as the instance's event, and whether the router is running (Backup or Master: in
+// Init, Fault or Stopped the instance ignores adverts); false if p was dropped (and counted).
+func (r *router) advert(p sockets.Packet) (ev vrrp.AdvertReceived, running, ok bool) {
 	ttl := p.TTL
 	if r.cfg.Unicast {
 		if !sockets.FromPeer(p.Src, r.cfg.PeerSources) {
@@ -253,17 +347,22 @@ func (r *router) receive(p sockets.Packet) {
 	adv, err := vrrp.AppendDecode(r.rxAddrs, p.Payload, p.Src, p.Dst, ttl)
 	if err != nil {
 		r.drop(err)
-		return
+		return ev, false, false
 	}
 	r.rxAddrs = adv.Addresses
-	// Only a running router takes adverts; in Init, Fault or Stopped the instance ignores them.
-	running := r.inst.State() == vrrp.StateBackup || r.inst.State() == vrrp.StateMaster
-	if !r.handle(vrrp.AdvertReceived{Advert: adv, Src: p.Src}) && running {
-		if r.receivedCounter == nil {
-			r.receivedCounter = r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name)
-		}
-		r.receivedCounter.Inc()
+	running = r.inst.State() == vrrp.StateBackup || r.inst.State() == vrrp.StateMaster
+	return vrrp.AdvertReceived{Advert: adv, Src: p.Src}, running, true
+}
+
+// countReceived counts an advert a running router took, unless the instance dropped it.
+func (r *router) countReceived(dropped, running bool) {
+	if dropped || !running {
+		return
 	}
+	if r.receivedCounter == nil {
+		r.receivedCounter = r.s.opts.Metrics.AdvertsReceived.WithLabelValues(r.name)
+	}
+	r.receivedCounter.Inc()
 }
 
 func (r *router) drop(err error) {
@@ -367,7 +466,12 @@ func (r *router) handle(ev vrrp.Event) (dropped bool) { return r.handleAt(ev, ti
 
 // handleAt is handle at now.
 func (r *router) handleAt(ev vrrp.Event, now time.Time) (dropped bool) {
-	for _, a := range r.inst.Handle(ev, now) {
+	return r.execute(r.inst.Handle(ev, now), now)
+}
+
+// execute carries out the instance's actions of an event at now, in order; dropped as handle's.
+func (r *router) execute(acts []vrrp.Action, now time.Time) (dropped bool) {
+	for _, a := range acts {
 		switch a := a.(type) {
 		case vrrp.SendAdvert:
 			r.send(a.Advert)
@@ -605,6 +709,13 @@ func (q *inbox) put(p sockets.Packet) bool {
 	q.mu.Unlock()
 	q.signal()
 	return true
+}
+
+// waiting reports whether packets wait.
+func (q *inbox) waiting() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head < len(q.queue)
 }
 
 // take returns the oldest waiting packet; false if none waits.
