@@ -51,8 +51,9 @@ func TestAFreeBackupTakesAnAdvertOnTheReader(t *testing.T) {
 func TestABusyRouterGetsAdvertsThroughItsInboxInOrder(t *testing.T) {
 	r := backupRouter(t)
 	first, second := backupAdvert(t, r.cfg), backupAdvert(t, r.cfg)
-	first.TTL, second.TTL = vrrp.TTL, vrrp.TTL-1 // tells them apart; the instance would drop the second
-	r.mu.Lock()                                  // the goroutine is handling something
+	// The TTL tells them apart; the instance would drop the second.
+	first.TTL, second.TTL = vrrp.TTL, vrrp.TTL-1
+	r.mu.Lock() // the goroutine is handling something
 	r.packet(first)
 	r.mu.Unlock()
 	r.packet(second) // free now, but behind a packet that waits
