@@ -171,9 +171,9 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 
 	sum.Conditions = conditions(vip, now, ready, degraded)
 	// A handover held until it ended (handovers.hold) goes from one Master straight to another:
-	// Ready stays True, and the new Master is announced all the same.
-	newMaster := vip.Status.Master != "" && sum.Master != "" && vip.Status.Master != sum.Master
-	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0, newMaster)
+	// Ready stays True and nothing is recorded here. The new Master's agent records BecameMaster
+	// (and the old one's BecameBackup) about the VirtualIP as it takes over, which says it.
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0)
 	return sum
 }
 
@@ -235,7 +235,7 @@ func invalidSpec(vip *vrrpv1.VirtualIP, err error, now metav1.Time) Summary {
 	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: vrrpv1.ReasonInvalidSpec, Message: msg}
 	return Summary{
 		Conditions: conditions(vip, now, ready, degraded),
-		Events:     transitions(vip.Status.Conditions, ready, degraded, len(vip.Status.Nodes) > 0, false),
+		Events:     transitions(vip.Status.Conditions, ready, degraded, len(vip.Status.Nodes) > 0),
 	}
 }
 
@@ -256,28 +256,34 @@ func conditions(vip *vrrpv1.VirtualIP, now metav1.Time, ready, degraded metav1.C
 	return out
 }
 
-// transitions announces the conditions whose status or reason changed, and a new Master. Ready and
-// Degraded can both move to the same reason (SplitBrain, NoMaster); one Event says it.
-func transitions(old []metav1.Condition, ready, degraded metav1.Condition, reported, newMaster bool) []Event {
+// transitions announces the conditions whose status or reason changed. Ready and Degraded can both
+// move to the same reason (SplitBrain, NoMaster); one Event says it. So does one on the way back:
+// when Ready turns True and Degraded, which only mirrored Ready's reason, turns Healthy with the
+// same message, MasterElected says both.
+func transitions(old []metav1.Condition, ready, degraded metav1.Condition, reported bool) []Event {
 	var out []Event
 	add := func(e Event) {
 		if !slices.ContainsFunc(out, func(o Event) bool { return o.Reason == e.Reason }) {
 			out = append(out, e)
 		}
 	}
-	if prev := meta.FindStatusCondition(old, ready.Type); changed(prev, ready) || newMaster && ready.Status == metav1.ConditionTrue {
+	prevReady := meta.FindStatusCondition(old, ready.Type)
+	elected := false
+	if changed(prevReady, ready) {
 		switch {
 		case ready.Status == metav1.ConditionTrue:
 			add(Event{Type: corev1.EventTypeNormal, Reason: EventMasterElected, Note: ready.Message})
-		case prev != nil || reported:
+			elected = true
+		case prevReady != nil || reported:
 			add(Event{Type: corev1.EventTypeWarning, Reason: ready.Reason, Note: ready.Message})
 		}
 	}
 	if prev := meta.FindStatusCondition(old, degraded.Type); changed(prev, degraded) {
+		mirrored := elected && prev != nil && prevReady != nil && prev.Reason == prevReady.Reason && degraded.Message == ready.Message
 		switch {
 		case degraded.Status == metav1.ConditionTrue:
 			add(Event{Type: corev1.EventTypeWarning, Reason: degraded.Reason, Note: degraded.Message})
-		case prev != nil:
+		case prev != nil && !mirrored:
 			add(Event{Type: corev1.EventTypeNormal, Reason: EventHealthy, Note: degraded.Message})
 		}
 	}

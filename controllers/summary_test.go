@@ -353,9 +353,8 @@ func TestSummarizeTransitions(t *testing.T) {
 			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "NoMaster", Note: "no node is MASTER: a BACKUP"}},
 			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": now},
 		},
-		"another MASTER in place of the first is elected, though Ready stays True": {
+		"another MASTER in place of the first, Ready staying True, is left to its agent's BecameMaster": {
 			vip:            vip("web", 51, "198.51.100.1/24", oneMaster, withMaster("a"), withEntries(entry("a", "BACKUP"), entry("b", "MASTER"))),
-			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node b is MASTER"}},
 			wantTransition: map[string]metav1.Time{"Ready": earlier, "Degraded": earlier},
 		},
 		"a second MASTER is one SplitBrain warning for both conditions": {
@@ -363,8 +362,19 @@ func TestSummarizeTransitions(t *testing.T) {
 			want:           []Event{{Type: corev1.EventTypeWarning, Reason: "SplitBrain", Note: "2 nodes are MASTER: a, b"}},
 			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
 		},
-		"the end of a split brain elects a MASTER and is healthy again": {
-			vip: vip("web", 51, "198.51.100.1/24", splitBrain, withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+		"the end of a split brain is one MasterElected, which says Degraded is over too": {
+			vip:            vip("web", 51, "198.51.100.1/24", splitBrain, withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node a is MASTER"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"the end of a NoMaster is one MasterElected, which says Degraded is over too": {
+			vip:            vip("web", 51, "198.51.100.1/24", noMaster, withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want:           []Event{{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node a is MASTER"}},
+			wantTransition: map[string]metav1.Time{"Ready": now, "Degraded": now},
+		},
+		"a MASTER elected as a failed hook of its own clears is healthy again as well": {
+			vip: vip("web", 51, "198.51.100.1/24", stored(cond("Ready", "False", "NoMaster", "no node is MASTER: a BACKUP"), cond("Degraded", "True", "HookFailed", "backup hook on node a exited with 1")),
+				withEntries(entry("a", "MASTER", hook("master", 0, false)))),
 			want: []Event{
 				{Type: corev1.EventTypeNormal, Reason: "MasterElected", Note: "node a is MASTER"},
 				{Type: corev1.EventTypeNormal, Reason: "Healthy", Note: "node a is MASTER"},
