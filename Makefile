@@ -119,8 +119,9 @@ cover: ## Print statement coverage of the protocol package.
 PAUSE_IMG ?= registry.k8s.io/pause:3.10
 
 .PHONY: build
-build: ## Build bin/vrrp-operator (static and stripped, as the Dockerfile builds it) and the kubectl plugin bin/kubectl-vrrp.
+build: ## Build bin/vrrp-operator (static and stripped, as the Dockerfile builds it), the standalone agent bin/vrrp-agent and the kubectl plugin bin/kubectl-vrrp.
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/vrrp-operator ./cmd/vrrp-operator
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/vrrp-agent ./cmd/vrrp-agent
 	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o $(LOCALBIN)/kubectl-vrrp ./cmd/kubectl-vrrp
 
 .PHONY: image
