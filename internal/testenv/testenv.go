@@ -88,12 +88,19 @@ func Report(t testing.TB, format string, args ...any) {
 // BuildAgent builds cmd/vrrp-operator into path. It has no deadline on purpose: on a fresh machine
 // (cold Go cache, two cores, other test packages compiling beside it) the build takes minutes, and a
 // test must not fail for that.
-func BuildAgent(path string) error {
-	cmd := exec.Command("go", "build", "-o", path, "./cmd/vrrp-operator")
+func BuildAgent(path string) error { return build("./cmd/vrrp-operator", path) }
+
+// BuildStandaloneAgent builds cmd/vrrp-agent, the standalone agent without the Kubernetes client,
+// into path; like BuildAgent, without a deadline.
+func BuildStandaloneAgent(path string) error { return build("./cmd/vrrp-agent", path) }
+
+// build builds the command pkg of this module into path, static as the image's binary is.
+func build(pkg, path string) error {
+	cmd := exec.Command("go", "build", "-o", path, pkg)
 	cmd.Dir = Root()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the agent: %w: %s", err, out)
+		return fmt.Errorf("building %s: %w: %s", pkg, err, out)
 	}
 	return nil
 }
