@@ -54,6 +54,10 @@ var reassertAfter = time.Second
 
 const reassertMax = time.Minute
 
+// maxCoalesce bounds how long a change that needs no haste waits to be written with the ones that
+// follow it (see reporter.held): an entry's change without a transition, the master labels.
+const maxCoalesce = time.Second
+
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
 // rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
 // flood the log meanwhile.
@@ -102,6 +106,16 @@ type reporter struct {
 	failing  map[string]bool
 	retryAt  time.Time
 	backoff  time.Duration
+	// held holds, for the entries whose change keeps the router's state (priority, reason, checks,
+	// last hook), when that change is due: it waits up to the router's coalesce window for the
+	// transition it often brings (an uncordoned Backup's priority, then its preemption one advert
+	// later), which then carries it in one write. labelsAt is the same for the master labels, held
+	// from the first transition that changes them, so that a handover of many VirtualIPs
+	// relabels the Node once. Zero or absent: due at once. windows holds each running router's
+	// coalesce window (see coalesceWindow).
+	held     map[string]time.Time
+	labelsAt time.Time
+	windows  map[string]time.Duration
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -136,7 +150,8 @@ func newReporter(node string, log logr.Logger) *reporter {
 		states: map[string]vrrp.State{}, known: map[string]bool{}, running: map[string]bool{}, refused: map[string]refusal{},
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
-		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{}}
+		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
+		held: map[string]time.Time{}, windows: map[string]time.Duration{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -160,18 +175,20 @@ func (r *reporter) participate(res desired.Result) {
 		want := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
 		if old := r.entries[e.Name]; old == nil || old.Reason != want.Reason || old.Message != want.Message {
 			r.entries[e.Name], r.dirty[e.Name] = want, true
+			delete(r.held, e.Name)
 		}
 		// A router in error runs no more: the master label must not outlive its mastery, or
 		// workloads that follow the VIP by node affinity stay where the VIP is not.
 		if r.masters[e.Name] {
 			delete(r.masters, e.Name)
 			delete(r.states, e.Name)
-			r.labels = true
+			r.labels, r.labelsAt = true, time.Time{}
 		}
 	}
 	for name := range r.known {
 		if !now[name] {
 			r.entries[name], r.dirty[name] = nil, true
+			delete(r.held, name)
 			delete(r.states, name)
 			delete(r.checks, name)
 			// A VirtualIP created again under this name starts afresh, not backing off.
@@ -180,9 +197,13 @@ func (r *reporter) participate(res desired.Result) {
 			delete(r.foreign, name)
 			if r.masters[name] {
 				delete(r.masters, name)
-				r.labels = true
+				r.labels, r.labelsAt = true, time.Time{}
 			}
 		}
+	}
+	clear(r.windows)
+	for _, d := range res.Routers {
+		r.windows[d.Name] = coalesceWindow(d.Config.AdvertInterval)
 	}
 	// Unicast peers send to the address published here: a new one is news even without a
 	// transition.
@@ -197,6 +218,7 @@ func (r *reporter) participate(res desired.Result) {
 			c := *e // flush may be encoding e
 			c.Address = sources[name]
 			r.entries[name], r.dirty[name] = &c, true
+			delete(r.held, name)
 		}
 	}
 	r.known, r.running, r.sources = now, running, sources
@@ -238,8 +260,17 @@ func (r *reporter) observe(st speaker.Status) {
 			Duration: &d, StartTime: &started, Output: truncate(h.Output, 1024)}
 	}
 	// The speaker reports whatever changed, checks included; an entry that reads the same as the one
-	// written (or due) is not written again: steady state writes nothing.
-	if !sameEntry(r.entries[st.Router], e) {
+	// written (or due) is not written again: steady state writes nothing. A transition is due at
+	// once, with any change held before it; a change that keeps the state waits (see held), unless
+	// a transition is due already.
+	now := time.Now()
+	if old := r.entries[st.Router]; !sameEntry(old, e) {
+		switch _, held := r.held[st.Router]; {
+		case old == nil || old.State != e.State:
+			delete(r.held, st.Router)
+		case !r.dirty[st.Router] && !held:
+			r.held[st.Router] = now.Add(r.window(st.Router))
+		}
 		r.entries[st.Router], r.dirty[st.Router] = e, true
 	}
 	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
@@ -253,9 +284,32 @@ func (r *reporter) observe(st speaker.Status) {
 		} else {
 			delete(r.masters, st.Router)
 		}
+		if !r.labels {
+			r.labelsAt = now.Add(r.window(st.Router))
+		}
 		r.labels = true
 	}
 	r.signal()
+}
+
+// coalesceWindow is how long a change that needs no haste may wait for the changes that follow it
+// on a router advertising every interval: three intervals, Master_Down_Interval without its
+// Skew_Time, within which VRRP settles what a priority change starts (a Backup that now outranks
+// the Master preempts at its next advert; a Master that fell below a Backup is preempted and hears
+// the new Master's advert within two), at most maxCoalesce.
+func coalesceWindow(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return maxCoalesce
+	}
+	return min(3*interval, maxCoalesce)
+}
+
+// window is the coalesce window of router name, maxCoalesce when unknown. r.mu is held.
+func (r *reporter) window(name string) time.Duration {
+	if d, ok := r.windows[name]; ok {
+		return d
+	}
+	return maxCoalesce
 }
 
 // checkEvents queues an Event for each check of st that turned Passing or Failing from the other;
@@ -305,8 +359,8 @@ func (r *reporter) Start(ctx context.Context) error {
 	for {
 		var retry <-chan time.Time
 		r.mu.Lock()
-		if !r.retryAt.IsZero() {
-			retry = time.After(time.Until(r.retryAt))
+		if at := r.nextWake(); !at.IsZero() {
+			retry = time.After(time.Until(at))
 		}
 		r.mu.Unlock()
 		select {
@@ -318,6 +372,24 @@ func (r *reporter) Start(ctx context.Context) error {
 		r.reassert(ctx)
 		r.dispatch(ctx)
 	}
+}
+
+// nextWake is when a write that waits (a retry, a held change) is due next; zero: none waits.
+// r.mu is held.
+func (r *reporter) nextWake() time.Time {
+	next := r.retryAt
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if r.labels {
+		earlier(r.labelsAt)
+	}
+	for _, at := range r.held {
+		earlier(at)
+	}
+	return next
 }
 
 // flush writes everything dirty and waits for it, writes in flight included; it reports whether
@@ -336,6 +408,10 @@ func (r *reporter) flush(ctx context.Context) bool {
 	})
 	defer stop()
 	for ctx.Err() == nil {
+		r.mu.Lock()
+		clear(r.held) // nothing waits for more changes: these are the last words
+		r.labelsAt = time.Time{}
+		r.mu.Unlock()
 		r.dispatch(ctx)
 		r.mu.Lock()
 		// Wait for one write to end: the next goes out at once, keeping maxWrites in flight.
@@ -369,11 +445,11 @@ func (r *reporter) due(now time.Time) bool {
 	if !r.retryAt.IsZero() && !now.Before(r.retryAt) {
 		return len(r.dirty) > 0 || r.labels
 	}
-	if r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] {
+	if r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && !now.Before(r.labelsAt) {
 		return true
 	}
 	for name := range r.dirty {
-		if !r.inflight[name] && !r.retrying[name] {
+		if !r.inflight[name] && !r.retrying[name] && !now.Before(r.held[name]) {
 			return true
 		}
 	}
@@ -382,27 +458,29 @@ func (r *reporter) due(now time.Time) bool {
 
 // dispatch starts the writes that are due, up to maxWrites in flight: the node label's first
 // (workloads that follow the VIP are placed by it), then the dirty entries that have none in
-// flight, MASTER entries first. It does not wait for them. Writes that failed wait for retryAt.
+// flight, MASTER entries first. It does not wait for them. Writes that failed wait for retryAt,
+// held changes for their time.
 // Each entry is a request of its own (one object per VirtualIP): written one after
 // the other, a handover of many VirtualIPs kept the last entry waiting for all the others' round
 // trips, and a flush that waited for all its writes kept the next transition waiting for the
 // slowest of them.
 func (r *reporter) dispatch(ctx context.Context) {
 	r.mu.Lock()
-	if !r.retryAt.IsZero() && !time.Now().Before(r.retryAt) {
+	now := time.Now()
+	if !r.retryAt.IsZero() && !now.Before(r.retryAt) {
 		clear(r.retrying)
 		r.retryAt = time.Time{}
 	}
-	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && len(r.inflight) < maxWrites
+	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && !now.Before(r.labelsAt) && len(r.inflight) < maxWrites
 	var masters []string
 	if labels {
-		r.labels = false
+		r.labels, r.labelsAt = false, time.Time{}
 		r.inflight[labelKey] = true
 		masters = slices.Sorted(maps.Keys(r.masters))
 	}
 	due := map[string]*vrrpv1.NodeStatus{}
 	for name := range r.dirty {
-		if !r.inflight[name] && !r.retrying[name] {
+		if !r.inflight[name] && !r.retrying[name] && !now.Before(r.held[name]) {
 			due[name] = r.entries[name]
 		}
 	}
@@ -422,6 +500,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 			delete(r.foreign, name)
 		}
 		delete(r.dirty, name)
+		delete(r.held, name)
 		r.inflight[name] = true
 		jobs = append(jobs, j)
 	}

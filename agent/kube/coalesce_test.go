@@ -1,0 +1,172 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
+	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+)
+
+// writeLog records what a reporter of node primary wrote, one line a request: "vip-0 BACKUP 150
+// Cordoned" for an entry, "labels vip-0,vip-1" for the master labels.
+type writeLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (w *writeLog) add(line string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lines = append(w.lines, line)
+}
+
+// take returns the lines written since the last take, sorted: writes go out together.
+func (w *writeLog) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.lines
+	w.lines = nil
+	slices.Sort(out)
+	return out
+}
+
+// recordingReporter is a reporter of node primary, running in its own goroutine until the test
+// ends, whose writes land and are recorded.
+func recordingReporter(t *testing.T) (*reporter, *writeLog) {
+	t.Helper()
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writeLog{}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
+			labels, _, _ := unstructured.NestedStringMap(obj.(*unstructured.Unstructured).Object, "metadata", "labels")
+			var names []string
+			for k := range labels {
+				names = append(names, strings.TrimPrefix(k, "vrrp.dev/master-"))
+			}
+			slices.Sort(names)
+			w.add("labels " + strings.Join(names, ","))
+			return nil
+		},
+		SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
+			nodes, _, _ := unstructured.NestedSlice(obj.(*unstructured.Unstructured).Object, "status", "nodes")
+			line := obj.GetName()
+			for _, n := range nodes {
+				e := n.(map[string]any)
+				priority := e["priority"]
+				if priority == nil {
+					priority = 0
+				}
+				line += fmt.Sprintf(" %v %v", e["state"], priority)
+				if e["reason"] != nil {
+					line += fmt.Sprintf(" %v", e["reason"])
+				}
+			}
+			w.add(line)
+			return nil
+		},
+	}).Build()
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, nil, metrics.New(nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = rep.Start(ctx) }()
+	return rep, w
+}
+
+// routersAt is the desired result of routers vip-0 … vip-(n-1), advertising every interval.
+func routersAt(n int, interval time.Duration) desired.Result {
+	var res desired.Result
+	for i := range n {
+		res.Routers = append(res.Routers, desired.Router{Name: fmt.Sprintf("vip-%d", i), Config: vrrp.Config{AdvertInterval: interval}})
+	}
+	return res
+}
+
+func wantWrites(t *testing.T, when string, w *writeLog, want ...string) {
+	t.Helper()
+	synctest.Wait()
+	if got := w.take(); !slices.Equal(got, want) {
+		t.Errorf("%s: wrote %q, want %q", when, got, want)
+	}
+}
+
+// TestAChangeWithoutATransitionWaitsForTheTransitionItBrings: an uncordoned Backup gets its priority
+// back and preempts at the Master's next advert. Its entry is written once, MASTER with the new
+// priority, not once for the priority and again a tenth of a second later for the state (a third
+// of an uncordon's status writes in BenchmarkStatusHandover). A change that brings no transition
+// is written once the router's coalesce window (three adverts) has passed; a transition is never
+// held.
+func TestAChangeWithoutATransitionWaitsForTheTransitionItBrings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		rep.participate(routersAt(1, 100*time.Millisecond))
+		wantWrites(t, "started", w, "labels ")
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 1, Reason: desired.ReasonCordoned})
+		wantWrites(t, "the first report", w, "vip-0 BACKUP 1 Cordoned")
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 150})
+		wantWrites(t, "uncordoned", w)
+		time.Sleep(120 * time.Millisecond)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 150})
+		wantWrites(t, "preempted", w, "vip-0 MASTER 150")
+		time.Sleep(time.Second)
+		wantWrites(t, "a second later", w, "labels vip-0")
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 1, Reason: desired.ReasonCordoned})
+		time.Sleep(299 * time.Millisecond)
+		wantWrites(t, "a change without a transition, within the window", w)
+		time.Sleep(time.Millisecond)
+		wantWrites(t, "a change without a transition, at the end of the window", w, "vip-0 MASTER 1 Cordoned")
+	})
+}
+
+// TestAHandoverRelabelsTheNodeOnce: the routers of a handover change state over about one advert
+// interval (each at its own Master's next advert). The Node's master labels are written once for
+// all of them, not once for the first and again for those that changed while that write was in
+// flight.
+func TestAHandoverRelabelsTheNodeOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		rep.participate(routersAt(3, 100*time.Millisecond))
+		for i := range 3 {
+			rep.observe(speaker.Status{Router: fmt.Sprintf("vip-%d", i), State: vrrp.StateBackup, Priority: 100})
+		}
+		wantWrites(t, "started", w, "labels ", "vip-0 BACKUP 100", "vip-1 BACKUP 100", "vip-2 BACKUP 100")
+
+		start := time.Now()
+		for i := range 3 {
+			rep.observe(speaker.Status{Router: fmt.Sprintf("vip-%d", i), State: vrrp.StateMaster, Priority: 100})
+			synctest.Wait()
+			time.Sleep(40 * time.Millisecond)
+		}
+		got := w.take()
+		if !slices.Equal(got, []string{"vip-0 MASTER 100", "vip-1 MASTER 100", "vip-2 MASTER 100"}) {
+			t.Errorf("three transitions 40 ms apart wrote %q, want each entry at once and no label yet", got)
+		}
+		time.Sleep(start.Add(300 * time.Millisecond).Sub(time.Now()))
+		wantWrites(t, "three adverts after the first transition", w, "labels vip-0,vip-1,vip-2")
+
+		// A router that fails drops its label at once: it must not outlive the mastery.
+		rep.participate(desired.Result{Routers: routersAt(3, 100*time.Millisecond).Routers[1:],
+			Errors: []desired.RouterError{{Name: "vip-0", Err: fmt.Errorf("no such interface")}}})
+		wantWrites(t, "vip-0 failed", w, "labels vip-1,vip-2", "vip-0 FAULT 0 InvalidSpec")
+	})
+}
