@@ -39,7 +39,8 @@ import (
 // node's entry in the new state, and how long after the new Master's transition status.master
 // names it. The latter includes the controller's deliberate hold-back of states without exactly
 // one Master (controllers/handover.go), the former is the agents' own path. It also reports the
-// mutating requests per handover, by agents and controller. BenchmarkSteadyStateWrites counts the
+// mutating requests per handover, by agents and controller, and logs those the API server refused
+// (the controller's applies that lost a race with an agent's entry: 409 Conflict). BenchmarkSteadyStateWrites counts the
 // mutating requests of agents and controller over a minute in which nothing changes.
 const (
 	benchVIPs     = 10
@@ -136,7 +137,7 @@ func (l *benchLab) cordon(b *testing.B, on bool) {
 func BenchmarkStatusHandover(b *testing.B) {
 	l := newBenchLab(b)
 	handovers := max(b.N, minHandovers)
-	before := l.apiWrites(b)
+	before, refusedBefore := l.apiWritesRefused(b)
 	ctrlBefore, testBefore := l.controllerWrites.snapshot(), l.testWrites.snapshot()
 	start := time.Now()
 	b.ResetTimer()
@@ -151,7 +152,8 @@ func BenchmarkStatusHandover(b *testing.B) {
 		l.settled(b, false, 15*time.Second)
 	}
 	time.Sleep(time.Second) // late writes of the last handover (Events) count too
-	after := l.apiWrites(b)
+	after, refusedAfter := l.apiWritesRefused(b)
+	refused := testenv.CountDiff(refusedAfter, refusedBefore)
 	ctrl := testenv.CountDiff(l.controllerWrites.snapshot(), ctrlBefore)
 	test := testenv.CountDiff(l.testWrites.snapshot(), testBefore)
 	all := testenv.CountDiff(after, before)
@@ -173,7 +175,7 @@ func BenchmarkStatusHandover(b *testing.B) {
 		runs, benchVIPs, benchInterval, len(entries), coalesced,
 		testenv.Quantile(entries, 0.5), testenv.Quantile(entries, 0.9), testenv.Quantile(entries, 0.99), testenv.Quantile(entries, 1),
 		testenv.Quantile(masters, 0.5), testenv.Quantile(masters, 0.9), testenv.Quantile(masters, 0.99), testenv.Quantile(masters, 1))
-	b.Logf("mutating requests: API server %v; controller %v; benchmark %v", all, ctrl, test)
+	b.Logf("mutating requests: API server %v (of them refused: %v); controller %v; benchmark %v", all, refused, ctrl, test)
 	report(b, "status: %d handovers × %d VirtualIPs: entry p50 %v p99 %v, status.master p50 %v p99 %v, %.1f agent and %.1f controller writes per handover",
 		runs, benchVIPs, testenv.Quantile(entries, 0.5).Round(time.Millisecond), testenv.Quantile(entries, 0.99).Round(time.Millisecond),
 		testenv.Quantile(masters, 0.5).Round(time.Millisecond), testenv.Quantile(masters, 0.99).Round(time.Millisecond),
@@ -449,9 +451,17 @@ var countedResources = []string{"virtualips", "virtualips/status", "nodes", "eve
 // countedResources, by verb and resource.
 func (l *benchLab) apiWrites(b *testing.B) map[string]int {
 	b.Helper()
+	all, _ := l.apiWritesRefused(b)
+	return all
+}
+
+// apiWritesRefused is apiWrites, and apart the part of them the API server refused (a status of
+// 400 or more: a conflict with a newer object, mostly), by status, verb and resource.
+func (l *benchLab) apiWritesRefused(b *testing.B) (all, refused map[string]int) {
+	b.Helper()
 	raw, err := l.metrics.Get().AbsPath("/metrics").DoRaw(l.ctx)
 	must(b, err)
-	out := map[string]int{}
+	all, refused = map[string]int{}, map[string]int{}
 	labels := regexp.MustCompile(`(\w+)="([^"]*)"`)
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
@@ -478,11 +488,15 @@ func (l *benchLab) apiWrites(b *testing.B) map[string]int {
 		default:
 			continue
 		}
-		if slices.Contains(countedResources, res) {
-			out[m["verb"]+" "+res] += int(v)
+		if !slices.Contains(countedResources, res) {
+			continue
+		}
+		all[m["verb"]+" "+res] += int(v)
+		if code, err := strconv.Atoi(m["code"]); err == nil && code >= 400 {
+			refused[m["code"]+" "+m["verb"]+" "+res] += int(v)
 		}
 	}
-	return out
+	return all, refused
 }
 
 // latencyRows summarise latencies in milliseconds: min, median (p50) and max, and the p99 in a
