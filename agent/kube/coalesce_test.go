@@ -20,6 +20,7 @@ import (
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // writeLog records what a reporter of node primary wrote, one line a request: "vip-0 BACKUP 150
@@ -168,5 +169,36 @@ func TestAHandoverRelabelsTheNodeOnce(t *testing.T) {
 		rep.participate(desired.Result{Routers: routersAt(3, 100*time.Millisecond).Routers[1:],
 			Errors: []desired.RouterError{{Name: "vip-0", Err: fmt.Errorf("no such interface")}}})
 		wantWrites(t, "vip-0 failed", w, "labels vip-1,vip-2", "vip-0 FAULT 0 InvalidSpec")
+	})
+}
+
+// TestAHeldChangeKeptWaitingByMaxWritesDoesNotWakeTheWriter: a held change whose time has come
+// while maxWrites writes are in flight waits for one of them to end, which wakes the writer. Left
+// in held, its past time woke Start at once, again and again, spinning a core until a write ended.
+func TestAHeldChangeKeptWaitingByMaxWritesDoesNotWakeTheWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep := newReporter("primary", logr.Discard())
+		rep.labels = false
+		for i := range maxWrites {
+			rep.inflight[fmt.Sprintf("busy-%d", i)] = true
+		}
+		rep.entries["vip-0"] = &vrrpv1.NodeStatus{Node: "primary", State: vrrpv1.StateBackup, Priority: 1}
+		rep.dirty["vip-0"] = true
+		rep.held["vip-0"] = time.Now().Add(100 * time.Millisecond)
+		rep.masters["vip-1"], rep.labels, rep.labelsAt = true, true, time.Now().Add(200*time.Millisecond)
+		time.Sleep(time.Second)
+
+		rep.dispatch(context.Background())
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		if !rep.dirty["vip-0"] || !rep.labels || len(rep.inflight) != maxWrites {
+			t.Fatalf("with %d writes in flight, dispatch started another", maxWrites)
+		}
+		if at := rep.nextWake(); !at.IsZero() {
+			t.Errorf("with only writes that wait for a write to end, Start wakes at %v (now %v), want never", at, time.Now())
+		}
+		if !rep.due(time.Now()) {
+			t.Error("the change whose time has come is not due")
+		}
 	})
 }

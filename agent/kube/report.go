@@ -471,6 +471,12 @@ func (r *reporter) dispatch(ctx context.Context) {
 		clear(r.retrying)
 		r.retryAt = time.Time{}
 	}
+	// Held changes whose time has come are due like any other: one that maxWrites keeps waiting
+	// goes out when a write ends, and Start must not wake for it meanwhile, again and again.
+	maps.DeleteFunc(r.held, func(_ string, at time.Time) bool { return !now.Before(at) })
+	if !now.Before(r.labelsAt) {
+		r.labelsAt = time.Time{}
+	}
 	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && !now.Before(r.labelsAt) && len(r.inflight) < maxWrites
 	var masters []string
 	if labels {
