@@ -589,7 +589,9 @@ func (i *Instance) leaveMaster(acts []Action, resign bool, to State, reason stri
 func (i *Instance) transition(acts []Action, to State, reason string) []Action {
 	from := i.state
 	i.state = to
-	i.log.Info("state changed", "from", from, "to", to, "priority", i.priority, "reason", reason)
+	// The states as strings: a handler formats other types through fmt (slog's text handler), and
+	// that alone grew every router's goroutine stack from 8 to 16 KiB in the speaker (issue 12).
+	i.log.Info("state changed", "from", from.String(), "to", to.String(), "priority", i.priority, "reason", reason)
 	return append(acts, Transition{From: from, To: to, Priority: i.priority, Reason: reason})
 }
 

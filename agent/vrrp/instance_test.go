@@ -2,7 +2,9 @@ package vrrp
 
 import (
 	"errors"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -984,4 +986,27 @@ func TestBackupPreemptsAFallenMasterAfterSkewTime(t *testing.T) {
 		wantActions(t, nil, i.Handle(TimerExpired{}, t2.Add(skew-1)))
 		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t2.Add(skew)))
 	})
+}
+
+// The line of a transition, as the agent's text log and the tests that read it (test/cluster's
+// parseTransitions) know it: the states as words, not through fmt, which grew every router's
+// goroutine stack in the speaker to 16 KiB (issue 12).
+func TestTransitionLogLine(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+	i, err := NewInstance(v3Config(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i.Handle(Startup{}, t0)
+	want := `level=INFO msg="state changed" virtualIP=services vrid=51 from=INIT to=BACKUP priority=100 reason=startup` + "\n"
+	if got := buf.String(); got != want {
+		t.Errorf("logged %q, want %q", got, want)
+	}
 }
