@@ -87,3 +87,24 @@ func TestInboxStaysAsSmallAsItsBacklog(t *testing.T) {
 		t.Errorf("%d free buffers, want at most %d", got, packetQueue+1)
 	}
 }
+
+// A mailbox keeps only the latest value, and a token it leaves behind after a take finds none.
+func TestMailboxKeepsTheLatestValue(t *testing.T) {
+	var m mailbox[int]
+	m.init()
+	m.put(1)
+	m.put(2)
+	<-m.ready
+	var got int
+	if !m.take(&got) || got != 2 {
+		t.Fatalf("take = %d, want the latest value 2", got)
+	}
+	m.put(3)
+	if !m.take(&got) || got != 3 {
+		t.Fatalf("take = %d, want 3", got)
+	}
+	<-m.ready // the token of the put of 3, whose value was taken already
+	if m.take(&got) {
+		t.Errorf("take after its value was taken = %d, want none", got)
+	}
+}

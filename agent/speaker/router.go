@@ -99,12 +99,12 @@ func (s *Speaker) newRouter(d desired.Router) (*router, error) {
 		s: s, name: d.Name, identity: d.WireIdentity(), v6: v6,
 		log:     s.log.WithValues("virtualIP", d.Name, "vrid", d.Config.VRID, "interface", d.Interface),
 		packets: newInbox(),
-		updates: newMailbox[desired.Router](),
-		linkc:   newMailbox[linkReport](),
 		stopc:   make(chan string, 1),
 		done:    make(chan struct{}),
 		cfg:     d,
 	}
+	r.updates.init()
+	r.linkc.init()
 	cfg := d.Config
 	if !cfg.PrimaryAddress.IsValid() {
 		// The instance needs a source address of the right family to validate; the link's real
@@ -215,6 +215,10 @@ func (r *router) rearm() {
 // recycle hands a payload buffer back to packet once the router is done with it.
 func (r *router) recycle(buf []byte) { r.packets.recycle(buf) }
 
+// run is the router's goroutine. It waits in a frame kept small, and handles each event in step:
+// a goroutine's stack grows to the deepest call it made and shrinks only by half at a collection
+// that finds it parked using less than a quarter, which a frame holding the events' values (2 KiB,
+// a desired.Router among them) never let happen (issue 12).
 func (r *router) run() {
 	defer close(r.done)
 	r.mu.Lock()
@@ -225,43 +229,72 @@ func (r *router) run() {
 	r.rearm()
 	r.mu.Unlock()
 	for {
+		var ev event
 		select {
 		case <-r.packets.ready:
-			r.mu.Lock()
-			r.catchUp()
-			if p, ok := r.packets.take(); ok {
-				r.receive(p)
-				r.recycle(p.Payload)
-			}
+			ev = eventPacket
 		case <-timer.C:
-			r.mu.Lock()
-			r.catchUp()
-			r.tick() // nothing may be due: the reader moves the timer without waking us
-		case d := <-r.updates.c:
-			r.mu.Lock()
-			r.catchUp()
-			r.apply(d)
-		case rep := <-r.linkc.c:
-			r.mu.Lock()
-			r.catchUp()
-			r.sockErr = rep.noSocket
-			r.linkChanged(rep.LinkStatus)
+			ev = eventTimer
+		case <-r.updates.ready:
+			ev = eventUpdate
+		case <-r.linkc.ready:
+			ev = eventLink
 		case reason := <-r.stopc:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.catchUp()
-			r.handle(vrrp.Shutdown{Reason: reason})
-			for _, p := range slices.Clone(r.held) {
-				r.removeAddress(p)
-			}
-			r.s.releaseLink(r.link, r)
-			if reason != "shutdown" {
-				r.s.forgetStatus(r.name)
-			}
+			r.leave(reason)
 			return
 		}
-		r.rearm()
-		r.mu.Unlock()
+		r.step(ev)
+	}
+}
+
+// event is what woke the router's goroutine.
+type event uint8
+
+const (
+	eventPacket event = iota // packets wait in the inbox
+	eventTimer               // nextWake came: something may be due
+	eventUpdate              // a new desired configuration
+	eventLink                // a new report of the link
+)
+
+// step handles ev under mu, after the actions an advert handled on the reader left.
+func (r *router) step(ev event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.catchUp()
+	switch ev {
+	case eventPacket:
+		if p, ok := r.packets.take(); ok {
+			r.receive(p)
+			r.recycle(p.Payload)
+		}
+	case eventTimer:
+		r.tick() // nothing may be due: the reader moves the timer without waking us
+	case eventUpdate:
+		r.apply()
+	case eventLink:
+		var rep linkReport
+		if r.linkc.take(&rep) {
+			r.sockErr = rep.noSocket
+			r.linkChanged(rep.LinkStatus)
+		}
+	}
+	r.rearm()
+}
+
+// leave stops the router for reason: a Master sends its priority-0 advert and removes the
+// addresses it put on the interface, and the router leaves its link.
+func (r *router) leave(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.catchUp()
+	r.handle(vrrp.Shutdown{Reason: reason})
+	for _, p := range slices.Clone(r.held) {
+		r.removeAddress(p)
+	}
+	r.s.releaseLink(r.link, r)
+	if reason != "shutdown" {
+		r.s.forgetStatus(r.name)
 	}
 }
 
@@ -371,19 +404,23 @@ func (r *router) drop(err error) {
 	r.log.V(4).Info("dropped packet", "reason", reason, "error", err.Error())
 }
 
-// apply moves the router to a new desired configuration without restarting it. A check that
+// apply moves the router to the desired configuration waiting in updates, if one does, without
+// restarting it; the configuration goes from the mailbox to r.cfg without a copy on the stack. A check that
 // puts the router in FAULT acts first, so that a Master's priority-0 advert is the first the
 // others hear of it; one that clears acts once the instance has the new configuration, so that
 // the router comes back through Backup with its new priority.
-func (r *router) apply(d desired.Router) {
-	old := r.cfg
-	r.cfg = d
+func (r *router) apply() {
+	wasResigned, wasReleased := r.cfg.Resign, r.cfg.Released
+	if !r.updates.take(&r.cfg) {
+		return
+	}
+	d := &r.cfg
 	if d.CheckFault != "" {
 		r.updateFault()
 	}
 	cfg := r.instConfig(d.Config)
 	cfg.PrimaryAddress = r.source(r.linkPrimary())
-	if d.Resign && !old.Resign {
+	if d.Resign && !wasResigned {
 		r.handle(vrrp.SetPriority{Priority: cfg.Priority, Resign: true})
 	}
 	if !configEqual(cfg, r.inst.Config()) {
@@ -395,9 +432,9 @@ func (r *router) apply(d desired.Router) {
 	}
 	r.updateFault()
 	switch {
-	case d.Released && !old.Released:
+	case d.Released && !wasReleased:
 		r.handle(vrrp.Shutdown{Reason: d.Reason})
-	case !d.Released && old.Released:
+	case !d.Released && wasReleased:
 		r.start()
 	}
 	r.publishIfChanged()
@@ -649,23 +686,40 @@ func configEqual(a, b vrrp.Config) bool {
 		a.Password == b.Password && a.Checksum == b.Checksum
 }
 
-// mailbox holds the latest value sent to it: a newer value replaces one not yet received.
-type mailbox[T any] struct{ c chan T }
+// mailbox holds the latest value sent to it: a newer value replaces one not yet taken. ready
+// holds a token while a value may wait; the value itself waits in the mailbox, not in a channel,
+// so that the goroutine that selects on ready holds no copy of it while it waits.
+type mailbox[T any] struct {
+	ready chan struct{}
 
-func newMailbox[T any]() mailbox[T] { return mailbox[T]{c: make(chan T, 1)} }
+	mu  sync.Mutex
+	v   T
+	set bool // v waits
+}
 
-func (m mailbox[T]) put(v T) {
-	for {
-		select {
-		case m.c <- v:
-			return
-		default:
-			select {
-			case <-m.c:
-			default:
-			}
-		}
+func (m *mailbox[T]) init() { m.ready = make(chan struct{}, 1) }
+
+func (m *mailbox[T]) put(v T) {
+	m.mu.Lock()
+	m.v, m.set = v, true
+	m.mu.Unlock()
+	select {
+	case m.ready <- struct{}{}:
+	default:
 	}
+}
+
+// take moves the waiting value to dst; false if none waits (a token left by a put whose value
+// an earlier take took).
+func (m *mailbox[T]) take(dst *T) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.set {
+		return false
+	}
+	var zero T
+	*dst, m.v, m.set = m.v, zero, false
+	return true
 }
 
 // inbox is the queue of packets waiting for one router, at most packetQueue, and the payload
