@@ -231,20 +231,11 @@ func (m *Manager) del(e Entry) (bool, error) {
 
 // present reports whether ip is on link with any prefix length.
 func (m *Manager) present(link netlink.Link, ip netip.Addr) (bool, error) {
-	family := netlink.FAMILY_V4
-	if ip.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	addrs, err := m.nl.AddrList(link, family)
+	found, err := m.rt.hasAddr(link.Attrs().Index, ip)
 	if err != nil {
 		return false, fmt.Errorf("listing addresses: %w", err)
 	}
-	for _, a := range addrs {
-		if got, ok := netip.AddrFromSlice(a.IP); ok && got.Unmap() == ip {
-			return true, nil
-		}
-	}
-	return false, nil
+	return found, nil
 }
 
 func check(p netip.Prefix) error {

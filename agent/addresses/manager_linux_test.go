@@ -3,6 +3,7 @@ package addresses
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
@@ -415,5 +417,51 @@ func TestARefreshFollowsAnInterfaceCreatedAgain(t *testing.T) {
 	}
 	if out := host.IP("-o", "addr", "show", "dev", "vip0"); !strings.Contains(out, "inet 203.0.113.252/24") {
 		t.Errorf("the VIP is not on the new vip0: %s", out)
+	}
+}
+
+// Whether a VIP is on the interface already is read from the dump of the family's addresses
+// without an allocation per address (issue 12: through netlink.AddrList, a Master's 250 first
+// adds made 30 MB of garbage): the VIP is found with any prefix length, among more addresses than
+// one datagram of the dump holds, and only on its own interface.
+func TestPresentFindsAnAddressAmongManyOnItsInterfaceOnly(t *testing.T) {
+	host := newHost(t)
+	var batch strings.Builder
+	for i := range 250 {
+		fmt.Fprintf(&batch, "addr add 203.0.113.%d/32 dev eth0\naddr add 2001:db8::1:%x/128 dev eth0\n", i, i)
+	}
+	batch.WriteString("link add other type veth peer name other-peer\naddr add 198.51.100.77/24 dev other\naddr add 2001:db8::77/64 dev other\n")
+	batch.WriteString("addr add 198.51.100.99/32 dev eth0\naddr add 2001:db8::99/128 dev eth0\n")
+	file := filepath.Join(t.TempDir(), "batch")
+	if err := os.WriteFile(file, []byte(batch.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host.IP("-batch", file)
+	m := newManager(t, host, t.TempDir())
+	var link netlink.Link
+	if err := host.Do(func() (err error) {
+		link, err = netlink.LinkByName("eth0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"198.51.100.99": true, "2001:db8::99": true, // a /32 and a /128, asked for as a /24 and a /64 would be
+		"203.0.113.249": true, "2001:db8::1:f9": true, // the last of many
+		"198.51.100.1": true, "2001:db8::1": true, // the node's own
+		"198.51.100.77": false, "2001:db8::77": false, // on another interface
+		"198.51.100.252": false, "2001:db8::252": false,
+	} {
+		got, err := m.present(link, netip.MustParseAddr(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("present(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	ip := netip.MustParseAddr("2001:db8::1:f9")
+	if allocs := testing.AllocsPerRun(10, func() { _, _ = m.rt.hasAddr(link.Attrs().Index, ip) }); allocs != 0 {
+		t.Errorf("reading the dump of 250 addresses allocated %v times, want none", allocs)
 	}
 }

@@ -157,3 +157,107 @@ func ackOf(b []byte, seq uint32) (done bool, err error) {
 	}
 	return false, nil
 }
+
+// hasAddr reports whether ip is on the interface with index, with any prefix length: whether the
+// address netlink.Handle.AddrList gives for one of the interface's (IFA_LOCAL, else IFA_ADDRESS)
+// is ip. It reads the dump of the family's addresses into the buffer kept for replies, as the
+// dump comes, without an allocation per address: through AddrList, each of a Master's 250 first
+// adds listed every address of the link into new values, 30 MB of garbage in all. A dump datagram
+// is never larger than the largest read the socket has seen (the kernel sizes it so), and every
+// read is of resp; one cut short all the same would fail as malformed, never answer wrong. The
+// caller serialises calls.
+func (n *rtnl) hasAddr(index int, ip netip.Addr) (bool, error) {
+	n.seq++
+	n.req = appendGetAddr(n.req[:0], n.seq, ip.Is6())
+	if _, err := unix.Write(n.fd, n.req); err != nil {
+		return false, fmt.Errorf("sending RTM_GETADDR: %w", err)
+	}
+	found := false
+	for {
+		m, err := unix.Read(n.fd, n.resp)
+		if err != nil {
+			return false, fmt.Errorf("reading the reply to RTM_GETADDR: %w", err)
+		}
+		done, in, err := addrIn(n.resp[:m], n.seq, index, ip)
+		found = found || in
+		if done {
+			return found, err
+		}
+	}
+}
+
+// appendGetAddr appends an RTM_GETADDR dump request of the family's addresses, all interfaces'
+// (netlink.Handle.AddrList's request: the reply is filtered by index).
+func appendGetAddr(b []byte, seq uint32, v6 bool) []byte {
+	ne := binary.NativeEndian
+	family := byte(unix.AF_INET)
+	if v6 {
+		family = unix.AF_INET6
+	}
+	b = ne.AppendUint32(b, unix.NLMSG_HDRLEN+unix.SizeofIfAddrmsg)
+	b = ne.AppendUint16(b, unix.RTM_GETADDR)
+	b = ne.AppendUint16(b, unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	b = ne.AppendUint32(b, seq)
+	b = ne.AppendUint32(b, 0)
+	// struct ifaddrmsg: family, prefixlen, flags, scope, index.
+	b = append(b, family, 0, 0, 0)
+	return ne.AppendUint32(b, 0)
+}
+
+// addrIn looks in one datagram of the dump of seq for ip among the addresses of the interface
+// with index: done at the dump's end, with the error the kernel reported. Replies to earlier
+// requests (one that timed out) are skipped.
+func addrIn(b []byte, seq uint32, index int, ip netip.Addr) (done, found bool, err error) {
+	ne := binary.NativeEndian
+	for len(b) >= unix.NLMSG_HDRLEN {
+		l := int(ne.Uint32(b))
+		if l < unix.NLMSG_HDRLEN || l > len(b) {
+			return true, found, fmt.Errorf("malformed netlink reply of %d bytes", len(b))
+		}
+		typ, s, msg := ne.Uint16(b[4:]), ne.Uint32(b[8:]), b[unix.NLMSG_HDRLEN:l]
+		b = b[min((l+3)&^3, len(b)):]
+		if s != seq {
+			continue
+		}
+		switch typ {
+		case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+			if len(msg) >= 4 {
+				if code := int32(ne.Uint32(msg)); code != 0 {
+					return true, found, unix.Errno(-code)
+				}
+			}
+			return true, found, nil
+		case unix.RTM_NEWADDR:
+			if len(msg) >= unix.SizeofIfAddrmsg && int(ne.Uint32(msg[4:])) == index && localAddr(msg[unix.SizeofIfAddrmsg:]) == ip {
+				found = true
+			}
+		}
+	}
+	return false, found, nil
+}
+
+// localAddr is the address of an RTM_NEWADDR message's attributes as netlink.Handle.AddrList
+// gives it: IFA_LOCAL, else IFA_ADDRESS (IPv6 sends only that; for IPv4 with a peer, IFA_ADDRESS
+// is the peer's).
+func localAddr(attrs []byte) netip.Addr {
+	ne := binary.NativeEndian
+	var local, address netip.Addr
+	for len(attrs) >= unix.SizeofRtAttr {
+		l := int(ne.Uint16(attrs))
+		if l < unix.SizeofRtAttr || l > len(attrs) {
+			break
+		}
+		data := attrs[unix.SizeofRtAttr:l]
+		switch ne.Uint16(attrs[2:]) {
+		case unix.IFA_LOCAL:
+			local, _ = netip.AddrFromSlice(data)
+		case unix.IFA_ADDRESS:
+			address, _ = netip.AddrFromSlice(data)
+		}
+		attrs = attrs[min((l+3)&^3, len(attrs)):]
+	}
+	if local.IsValid() {
+		return local.Unmap()
+	}
+	return address.Unmap()
+}
