@@ -3,6 +3,7 @@ package speaker
 import (
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -100,4 +101,23 @@ func TestActionsLeftToTheGoroutineRunFirst(t *testing.T) {
 	if got := received(r); got != 1 {
 		t.Errorf("%v adverts counted, want the one whose actions ran", got)
 	}
+}
+
+// An advert that comes once the Backup's Master_Down_Timer has run out waits for the goroutine,
+// which the timer wakes: taken on the reader, it would restart the timer, and which of two
+// simultaneous Backups becomes Master would depend on which goroutine ran first.
+func TestABackupWhoseTimerIsDueLeavesTheAdvertToItsGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := backupRouter(t)
+		deadline, _ := r.inst.Deadline()
+		time.Sleep(time.Until(deadline))
+		r.packet(backupAdvert(t, r.cfg))
+		if !r.packets.waiting() {
+			t.Fatal("the reader took an advert after the Master_Down_Timer ran out")
+		}
+		r.step(eventPacket)
+		if got := testutil.ToFloat64(r.s.opts.Metrics.Transitions.WithLabelValues(r.name, "BACKUP", "MASTER")); got != 1 {
+			t.Errorf("%v transitions to MASTER, want the timer's first, before the advert", got)
+		}
+	})
 }

@@ -160,8 +160,8 @@ func (r *router) packet(p sockets.Packet) {
 }
 
 // receiveNow handles p on the reader, mu held, and reports whether it did. It leaves to the
-// goroutine a router that is not running yet, has packets or actions waiting (order), or is
-// Master (settle may reconfigure and send, taking the link's lock, whose holders may wait for
+// goroutine a router that is not running yet, has packets or actions waiting or its timer due
+// (order), or is Master (settle may reconfigure and send, taking the link's lock, whose holders may wait for
 // the reader). Of the advert's actions it carries out only counting ones; any other (a
 // transition, an advert to send, addresses) waits in deferred for the goroutine, which it wakes.
 func (r *router) receiveNow(p sockets.Packet) bool {
@@ -169,6 +169,11 @@ func (r *router) receiveNow(p sockets.Packet) bool {
 		return false
 	}
 	now := time.Now()
+	if next, ok := r.nextWake(); ok && !now.Before(next) {
+		// Its timer is due: the goroutine, awake or about to be, handles it first. An advert
+		// taken here would restart a Master_Down_Timer that has run out.
+		return false
+	}
 	ev, running, ok := r.advert(p)
 	if !ok {
 		return true // dropped and counted
@@ -182,6 +187,14 @@ func (r *router) receiveNow(p sockets.Packet) bool {
 	r.deferred, r.deferredAt, r.received = acts, now, running
 	r.packets.signal()
 	return true
+}
+
+// tickIfDue does what is due now (tickAt), if anything is. mu is held.
+func (r *router) tickIfDue() {
+	now := time.Now()
+	if next, ok := r.nextWake(); ok && !now.Before(next) {
+		r.tickAt(now)
+	}
 }
 
 // needsGoroutine reports whether carrying out a is more than counting.
@@ -265,6 +278,7 @@ func (r *router) step(ev event) {
 	switch ev {
 	case eventPacket:
 		if p, ok := r.packets.take(); ok {
+			r.tickIfDue() // what came due before the packet came first
 			r.receive(p)
 			r.recycle(p.Payload)
 		}
