@@ -139,6 +139,12 @@ type Router struct {
 	// the names of unweighted checks that fail, or a file check whose number takes the priority
 	// to -254 or below.
 	CheckFault string
+	// Rank is this node's place, from 0 and by name, among the nodes in the node list that the
+	// nodeSelector selects, and Previous the node before it ("" for the first). The status
+	// reporter writes a VirtualIP's first entry after Previous's, so that the nodes do not all
+	// write the one object at once.
+	Rank     int
+	Previous string
 }
 
 // CheckState is one check's state on this node and the weight it adds to the priority now.
@@ -312,6 +318,7 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 		return Router{}, false, err
 	}
 	r = Router{Name: vip.Name, Config: cfg, Unicast: spec.Unicast}
+	r.Rank, r.Previous = rank(in.Nodes, self.name, selector)
 	if err := applyNodePolicy(&r, vip, self); err != nil {
 		return Router{}, false, err
 	}

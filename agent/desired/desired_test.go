@@ -219,7 +219,7 @@ func TestDerive(t *testing.T) {
 					{Name: "eth1", Up: true, Prefixes: prefixes("203.0.113.2/24")},
 				},
 			},
-			want: []Router{seedRouter()},
+			want: []Router{seedRouter(func(r *Router) { r.Rank, r.Previous = 1, "primary" })},
 		},
 
 		// Starting as Master, keepalived's state MASTER, only for the node that would win anyway.
@@ -578,7 +578,25 @@ func TestDerive(t *testing.T) {
 				r.Source = netip.MustParseAddr("198.51.100.2")
 				r.Peers = addrs("198.51.100.1", "198.51.100.3", "198.51.100.4", "198.51.100.30")
 				r.PeerSources = r.Peers
+				r.Rank, r.Previous = 1, "maint" // maint sorts before n1
 			})},
+		},
+		"a node's rank counts the selected nodes whose names sort before its own": {
+			in: Inputs{NodeName: "n2", Interfaces: standardInterfaces(),
+				Node: ptr(withLabels(node("n2"), "vrrp", "yes")),
+				Nodes: []corev1.Node{
+					withLabels(node("z"), "vrrp", "yes"),
+					withLabels(node("a"), "vrrp", "no"),
+					node("b"),
+					withLabels(node("n1"), "vrrp", "yes"),
+					withLabels(node("n2"), "vrrp", "yes"),
+					withLabels(node("c"), "vrrp", "yes"),
+				},
+				VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", func(v *vrrpv1.VirtualIP) {
+					v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"vrrp": "yes"}}
+				})},
+			},
+			want: []Router{router("web", 10, "198.51.100.10/24", func(r *Router) { r.Rank, r.Previous = 2, "n1" })}, // c and n1
 		},
 		"IPv6 unicast peers are IPv6 InternalIPs": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(),

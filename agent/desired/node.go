@@ -187,3 +187,14 @@ func peerAddress(s string, ipv6 bool) (netip.Addr, bool) {
 	}
 	return ip, true
 }
+
+// rank is how many of the nodes that selector selects sort before name, and the last of them.
+func rank(nodes []corev1.Node, name string, selector labels.Selector) (n int, previous string) {
+	for i := range nodes {
+		if m := nodes[i].Name; m < name && selector.Matches(labels.Set(nodes[i].Labels)) {
+			n++
+			previous = max(previous, m)
+		}
+	}
+	return n, previous
+}

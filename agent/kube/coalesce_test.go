@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -50,12 +51,20 @@ func (w *writeLog) take() []string {
 // ends, whose writes land and are recorded.
 func recordingReporter(t *testing.T) (*reporter, *writeLog) {
 	t.Helper()
+	rep, w, _ := recordingReporterOf(t, nil)
+	return rep, w
+}
+
+// recordingReporterOf is recordingReporter with objs in its cache, and its Events recorded; it
+// returns the cache too. Entry writes do not change the objects.
+func recordingReporterOf(t *testing.T, rec events.EventRecorder, objs ...client.Object) (*reporter, *writeLog, client.Client) {
+	t.Helper()
 	scheme, err := newScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &writeLog{}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(objs...).WithInterceptorFuncs(interceptor.Funcs{
 		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, _ client.Patch, _ ...client.PatchOption) error {
 			labels, _, _ := unstructured.NestedStringMap(obj.(*unstructured.Unstructured).Object, "metadata", "labels")
 			var names []string
@@ -85,11 +94,11 @@ func recordingReporter(t *testing.T) (*reporter, *writeLog) {
 		},
 	}).Build()
 	rep := newReporter("primary", logr.Discard())
-	rep.connect(c, nil, metrics.New(nil))
+	rep.connect(c, rec, metrics.New(nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { _ = rep.Start(ctx) }()
-	return rep, w
+	return rep, w, c
 }
 
 // routersAt is the desired result of routers vip-0 … vip-(n-1), advertising every interval.

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -241,6 +242,17 @@ func newFleet(b *testing.B, n int) *fleet {
 		go func() { _ = r.Start(f.ctx) }()
 		r.participate(desired.Result{})
 	}
+	// As each agent's informer does (kube.go's updated): a VirtualIP's status changed, each
+	// reporter checks its entries, and a reporter whose first write waits for the node before it
+	// sees that node's entry.
+	inf, err := f.cache.GetInformer(f.ctx, &vrrpv1.VirtualIP{})
+	fleetMust(b, err)
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(any, any) {
+		for _, r := range f.reporters {
+			r.verifySoon()
+		}
+	}})
+	fleetMust(b, err)
 	if _, ok, detail := fleetWait(fleetGiveUp, func() (bool, string) {
 		c := f.agents.snapshot()["APPLY nodes 200"]
 		return c >= n, fmt.Sprintf("%d of %d", c, n)
@@ -447,10 +459,15 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		b.Fatalf("%s did not reach the agents' cache within %v", name, fleetGiveUp)
 	}
 	// Each agent's sync starts the router, whose speaker reports: node-000 MASTER, the others BACKUP.
-	routers := desired.Result{Routers: []desired.Router{{Name: name}}}
+	// The VirtualIP selects every node, so each node's rank (desired.Derive) is its index and the
+	// node before it the one before in f.names: the names sort as f.names lists them.
 	for i, node := range f.names {
 		rep := f.reporters[node]
-		rep.participate(routers)
+		d := desired.Router{Name: name, Rank: i}
+		if i > 0 {
+			d.Previous = f.names[i-1]
+		}
+		rep.participate(desired.Result{Routers: []desired.Router{d}})
 		state := vrrp.StateBackup
 		if i == 0 {
 			state = vrrp.StateMaster
