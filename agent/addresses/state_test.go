@@ -1,6 +1,7 @@
 package addresses
 
 import (
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -91,5 +92,31 @@ func TestLoadingTheRecord(t *testing.T) {
 				t.Errorf("corrupt record still in place: %v", err)
 			}
 		})
+	}
+}
+
+// The record reads as json.MarshalIndent wrote it, with a newline, whatever buffer it was encoded
+// in before: older agents and people read it.
+func TestTheRecordKeepsItsFormat(t *testing.T) {
+	dir := t.TempDir()
+	many := []Entry{{"eth0", netip.MustParsePrefix("198.51.100.252/24")}, {"ens<3>", netip.MustParsePrefix("2001:db8::252/64")}}
+	for _, entries := range [][]Entry{many, nil, many[:1], many} {
+		if err := saveState(dir, entries); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, StateFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if entries == nil {
+			entries = []Entry{}
+		}
+		want, err := json.MarshalIndent(stateDoc{Version: stateVersion, Addresses: entries}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want)+"\n" {
+			t.Errorf("record of %d entries:\n%s\nwant:\n%s", len(entries), got, want)
+		}
 	}
 }
