@@ -64,9 +64,10 @@ const maxCoalesce = time.Second
 // router on, for a node before it that never writes. A VirtualIP created for 100 nodes, or 100
 // agents started at once, otherwise has them all apply to the one object together, and each apply
 // that lands makes the API server redo the others: BenchmarkFleet saw 24 etcd updates per landed
-// write and a minute until all 100 entries were there. The slot is slower than the chain (an
-// apply took 26 ms at 25 entries and 106 ms at 200), so that it stands in only for a node that
-// does not write: slots that overtake the chain bring the crowd back.
+// write and a minute until all 100 entries were there. The slot is meant to be slower than the
+// chain (an apply took 26 ms at 25 entries, 106 ms at 200 and 205 ms at 400), so that it stands in
+// only for a node that does not write: slots that overtake the chain bring the crowd back, which
+// at several hundred entries they begin to.
 const firstWriteSpacing = 250 * time.Millisecond
 
 // slot is when a router's first entry may be written: after the entry of node after, or at at.
@@ -514,6 +515,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 	// Held changes whose time has come are due like any other: one that maxWrites keeps waiting
 	// goes out when a write ends, and Start must not wake for it meanwhile, again and again.
 	maps.DeleteFunc(r.held, func(_ string, at time.Time) bool { return !now.Before(at) })
+	maps.DeleteFunc(r.slots, func(_ string, s slot) bool { return !now.Before(s.at) })
 	if !now.Before(r.labelsAt) {
 		r.labelsAt = time.Time{}
 	}
@@ -679,7 +681,12 @@ func (r *reporter) reassert(ctx context.Context) {
 	defer r.mu.Unlock()
 	for i := range vips.Items {
 		v := &vips.Items[i]
-		if s, ok := r.slots[v.Name]; ok && s.after != "" && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == s.after }) {
+		if s, ok := r.slots[v.Name]; ok && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
+			// The node before has written, or this node's entry is there already (a restart):
+			// the write is the first of neither the object's nor this node's, and a stale
+			// entry must be put right at once.
+			return (s.after != "" && e.Node == s.after) || e.Node == r.node
+		}) {
 			delete(r.slots, v.Name) // our turn: dispatch follows
 		}
 		want := r.entries[v.Name]

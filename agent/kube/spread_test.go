@@ -2,10 +2,12 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 
@@ -34,11 +36,12 @@ func TestAFirstEntryWaitsForTheNodeBeforeIt(t *testing.T) {
 			{Name: "after-gone", Rank: 3, Previous: "gone"},
 			{Name: "master", Rank: 5, Previous: "n4"},
 		}})
+		wantWrites(t, "started", w, "labels ")
 		for _, name := range []string{"after-n1", "after-gone"} {
 			rep.observe(speaker.Status{Router: name, State: vrrp.StateBackup, Priority: 100})
 		}
 		rep.observe(speaker.Status{Router: "master", State: vrrp.StateMaster, Priority: 100})
-		wantWrites(t, "started", w, "labels master", "master MASTER 100")
+		wantWrites(t, "the routers reported", w, "master MASTER 100")
 		if got := len(rec.Events); got != 1 {
 			t.Errorf("%d Events at the start, want the MASTER's only", got)
 		}
@@ -73,5 +76,50 @@ func TestALeavingNodeWritesItsFirstEntryAtOnce(t *testing.T) {
 			t.Fatal("the flush left writes")
 		}
 		wantWrites(t, "flushed", w, "vip-0 STOPPED 0")
+	})
+}
+
+// An agent that restarts finds its own entry in the VirtualIP: its first write is no first for the
+// object, and one that puts right a stale entry (a MASTER killed and back as BACKUP) must not wait
+// for a node before it that may never write.
+func TestARestartedNodePutsItsEntryRightAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"},
+			Status: vrrpv1.VirtualIPStatus{Nodes: []vrrpv1.NodeStatus{{Node: "primary", State: vrrpv1.StateMaster, Priority: 100}}}}
+		rep, w, _ := recordingReporterOf(t, events.NewFakeRecorder(10), v)
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 400, Previous: "gone"}}})
+		wantWrites(t, "started", w, "labels ")
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		rep.verifySoon() // a resync, or any VirtualIP's status change
+		wantWrites(t, "back as BACKUP", w, "vip-0 BACKUP 100")
+	})
+}
+
+// A slot whose time has come while maxWrites writes are in flight waits for one of them to end,
+// which wakes the writer; left in slots, its past time woke Start at once, again and again.
+func TestASlotKeptWaitingByMaxWritesDoesNotWakeTheWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep := newReporter("primary", logr.Discard())
+		rep.labels = false
+		for i := range maxWrites {
+			rep.inflight[fmt.Sprintf("busy-%d", i)] = true
+		}
+		rep.entries["vip-0"] = &vrrpv1.NodeStatus{Node: "primary", State: vrrpv1.StateBackup, Priority: 100}
+		rep.dirty["vip-0"] = true
+		rep.slots["vip-0"] = slot{at: time.Now().Add(100 * time.Millisecond), after: "n0"}
+		time.Sleep(time.Second)
+
+		rep.dispatch(context.Background())
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		if !rep.dirty["vip-0"] || len(rep.inflight) != maxWrites {
+			t.Fatalf("with %d writes in flight, dispatch started another", maxWrites)
+		}
+		if at := rep.nextWake(); !at.IsZero() {
+			t.Errorf("with only a write that waits for a write to end, Start wakes at %v (now %v), want never", at, time.Now())
+		}
+		if !rep.due(time.Now()) {
+			t.Error("the entry whose slot came is not due")
+		}
 	})
 }
