@@ -172,19 +172,27 @@ func (n *rtnl) hasAddr(index int, ip netip.Addr) (bool, error) {
 	if _, err := unix.Write(n.fd, n.req); err != nil {
 		return false, fmt.Errorf("sending RTM_GETADDR: %w", err)
 	}
-	found := false
+	found, intr := false, false
 	for {
 		m, err := unix.Read(n.fd, n.resp)
 		if err != nil {
 			return false, fmt.Errorf("reading the reply to RTM_GETADDR: %w", err)
 		}
-		done, in, err := addrIn(n.resp[:m], n.seq, index, ip)
-		found = found || in
+		done, in, cut, err := addrIn(n.resp[:m], n.seq, index, ip)
+		found, intr = found || in, intr || cut
 		if done {
+			if err == nil && intr {
+				// The addresses changed during the dump, which may miss one: no answer beats a
+				// wrong one, which would take an admin's address for the agent's.
+				err = errDumpInterrupted
+			}
 			return found, err
 		}
 	}
 }
+
+// errDumpInterrupted is hasAddr's error for a dump the kernel marked NLM_F_DUMP_INTR.
+var errDumpInterrupted = errors.New("the address dump was interrupted by a change; try again")
 
 // appendGetAddr appends an RTM_GETADDR dump request of the family's addresses, all interfaces'
 // (netlink.Handle.AddrList's request: the reply is filtered by index).
@@ -205,35 +213,36 @@ func appendGetAddr(b []byte, seq uint32, v6 bool) []byte {
 }
 
 // addrIn looks in one datagram of the dump of seq for ip among the addresses of the interface
-// with index: done at the dump's end, with the error the kernel reported. Replies to earlier
-// requests (one that timed out) are skipped.
-func addrIn(b []byte, seq uint32, index int, ip netip.Addr) (done, found bool, err error) {
+// with index: done at the dump's end, with the error the kernel reported; intr if a message
+// carries NLM_F_DUMP_INTR. Replies to earlier requests (one that timed out) are skipped.
+func addrIn(b []byte, seq uint32, index int, ip netip.Addr) (done, found, intr bool, err error) {
 	ne := binary.NativeEndian
 	for len(b) >= unix.NLMSG_HDRLEN {
 		l := int(ne.Uint32(b))
 		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return true, found, fmt.Errorf("malformed netlink reply of %d bytes", len(b))
+			return true, found, intr, fmt.Errorf("malformed netlink reply of %d bytes", len(b))
 		}
-		typ, s, msg := ne.Uint16(b[4:]), ne.Uint32(b[8:]), b[unix.NLMSG_HDRLEN:l]
+		typ, flags, s, msg := ne.Uint16(b[4:]), ne.Uint16(b[6:]), ne.Uint32(b[8:]), b[unix.NLMSG_HDRLEN:l]
 		b = b[min((l+3)&^3, len(b)):]
 		if s != seq {
 			continue
 		}
+		intr = intr || flags&unix.NLM_F_DUMP_INTR != 0
 		switch typ {
 		case unix.NLMSG_DONE, unix.NLMSG_ERROR:
 			if len(msg) >= 4 {
 				if code := int32(ne.Uint32(msg)); code != 0 {
-					return true, found, unix.Errno(-code)
+					return true, found, intr, unix.Errno(-code)
 				}
 			}
-			return true, found, nil
+			return true, found, intr, nil
 		case unix.RTM_NEWADDR:
 			if len(msg) >= unix.SizeofIfAddrmsg && int(ne.Uint32(msg[4:])) == index && localAddr(msg[unix.SizeofIfAddrmsg:]) == ip {
 				found = true
 			}
 		}
 	}
-	return false, found, nil
+	return false, found, intr, nil
 }
 
 // localAddr is the address of an RTM_NEWADDR message's attributes as netlink.Handle.AddrList
