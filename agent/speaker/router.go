@@ -161,9 +161,11 @@ func (r *router) packet(p sockets.Packet) {
 
 // receiveNow handles p on the reader, mu held, and reports whether it did. It leaves to the
 // goroutine a router that is not running yet, has packets or actions waiting or its timer due
-// (order), or is Master (settle may reconfigure and send, taking the link's lock, whose holders may wait for
-// the reader). Of the advert's actions it carries out only counting ones; any other (a
-// transition, an advert to send, addresses) waits in deferred for the goroutine, which it wakes.
+// (order), or is Master (settle may reconfigure and send, taking the link's lock, whose holders
+// may wait for the reader). Of the advert's actions it carries out only counting ones. A Backup's
+// advert brings no other today (RFC 9568 §6.4.2: it restarts the timer or is discarded); should
+// the instance ever return one, it waits in deferred for the goroutine, which it wakes, rather
+// than run on the reader.
 func (r *router) receiveNow(p sockets.Packet) bool {
 	if r.timer == nil || r.deferred != nil || r.packets.waiting() || r.inst.State() == vrrp.StateMaster {
 		return false

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"os"
@@ -74,9 +73,10 @@ func TestFlags(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := run(context.Background(), tc.args)
+			// parseFlags, not run: run would fail on the missing vips.yaml whatever the flags.
+			_, err := parseFlags(tc.args)
 			if err == nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Fatalf("run(%q) = %v, want an error (%v)", tc.args, err, tc.wantErr)
+				t.Fatalf("parseFlags(%q) = %v, want an error (%v)", tc.args, err, tc.wantErr)
 			}
 		})
 	}
