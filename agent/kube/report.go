@@ -908,15 +908,10 @@ func (r *reporter) event(ctx context.Context, t transition) {
 	// The object comes from the cache, which may wait for a sync while the API server is away.
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	var got vrrpv1.VirtualIP
-	if err := r.c.Get(ctx, client.ObjectKey{Name: t.router}, &got, client.UnsafeDisableDeepCopy); err != nil {
+	var vip vrrpv1.VirtualIP
+	if err := r.c.Get(ctx, client.ObjectKey{Name: t.router}, &vip); err != nil {
 		return
 	}
-	// Regarding the VirtualIP by name and UID, not at a resourceVersion: every status write
-	// changes that, and Events whose references differ are never one series. The recorder counts
-	// a repeat (a flapping router, cordon and uncordon again) in the series it began, which the
-	// API server then takes once, instead of a new Event for each.
-	vip := vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: got.Name, UID: got.UID}}
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
 	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
 	if t.check != "" {

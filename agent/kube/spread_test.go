@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -122,38 +120,6 @@ func TestASlotKeptWaitingByMaxWritesDoesNotWakeTheWriter(t *testing.T) {
 		}
 		if !rep.due(time.Now()) {
 			t.Error("the entry whose slot came is not due")
-		}
-	})
-}
-
-// regardingRecorder records what each Event regards.
-type regardingRecorder struct{ regarding []runtime.Object }
-
-func (r *regardingRecorder) Eventf(regarding, _ runtime.Object, _, _, _, _ string, _ ...any) {
-	r.regarding = append(r.regarding, regarding)
-}
-
-// An agent's Events regard the VirtualIP by name and UID, not at the resourceVersion it had: every
-// status write changes that, and the recorder counts a repeat in the series of the Event it repeats
-// only when both regard the same. A handover in BenchmarkStatusHandover made 25 Events through the
-// API server before, 6 after.
-func TestEventsRegardTheVirtualIPAtNoVersion(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		v := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0", UID: "7d1b", ResourceVersion: "42"}}
-		rec := &regardingRecorder{}
-		rep, _, _ := recordingReporterOf(t, rec, v)
-		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0"}}})
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
-		synctest.Wait()
-		if len(rec.regarding) != 1 {
-			t.Fatalf("%d Events, want 1", len(rec.regarding))
-		}
-		m, err := meta.Accessor(rec.regarding[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.GetName() != "vip-0" || m.GetUID() != "7d1b" || m.GetResourceVersion() != "" {
-			t.Errorf("the Event regards %s %s at version %q, want vip-0 7d1b at none", m.GetName(), m.GetUID(), m.GetResourceVersion())
 		}
 	})
 }
