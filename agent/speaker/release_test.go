@@ -39,8 +39,15 @@ func TestMemoryIsReleasedOnceStatusesAreQuiet(t *testing.T) {
 		if n := released.Load(); n != 1 {
 			t.Errorf("released %d times in a quiet hour, want still once", n)
 		}
+		s.setStatus(Status{Router: "vip-0", State: vrrp.StateMaster})
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
+		}
+		s.setStatus(Status{Router: "vip-0", State: vrrp.StateStopped}) // a router's last words
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := released.Load(); n != 1 {
+			t.Errorf("released %d times after Shutdown, want none more than the once before", n)
 		}
 	})
 }

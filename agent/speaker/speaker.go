@@ -302,9 +302,11 @@ func (s *Speaker) setStatus(st Status) {
 		st.LastHook = old.LastHook
 	}
 	s.status[st.Router] = st
-	if s.release == nil {
+	switch {
+	case s.closed: // the routers' last statuses: the process is about to end
+	case s.release == nil:
 		s.release = time.AfterFunc(releaseAfter, releaseMemory)
-	} else {
+	default:
 		s.release.Reset(releaseAfter)
 	}
 	s.mu.Unlock()
