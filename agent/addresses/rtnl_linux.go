@@ -167,6 +167,22 @@ func ackOf(b []byte, seq uint32) (done bool, err error) {
 // read is of resp; one cut short all the same would fail as malformed, never answer wrong. The
 // caller serialises calls.
 func (n *rtnl) hasAddr(index int, ip netip.Addr) (bool, error) {
+	// A dump interrupted by a change (pod interfaces coming and going, other VIPs) is read
+	// again: the next one is whole unless the addresses keep changing.
+	for range dumpRetries {
+		found, err := n.dumpHasAddr(index, ip)
+		if !errors.Is(err, errDumpInterrupted) {
+			return found, err
+		}
+	}
+	return n.dumpHasAddr(index, ip)
+}
+
+// dumpRetries bounds the dumps hasAddr reads again after an interrupted one.
+const dumpRetries = 3
+
+// dumpHasAddr is one dump of hasAddr's.
+func (n *rtnl) dumpHasAddr(index int, ip netip.Addr) (bool, error) {
 	n.seq++
 	n.req = appendGetAddr(n.req[:0], n.seq, ip.Is6())
 	if _, err := unix.Write(n.fd, n.req); err != nil {
