@@ -79,6 +79,8 @@ type Event struct {
 //   - an entry of a node gone dark counts as UNKNOWN, never as MASTER: its agent cannot tell what
 //     the node does now, and the live Master must win. The conditions name such entries;
 //   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
+//     its message says how many nodes are selected when they are more than vrrpv1.MaxListedNodes,
+//     whose agents write entries (the nodes after the first by name write one only while MASTER);
 //   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (an older
 //     VirtualIP with the same VRID and family on a node of both, on the same interface, or a live
 //     agent that reports it refused the router for that reason), else
@@ -148,6 +150,9 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 	default:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
+	}
+	if n := selected(selector, nodes); n > vrrpv1.MaxListedNodes {
+		ready.Message += fmt.Sprintf("; %d nodes selected: status lists the first %d by name and any MASTER", n, vrrpv1.MaxListedNodes)
 	}
 
 	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue}
@@ -312,6 +317,17 @@ func participants(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
 		}
 	}
 	return sel, nil
+}
+
+// selected counts the nodes selector selects.
+func selected(selector labels.Selector, nodes map[string]labels.Set) int {
+	n := 0
+	for _, set := range nodes {
+		if selector.Matches(set) {
+			n++
+		}
+	}
+	return n
 }
 
 func waitingMessage(selector labels.Selector, nodes map[string]labels.Set) string {

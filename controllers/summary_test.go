@@ -612,3 +612,20 @@ func manyNodes(n int) map[string]labels.Set {
 	}
 	return m
 }
+
+// A VirtualIP that selects more than vrrpv1.MaxListedNodes nodes says so, so that a reader of
+// status.nodes does not take the missing entries for silent agents.
+func TestSummarizeSaysWhenNotEveryNodeIsListed(t *testing.T) {
+	for _, tc := range []struct {
+		nodes int
+		want  string
+	}{
+		{nodes: vrrpv1.MaxListedNodes, want: "node n01 is MASTER"},
+		{nodes: 150, want: fmt.Sprintf("node n01 is MASTER; 150 nodes selected: status lists the first %d by name and any MASTER", vrrpv1.MaxListedNodes)},
+	} {
+		got := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(entry("n01", "MASTER"))), nil, manyNodes(tc.nodes), nil, now)
+		if msg := got.Conditions[0].Message; msg != tc.want {
+			t.Errorf("%d nodes: Ready message %q, want %q", tc.nodes, msg, tc.want)
+		}
+	}
+}

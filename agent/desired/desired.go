@@ -207,6 +207,9 @@ func (r Router) WireIdentity() WireIdentity {
 type RouterError struct {
 	Name string // the VirtualIP's name
 	Err  error
+	// Rank is the node's place among the selected nodes, as Router.Rank; 0 when the nodeSelector
+	// does not parse.
+	Rank int
 }
 
 func (e RouterError) Error() string { return fmt.Sprintf("virtual router %q: %v", e.Name, e.Err) }
@@ -256,7 +259,9 @@ func Derive(in Inputs) Result {
 	taken := make(map[conflictKey]string)
 	seen := make(map[string]bool, len(vips))
 	for _, vip := range vips {
-		fail := func(err error) { res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err}) }
+		fail := func(err error) {
+			res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err, Rank: rankOf(in, self, vip)})
+		}
 		if seen[vip.Name] {
 			fail(fmt.Errorf("VirtualIP listed twice: %w", ErrInvalidSpec))
 			continue

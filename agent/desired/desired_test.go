@@ -970,3 +970,17 @@ func TestParseAddress(t *testing.T) {
 		})
 	}
 }
+
+// A router this node cannot run keeps the node's rank, so that its FAULT entry is listed in status
+// as a running router's entry would be (vrrpv1.MaxListedNodes).
+func TestARouterErrorCarriesTheNodesRank(t *testing.T) {
+	got := Derive(Inputs{
+		NodeName:   "n3",
+		Nodes:      []corev1.Node{node("n3", "198.51.100.4"), node("n1", "198.51.100.2"), node("n2", "198.51.100.3")},
+		VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", pass("vrrp-system", "missing", ""))},
+		Interfaces: standardInterfaces(),
+	})
+	if len(got.Errors) != 1 || got.Errors[0].Rank != 2 {
+		t.Errorf("Derive() errors %+v, want one at rank 2", got.Errors)
+	}
+}

@@ -47,9 +47,12 @@ type Explanation struct {
 	Node      string `json:"node"`
 	// Participates says spec.nodeSelector selects the node; when false there are no Steps and the
 	// node runs no router for the VirtualIP.
-	Participates bool   `json:"participates"`
-	Selector     string `json:"selector"`
-	Steps        []Step `json:"steps,omitempty"`
+	Participates bool `json:"participates"`
+	// Unlisted says the node comes after the first vrrpv1.MaxListedNodes selected nodes by name:
+	// its agent writes a status entry only while it is MASTER.
+	Unlisted bool   `json:"unlisted,omitempty"`
+	Selector string `json:"selector"`
+	Steps    []Step `json:"steps,omitempty"`
 	// The outcome, as applyNodePolicy and startsAsMaster decide it for Derive.
 	Priority  uint8  `json:"priority"`          // Router.Config.Priority
 	Effective uint8  `json:"effectivePriority"` // Router.EffectivePriority: 0 when Released
@@ -90,6 +93,9 @@ func explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node, start bool
 		return ex, nil
 	}
 	ex.Participates = true
+	if n, _ := rank(nodes, node, selector); n >= vrrpv1.MaxListedNodes {
+		ex.Unlisted = true
+	}
 	cfg, err := baseConfig(vip)
 	if err != nil {
 		return Explanation{}, err

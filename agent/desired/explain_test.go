@@ -284,3 +284,30 @@ func TestExplainAllRanksParticipantsByEffectivePriority(t *testing.T) {
 		t.Errorf("ExplainAll order (-want +got):\n%s", diff)
 	}
 }
+
+// The nodes after the first vrrpv1.MaxListedNodes selected ones by name are unlisted: their
+// agents write a status entry only while MASTER, and kubectl vrrp must not call them silent.
+func TestExplainAllTellsTheUnlistedNodes(t *testing.T) {
+	v := vip("v", 7, "198.51.100.7/24", func(v *vrrpv1.VirtualIP) {
+		v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"vrrp": "yes"}}
+	})
+	var nodes []corev1.Node
+	for i := range vrrpv1.MaxListedNodes + 2 {
+		nodes = append(nodes, withLabels(node(fmt.Sprintf("n%03d", i)), "vrrp", "yes"))
+	}
+	nodes = append(nodes, node("a-unselected"))
+	all, err := ExplainAll(&v, nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unlisted []string
+	for _, ex := range all {
+		if ex.Unlisted {
+			unlisted = append(unlisted, ex.Node)
+		}
+	}
+	want := []string{fmt.Sprintf("n%03d", vrrpv1.MaxListedNodes), fmt.Sprintf("n%03d", vrrpv1.MaxListedNodes+1)}
+	if diff := cmp.Diff(want, unlisted); diff != "" {
+		t.Errorf("unlisted nodes (-want +got):\n%s", diff)
+	}
+}

@@ -188,6 +188,16 @@ func peerAddress(s string, ipv6 bool) (netip.Addr, bool) {
 	return ip, true
 }
 
+// rankOf is self's rank among the nodes vip selects, 0 when its nodeSelector does not parse.
+func rankOf(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) int {
+	selector, err := nodeSelector(&vip.Spec)
+	if err != nil {
+		return 0
+	}
+	n, _ := rank(in.Nodes, self.name, selector)
+	return n
+}
+
 // rank is how many of the nodes that selector selects sort before name, and the last of them.
 func rank(nodes []corev1.Node, name string, selector labels.Selector) (n int, previous string) {
 	for i := range nodes {

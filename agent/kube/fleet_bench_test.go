@@ -62,9 +62,11 @@ import (
 // agent's sync and its speaker would, with two checks per entry. The real controller
 // (controllers.Setup) runs in the same process. Each run creates the VirtualIP, has every agent
 // report (node-000 MASTER, the others BACKUP) and reports:
-//   - how long after the creation a watcher (as kubectl get -w) sees all N entries (and a
+//   - how long after the creation a watcher (as kubectl get -w) sees all the entries (and a
 //     quarter, half, three quarters of them: whether writes slow down as the object grows), and
-//     status.master; a run gives up after 60 s and reports how many entries were there;
+//     status.master; a run gives up after 60 s and reports how many entries were there. The
+//     entries are those of the first vrrpv1.MaxListedNodes nodes: the nodes after them write none
+//     while BACKUP;
 //   - the agents' mutating requests per node (a wrapping round tripper counts them, by verb,
 //     resource and answer), the controller's, and its 409 conflicts;
 //   - the CPU the API server, etcd and this process spent meanwhile, and the API server's own mean
@@ -158,6 +160,7 @@ func benchFleet(b *testing.B, n int) {
 // fleet is a real API server with n simulated agents and the real controller.
 type fleet struct {
 	n         int
+	listed    int // the entries a settled creation has: min(n, vrrpv1.MaxListedNodes)
 	env       *envtest.Environment
 	cfg       *rest.Config // the API server's administrator's, unthrottled
 	scheme    *runtime.Scheme
@@ -181,7 +184,7 @@ func newFleet(b *testing.B, n int) *fleet {
 	ctrl.SetLogger(logr.Discard())
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = -1 // creating hundreds of Nodes must not wait for client-go's 5 a second
-	f := &fleet{n: n, env: env, cfg: cfg, agents: &fleetCounter{}, ctrl: &fleetCounter{}, reporters: map[string]*reporter{}}
+	f := &fleet{n: n, listed: min(n, vrrpv1.MaxListedNodes), env: env, cfg: cfg, agents: &fleetCounter{}, ctrl: &fleetCounter{}, reporters: map[string]*reporter{}}
 	var cancel context.CancelFunc
 	f.ctx, cancel = context.WithCancel(context.Background())
 	b.Cleanup(cancel)
@@ -382,7 +385,7 @@ func fleetStatus(vip string, state vrrp.State, priority uint8, reason string) sp
 
 // fleetResult is what one run measured.
 type fleetResult struct {
-	n        int
+	n, want  int           // the nodes, and the entries a settled creation has
 	complete bool          // every entry was seen within fleetGiveUp
 	present  time.Duration // until the watcher saw every entry, or gave up
 	entries  int           // the entries seen by then
@@ -414,12 +417,16 @@ type fleetResult struct {
 	stepDown, takeOver, next time.Duration // until the watcher saw node-000 BACKUP, node-001 MASTER, status.master node-001
 	handoverReqs             map[string]int
 	handoverCtrl             map[string]int
+	// With more nodes than vrrpv1.MaxListedNodes, a second handover, from node-001 to the last
+	// node, which is unlisted: until the watcher saw its MASTER entry, and status.master name it.
+	far                  bool
+	farTakeOver, farNext time.Duration
 }
 
 func (r fleetResult) String() string {
 	done := "all entries"
 	if !r.complete {
-		done = fmt.Sprintf("GAVE UP with %d of %d entries", r.entries, r.n)
+		done = fmt.Sprintf("GAVE UP with %d of %d entries", r.entries, r.want)
 	}
 	return fmt.Sprintf("%s %v after creation (%d at 10 s; quarters %v), status.master %v; agents %v, controller %v; status apply mean round trip by quarter %v, API server %.1f ms, %.0f ended by the timeout; %.0f etcd updates (%.1f per status write that landed), %.1f ms each; priority and fairness queued them %.0f ms on average and rejected %.0f; CPU API server %.1fs etcd %.1fs simulation %.1fs; %d versions seen, %.0f watch events %.1f MiB sent; object %d bytes, %d without managedFields, %d managers; per update an agent decodes %v, checks %v; one apply %v as the agent (policy), %v without%s; handover: node-000 BACKUP %v, node-001 MASTER %v, status.master %v (settled %v), agents %v, controller %v; deleting the VirtualIP took %v",
 		done, r.present.Round(time.Millisecond), r.at10, fleetRound(r.quarters[:]), r.master.Round(time.Millisecond), r.agentReqs, r.ctrlReqs,
@@ -442,7 +449,7 @@ func fleetRound(d []time.Duration) []time.Duration {
 func (f *fleet) run(b *testing.B, r int) fleetResult {
 	b.Helper()
 	name := fmt.Sprintf("fleet-%d", r)
-	res := fleetResult{n: f.n}
+	res := fleetResult{n: f.n, want: f.listed}
 	agents0, ctrl0 := f.agents.snapshot(), f.ctrl.snapshot()
 	applies0 := f.agents.count("APPLY virtualips/status")
 	s0 := f.snap(b)
@@ -475,7 +482,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		rep.observe(fleetStatus(name, state, 100, ""))
 	}
 	for q := range 4 {
-		want := (q + 1) * f.n / 4
+		want := (q + 1) * f.listed / 4
 		_, ok, detail := fleetWait(fleetGiveUp-time.Since(created), func() (bool, string) {
 			o, ok := f.watch.latest(name)
 			return ok && len(o.states) >= want, fmt.Sprint(len(o.states))
@@ -487,7 +494,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		}
 		res.quarters[q] = time.Since(created)
 		if q == 3 {
-			res.complete, res.present, res.entries = true, time.Since(created), f.n
+			res.complete, res.present, res.entries = true, time.Since(created), f.listed
 		}
 	}
 	res.at10 = f.watch.entriesAt(name, created.Add(10*time.Second))
@@ -550,9 +557,20 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		res.handoverReqs, res.handoverCtrl = testenv.CountDiff(f.agents.snapshot(), agents1), testenv.CountDiff(f.ctrl.snapshot(), ctrl1)
 		f.cordon(b, f.names[0], false)
 	}
+	if far := f.names[f.n-1]; f.n > f.listed {
+		sent := time.Now()
+		f.reporters[f.names[1]].observe(fleetStatus(name, vrrp.StateBackup, 1, "Cordoned"))
+		f.reporters[far].observe(fleetStatus(name, vrrp.StateMaster, 100, ""))
+		_, res.far, _ = fleetWait(fleetHandoverGiveUp, func() (bool, string) {
+			o, ok := f.watch.latest(name)
+			return ok && o.master == far && o.states[f.names[1]] == vrrpv1.StateBackup, ""
+		})
+		res.farTakeOver = f.watch.firstState(name, far, vrrpv1.StateMaster, sent).Sub(sent)
+		res.farNext = f.watch.firstMaster(name, far, sent).Sub(sent)
+	}
 
 	// Clean up: the VirtualIP goes, each agent's sync forgets its router and writes the removal
-	// of its entry, which finds the object gone.
+	// of its entry, which finds the object gone; an unlisted node has none to remove.
 	// Amid a write storm the deletion contends for the object too: it is retried, and how long it
 	// took is reported.
 	deleting := time.Now()
@@ -582,7 +600,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 		f.reporters[node].participate(desired.Result{})
 	}
 	fleetWait(fleetGiveUp, func() (bool, string) {
-		return f.agents.count("APPLY virtualips/status")-before >= f.n, ""
+		return f.agents.count("APPLY virtualips/status")-before >= f.listed, ""
 	})
 	time.Sleep(200 * time.Millisecond)
 	return res
@@ -774,6 +792,7 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 	b.Helper()
 	n := f.n
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	var farEntry, farMaster []float64
 	var present, handoverEntry, handoverMaster, writes, statusWrites, apiCPU, conflicts, serverApply, attempts, timeouts, at10 []float64
 	incomplete, handoverFailed := 0, 0
 	last := res[len(res)-1]
@@ -798,6 +817,9 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 		} else {
 			handoverFailed++
 		}
+		if r.far {
+			farEntry, farMaster = append(farEntry, ms(r.farTakeOver)), append(farMaster, ms(r.farNext))
+		}
 	}
 	if len(present) > 0 {
 		b.ReportMetric(testenv.Median(present), "entries-p50-ms")
@@ -816,21 +838,23 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 	b.ReportMetric(testenv.Median(timeouts), "apply-timeouts")
 
 	// A real fleet's watch fan-out: every version of the object goes to each agent's watch. A
-	// creation writes n versions, of 1 to n entries: n²/2 entries' bytes per watcher.
+	// creation writes L versions, of 1 to L entries (L = f.listed): L²/2 entries' bytes per
+	// watcher, and each agent decodes and checks L versions of half the settled size on average.
 	watchers := 3.0 // the agents' shared cache, the controller's, the benchmark's watcher
 	perWatcher := last.watchBytes / watchers
 	perEntry := float64(last.size) / float64(max(last.listed, 1))
-	fanout := perEntry * float64(n) * float64(n) / 2 * float64(n+2)
-	agentCPU := time.Duration(n) * (last.decode + last.check) / 2 * time.Duration(n) / time.Duration(max(last.listed, 1))
+	L := f.listed
+	fanout := perEntry * float64(L) * float64(L) / 2 * float64(n+2)
+	agentCPU := time.Duration(L) * (last.decode + last.check) / 2 * time.Duration(L) / time.Duration(max(last.listed, 1))
 	settled := "none settled"
 	if len(present) > 0 {
 		settled = fmt.Sprintf("p50 %.0f ms max %.0f ms", testenv.Median(present), slices.Max(present))
 	}
-	summary := fmt.Sprintf("fleet of %d nodes, %d runs: all entries seen after %s (%d runs gave up after %v; the last saw %d, %d at 10 s), within 10 s: %v; %.2f agent requests per node (%.2f status applies); object %d bytes for %d entries, %d without managedFields (%.0f and %.0f per entry); cordon handover: entries max %.0f ms, status.master max %.0f ms (%d not within %v); API server %.1f CPU-s per creation, %.1f ms per status apply, %.1f etcd updates per status write that landed, %.0f applies ended by the 5 s timeout, %.0f conflicts (409); watch %.1f MiB per watcher measured; a settled creation would send ~%.0f MiB to %d agents' watches, and each agent would spend ~%v decoding and checking its %d versions",
-		n, len(res), settled, incomplete, fleetGiveUp, last.entries, last.at10, incomplete == 0 && fleetMax(present) <= 10000,
+	summary := fmt.Sprintf("fleet of %d nodes, %d runs: all %d entries seen after %s (%d runs gave up after %v; the last saw %d, %d at 10 s), within 10 s: %v; %.2f agent requests per node (%.2f status applies); object %d bytes for %d entries, %d without managedFields (%.0f and %.0f per entry); cordon handover: entries max %.0f ms, status.master max %.0f ms (%d not within %v); handover to an unlisted node: its entry %v ms, status.master %v ms; API server %.1f CPU-s per creation, %.1f ms per status apply, %.1f etcd updates per status write that landed, %.0f applies ended by the 5 s timeout, %.0f conflicts (409); watch %.1f MiB per watcher measured; a settled creation would send ~%.0f MiB to %d agents' watches, and each agent would spend ~%v decoding and checking its %d versions",
+		n, len(res), L, settled, incomplete, fleetGiveUp, last.entries, last.at10, incomplete == 0 && fleetMax(present) <= 10000,
 		testenv.Median(writes), testenv.Median(statusWrites), last.size, last.listed, last.slim, perEntry, float64(last.slim)/float64(max(last.listed, 1)),
-		fleetMax(handoverEntry), fleetMax(handoverMaster), handoverFailed, fleetHandoverGiveUp, testenv.Median(apiCPU), testenv.Median(serverApply), testenv.Median(attempts), testenv.Median(timeouts), testenv.Median(conflicts),
-		perWatcher/(1<<20), fanout/(1<<20), n, agentCPU.Round(time.Millisecond), n)
+		fleetMax(handoverEntry), fleetMax(handoverMaster), handoverFailed, fleetHandoverGiveUp, farEntry, farMaster, testenv.Median(apiCPU), testenv.Median(serverApply), testenv.Median(attempts), testenv.Median(timeouts), testenv.Median(conflicts),
+		perWatcher/(1<<20), fanout/(1<<20), n, agentCPU.Round(time.Millisecond), L)
 	testenv.Report(b, "%s", summary)
 
 	version := "unknown"
@@ -852,6 +876,9 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 	}
 	if handoverFailed > 0 {
 		rows = append(rows, row("handovers-not-in-status-within-30s", []float64{float64(handoverFailed)}, "runs"))
+	}
+	if len(farEntry) > 0 {
+		rows = append(rows, row("handover-to-unlisted-entry", farEntry, "ms"), row("handover-to-unlisted-master", farMaster, "ms"))
 	}
 	rows = append(rows,
 		row("entries-at-10s", at10, "entries"),

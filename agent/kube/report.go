@@ -137,6 +137,13 @@ type reporter struct {
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
 	slots map[string]slot
+	// unlisted holds the routers for which this node comes after the first listLimit of the
+	// VirtualIP's nodes (vrrpv1.MaxListedNodes): their entry is written only while MASTER.
+	// observed holds each running router's entry as last observed, listed or not, for when
+	// the node's rank changes.
+	listLimit int
+	unlisted  map[string]bool
+	observed  map[string]*vrrpv1.NodeStatus
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -172,7 +179,8 @@ func newReporter(node string, log logr.Logger) *reporter {
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
-		held: map[string]time.Time{}, windows: map[string]time.Duration{}, slots: map[string]slot{}}
+		held: map[string]time.Time{}, windows: map[string]time.Duration{}, slots: map[string]slot{},
+		listLimit: vrrpv1.MaxListedNodes, unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -187,14 +195,22 @@ func (r *reporter) connect(c client.Client, rec events.EventRecorder, m *metrics
 func (r *reporter) participate(res desired.Result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now, running := map[string]bool{}, map[string]bool{}
+	now, running, unlisted := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range res.Routers {
 		now[d.Name], running[d.Name] = true, true
+		if d.Rank >= r.listLimit {
+			unlisted[d.Name] = true
+		}
 	}
 	for _, e := range res.Errors {
 		now[e.Name] = true
-		want := &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
-		if old := r.entries[e.Name]; old == nil || old.Reason != want.Reason || old.Message != want.Message {
+		var want *vrrpv1.NodeStatus
+		if e.Rank < r.listLimit {
+			want = &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
+		} else {
+			unlisted[e.Name] = true
+		}
+		if old := r.entries[e.Name]; (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)) {
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 			delete(r.held, e.Name)
 		}
@@ -208,7 +224,11 @@ func (r *reporter) participate(res desired.Result) {
 	}
 	for name := range r.known {
 		if !now[name] {
-			r.entries[name], r.dirty[name] = nil, true
+			// An unlisted node that wrote nothing has nothing to remove: a VirtualIP that stops
+			// selecting hundreds of nodes must not cost hundreds of writes.
+			if r.entries[name] != nil || !r.unlisted[name] {
+				r.entries[name], r.dirty[name] = nil, true
+			}
 			delete(r.held, name)
 			delete(r.slots, name)
 			delete(r.states, name)
@@ -227,7 +247,7 @@ func (r *reporter) participate(res desired.Result) {
 	at := time.Now()
 	for _, d := range res.Routers {
 		r.windows[d.Name] = coalesceWindow(d.Config.AdvertInterval)
-		if !r.known[d.Name] && d.Rank > 0 {
+		if !r.known[d.Name] && d.Rank > 0 && !unlisted[d.Name] {
 			r.slots[d.Name] = slot{at: at.Add(time.Duration(d.Rank) * firstWriteSpacing), after: d.Previous}
 		}
 	}
@@ -239,11 +259,18 @@ func (r *reporter) participate(res desired.Result) {
 			sources[d.Name] = d.Source.String()
 		}
 	}
-	for name := range running {
-		if e := r.entries[name]; e != nil && e.Address != sources[name] {
+	r.unlisted = unlisted
+	maps.DeleteFunc(r.observed, func(name string, _ *vrrpv1.NodeStatus) bool { return !running[name] })
+	for name, e := range r.observed {
+		if e.Address != sources[name] {
 			c := *e // flush may be encoding e
 			c.Address = sources[name]
-			r.entries[name], r.dirty[name] = &c, true
+			e = &c
+			r.observed[name] = e
+		}
+		// The node's rank may have changed too (a node came or went before it).
+		if want := r.listed(name, e); want != r.entries[name] && !sameEntry(want, r.entries[name]) {
+			r.entries[name], r.dirty[name] = want, true
 			delete(r.held, name)
 		}
 	}
@@ -290,17 +317,21 @@ func (r *reporter) observe(st speaker.Status) {
 	// once, with any change held before it; a change that keeps the state waits (see held), unless
 	// a transition is due already.
 	now := time.Now()
-	if old := r.entries[st.Router]; !sameEntry(old, e) {
+	r.observed[st.Router] = e
+	if old, want := r.entries[st.Router], r.listed(st.Router, e); !sameEntry(old, want) {
 		switch _, held := r.held[st.Router]; {
-		case old == nil || old.State != e.State:
+		case old == nil || want == nil || old.State != want.State:
 			delete(r.held, st.Router)
 		case !r.dirty[st.Router] && !held:
 			r.held[st.Router] = now.Add(r.window(st.Router))
 		}
-		r.entries[st.Router], r.dirty[st.Router] = e, true
+		r.entries[st.Router], r.dirty[st.Router] = want, true
 	}
+	// An unlisted node's start is not news: hundreds of them would each record it.
 	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
-		r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
+		if !(r.unlisted[st.Router] && st.State == vrrp.StateBackup && (!ok || old == vrrp.StateInit)) {
+			r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
+		}
 	}
 	r.states[st.Router] = st.State
 	r.checkEvents(st)
@@ -316,6 +347,15 @@ func (r *reporter) observe(st speaker.Status) {
 		r.labels = true
 	}
 	r.signal()
+}
+
+// listed is the entry to write for router name as observed, e: e itself, or none when this node
+// is unlisted for it and not its MASTER (see vrrpv1.MaxListedNodes). r.mu is held.
+func (r *reporter) listed(name string, e *vrrpv1.NodeStatus) *vrrpv1.NodeStatus {
+	if r.unlisted[name] && e.State != vrrpv1.StateMaster {
+		return nil
+	}
+	return e
 }
 
 // coalesceWindow is how long a change that needs no haste may wait for the changes that follow it
@@ -690,9 +730,11 @@ func (r *reporter) reassert(ctx context.Context) {
 			delete(r.slots, v.Name) // our turn: dispatch follows
 		}
 		want := r.entries[v.Name]
-		if want == nil || r.dirty[v.Name] || r.inflight[v.Name] {
+		if (want == nil && !r.unlisted[v.Name]) || r.dirty[v.Name] || r.inflight[v.Name] {
 			continue // none of ours, or a write is due anyway or under way
 		}
+		// An unlisted node's entry must not be there: left by a restart, or written while the
+		// node was listed or MASTER, it is removed.
 		var got *vrrpv1.NodeStatus
 		j := slices.IndexFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == r.node })
 		if j >= 0 {

@@ -158,6 +158,11 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 	}
 	e := entryOf(v, node)
 	switch {
+	case e == nil && ex.Unlisted && dark(node, nodes):
+		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
+	case e == nil && ex.Unlisted:
+		// Its agent writes an entry only once MASTER (vrrpv1.MaxListedNodes): the wait shows
+		// whether it runs the router.
 	case e == nil:
 		return fmt.Errorf("node %s has no entry in VirtualIP %s's status: no agent runs the VirtualIP there", node, v.Name)
 	case e.State == vrrpv1.StateFault:

@@ -37,16 +37,19 @@ const (
 
 // vipStatus is one VirtualIP as status shows it; -o json prints it as is.
 type vipStatus struct {
-	Name               string       `json:"name"`
-	VirtualRouterID    int32        `json:"virtualRouterID"`
-	Addresses          []string     `json:"addresses"`
-	Master             string       `json:"master"`
-	Ready              string       `json:"ready"`
-	PreferredNode      string       `json:"preferredNode,omitempty"`
-	Problems           []problem    `json:"problems"`
-	Nodes              []nodeStatus `json:"nodes"`
-	ObservedGeneration int64        `json:"observedGeneration"`
-	Generation         int64        `json:"generation"`
+	Name            string       `json:"name"`
+	VirtualRouterID int32        `json:"virtualRouterID"`
+	Addresses       []string     `json:"addresses"`
+	Master          string       `json:"master"`
+	Ready           string       `json:"ready"`
+	PreferredNode   string       `json:"preferredNode,omitempty"`
+	Problems        []problem    `json:"problems"`
+	Nodes           []nodeStatus `json:"nodes"`
+	// Unlisted counts the selected nodes that have no entry because they come after the first
+	// vrrpv1.MaxListedNodes by name: their agents write one only while MASTER.
+	Unlisted           int   `json:"unlisted,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
+	Generation         int64 `json:"generation"`
 }
 
 type problem struct {
@@ -169,7 +172,14 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 	sel, err := metav1.LabelSelectorAsSelector(v.Spec.NodeSelector)
 	everyNode := v.Spec.NodeSelector == nil || err == nil && sel.Empty()
 	for _, ex := range explained {
-		if everyNode || !ex.Participates || slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == ex.Node }) {
+		if !ex.Participates || slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool { return e.Node == ex.Node }) {
+			continue
+		}
+		if ex.Unlisted {
+			s.Unlisted++
+			continue
+		}
+		if everyNode {
 			continue
 		}
 		s.Nodes = append(s.Nodes, nodeStatus{Node: ex.Node, State: "-", Priority: int32(ex.Effective), Reason: ex.Reason,
@@ -285,6 +295,9 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 		a.table(w, header, rows)
 	} else {
 		fmt.Fprintln(w, "no node has reported")
+	}
+	if s.Unlisted > 0 {
+		fmt.Fprintf(w, "%d more selected nodes, not listed: status lists the first %d by name and any MASTER\n", s.Unlisted, vrrpv1.MaxListedNodes)
 	}
 	for _, p := range s.Problems {
 		col := red

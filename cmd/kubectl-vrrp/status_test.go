@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -249,6 +250,29 @@ func TestStatusShowsSelectedNodesThatNeverReported(t *testing.T) {
 				t.Errorf("status shows third:\n%s", out)
 			}
 		})
+	}
+}
+
+// The nodes after the first vrrpv1.MaxListedNodes write no entry while BACKUP: status counts them
+// in one line instead of calling each silent.
+func TestStatusCountsTheUnlistedNodes(t *testing.T) {
+	objs := seedCluster(func(v *vrrpv1.VirtualIP) {
+		v.Spec.NodeSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "vrrp", Operator: metav1.LabelSelectorOpDoesNotExist}}}
+	})
+	for i := range vrrpv1.MaxListedNodes {
+		objs = append(objs, nodes(fmt.Sprintf("z%03d", i))...)
+	}
+	h := newHarness(t, objs...)
+	out := h.mustRun(exitOK, "status")
+	// primary, secondary and third come first by name; z000 to z096 are listed but have not reported.
+	if want := "z096       -       100       not reported"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "z097") {
+		t.Errorf("status shows the unlisted z097 as a node of its own:\n%s", out)
+	}
+	if want := fmt.Sprintf("3 more selected nodes, not listed: status lists the first %d by name and any MASTER\n", vrrpv1.MaxListedNodes); !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
 	}
 }
 
