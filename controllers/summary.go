@@ -79,8 +79,9 @@ type Event struct {
 //   - an entry of a node gone dark counts as UNKNOWN, never as MASTER: its agent cannot tell what
 //     the node does now, and the live Master must win. The conditions name such entries;
 //   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
-//     its message says how many nodes are selected when they are more than vrrpv1.MaxListedNodes,
-//     whose agents write entries (the nodes after the first by name write one only while MASTER);
+//     when more than vrrpv1.MaxListedNodes nodes are selected its message says how many: the
+//     entries are those of the first by name, the others' agents writing one only while MASTER
+//     (but for unicast, which lists every node);
 //   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (an older
 //     VirtualIP with the same VRID and family on a node of both, on the same interface, or a live
 //     agent that reports it refused the router for that reason), else
@@ -151,7 +152,7 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
 	}
-	if n := selected(selector, nodes); n > vrrpv1.MaxListedNodes {
+	if n := selected(selector, nodes); n > vrrpv1.MaxListedNodes && !vip.Spec.Unicast {
 		ready.Message += fmt.Sprintf("; %d nodes selected: status lists the first %d by name and any MASTER", n, vrrpv1.MaxListedNodes)
 	}
 

@@ -617,15 +617,19 @@ func manyNodes(n int) map[string]labels.Set {
 // status.nodes does not take the missing entries for silent agents.
 func TestSummarizeSaysWhenNotEveryNodeIsListed(t *testing.T) {
 	for _, tc := range []struct {
-		nodes int
-		want  string
+		nodes   int
+		unicast bool
+		want    string
 	}{
 		{nodes: vrrpv1.MaxListedNodes, want: "node n01 is MASTER"},
 		{nodes: 150, want: fmt.Sprintf("node n01 is MASTER; 150 nodes selected: status lists the first %d by name and any MASTER", vrrpv1.MaxListedNodes)},
+		{nodes: 150, unicast: true, want: "node n01 is MASTER"},
 	} {
-		got := Summarize(vip("web", 51, "198.51.100.1/24", withEntries(entry("n01", "MASTER"))), nil, manyNodes(tc.nodes), nil, now)
+		v := vip("web", 51, "198.51.100.1/24", withEntries(entry("n01", "MASTER")))
+		v.Spec.Unicast = tc.unicast
+		got := Summarize(v, nil, manyNodes(tc.nodes), nil, now)
 		if msg := got.Conditions[0].Message; msg != tc.want {
-			t.Errorf("%d nodes: Ready message %q, want %q", tc.nodes, msg, tc.want)
+			t.Errorf("%d nodes, unicast %v: Ready message %q, want %q", tc.nodes, tc.unicast, msg, tc.want)
 		}
 	}
 }

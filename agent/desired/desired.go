@@ -145,6 +145,8 @@ type Router struct {
 	// write the one object at once.
 	Rank     int
 	Previous string
+	// Unlisted says the node's agent writes a status entry only while MASTER (see Unlisted).
+	Unlisted bool
 }
 
 // CheckState is one check's state on this node and the weight it adds to the priority now.
@@ -207,9 +209,9 @@ func (r Router) WireIdentity() WireIdentity {
 type RouterError struct {
 	Name string // the VirtualIP's name
 	Err  error
-	// Rank is the node's place among the selected nodes, as Router.Rank; 0 when the nodeSelector
-	// does not parse.
-	Rank int
+	// Unlisted is as Router.Unlisted: the FAULT entry of a node after the first
+	// vrrpv1.MaxListedNodes is not written.
+	Unlisted bool
 }
 
 func (e RouterError) Error() string { return fmt.Sprintf("virtual router %q: %v", e.Name, e.Err) }
@@ -260,7 +262,7 @@ func Derive(in Inputs) Result {
 	seen := make(map[string]bool, len(vips))
 	for _, vip := range vips {
 		fail := func(err error) {
-			res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err, Rank: rankOf(in, self, vip)})
+			res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err, Unlisted: unlistedOf(in, self, vip)})
 		}
 		if seen[vip.Name] {
 			fail(fmt.Errorf("VirtualIP listed twice: %w", ErrInvalidSpec))
@@ -324,6 +326,7 @@ func derive(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) (r Router, ok bool
 	}
 	r = Router{Name: vip.Name, Config: cfg, Unicast: spec.Unicast}
 	r.Rank, r.Previous = rank(in.Nodes, self.name, selector)
+	r.Unlisted = Unlisted(spec, r.Rank)
 	if err := applyNodePolicy(&r, vip, self); err != nil {
 		return Router{}, false, err
 	}

@@ -2,6 +2,7 @@ package desired
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -971,16 +972,34 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
-// A router this node cannot run keeps the node's rank, so that its FAULT entry is listed in status
-// as a running router's entry would be (vrrpv1.MaxListedNodes).
-func TestARouterErrorCarriesTheNodesRank(t *testing.T) {
-	got := Derive(Inputs{
-		NodeName:   "n3",
-		Nodes:      []corev1.Node{node("n3", "198.51.100.4"), node("n1", "198.51.100.2"), node("n2", "198.51.100.3")},
-		VirtualIPs: []vrrpv1.VirtualIP{vip("web", 10, "198.51.100.10/24", pass("vrrp-system", "missing", ""))},
-		Interfaces: standardInterfaces(),
-	})
-	if len(got.Errors) != 1 || got.Errors[0].Rank != 2 {
-		t.Errorf("Derive() errors %+v, want one at rank 2", got.Errors)
+// The nodes after the first vrrpv1.MaxListedNodes by name are unlisted (their agents write a status
+// entry only while MASTER), also for a router they cannot run, but never for a unicast VirtualIP,
+// whose entries publish the addresses the peers send to.
+func TestTheNodesAfterTheFirstHundredAreUnlisted(t *testing.T) {
+	var nodes []corev1.Node
+	for i := range vrrpv1.MaxListedNodes + 1 {
+		nodes = append(nodes, node(fmt.Sprintf("n%03d", i), fmt.Sprintf("198.51.100.%d", 1+i)))
+	}
+	derive := func(self string, vip vrrpv1.VirtualIP) Result {
+		return Derive(Inputs{NodeName: self, Nodes: nodes, VirtualIPs: []vrrpv1.VirtualIP{vip}, Interfaces: standardInterfaces()})
+	}
+	last, before := fmt.Sprintf("n%03d", vrrpv1.MaxListedNodes), fmt.Sprintf("n%03d", vrrpv1.MaxListedNodes-1)
+	web := vip("web", 10, "198.51.100.200/24")
+	if got := derive(last, web).Routers; len(got) != 1 || !got[0].Unlisted || got[0].Rank != vrrpv1.MaxListedNodes {
+		t.Errorf("the last node's router %+v, want it unlisted at rank %d", got, vrrpv1.MaxListedNodes)
+	}
+	if got := derive(before, web).Routers; len(got) != 1 || got[0].Unlisted {
+		t.Errorf("the node before it: %+v, want it listed", got)
+	}
+	unicast := vip("web", 10, "198.51.100.200/24", func(v *vrrpv1.VirtualIP) { v.Spec.Unicast = true })
+	if got := derive(last, unicast).Routers; len(got) != 1 || got[0].Unlisted {
+		t.Errorf("the last node's unicast router %+v, want it listed", got)
+	}
+	broken := vip("web", 10, "198.51.100.200/24", pass("vrrp-system", "missing", ""))
+	if got := derive(last, broken).Errors; len(got) != 1 || !got[0].Unlisted {
+		t.Errorf("the last node's error %+v, want it unlisted", got)
+	}
+	if got := derive(before, broken).Errors; len(got) != 1 || got[0].Unlisted {
+		t.Errorf("the node before it: error %+v, want it listed", got)
 	}
 }

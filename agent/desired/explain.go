@@ -93,9 +93,8 @@ func explain(vip *vrrpv1.VirtualIP, node string, nodes []corev1.Node, start bool
 		return ex, nil
 	}
 	ex.Participates = true
-	if n, _ := rank(nodes, node, selector); n >= vrrpv1.MaxListedNodes {
-		ex.Unlisted = true
-	}
+	n, _ := rank(nodes, node, selector)
+	ex.Unlisted = Unlisted(&vip.Spec, n)
 	cfg, err := baseConfig(vip)
 	if err != nil {
 		return Explanation{}, err

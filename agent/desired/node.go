@@ -188,14 +188,23 @@ func peerAddress(s string, ipv6 bool) (netip.Addr, bool) {
 	return ip, true
 }
 
-// rankOf is self's rank among the nodes vip selects, 0 when its nodeSelector does not parse.
-func rankOf(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) int {
+// Unlisted says whether the node of rank (see Router.Rank) among those spec selects writes a status
+// entry only while MASTER: it comes after the first vrrpv1.MaxListedNodes. Unicast VirtualIPs list
+// every node: each node's entry publishes the address its peers send their adverts to, and a
+// router that sends each advert to every node is not one for hundreds of nodes anyway.
+func Unlisted(spec *vrrpv1.VirtualIPSpec, rank int) bool {
+	return rank >= vrrpv1.MaxListedNodes && !spec.Unicast
+}
+
+// unlistedOf is Unlisted for self in a VirtualIP that self cannot run. A nodeSelector that does not
+// parse selects no node, and every node reports the error: self ranks among all of them.
+func unlistedOf(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) bool {
 	selector, err := nodeSelector(&vip.Spec)
 	if err != nil {
-		return 0
+		selector = labels.Everything()
 	}
 	n, _ := rank(in.Nodes, self.name, selector)
-	return n
+	return Unlisted(&vip.Spec, n)
 }
 
 // rank is how many of the nodes that selector selects sort before name, and the last of them.

@@ -75,8 +75,14 @@ func recordingReporterOf(t *testing.T, rec events.EventRecorder, objs ...client.
 			w.add("labels " + strings.Join(names, ","))
 			return nil
 		},
-		SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, _ client.Patch, _ ...client.SubResourcePatchOption) error {
-			nodes, _, _ := unstructured.NestedSlice(obj.(*unstructured.Unstructured).Object, "status", "nodes")
+		SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, patch client.Patch, _ ...client.SubResourcePatchOption) error {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok { // removeForeign's JSON patch
+				data, _ := patch.Data(obj)
+				w.add(obj.GetName() + " " + string(data))
+				return nil
+			}
+			nodes, _, _ := unstructured.NestedSlice(u.Object, "status", "nodes")
 			line := obj.GetName()
 			for _, n := range nodes {
 				e := n.(map[string]any)

@@ -817,8 +817,11 @@ func (f *fleet) report(b *testing.B, res []fleetResult) {
 		} else {
 			handoverFailed++
 		}
-		if r.far {
+		switch {
+		case r.far:
 			farEntry, farMaster = append(farEntry, ms(r.farTakeOver)), append(farMaster, ms(r.farNext))
+		case f.n > f.listed:
+			handoverFailed++
 		}
 	}
 	if len(present) > 0 {

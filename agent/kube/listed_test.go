@@ -3,8 +3,10 @@ package kube
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -15,13 +17,6 @@ import (
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
-// withListLimit sets rep's list limit, as vrrpv1.MaxListedNodes would be at a smaller size.
-func withListLimit(rep *reporter, n int) {
-	rep.mu.Lock()
-	rep.listLimit = n
-	rep.mu.Unlock()
-}
-
 // A node after the first vrrpv1.MaxListedNodes of a VirtualIP writes no entry while BACKUP, one
 // as soon as it is MASTER and removes it when it steps down: status.master stays right while a
 // VirtualIP of 500 nodes holds 100 entries. Its start is no Event; its handover is.
@@ -30,8 +25,7 @@ func TestAnUnlistedNodeWritesItsEntryOnlyWhileMaster(t *testing.T) {
 		rec := events.NewFakeRecorder(10)
 		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}}
 		rep, w, _ := recordingReporterOf(t, rec, vip)
-		withListLimit(rep, 2)
-		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 2, Previous: "n1"}}})
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 200, Previous: "n199", Unlisted: true}}})
 		wantWrites(t, "started", w, "labels ")
 
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateInit, Priority: 100})
@@ -57,39 +51,65 @@ func TestAnUnlistedNodeWritesItsEntryOnlyWhileMaster(t *testing.T) {
 func TestANodeWhoseRankChangesIsListedOrUnlisted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, w := recordingReporter(t)
-		withListLimit(rep, 2)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 0}}})
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
 		wantWrites(t, "listed", w, "labels ", "vip-0 BACKUP 100")
 
-		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 2, Previous: "n1"}}})
-		wantWrites(t, "two nodes joined before it", w, "vip-0")
-		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 2, Previous: "n1"}}})
+		unlisted := desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 100, Previous: "n99", Unlisted: true}}}
+		rep.participate(unlisted)
+		wantWrites(t, "a hundred nodes joined before it", w, "vip-0")
+		rep.participate(unlisted)
 		wantWrites(t, "a sync without a change", w)
 
-		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 1, Previous: "n0"}}})
-		wantWrites(t, "one of them left", w, "vip-0 BACKUP 100")
+		// Listed again, it writes in its turn: after the node before it, or at its slot.
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 99, Previous: "n98"}}})
+		wantWrites(t, "one of them left", w)
+		time.Sleep(99 * firstWriteSpacing)
+		wantWrites(t, "at its slot", w, "vip-0 BACKUP 100")
 	})
 }
 
-// An unlisted node whose entry is in status (written before an agent restart, or by hand) removes
-// it; one that has none writes nothing, not even when the VirtualIP stops selecting it. A router
-// the node cannot run is not listed either.
+// A node unlisted before its first entry went out (waiting for its turn) has nothing to remove.
+func TestANodeUnlistedBeforeItsFirstWriteWritesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 99, Previous: "n98"}}})
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		wantWrites(t, "waiting for its turn", w, "labels ")
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 100, Previous: "n99", Unlisted: true}}})
+		time.Sleep(100 * firstWriteSpacing)
+		wantWrites(t, "unlisted", w)
+	})
+}
+
+// An unlisted node whose entry is in status (written before an agent restart, or by someone else)
+// removes it; one that
+// has none writes nothing, not even when the VirtualIP stops selecting it. A router the node cannot
+// run is listed as FAULT, or not at all when the node is unlisted.
 func TestAnUnlistedNodeRemovesAnEntryLeftInStatus(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		left := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "left"},
 			Status: vrrpv1.VirtualIPStatus{Nodes: []vrrpv1.NodeStatus{{Node: "primary", State: vrrpv1.StateMaster, Priority: 100}}}}
 		none := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "none"}}
-		rep, w, _ := recordingReporterOf(t, nil, left, none)
-		withListLimit(rep, 2)
+		fault := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "fault"}}
+		rep, w, _ := recordingReporterOf(t, nil, left, none, fault)
 		rep.participate(desired.Result{
-			Routers: []desired.Router{{Name: "left", Rank: 5, Previous: "n4"}},
-			Errors:  []desired.RouterError{{Name: "none", Err: errors.New("no interface"), Rank: 3}},
+			Routers: []desired.Router{{Name: "left", Rank: 500, Previous: "n499", Unlisted: true}},
+			Errors: []desired.RouterError{{Name: "none", Err: errors.New("no interface"), Unlisted: true},
+				{Name: "fault", Err: errors.New("no interface")}},
 		})
-		wantWrites(t, "started", w, "labels ", "left")
+		synctest.Wait()
+		got := w.take()
+		slices.Sort(got) // the writes go out together
+		// The apply of none removes the entry this node's field manager wrote; the guarded JSON
+		// patch one that someone else wrote (here, as the fake client does not apply, both go).
+		if want := []string{"fault FAULT 0 InvalidSpec", "labels ", "left",
+			`left [{"op":"test","path":"/status/nodes/0/node","value":"primary"},{"op":"remove","path":"/status/nodes/0"}]`}; !slices.Equal(got, want) {
+			t.Errorf("started: wrote %q, want %q", got, want)
+		}
 
 		rep.participate(desired.Result{})
-		wantWrites(t, "no longer selected", w)
+		wantWrites(t, "no longer selected: the listed node removes its entry", w, "fault")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		if !rep.flush(ctx) {

@@ -137,13 +137,12 @@ type reporter struct {
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
 	slots map[string]slot
-	// unlisted holds the routers for which this node comes after the first listLimit of the
-	// VirtualIP's nodes (vrrpv1.MaxListedNodes): their entry is written only while MASTER.
-	// observed holds each running router's entry as last observed, listed or not, for when
-	// the node's rank changes.
-	listLimit int
-	unlisted  map[string]bool
-	observed  map[string]*vrrpv1.NodeStatus
+	// unlisted holds the routers for which this node comes after the first
+	// vrrpv1.MaxListedNodes of the VirtualIP's nodes (desired.Router.Unlisted): their entry is
+	// written only while MASTER. observed holds each running router's entry as last observed,
+	// listed or not, for when the node's rank changes.
+	unlisted map[string]bool
+	observed map[string]*vrrpv1.NodeStatus
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -180,7 +179,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
 		held: map[string]time.Time{}, windows: map[string]time.Duration{}, slots: map[string]slot{},
-		listLimit: vrrpv1.MaxListedNodes, unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}}
+		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -198,14 +197,14 @@ func (r *reporter) participate(res desired.Result) {
 	now, running, unlisted := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range res.Routers {
 		now[d.Name], running[d.Name] = true, true
-		if d.Rank >= r.listLimit {
+		if d.Unlisted {
 			unlisted[d.Name] = true
 		}
 	}
 	for _, e := range res.Errors {
 		now[e.Name] = true
 		var want *vrrpv1.NodeStatus
-		if e.Rank < r.listLimit {
+		if !e.Unlisted {
 			want = &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
 		} else {
 			unlisted[e.Name] = true
@@ -247,7 +246,10 @@ func (r *reporter) participate(res desired.Result) {
 	at := time.Now()
 	for _, d := range res.Routers {
 		r.windows[d.Name] = coalesceWindow(d.Config.AdvertInterval)
-		if !r.known[d.Name] && d.Rank > 0 && !unlisted[d.Name] {
+		// A node that becomes listed without an entry writes its first one in turn too: a
+		// nodeSelector change may list many at once.
+		first := !r.known[d.Name] || (r.unlisted[d.Name] && r.entries[d.Name] == nil)
+		if first && d.Rank > 0 && !d.Unlisted {
 			r.slots[d.Name] = slot{at: at.Add(time.Duration(d.Rank) * firstWriteSpacing), after: d.Previous}
 		}
 	}
@@ -269,7 +271,16 @@ func (r *reporter) participate(res desired.Result) {
 			r.observed[name] = e
 		}
 		// The node's rank may have changed too (a node came or went before it).
-		if want := r.listed(name, e); want != r.entries[name] && !sameEntry(want, r.entries[name]) {
+		want := r.listed(name, e)
+		switch {
+		case want == r.entries[name] || sameEntry(want, r.entries[name]):
+		case want == nil && r.landed[name].IsZero() && !r.inflight[name]:
+			// Unlisted before its first entry went out: there is nothing to remove (an entry
+			// left by a predecessor is reasserted away).
+			r.entries[name] = nil
+			delete(r.dirty, name)
+			delete(r.held, name)
+		default:
 			r.entries[name], r.dirty[name] = want, true
 			delete(r.held, name)
 		}
@@ -327,9 +338,11 @@ func (r *reporter) observe(st speaker.Status) {
 		}
 		r.entries[st.Router], r.dirty[st.Router] = want, true
 	}
-	// An unlisted node's start is not news: hundreds of them would each record it.
+	// An unlisted node's start as BACKUP or STOPPED is not news: hundreds of them would each
+	// record it at once.
 	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
-		if !(r.unlisted[st.Router] && st.State == vrrp.StateBackup && (!ok || old == vrrp.StateInit)) {
+		start := !ok || old == vrrp.StateInit
+		if !(r.unlisted[st.Router] && start && (st.State == vrrp.StateBackup || st.State == vrrp.StateStopped)) {
 			r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
 		}
 	}
@@ -614,7 +627,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 	for _, j := range jobs {
 		go func() {
 			err := r.writeEntry(ctx, j.name, j.e)
-			if j.foreign != nil && err == nil && j.e != nil {
+			if j.foreign != nil && err == nil {
 				err = r.removeForeign(ctx, j.name, j.e, *j.foreign)
 			}
 			r.finish(ctx, metrics.ResourceVirtualIPStatus, "VirtualIP/"+j.name, j.name, err)
@@ -855,19 +868,26 @@ func (r *reporter) writeEntry(ctx context.Context, name string, e *vrrpv1.NodeSt
 
 // removeForeign removes from this node's entry the fields that want leaves empty and the entry
 // found (f) has: someone else set them, and a forced apply only takes over the fields it sends, so
-// they would stay and the entry never be as written. A JSON patch removes them, guarded by a test
-// that the entry at f's index is still this node's; a failed guard waits for the next re-assert.
+// they would stay and the entry never be as written. With want nil (an unlisted node) it removes
+// the entry, which an apply of none leaves when someone else wrote it. A JSON patch removes them,
+// guarded by a test that the entry at f's index is still this node's; a failed guard (the apply
+// removed it, or it moved) waits for the next re-assert.
 func (r *reporter) removeForeign(ctx context.Context, name string, want *vrrpv1.NodeStatus, f foreignEntry) error {
-	got, err := toMap(f.entry)
-	if err != nil {
-		return err
-	}
-	ours, err := toMap(want)
-	if err != nil {
-		return err
-	}
 	entry := fmt.Sprintf("/status/nodes/%d", f.index)
-	extra := extraFields(got, ours, entry)
+	var extra []string
+	if want == nil {
+		extra = []string{entry}
+	} else {
+		got, err := toMap(f.entry)
+		if err != nil {
+			return err
+		}
+		ours, err := toMap(want)
+		if err != nil {
+			return err
+		}
+		extra = extraFields(got, ours, entry)
+	}
 	if len(extra) == 0 {
 		return nil
 	}

@@ -603,7 +603,8 @@ const (
 
 // MaxListedNodes bounds status.nodes. The agents of the first MaxListedNodes nodes by name among
 // those a VirtualIP selects write an entry each; a node after them writes one only while it is
-// MASTER, so that status.master and the Master's hooks stay visible. Every entry makes each write
+// MASTER, so that status.master and the Master's hooks stay visible. Unicast VirtualIPs list every
+// node: the entries publish the addresses the peers send to. Every entry makes each write
 // of the one object dearer, about 1 KB with its managedFields: an apply took 26 ms at 25 entries,
 // 106 ms at 200 and 205 ms at 400 on an API server of two cores (BenchmarkFleet), and etcd refuses
 // an object past 1.5 MB, which a few thousand entries would reach. The nodes of a VirtualIP that
@@ -629,9 +630,9 @@ type VirtualIPStatus struct {
 	Master string `json:"master,omitempty"`
 
 	// nodes has one entry per participating node, written by that node's agent: the first 100
-	// selected nodes by name, and any other node while it is MASTER. The nodes after the first 100
-	// are summarised in the Ready condition's message; their agents still report transitions as
-	// Events.
+	// selected nodes by name, and any other node while it is MASTER (every node of a unicast
+	// VirtualIP). The Ready condition's message counts the nodes beyond the first 100; their agents
+	// still record their transitions as Events, but for their start as BACKUP or STOPPED.
 	// +optional
 	// +listType=map
 	// +listMapKey=node
@@ -674,7 +675,8 @@ type NodeStatus struct {
 
 	// address is this node's address on that interface, in the router's family: the source of its
 	// unicast adverts and where the other nodes send theirs (unicast), which may differ from the
-	// node's InternalIP. Agents send to a node's InternalIPs until it has published one.
+	// node's InternalIP. Agents send to a node's InternalIPs until it has published one. A unicast
+	// VirtualIP lists every node it selects, beyond MaxListedNodes too.
 	// +optional
 	// +kubebuilder:validation:MaxLength=45
 	// +kubebuilder:validation:XValidation:rule="isIP(self) && !ip(self).isUnspecified() && !ip(self).isLinkLocalUnicast()",message="address must be an IP address, not unspecified or link-local"

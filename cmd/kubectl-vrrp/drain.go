@@ -117,7 +117,7 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		case !drain && !wasDrained:
 			// Nothing changed for it: whatever its status shows is not this command's doing.
 			d.Done, d.Note = true, node+" was not drained: nothing to wait for"
-		case entryOf(&vips[i], node) == nil:
+		case entryOf(&vips[i], node) == nil && !ex.Unlisted:
 			d.Done, d.Note = true, "no agent has reported for "+node+": nothing to wait for"
 		case drain && !otherCandidate(&vips[i], node, nodes):
 			d.Note = "no other node can hold it: nobody holds the VIP while " + node + " is drained"
@@ -133,8 +133,14 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		d.After = cur.Status.Master
 		e := entryOf(cur, node)
 		if e == nil {
-			d.Note = node + " has no entry"
-			return true, nil
+			// A node after the first vrrpv1.MaxListedNodes removes its entry when it steps down:
+			// what it stands for is still to be checked against status.master.
+			ex, err := desired.Explain(cur, node, nodes)
+			if err != nil || !ex.Unlisted {
+				d.Note = node + " has no entry"
+				return true, nil
+			}
+			e = unlistedEntry(ex)
 		}
 		if drain {
 			return drained(cur, e, node, nodes, d), nil
@@ -244,7 +250,7 @@ func otherCandidate(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) bool 
 			continue
 		}
 		ex, err := desired.Explain(v, n.Name, nodes)
-		if err == nil && ex.Participates && !ex.Released && live(entryOf(v, n.Name), nodes) {
+		if err == nil && ex.Participates && !ex.Released && liveAs(entryOf(v, n.Name), ex, nodes) {
 			return true
 		}
 	}

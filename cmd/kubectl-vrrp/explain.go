@@ -103,7 +103,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 		case !n.Participates:
 		case n.Released:
 			out = append(out, n)
-		case !live(n.Status, nodes):
+		case !liveAs(n.Status, n.Explanation, nodes):
 			out = append(out, n)
 		default:
 			cands = append(cands, n)
@@ -132,7 +132,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			}
 			var holders []explainedNode
 			for _, n := range tied {
-				if n.Status.State == vrrpv1.StateMaster {
+				if n.Status != nil && n.Status.State == vrrpv1.StateMaster {
 					holders = append(holders, n)
 				}
 			}
@@ -162,6 +162,8 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			switch {
 			case n.Released:
 				why = "released: " + n.Reason
+			case n.Status == nil && n.Unlisted:
+				why = "not listed; node not Ready: status Unknown"
 			case n.Status != nil && running(n.Status):
 				why = "node not Ready: status Unknown"
 			case n.Status != nil:
@@ -261,6 +263,9 @@ func (a *app) printExplain(out explained) {
 			prio.colour = green
 		}
 		st := txt("no report")
+		if n.Unlisted {
+			st = txt("not listed") // it writes an entry only while MASTER
+		}
 		if n.Status != nil {
 			st = txt(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
 			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && running(n.Status) {

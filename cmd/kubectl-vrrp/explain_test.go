@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -135,5 +137,34 @@ func TestExplainForScripts(t *testing.T) {
 	if out.ExpectedMaster != "primary" || out.Master != "primary" || out.Node == nil || out.Node.Node != "secondary" ||
 		len(out.Node.Steps) != 7 || out.Node.Steps[1].Rule != desired.RuleNodePriorities || out.Node.Status.State != vrrpv1.StateBackup {
 		t.Errorf("explain -o json: %+v", out)
+	}
+}
+
+// A node after the first vrrpv1.MaxListedNodes writes no entry while BACKUP: explain counts it as
+// a live Backup (not "no report"), and drain sees it as a node that can take over.
+func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
+	objs := seedCluster(func(v *vrrpv1.VirtualIP) {
+		v.Spec.NodePriorities = append(v.Spec.NodePriorities, vrrpv1.NodePriority{Node: "z099", Priority: 200})
+	})
+	for i := range vrrpv1.MaxListedNodes {
+		objs = append(objs, nodes(fmt.Sprintf("z%03d", i))...)
+	}
+	h := newHarness(t, objs...)
+	out := h.mustRun(exitOK, "explain", "services", "-o", "json")
+	var got explained
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ExpectedMaster != "z099" {
+		t.Errorf("expected master %q, want the unlisted z099 at 200: %s", got.ExpectedMaster, got.Conclusion)
+	}
+	var all corev1.NodeList
+	if err := h.client.List(context.Background(), &all); err != nil {
+		t.Fatal(err)
+	}
+	v := h.vip("services")
+	v.Status.Nodes = v.Status.Nodes[:1] // primary's alone: no listed node could take over
+	if !otherCandidate(v, "primary", all.Items) {
+		t.Error("drain finds no other node to hold the VIP beside the unlisted z099")
 	}
 }

@@ -184,7 +184,7 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
 	}
 	for _, other := range all {
-		if other.Node == node || !other.Participates || other.Released || other.Effective < desired.PreferredPriority || !live(entryOf(v, other.Node), nodes) {
+		if other.Node == node || !other.Participates || other.Released || other.Effective < desired.PreferredPriority || !liveAs(entryOf(v, other.Node), other, nodes) {
 			continue
 		}
 		return fmt.Errorf("node %s has priority %d for VirtualIP %s too (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so %s would never take the VIP from it; lower %s's priority first",

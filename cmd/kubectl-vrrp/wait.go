@@ -105,6 +105,26 @@ func live(e *vrrpv1.NodeStatus, nodes []corev1.Node) bool {
 	return running(e) && !dark(e.Node, nodes)
 }
 
+// liveAs is live for e, the entry (nil: none) of the node ex explains. A node after the first
+// vrrpv1.MaxListedNodes (ex.Unlisted) writes no entry while BACKUP: without one it counts as a live
+// BACKUP unless the policy releases it or Kubernetes has lost touch with it.
+func liveAs(e *vrrpv1.NodeStatus, ex desired.Explanation, nodes []corev1.Node) bool {
+	if e == nil && ex.Participates && ex.Unlisted && !ex.Released {
+		return !dark(ex.Node, nodes)
+	}
+	return live(e, nodes)
+}
+
+// unlistedEntry is the entry an unlisted node's silence stands for: BACKUP at its effective
+// priority, or STOPPED when the policy releases it.
+func unlistedEntry(ex desired.Explanation) *vrrpv1.NodeStatus {
+	e := &vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(ex.Effective), Reason: ex.Reason}
+	if ex.Released {
+		e.State = vrrpv1.StateStopped
+	}
+	return e
+}
+
 // dark says Kubernetes has lost touch with node: its Ready condition is Unknown.
 func dark(node string, nodes []corev1.Node) bool {
 	for i := range nodes {
@@ -139,7 +159,7 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
 	}
 	var best []desired.Explanation
 	for _, ex := range all {
-		if !ex.Participates || ex.Released || !live(entryOf(v, ex.Node), nodes) {
+		if !ex.Participates || ex.Released || !liveAs(entryOf(v, ex.Node), ex, nodes) {
 			continue
 		}
 		if len(best) > 0 && ex.Effective < best[0].Effective {
