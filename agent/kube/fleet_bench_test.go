@@ -470,7 +470,7 @@ func (f *fleet) run(b *testing.B, r int) fleetResult {
 	// node before it the one before in f.names: the names sort as f.names lists them.
 	for i, node := range f.names {
 		rep := f.reporters[node]
-		d := desired.Router{Name: name, Rank: i}
+		d := desired.Router{Name: name, Rank: i, Unlisted: desired.Unlisted(&vrrpv1.VirtualIPSpec{}, i)}
 		if i > 0 {
 			d.Previous = f.names[i-1]
 		}
