@@ -79,9 +79,9 @@ type Event struct {
 //   - an entry of a node gone dark counts as UNKNOWN, never as MASTER: its agent cannot tell what
 //     the node does now, and the live Master must win. The conditions name such entries;
 //   - Ready is True (OneMaster) when exactly one entry is MASTER, else False (SplitBrain or NoMaster);
-//     when more than vrrpv1.MaxListedNodes nodes are selected its message says how many: the
-//     entries are those of the first by name, the others' agents writing one only while MASTER
-//     (but for unicast, which lists every node);
+//     when more than vrrpv1.MaxListedNodes nodes are selected its message says so: the entries
+//     are those of the first by name, the others' agents writing one only while MASTER (but for
+//     unicast, which lists every node);
 //   - Degraded is True with reason SplitBrain (two or more MASTERs), else RouterIDConflict (an older
 //     VirtualIP with the same VRID and family on a node of both, on the same interface, or a live
 //     agent that reports it refused the router for that reason), else
@@ -152,8 +152,9 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
 	}
-	if n := selected(selector, nodes); n > vrrpv1.MaxListedNodes && !vip.Spec.Unicast {
-		ready.Message += fmt.Sprintf("; %d nodes selected: status lists the first %d by name and any MASTER", n, vrrpv1.MaxListedNodes)
+	// Not the count: a node joining would rewrite every large VirtualIP's status.
+	if !vip.Spec.Unicast && selectsMore(selector, nodes, vrrpv1.MaxListedNodes) {
+		ready.Message += fmt.Sprintf("; more than %d nodes selected: status lists the first %d by name and any MASTER", vrrpv1.MaxListedNodes, vrrpv1.MaxListedNodes)
 	}
 
 	degraded := metav1.Condition{Type: vrrpv1.ConditionDegraded, Status: metav1.ConditionTrue}
@@ -320,15 +321,17 @@ func participants(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
 	return sel, nil
 }
 
-// selected counts the nodes selector selects.
-func selected(selector labels.Selector, nodes map[string]labels.Set) int {
+// selectsMore says whether selector selects more than limit of nodes.
+func selectsMore(selector labels.Selector, nodes map[string]labels.Set, limit int) bool {
 	n := 0
 	for _, set := range nodes {
 		if selector.Matches(set) {
-			n++
+			if n++; n > limit {
+				return true
+			}
 		}
 	}
-	return n
+	return false
 }
 
 func waitingMessage(selector labels.Selector, nodes map[string]labels.Set) string {

@@ -622,7 +622,7 @@ func TestSummarizeSaysWhenNotEveryNodeIsListed(t *testing.T) {
 		want    string
 	}{
 		{nodes: vrrpv1.MaxListedNodes, want: "node n01 is MASTER"},
-		{nodes: 150, want: fmt.Sprintf("node n01 is MASTER; 150 nodes selected: status lists the first %d by name and any MASTER", vrrpv1.MaxListedNodes)},
+		{nodes: vrrpv1.MaxListedNodes + 1, want: fmt.Sprintf("node n01 is MASTER; more than %d nodes selected: status lists the first %d by name and any MASTER", vrrpv1.MaxListedNodes, vrrpv1.MaxListedNodes)},
 		{nodes: 150, unicast: true, want: "node n01 is MASTER"},
 	} {
 		v := vip("web", 51, "198.51.100.1/24", withEntries(entry("n01", "MASTER")))

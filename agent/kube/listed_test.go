@@ -57,7 +57,9 @@ func TestANodeWhoseRankChangesIsListedOrUnlisted(t *testing.T) {
 
 		unlisted := desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 100, Previous: "n99", Unlisted: true}}}
 		rep.participate(unlisted)
-		wantWrites(t, "a hundred nodes joined before it", w, "vip-0")
+		wantWrites(t, "a hundred nodes joined before it", w)
+		time.Sleep(firstWriteSpacing) // the removals of nodes unlisted at once go out in turn
+		wantWrites(t, "a hundred nodes joined before it, at its turn", w, "vip-0")
 		rep.participate(unlisted)
 		wantWrites(t, "a sync without a change", w)
 
@@ -115,5 +117,50 @@ func TestAnUnlistedNodeRemovesAnEntryLeftInStatus(t *testing.T) {
 		if !rep.flush(ctx) {
 			t.Error("the flush left writes")
 		}
+	})
+}
+
+// An unlisted node that cannot run a router writes no FAULT entry: a Warning Event says why, once
+// for each error, not at every sync.
+func TestAnUnlistedNodeThatCannotRunARouterRecordsAnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := events.NewFakeRecorder(10)
+		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}}
+		rep, w, _ := recordingReporterOf(t, rec, vip)
+		broken := func(msg string) desired.Result {
+			return desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New(msg), Unlisted: true}}}
+		}
+		rep.participate(broken("no interface holds 198.51.100.0/24"))
+		rep.participate(broken("no interface holds 198.51.100.0/24"))
+		wantWrites(t, "started", w, "labels ")
+		rep.participate(broken("no interface holds 198.51.100.0/25"))
+		synctest.Wait()
+		if got := len(rec.Events); got != 2 {
+			t.Fatalf("%d Events, want one for each error", got)
+		}
+		if e := <-rec.Events; e != `Warning Fault primary is FAULT with priority 0 (InvalidSpec): virtual router "vip-0": no interface holds 198.51.100.0/24` {
+			t.Errorf("Event %q", e)
+		}
+		wantWrites(t, "after the errors", w)
+	})
+}
+
+// A node unlisted twice writes one removal: the second time its entry is gone already.
+func TestAnEntryRemovedOnceIsNotRemovedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		listed := desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 99, Previous: "n98"}}}
+		unlisted := desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 100, Previous: "n99", Unlisted: true}}}
+		rep.participate(listed)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		time.Sleep(99 * firstWriteSpacing)
+		wantWrites(t, "listed", w, "labels ", "vip-0 BACKUP 100")
+		rep.participate(unlisted)
+		time.Sleep(firstWriteSpacing)
+		wantWrites(t, "unlisted", w, "vip-0")
+		rep.participate(listed) // waits for its turn again
+		rep.participate(unlisted)
+		time.Sleep(100 * firstWriteSpacing)
+		wantWrites(t, "listed and unlisted before its turn", w)
 	})
 }

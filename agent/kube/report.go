@@ -71,9 +71,12 @@ const maxCoalesce = time.Second
 const firstWriteSpacing = 250 * time.Millisecond
 
 // slot is when a router's first entry may be written: after the entry of node after, or at at.
+// A slot with removal set delays instead the removal of the entry of a node that became unlisted:
+// a nodeSelector or spec.unicast change may unlist hundreds at once.
 type slot struct {
-	at    time.Time
-	after string
+	at      time.Time
+	after   string
+	removal bool
 }
 
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
@@ -143,6 +146,11 @@ type reporter struct {
 	// listed or not, for when the node's rank changes.
 	unlisted map[string]bool
 	observed map[string]*vrrpv1.NodeStatus
+	// written holds the routers whose entry is in the API as far as this agent's writes tell:
+	// the last write that landed was an entry, not a removal. faults holds, for the unlisted
+	// routers this node cannot run, the error last recorded as an Event: they write no entry.
+	written map[string]bool
+	faults  map[string]string
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -179,7 +187,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
 		held: map[string]time.Time{}, windows: map[string]time.Duration{}, slots: map[string]slot{},
-		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}}
+		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}, written: map[string]bool{}, faults: map[string]string{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -201,15 +209,26 @@ func (r *reporter) participate(res desired.Result) {
 			unlisted[d.Name] = true
 		}
 	}
+	faults := map[string]string{}
 	for _, e := range res.Errors {
 		now[e.Name] = true
 		var want *vrrpv1.NodeStatus
 		if !e.Unlisted {
 			want = &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
 		} else {
+			// No entry: a Warning Event says it, once for each error.
 			unlisted[e.Name] = true
+			faults[e.Name] = e.Reason() + ": " + truncate(e.Error(), 512)
+			if faults[e.Name] != r.faults[e.Name] {
+				r.pending = append(r.pending, transition{router: e.Name, from: r.states[e.Name], to: vrrp.StateFault, reason: e.Reason(), message: e.Error()})
+			}
 		}
-		if old := r.entries[e.Name]; (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)) {
+		switch old := r.entries[e.Name]; {
+		case want == nil && old != nil && !r.written[e.Name] && !r.inflight[e.Name]:
+			r.entries[e.Name] = nil // never written: nothing to remove
+			delete(r.dirty, e.Name)
+			delete(r.held, e.Name)
+		case (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)):
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 			delete(r.held, e.Name)
 		}
@@ -221,12 +240,16 @@ func (r *reporter) participate(res desired.Result) {
 			r.labels, r.labelsAt = true, time.Time{}
 		}
 	}
+	r.faults = faults
 	for name := range r.known {
 		if !now[name] {
 			// An unlisted node that wrote nothing has nothing to remove: a VirtualIP that stops
 			// selecting hundreds of nodes must not cost hundreds of writes.
-			if r.entries[name] != nil || !r.unlisted[name] {
+			if r.written[name] || r.inflight[name] || !r.unlisted[name] {
 				r.entries[name], r.dirty[name] = nil, true
+			} else {
+				r.entries[name] = nil
+				delete(r.dirty, name)
 			}
 			delete(r.held, name)
 			delete(r.slots, name)
@@ -261,9 +284,22 @@ func (r *reporter) participate(res desired.Result) {
 			sources[d.Name] = d.Source.String()
 		}
 	}
+	ranks := map[string]int{}
+	for _, d := range res.Routers {
+		ranks[d.Name] = d.Rank
+	}
+	was := r.unlisted
 	r.unlisted = unlisted
 	maps.DeleteFunc(r.observed, func(name string, _ *vrrpv1.NodeStatus) bool { return !running[name] })
 	for name, e := range r.observed {
+		unlisting := unlisted[name] && !was[name]
+		if unlisting {
+			// Its first write's turn is moot, and so is the Event of its start.
+			delete(r.slots, name)
+			r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
+				return t.router == name && t.check == "" && t.from == vrrp.StateInit && (t.to == vrrp.StateBackup || t.to == vrrp.StateStopped)
+			})
+		}
 		if e.Address != sources[name] {
 			c := *e // flush may be encoding e
 			c.Address = sources[name]
@@ -274,15 +310,18 @@ func (r *reporter) participate(res desired.Result) {
 		want := r.listed(name, e)
 		switch {
 		case want == r.entries[name] || sameEntry(want, r.entries[name]):
-		case want == nil && r.landed[name].IsZero() && !r.inflight[name]:
-			// Unlisted before its first entry went out: there is nothing to remove (an entry
-			// left by a predecessor is reasserted away).
+		case want == nil && !r.written[name] && !r.inflight[name]:
+			// Unlisted before its entry went out, or after it was removed: there is nothing
+			// to remove (an entry left by a predecessor is reasserted away).
 			r.entries[name] = nil
 			delete(r.dirty, name)
 			delete(r.held, name)
 		default:
 			r.entries[name], r.dirty[name] = want, true
 			delete(r.held, name)
+			if want == nil && unlisting {
+				r.slots[name] = slot{at: at.Add(time.Duration(max(1, ranks[name]-vrrpv1.MaxListedNodes+1)) * firstWriteSpacing), removal: true}
+			}
 		}
 	}
 	r.known, r.running, r.sources = now, running, sources
@@ -543,7 +582,7 @@ func (r *reporter) due(now time.Time) bool {
 func (r *reporter) waitsUntil(name string) time.Time {
 	at := r.held[name]
 	if s, ok := r.slots[name]; ok && s.at.After(at) {
-		if e := r.entries[name]; e != nil && e.State != vrrpv1.StateMaster {
+		if e := r.entries[name]; (e == nil && s.removal) || (e != nil && e.State != vrrpv1.StateMaster && !s.removal) {
 			at = s.at
 		}
 	}
@@ -610,7 +649,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 	// has one, and the API server would take them all at once.
 	var pending []transition
 	r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
-		if _, waits := r.slots[t.router]; waits {
+		if s, waits := r.slots[t.router]; waits && !s.removal {
 			return false
 		}
 		pending = append(pending, t)
@@ -627,6 +666,15 @@ func (r *reporter) dispatch(ctx context.Context) {
 	for _, j := range jobs {
 		go func() {
 			err := r.writeEntry(ctx, j.name, j.e)
+			if err == nil {
+				r.mu.Lock()
+				if j.e != nil {
+					r.written[j.name] = true
+				} else {
+					delete(r.written, j.name)
+				}
+				r.mu.Unlock()
+			}
 			if j.foreign != nil && err == nil {
 				err = r.removeForeign(ctx, j.name, j.e, *j.foreign)
 			}
@@ -734,7 +782,7 @@ func (r *reporter) reassert(ctx context.Context) {
 	defer r.mu.Unlock()
 	for i := range vips.Items {
 		v := &vips.Items[i]
-		if s, ok := r.slots[v.Name]; ok && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
+		if s, ok := r.slots[v.Name]; ok && !s.removal && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
 			// The node before has written, or this node's entry is there already (a restart):
 			// the write is the first of neither the object's nor this node's, and a stale
 			// entry must be put right at once.
@@ -967,6 +1015,9 @@ func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 // event emits an Event regarding the VirtualIP, related to this Node. Events are best effort: the
 // recorder queues and retries them itself.
 func (r *reporter) event(ctx context.Context, t transition) {
+	if r.rec == nil {
+		return // connected without a recorder (tests)
+	}
 	// The object comes from the cache, which may wait for a sync while the API server is away.
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -1005,7 +1056,10 @@ func (r *reporter) event(ctx context.Context, t transition) {
 	if t.reason != "" {
 		note += " (" + t.reason + ")"
 	}
-	r.rec.Eventf(&vip, n, typ, reason, "Transition", note)
+	if t.message != "" { // a router this unlisted node cannot run: no entry says why
+		note += ": " + truncate(t.message, 512)
+	}
+	r.rec.Eventf(&vip, n, typ, reason, "Transition", "%s", note)
 }
 
 func toMap(e *vrrpv1.NodeStatus) (map[string]any, error) {

@@ -103,7 +103,9 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 		case !n.Participates:
 		case n.Released:
 			out = append(out, n)
-		case !liveAs(n.Status, n.Explanation, nodes):
+		case !live(n.Status, nodes):
+			// An unlisted node without an entry is not Master: if it ran and outranked the
+			// others it would be, and have one.
 			out = append(out, n)
 		default:
 			cands = append(cands, n)
@@ -163,7 +165,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			case n.Released:
 				why = "released: " + n.Reason
 			case n.Status == nil && n.Unlisted:
-				why = "not listed; node not Ready: status Unknown"
+				why = "not listed: an entry only while MASTER"
 			case n.Status != nil && running(n.Status):
 				why = "node not Ready: status Unknown"
 			case n.Status != nil:
@@ -312,9 +314,12 @@ func (a *app) printExplain(out explained) {
 	if n.StartsAsMaster {
 		result += "; it outranks every other node and starts as Master"
 	}
-	if n.Status != nil {
+	switch {
+	case n.Status != nil:
 		result += fmt.Sprintf("; its agent reports %s at %d", n.Status.State, n.Status.Priority)
-	} else {
+	case n.Unlisted:
+		result += fmt.Sprintf("; it is not listed in status (after the first %d nodes: an entry only while MASTER)", vrrpv1.MaxListedNodes)
+	default:
 		result += "; its agent has not reported"
 	}
 	fmt.Fprintln(w, result+".")

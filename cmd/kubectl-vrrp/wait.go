@@ -159,7 +159,9 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
 	}
 	var best []desired.Explanation
 	for _, ex := range all {
-		if !ex.Participates || ex.Released || !liveAs(entryOf(v, ex.Node), ex, nodes) {
+		// Not liveAs: an unlisted node without an entry is not Master, and if it ran and
+		// outranked the others it would be.
+		if !ex.Participates || ex.Released || !live(entryOf(v, ex.Node), nodes) {
 			continue
 		}
 		if len(best) > 0 && ex.Effective < best[0].Effective {
