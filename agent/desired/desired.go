@@ -209,8 +209,10 @@ func (r Router) WireIdentity() WireIdentity {
 type RouterError struct {
 	Name string // the VirtualIP's name
 	Err  error
-	// Unlisted is as Router.Unlisted: the FAULT entry of a node after the first
-	// vrrpv1.MaxListedNodes is not written.
+	// Rank and Unlisted are as Router's: the FAULT entry of a node after the first
+	// vrrpv1.MaxListedNodes is not written. Rank counts among all nodes when the nodeSelector
+	// does not parse.
+	Rank     int
 	Unlisted bool
 }
 
@@ -262,7 +264,8 @@ func Derive(in Inputs) Result {
 	seen := make(map[string]bool, len(vips))
 	for _, vip := range vips {
 		fail := func(err error) {
-			res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err, Unlisted: unlistedOf(in, self, vip)})
+			n := rankOf(in, self, vip)
+			res.Errors = append(res.Errors, RouterError{Name: vip.Name, Err: err, Rank: n, Unlisted: Unlisted(&vip.Spec, n)})
 		}
 		if seen[vip.Name] {
 			fail(fmt.Errorf("VirtualIP listed twice: %w", ErrInvalidSpec))

@@ -996,8 +996,8 @@ func TestTheNodesAfterTheFirstHundredAreUnlisted(t *testing.T) {
 		t.Errorf("the last node's unicast router %+v, want it listed", got)
 	}
 	broken := vip("web", 10, "198.51.100.200/24", pass("vrrp-system", "missing", ""))
-	if got := derive(last, broken).Errors; len(got) != 1 || !got[0].Unlisted {
-		t.Errorf("the last node's error %+v, want it unlisted", got)
+	if got := derive(last, broken).Errors; len(got) != 1 || !got[0].Unlisted || got[0].Rank != vrrpv1.MaxListedNodes {
+		t.Errorf("the last node's error %+v, want it unlisted at rank %d", got, vrrpv1.MaxListedNodes)
 	}
 	if got := derive(before, broken).Errors; len(got) != 1 || got[0].Unlisted {
 		t.Errorf("the node before it: error %+v, want it listed", got)

@@ -196,15 +196,15 @@ func Unlisted(spec *vrrpv1.VirtualIPSpec, rank int) bool {
 	return rank >= vrrpv1.MaxListedNodes && !spec.Unicast
 }
 
-// unlistedOf is Unlisted for self in a VirtualIP that self cannot run. A nodeSelector that does not
-// parse selects no node, and every node reports the error: self ranks among all of them.
-func unlistedOf(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) bool {
+// rankOf is self's rank in a VirtualIP that self cannot run. A nodeSelector that does not parse
+// selects no node, and every node reports the error: self ranks among all of them.
+func rankOf(in Inputs, self nodeFacts, vip *vrrpv1.VirtualIP) int {
 	selector, err := nodeSelector(&vip.Spec)
 	if err != nil {
 		selector = labels.Everything()
 	}
 	n, _ := rank(in.Nodes, self.name, selector)
-	return Unlisted(&vip.Spec, n)
+	return n
 }
 
 // rank is how many of the nodes that selector selects sort before name, and the last of them.

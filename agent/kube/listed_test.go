@@ -121,19 +121,26 @@ func TestAnUnlistedNodeRemovesAnEntryLeftInStatus(t *testing.T) {
 }
 
 // An unlisted node that cannot run a router writes no FAULT entry: a Warning Event says why, once
-// for each error, not at every sync.
+// for each error, not at every sync, in the node's turn (hundreds of nodes may share the error).
 func TestAnUnlistedNodeThatCannotRunARouterRecordsAnEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := events.NewFakeRecorder(10)
 		vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}}
 		rep, w, _ := recordingReporterOf(t, rec, vip)
 		broken := func(msg string) desired.Result {
-			return desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New(msg), Unlisted: true}}}
+			return desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New(msg), Rank: 101, Unlisted: true}}}
 		}
 		rep.participate(broken("no interface holds 198.51.100.0/24"))
 		rep.participate(broken("no interface holds 198.51.100.0/24"))
 		wantWrites(t, "started", w, "labels ")
+		time.Sleep(2*firstWriteSpacing - time.Nanosecond)
+		synctest.Wait()
+		if got := len(rec.Events); got != 0 {
+			t.Errorf("%d Events before the node's turn", got)
+		}
+		time.Sleep(time.Nanosecond)
 		rep.participate(broken("no interface holds 198.51.100.0/25"))
+		time.Sleep(2 * firstWriteSpacing)
 		synctest.Wait()
 		if got := len(rec.Events); got != 2 {
 			t.Fatalf("%d Events, want one for each error", got)

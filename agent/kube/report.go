@@ -209,18 +209,22 @@ func (r *reporter) participate(res desired.Result) {
 			unlisted[d.Name] = true
 		}
 	}
-	faults := map[string]string{}
+	faults, at := map[string]string{}, time.Now()
 	for _, e := range res.Errors {
 		now[e.Name] = true
 		var want *vrrpv1.NodeStatus
 		if !e.Unlisted {
 			want = &vrrpv1.NodeStatus{Node: r.node, State: vrrpv1.StateFault, Reason: e.Reason(), Message: truncate(e.Error(), 1024)}
 		} else {
-			// No entry: a Warning Event says it, once for each error.
+			// No entry: a Warning Event says it, once for each error, in the node's turn (the
+			// same error on hundreds of nodes must not reach the API server at once).
 			unlisted[e.Name] = true
 			faults[e.Name] = e.Reason() + ": " + truncate(e.Error(), 512)
 			if faults[e.Name] != r.faults[e.Name] {
 				r.pending = append(r.pending, transition{router: e.Name, from: r.states[e.Name], to: vrrp.StateFault, reason: e.Reason(), message: e.Error()})
+				if _, ok := r.slots[e.Name]; !ok {
+					r.slots[e.Name] = unlistedTurn(at, e.Rank, r.entries[e.Name] == nil)
+				}
 			}
 		}
 		switch old := r.entries[e.Name]; {
@@ -231,6 +235,9 @@ func (r *reporter) participate(res desired.Result) {
 		case (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)):
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 			delete(r.held, e.Name)
+			if want == nil {
+				r.slots[e.Name] = unlistedTurn(at, e.Rank, false)
+			}
 		}
 		// A router in error runs no more: the master label must not outlive its mastery, or
 		// workloads that follow the VIP by node affinity stay where the VIP is not.
@@ -266,7 +273,6 @@ func (r *reporter) participate(res desired.Result) {
 		}
 	}
 	clear(r.windows)
-	at := time.Now()
 	for _, d := range res.Routers {
 		r.windows[d.Name] = coalesceWindow(d.Config.AdvertInterval)
 		// A node that becomes listed without an entry writes its first one in turn too: a
@@ -320,7 +326,7 @@ func (r *reporter) participate(res desired.Result) {
 			r.entries[name], r.dirty[name] = want, true
 			delete(r.held, name)
 			if want == nil && unlisting {
-				r.slots[name] = slot{at: at.Add(time.Duration(max(1, ranks[name]-vrrpv1.MaxListedNodes+1)) * firstWriteSpacing), removal: true}
+				r.slots[name] = unlistedTurn(at, ranks[name], false)
 			}
 		}
 	}
@@ -399,6 +405,13 @@ func (r *reporter) observe(st speaker.Status) {
 		r.labels = true
 	}
 	r.signal()
+}
+
+// unlistedTurn is the slot of a node of rank that has just become unlisted: its entry's removal
+// (or, eventOnly, its first Event) waits for its turn, at most MaxListedNodes turns: a
+// nodeSelector or spec.unicast change may unlist hundreds of nodes at once.
+func unlistedTurn(at time.Time, rank int, eventOnly bool) slot {
+	return slot{at: at.Add(time.Duration(1+rank%vrrpv1.MaxListedNodes) * firstWriteSpacing), removal: !eventOnly}
 }
 
 // listed is the entry to write for router name as observed, e: e itself, or none when this node
@@ -649,7 +662,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 	// has one, and the API server would take them all at once.
 	var pending []transition
 	r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
-		if s, waits := r.slots[t.router]; waits && !s.removal {
+		if _, waits := r.slots[t.router]; waits {
 			return false
 		}
 		pending = append(pending, t)

@@ -103,9 +103,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 		case !n.Participates:
 		case n.Released:
 			out = append(out, n)
-		case !live(n.Status, nodes):
-			// An unlisted node without an entry is not Master: if it ran and outranked the
-			// others it would be, and have one.
+		case !liveAs(n.Status, n.Explanation, nodes):
 			out = append(out, n)
 		default:
 			cands = append(cands, n)

@@ -140,9 +140,9 @@ func TestExplainForScripts(t *testing.T) {
 	}
 }
 
-// A node after the first vrrpv1.MaxListedNodes writes no entry while BACKUP: explain says so (not
-// "no report") and does not expect it to be Master (it would be, and have an entry, if it ran and
-// outranked the others), and drain sees it as a node that can take over.
+// A node after the first vrrpv1.MaxListedNodes writes no entry while BACKUP: explain counts it as a
+// live Backup (not "no report"), so that undrain and failover --clear wait for it to take over when
+// it outranks the Master, and drain sees it as a node that can take over.
 func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
 	objs := seedCluster(func(v *vrrpv1.VirtualIP) {
 		v.Spec.NodePriorities = append(v.Spec.NodePriorities, vrrpv1.NodePriority{Node: "z099", Priority: 200})
@@ -156,8 +156,8 @@ func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.ExpectedMaster != "primary" || !strings.Contains(got.Conclusion, "z099 (not listed: an entry only while MASTER)") {
-		t.Errorf("expected master %q, want primary beside the unlisted z099 at 200: %s", got.ExpectedMaster, got.Conclusion)
+	if got.ExpectedMaster != "z099" {
+		t.Errorf("expected master %q, want the unlisted z099 at 200: %s", got.ExpectedMaster, got.Conclusion)
 	}
 	var all corev1.NodeList
 	if err := h.client.List(context.Background(), &all); err != nil {
@@ -167,5 +167,8 @@ func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
 	v.Status.Nodes = v.Status.Nodes[:1] // primary's alone: no listed node could take over
 	if !otherCandidate(v, "primary", all.Items) {
 		t.Error("drain finds no other node to hold the VIP beside the unlisted z099")
+	}
+	if ok, detail := settled(v, all.Items); ok || !strings.Contains(detail, "z099 has no entry") {
+		t.Errorf("settled %v (%s), want it to wait for z099", ok, detail)
 	}
 }

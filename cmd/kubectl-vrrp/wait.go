@@ -159,9 +159,7 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
 	}
 	var best []desired.Explanation
 	for _, ex := range all {
-		// Not liveAs: an unlisted node without an entry is not Master, and if it ran and
-		// outranked the others it would be.
-		if !ex.Participates || ex.Released || !live(entryOf(v, ex.Node), nodes) {
+		if !ex.Participates || ex.Released || !liveAs(entryOf(v, ex.Node), ex, nodes) {
 			continue
 		}
 		if len(best) > 0 && ex.Effective < best[0].Effective {
@@ -185,7 +183,11 @@ func settled(v *vrrpv1.VirtualIP, nodes []corev1.Node) (bool, string) {
 		return false, fmt.Sprintf("status.master is %s, whose entry is not MASTER", master)
 	}
 	if want := expectedMaster(v, nodes); want != "" && want != master {
-		return false, fmt.Sprintf("status.master is %s, the priorities make %s Master", master, want)
+		detail := fmt.Sprintf("status.master is %s, the priorities make %s Master", master, want)
+		if entryOf(v, want) == nil {
+			detail += fmt.Sprintf(" (%s has no entry: after the first %d nodes it writes one once MASTER, unless it cannot run the router: see its Events)", want, vrrpv1.MaxListedNodes)
+		}
+		return false, detail
 	}
 	return true, ""
 }
