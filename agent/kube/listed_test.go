@@ -139,6 +139,10 @@ func TestAnUnlistedNodeThatCannotRunARouterRecordsAnEvent(t *testing.T) {
 			t.Errorf("%d Events before the node's turn", got)
 		}
 		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := len(rec.Events); got != 1 {
+			t.Errorf("%d Events at the node's turn, with nothing else to do, want 1", got)
+		}
 		rep.participate(broken("no interface holds 198.51.100.0/25"))
 		time.Sleep(2 * firstWriteSpacing)
 		synctest.Wait()
@@ -169,5 +173,18 @@ func TestAnEntryRemovedOnceIsNotRemovedAgain(t *testing.T) {
 		rep.participate(unlisted)
 		time.Sleep(100 * firstWriteSpacing)
 		wantWrites(t, "listed and unlisted before its turn", w)
+	})
+}
+
+// The turn of an unlisted node's Fault Event holds nothing else: once listed, the router's FAULT
+// entry goes out at once.
+func TestAFaultEventsTurnDoesNotHoldTheEntry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		err := errors.New("no interface holds 198.51.100.0/24")
+		rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: err, Rank: 199, Unlisted: true}}})
+		wantWrites(t, "unlisted", w, "labels ")
+		rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: err, Rank: 99}}})
+		wantWrites(t, "listed", w, "vip-0 FAULT 0 InvalidSpec")
 	})
 }

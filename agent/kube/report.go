@@ -71,13 +71,22 @@ const maxCoalesce = time.Second
 const firstWriteSpacing = 250 * time.Millisecond
 
 // slot is when a router's first entry may be written: after the entry of node after, or at at.
-// A slot with removal set delays instead the removal of the entry of a node that became unlisted:
-// a nodeSelector or spec.unicast change may unlist hundreds at once.
+// A slot of another kind delays instead the removal of the entry of a node that became unlisted
+// (slotRemoval), or only the router's Events (slotEvents): a nodeSelector or spec.unicast change
+// may unlist hundreds at once. Every slot holds the router's Events.
 type slot struct {
-	at      time.Time
-	after   string
-	removal bool
+	at    time.Time
+	after string
+	kind  slotKind
 }
+
+type slotKind uint8
+
+const (
+	slotFirstWrite slotKind = iota
+	slotRemoval
+	slotEvents
+)
 
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
 // rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
@@ -411,7 +420,11 @@ func (r *reporter) observe(st speaker.Status) {
 // (or, eventOnly, its first Event) waits for its turn, at most MaxListedNodes turns: a
 // nodeSelector or spec.unicast change may unlist hundreds of nodes at once.
 func unlistedTurn(at time.Time, rank int, eventOnly bool) slot {
-	return slot{at: at.Add(time.Duration(1+rank%vrrpv1.MaxListedNodes) * firstWriteSpacing), removal: !eventOnly}
+	s := slot{at: at.Add(time.Duration(1+rank%vrrpv1.MaxListedNodes) * firstWriteSpacing), kind: slotRemoval}
+	if eventOnly {
+		s.kind = slotEvents
+	}
+	return s
 }
 
 // listed is the entry to write for router name as observed, e: e itself, or none when this node
@@ -522,6 +535,11 @@ func (r *reporter) nextWake() time.Time {
 			earlier(r.waitsUntil(name))
 		}
 	}
+	for _, t := range r.pending { // Events held by a slot with nothing to write
+		if s, ok := r.slots[t.router]; ok {
+			earlier(s.at)
+		}
+	}
 	return next
 }
 
@@ -595,7 +613,7 @@ func (r *reporter) due(now time.Time) bool {
 func (r *reporter) waitsUntil(name string) time.Time {
 	at := r.held[name]
 	if s, ok := r.slots[name]; ok && s.at.After(at) {
-		if e := r.entries[name]; (e == nil && s.removal) || (e != nil && e.State != vrrpv1.StateMaster && !s.removal) {
+		if e := r.entries[name]; (e == nil && s.kind == slotRemoval) || (e != nil && e.State != vrrpv1.StateMaster && s.kind == slotFirstWrite) {
 			at = s.at
 		}
 	}
@@ -795,7 +813,7 @@ func (r *reporter) reassert(ctx context.Context) {
 	defer r.mu.Unlock()
 	for i := range vips.Items {
 		v := &vips.Items[i]
-		if s, ok := r.slots[v.Name]; ok && !s.removal && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
+		if s, ok := r.slots[v.Name]; ok && s.kind == slotFirstWrite && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
 			// The node before has written, or this node's entry is there already (a restart):
 			// the write is the first of neither the object's nor this node's, and a stale
 			// entry must be put right at once.

@@ -238,7 +238,7 @@ func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes [
 		}
 		return false
 	}
-	ok, detail := settled(cur, nodes)
+	ok, detail := settled(cur, nodes, node)
 	d.Note = detail
 	return ok
 }

@@ -141,8 +141,8 @@ func TestExplainForScripts(t *testing.T) {
 }
 
 // A node after the first vrrpv1.MaxListedNodes writes no entry while BACKUP: explain counts it as a
-// live Backup (not "no report"), so that undrain and failover --clear wait for it to take over when
-// it outranks the Master, and drain sees it as a node that can take over.
+// live Backup (not "no report"), undrain of that node waits for it to take over when it outranks
+// the Master, and drain sees it as a node that can take over.
 func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
 	objs := seedCluster(func(v *vrrpv1.VirtualIP) {
 		v.Spec.NodePriorities = append(v.Spec.NodePriorities, vrrpv1.NodePriority{Node: "z099", Priority: 200})
@@ -168,7 +168,11 @@ func TestAnUnlistedNodeCountsAsALiveBackup(t *testing.T) {
 	if !otherCandidate(v, "primary", all.Items) {
 		t.Error("drain finds no other node to hold the VIP beside the unlisted z099")
 	}
-	if ok, detail := settled(v, all.Items); ok || !strings.Contains(detail, "z099 has no entry") {
-		t.Errorf("settled %v (%s), want it to wait for z099", ok, detail)
+	if ok, detail := settled(v, all.Items, "z099"); ok || !strings.Contains(detail, "z099 has no entry") {
+		t.Errorf("undrain z099: settled %v (%s), want it to wait for z099", ok, detail)
+	}
+	// Another command cannot tell z099 from an unlisted node that cannot run the router.
+	if ok, detail := settled(v, all.Items, ""); !ok {
+		t.Errorf("failover --clear: settled %v (%s), want it settled with primary", ok, detail)
 	}
 }

@@ -250,7 +250,7 @@ func settleAfterClear(c client.Client, name, was string, nodes []corev1.Node, re
 			why = fmt.Sprintf("%s still runs as the preferred node (priority %d)", was, e.Priority)
 			return false, nil
 		}
-		ok, detail := settled(cur, nodes)
+		ok, detail := settled(cur, nodes, "")
 		why = detail
 		return ok, nil
 	}

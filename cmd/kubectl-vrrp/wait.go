@@ -151,15 +151,19 @@ func lastFailure(err error) string {
 // expectedMaster is the node the agents' policy makes Master once every node has applied it: the
 // one live participant with the highest effective priority. It is "" when that cannot be told: a
 // tie (the primary addresses decide, RFC 9568 §6.4.3), preempt off (the Master keeps the VIP while
-// it lives, §6.4.3), or no live participant.
-func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
+// it lives, §6.4.3), or no live participant. An unlisted node without an entry (after the first
+// vrrpv1.MaxListedNodes, which write one only while MASTER) counts as live only when it is
+// assume, the node the command waits for: another may be one that cannot run the router, which
+// only its Events tell, and the wait would never end.
+func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) string {
 	all, err := desired.ExplainAll(v, nodes)
 	if err != nil || len(all) == 0 || !all[0].Preempt {
 		return ""
 	}
 	var best []desired.Explanation
 	for _, ex := range all {
-		if !ex.Participates || ex.Released || !liveAs(entryOf(v, ex.Node), ex, nodes) {
+		e := entryOf(v, ex.Node)
+		if !ex.Participates || ex.Released || !(live(e, nodes) || (ex.Node == assume && liveAs(e, ex, nodes))) {
 			continue
 		}
 		if len(best) > 0 && ex.Effective < best[0].Effective {
@@ -174,7 +178,7 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node) string {
 }
 
 // settled says v's status shows one Master, the expected one when it can be told.
-func settled(v *vrrpv1.VirtualIP, nodes []corev1.Node) (bool, string) {
+func settled(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) (bool, string) {
 	master := v.Status.Master
 	if master == "" {
 		return false, "status shows no Master"
@@ -182,7 +186,7 @@ func settled(v *vrrpv1.VirtualIP, nodes []corev1.Node) (bool, string) {
 	if e := entryOf(v, master); e == nil || e.State != vrrpv1.StateMaster {
 		return false, fmt.Sprintf("status.master is %s, whose entry is not MASTER", master)
 	}
-	if want := expectedMaster(v, nodes); want != "" && want != master {
+	if want := expectedMaster(v, nodes, assume); want != "" && want != master {
 		detail := fmt.Sprintf("status.master is %s, the priorities make %s Master", master, want)
 		if entryOf(v, want) == nil {
 			detail += fmt.Sprintf(" (%s has no entry: after the first %d nodes it writes one once MASTER, unless it cannot run the router: see its Events)", want, vrrpv1.MaxListedNodes)
