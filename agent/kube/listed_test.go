@@ -188,3 +188,17 @@ func TestAFaultEventsTurnDoesNotHoldTheEntry(t *testing.T) {
 		wantWrites(t, "listed", w, "vip-0 FAULT 0 InvalidSpec")
 	})
 }
+
+// An unlisted MASTER whose router can no longer run removes its MASTER entry at once, not in its
+// turn: status.master must not name it.
+func TestAnUnlistedMasterThatCannotRunRemovesItsEntryAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, w := recordingReporter(t)
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 150, Unlisted: true}}})
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100})
+		synctest.Wait()
+		w.take()
+		rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New("the Secret is gone"), Rank: 150, Unlisted: true}}})
+		wantWrites(t, "cannot run", w, "labels ", "vip-0")
+	})
+}

@@ -232,7 +232,7 @@ func (r *reporter) participate(res desired.Result) {
 			if faults[e.Name] != r.faults[e.Name] {
 				r.pending = append(r.pending, transition{router: e.Name, from: r.states[e.Name], to: vrrp.StateFault, reason: e.Reason(), message: e.Error()})
 				if _, ok := r.slots[e.Name]; !ok {
-					r.slots[e.Name] = unlistedTurn(at, e.Rank, r.entries[e.Name] == nil)
+					r.slots[e.Name] = unlistedTurn(at, e.Rank, true)
 				}
 			}
 		}
@@ -244,7 +244,9 @@ func (r *reporter) participate(res desired.Result) {
 		case (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)):
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 			delete(r.held, e.Name)
-			if want == nil {
+			// A MASTER entry goes at once: status.master must not name a node that cannot
+			// run the router.
+			if want == nil && old.State != vrrpv1.StateMaster {
 				r.slots[e.Name] = unlistedTurn(at, e.Rank, false)
 			}
 		}
