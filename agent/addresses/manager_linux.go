@@ -57,6 +57,11 @@ func (m *Manager) Close() {
 	m.rt.close()
 }
 
+// Port is the netlink port that adds and refreshes VIPs. The kernel's notification of each such
+// change carries it (for IPv4 addresses; IPv6 ones carry 0), so that an interface watch can have
+// them dropped: they are about addresses HoldsAddr reports, never the node's own.
+func (m *Manager) Port() uint32 { return m.rt.port }
+
 // Held returns the addresses the agent added and has not removed yet, in the order added.
 func (m *Manager) Held() []Entry {
 	m.mu.Lock()

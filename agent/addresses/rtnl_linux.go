@@ -23,6 +23,7 @@ import (
 // within the send, so the acknowledgement is queued by the time the read asks for it.
 type rtnl struct {
 	fd   int
+	port uint32 // the socket's netlink port, which the notifications of its requests carry
 	seq  uint32
 	req  []byte
 	resp []byte
@@ -49,7 +50,12 @@ func openRTNL() (*rtnl, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("setting up netlink: %w", err)
 	}
-	return &rtnl{fd: fd, req: make([]byte, 0, 128), resp: make([]byte, 8192)}, nil
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("reading the netlink port: %w", err)
+	}
+	return &rtnl{fd: fd, port: sa.(*unix.SockaddrNetlink).Pid, req: make([]byte, 0, 128), resp: make([]byte, 8192)}, nil
 }
 
 func (n *rtnl) close() { _ = unix.Close(n.fd) }

@@ -20,7 +20,10 @@ import (
 type Network struct {
 	// Exclude reports addresses that are VIPs, never the node's own address.
 	Exclude func(netip.Addr) bool
-	Log     logr.Logger
+	// QuietPort is the netlink port that adds and refreshes the VIPs Exclude reports
+	// (addresses.Manager.Port): interface watches never wake for its changes. 0 for none.
+	QuietPort uint32
+	Log       logr.Logger
 }
 
 var _ speaker.Network = (*Network)(nil)
@@ -33,7 +36,7 @@ func (n *Network) Listen(ifname string, v6 bool) (sockets.Conn, error) {
 // Watch reports the interface's status until ctx ends.
 func (n *Network) Watch(ctx context.Context, ifname string, v6 bool, onChange func(speaker.LinkStatus)) {
 	ctx = logr.NewContext(ctx, n.Log.WithValues("interface", ifname))
-	err := netif.Watch(ctx, ifname, v6, n.Exclude, func(st netif.Status) {
+	err := netif.Watch(ctx, ifname, v6, n.Exclude, n.QuietPort, func(st netif.Status) {
 		onChange(speaker.LinkStatus{Up: st.Up, Reason: st.Reason, Primary: st.Address})
 	})
 	if err != nil && ctx.Err() == nil {

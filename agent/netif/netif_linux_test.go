@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/addresses"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -120,14 +121,14 @@ func TestPrimaryAddressIsTheNodesOwn(t *testing.T) {
 }
 
 // watch runs Watch inside host and returns the statuses it reports. Watch ends with the test.
-func watch(t *testing.T, host *testenv.Host, ifname string, v6 bool, exclude func(netip.Addr) bool) <-chan Status {
+func watch(t *testing.T, host *testenv.Host, ifname string, v6 bool, exclude func(netip.Addr) bool, quietPort uint32) <-chan Status {
 	t.Helper()
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), testr.New(t)))
 	statuses := make(chan Status, 100)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- host.Do(func() error {
-			return Watch(ctx, ifname, v6, exclude, func(s Status) {
+			return Watch(ctx, ifname, v6, exclude, quietPort, func(s Status) {
 				select {
 				case statuses <- s:
 				case <-ctx.Done():
@@ -187,7 +188,7 @@ func TestWatchTracksLinkCarrierAndAddress(t *testing.T) {
 	host.IP("link", "set", "trk1", "up")
 	host.IP("link", "set", "trk0", "up")
 	vip := netip.MustParseAddr("203.0.113.252")
-	statuses := watch(t, host, "trk0", false, func(a netip.Addr) bool { return a == vip })
+	statuses := watch(t, host, "trk0", false, func(a netip.Addr) bool { return a == vip }, 0)
 	upOn := Status{Up: true, Address: netip.MustParseAddr("198.51.100.10")}
 
 	expect(t, statuses, bound, upOn)
@@ -229,7 +230,7 @@ func TestWatchTracksLinkCarrierAndAddress(t *testing.T) {
 
 func TestWatchWaitsForTheIPv6LinkLocalAddress(t *testing.T) {
 	host := testenv.NewLab(t).Host("eth0", "2001:db8::1/64")
-	statuses := watch(t, host, "eth0", true, nil)
+	statuses := watch(t, host, "eth0", true, nil, 0)
 
 	// Right after the link came up the link-local address may still be tentative.
 	if s := eventually(t, statuses, bound, true); !s.Address.IsLinkLocalUnicast() {
@@ -279,7 +280,7 @@ func TestWatchReadsNothingForLifetimeRefreshes(t *testing.T) {
 	host := testenv.NewLab(t).Host("eth0", "198.51.100.1/24")
 	vip := "198.51.100.252/24"
 	host.IP("addr", "add", vip, "dev", "eth0", "valid_lft", "60", "preferred_lft", "60")
-	statuses := watch(t, host, "eth0", false, func(a netip.Addr) bool { return a == netip.MustParsePrefix(vip).Addr() })
+	statuses := watch(t, host, "eth0", false, func(a netip.Addr) bool { return a == netip.MustParsePrefix(vip).Addr() }, 0)
 	expect(t, statuses, bound, Status{Up: true, Address: netip.MustParseAddr("198.51.100.1")})
 
 	before := reads.Load()
@@ -293,5 +294,52 @@ func TestWatchReadsNothingForLifetimeRefreshes(t *testing.T) {
 	// The link change may come as two notifications (flags, then operstate), read apart.
 	if got := reads.Load() - before; got > 2 {
 		t.Errorf("%d lifetime refreshes and a link change cost %d reads of the interface, want at most 2", refreshes, got)
+	}
+}
+
+// What the address manager adds and refreshes is dropped by the kernel before it wakes the watch
+// (quietPort): the same change made by ip, another netlink port, does reach it.
+func TestWatchNeverWakesForTheAddressManagersChanges(t *testing.T) {
+	host := testenv.NewLab(t).Host("eth0", "198.51.100.1/24")
+	var m *addresses.Manager
+	if err := host.Do(func() (err error) {
+		m, err = addresses.NewManager(t.TempDir(), testr.New(t))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	vip := netip.MustParsePrefix("198.51.100.252/24")
+	statuses := watch(t, host, "eth0", false, m.HoldsAddr, m.Port())
+	up := Status{Up: true, Address: netip.MustParseAddr("198.51.100.1")}
+	expect(t, statuses, bound, up)
+
+	// settled waits until a link change made after everything before it has been reported, and
+	// returns the address notifications the watch took since before.
+	settled := func(before int64) int64 {
+		t.Helper()
+		host.IP("link", "set", "eth0", "down")
+		expect(t, statuses, time.Second, Status{Reason: "link eth0 is down"})
+		host.IP("link", "set", "eth0", "up")
+		expect(t, statuses, time.Second, up)
+		return addrNotes.Load() - before
+	}
+	before := addrNotes.Load()
+	const refreshes = 20
+	for range refreshes {
+		if err := m.Add("eth0", vip, 6*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := settled(before); got > 0 {
+		t.Errorf("the manager's add and %d refreshes woke the watch with %d notifications, want none", refreshes-1, got)
+	}
+	before = addrNotes.Load()
+	host.IP("addr", "replace", vip.String(), "dev", "eth0", "valid_lft", "6", "preferred_lft", "6")
+	if got := settled(before); got < 1 {
+		t.Errorf("a refresh by ip reached the watch with %d notifications, want at least one", got)
+	}
+	if err := m.Remove("eth0", vip); err != nil {
+		t.Error(err)
 	}
 }

@@ -2,8 +2,10 @@ package netif
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +31,13 @@ const retryDelay = 200 * time.Millisecond
 // (an RTM_NEWADDR each) would otherwise cost a read of every address of the interface per refresh.
 // The notifications queued together cost one read: a Master adding 250 VIPs, one.
 //
+// quietPort, if not 0, is the netlink port of the agent's address manager (addresses.Manager.Port):
+// its requests add and refresh VIPs, which exclude must cover, so the kernel drops their
+// notifications before they wake the watch at all. A Master of 250 VIPs refreshes 125 a second.
+//
 // Watch follows the network namespace of the calling thread at the time of the call. onChange runs
 // on Watch's goroutine and should return quickly.
-func Watch(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr) bool, onChange func(Status)) error {
+func Watch(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr) bool, quietPort uint32, onChange func(Status)) error {
 	log := logr.FromContextOrDiscard(ctx).WithValues("interface", ifname)
 	ns, err := watchedNamespace()
 	if err != nil {
@@ -46,16 +52,13 @@ func Watch(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr)
 
 	w := &watcher{ifname: ifname, v6: v6, exclude: exclude, onChange: onChange, h: h, log: log}
 	for started := false; ; started = true {
-		s, err := subscribe(ns, log)
+		s, err := subscribe(ns, v6, quietPort)
 		if err != nil {
 			if !started {
 				return fmt.Errorf("watching %s: %w", ifname, err)
 			}
 			log.Error(err, "Subscribing to netlink again")
 		} else {
-			// Read after subscribing, so that no change falls between the read and the first
-			// notification.
-			w.refresh()
 			w.follow(ctx, s)
 			s.close()
 		}
@@ -90,80 +93,71 @@ type watcher struct {
 // reads counts the reads of interfaces by every watcher, for tests.
 var reads atomic.Int64
 
-// follow reads the interface again after each notification about it, until ctx is done or the
-// subscription breaks.
+// follow reads the interface, then again after notifications about it, until ctx is done or the
+// subscription breaks. Every notification queued behind the first is taken with it: they are
+// answered by the same read.
 func (w *watcher) follow(ctx context.Context, s *subscription) {
-	var retry <-chan time.Time
+	stop := context.AfterFunc(ctx, s.close)
+	defer stop()
+	var retry time.Time // when to read again after a failed read; zero when none failed
+	// Read after subscribing, so that no change falls between the read and the first notification.
+	if !w.refresh() {
+		retry = time.Now().Add(retryDelay)
+	}
 	for {
-		var dirty bool
-		select {
-		case <-ctx.Done():
-			return
-		case u, ok := <-s.links:
-			if !ok {
-				return
-			}
-			dirty = w.linkMatters(u)
-		case u, ok := <-s.addrs:
-			if !ok {
-				return
-			}
-			dirty = w.addrMatters(u)
-		case <-retry:
+		dirty := false
+		err := s.next(retry, func(typ uint16, msg []byte) { dirty = w.matters(typ, msg) || dirty })
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			dirty = true
-		}
-		// Take every notification queued behind this one: they are answered by the same read.
-	queued:
-		for {
-			select {
-			case u, ok := <-s.links:
-				if !ok {
-					return
-				}
-				dirty = w.linkMatters(u) || dirty
-			case u, ok := <-s.addrs:
-				if !ok {
-					return
-				}
-				dirty = w.addrMatters(u) || dirty
-			default:
-				break queued
+		case err != nil:
+			if ctx.Err() == nil {
+				w.log.V(1).Info("Netlink notifications broke off", "err", err)
 			}
+			return
 		}
 		if !dirty {
 			continue
 		}
-		retry = nil
+		retry = time.Time{}
 		if !w.refresh() {
-			retry = time.After(retryDelay)
+			retry = time.Now().Add(retryDelay)
 		}
 	}
 }
 
-// linkMatters reports whether a link notification is about the watched interface.
-func (w *watcher) linkMatters(u netlink.LinkUpdate) bool {
-	return u.Attrs().Name == w.ifname || int(u.Index) == w.index
-}
+// addrNotes counts the address notifications watchers have taken, for tests.
+var addrNotes atomic.Int64
 
-// addrMatters reports whether an address notification may change the Status: it is about the
-// watched interface and adds an address not known yet, removes a known one, or changes the flags
-// the Status depends on. A lifetime refresh of a known address changes none of these.
-func (w *watcher) addrMatters(u netlink.AddrUpdate) bool {
-	if u.LinkIndex != w.index {
-		return false
-	}
-	ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
-	if !ok {
+// matters reports whether a notification may change the Status. A link's matters when it is about
+// the watched interface, by name or by index. An address's matters when it is on the watched
+// interface and adds an address not known yet, removes a known one, or changes the flags the
+// Status depends on: a lifetime refresh of a known address changes none of these. What cannot be
+// read (type 0, a malformed message) matters.
+func (w *watcher) matters(typ uint16, msg []byte) bool {
+	switch typ {
+	case 0:
 		return true
+	case unix.RTM_NEWLINK, unix.RTM_DELLINK:
+		index, name, ok := linkNote(msg)
+		return !ok || name == w.ifname || index == w.index
+	case unix.RTM_NEWADDR, unix.RTM_DELADDR:
+		addrNotes.Add(1)
+		index, p, flags, ok := addrNote(msg)
+		if index != w.index {
+			return false
+		}
+		if !ok {
+			return true
+		}
+		a := addrOf(p, flags)
+		old, known := w.known[a.prefix]
+		if typ == unix.RTM_DELADDR {
+			return known
+		}
+		return !known || old != a
 	}
-	ip = ip.Unmap()
-	bits, _ := u.LinkAddress.Mask.Size()
-	a := addrOf(netip.PrefixFrom(ip, bits), u.Flags)
-	old, known := w.known[a.prefix]
-	if !u.NewAddr {
-		return known
-	}
-	return !known || old != a
+	return false
 }
 
 func (w *watcher) refresh() bool {
@@ -211,41 +205,4 @@ func watchedNamespace() (netns.NsHandle, error) {
 		return netns.None(), nil
 	}
 	return ns, nil
-}
-
-type subscription struct {
-	done  chan struct{}
-	links chan netlink.LinkUpdate
-	addrs chan netlink.AddrUpdate
-}
-
-// subscribe opens link and address notifications in ns.
-func subscribe(ns netns.NsHandle, log logr.Logger) (*subscription, error) {
-	s := &subscription{
-		done:  make(chan struct{}),
-		links: make(chan netlink.LinkUpdate, 64),
-		addrs: make(chan netlink.AddrUpdate, 64),
-	}
-	// The subscription ends by closing its channel; this only says why.
-	onErr := func(err error) { log.V(1).Info("Netlink notification error", "err", err) }
-	if err := netlink.LinkSubscribeWithOptions(s.links, s.done, netlink.LinkSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
-		close(s.done)
-		return nil, fmt.Errorf("subscribing to link changes: %w", err)
-	}
-	if err := netlink.AddrSubscribeWithOptions(s.addrs, s.done, netlink.AddrSubscribeOptions{Namespace: &ns, ErrorCallback: onErr}); err != nil {
-		close(s.done)
-		for range s.links {
-		}
-		return nil, fmt.Errorf("subscribing to address changes: %w", err)
-	}
-	return s, nil
-}
-
-// close ends the subscription and waits for its goroutines, which may be blocked sending.
-func (s *subscription) close() {
-	close(s.done)
-	for range s.links {
-	}
-	for range s.addrs {
-	}
 }

@@ -174,9 +174,13 @@ func checks(routers []desired.Router) map[string][]track.Check {
 // which Close waits for after the caller has reported the routers stopped.
 func (n *Node) wire(runner speaker.HookRunner, newSpeaker func(speaker.Options) routers) {
 	n.hooks = runner
+	network := &host.Network{Exclude: n.isVIP, Log: n.log}
+	if n.addrs != nil {
+		network.QuietPort = n.addrs.Port()
+	}
 	n.speaker = newSpeaker(speaker.Options{
 		Node: n.opts.Name, Addresses: n.addrs, Announcer: n.ann, Hooks: noWait{runner},
-		Network: &host.Network{Exclude: n.isVIP, Log: n.log}, Metrics: n.metrics, Log: n.log,
+		Network: network, Metrics: n.metrics, Log: n.log,
 		AddressLifetime: n.opts.AddressLifetime, OnStatus: n.opts.OnStatus,
 	})
 }

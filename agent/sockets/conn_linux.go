@@ -58,8 +58,13 @@ type msg struct {
 
 // call makes the system call trap on fd with m.hdr. A call that would block reports false, for
 // the RawConn to wait until the socket is ready.
+//
+// The socket is non-blocking (the runtime's poller waits for it), so the call never blocks and is
+// made raw, without telling the scheduler. Through unix.Syscall, the scheduler woke its monitor
+// thread (sysmon) from its deep sleep for every advert an idle agent sent or received, and the
+// monitor spun before it slept again: 29 % of a Backup's CPU with 250 routers (issue 12).
 func (m *msg) call(trap uintptr, fd uintptr) bool {
-	n, _, errno := unix.Syscall(trap, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
+	n, _, errno := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
 	if errno == unix.EAGAIN || errno == unix.EINTR {
 		return false
 	}

@@ -36,8 +36,8 @@ const (
 // BenchmarkFootprint runs a Master (priority 150) and a Backup (100) of 250 virtual routers,
 // VRRPv3 over IPv4 on one interface, for this project's agent (cmd/vrrp-agent, one manifest file) and
 // for keepalived with the same instances, at 1 s and 100 ms adverts. Each b.N is one window of
-// steady state; it reports each node's CPU in percent of one core (utime+stime of its process
-// group from /proc over the window) and its resident memory at the end (VmRSS, summed over the
+// steady state; it reports each node's CPU in percent of one core (the scheduler's run time of
+// its process group's threads over the window, proc.cpu) and its resident memory at the end (VmRSS, summed over the
 // group: keepalived's parent and VRRP child), and of that the anonymous part (RssAnon: heap and
 // stacks; the rest is pages of the executable and libraries, which the page cache shares).
 func BenchmarkFootprint(b *testing.B) {
@@ -361,28 +361,81 @@ func (p *proc) group(b *testing.B) []int {
 		if err != nil {
 			continue
 		}
-		f, err := readStat(pid)
+		pgrp, err := pgrpOf(pid)
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if f.pgrp == pgid {
+		if pgrp == pgid {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// cpu is the CPU time the group has used so far, user and system.
+// cpu is the CPU time the group has used so far, user and system, as the scheduler counts it
+// (execRuntime). utime and stime would do only on average: with tick-based accounting (HZ=250 here)
+// they charge whole ticks to whoever runs when one lands, so a daemon at 1 % of a core over a
+// window of 15 s gets about 37 samples, and runs of the same daemon differed by a fifth.
 func (p *proc) cpu(b *testing.B) time.Duration {
 	var total time.Duration
 	for _, pid := range p.group(b) {
-		f, err := readStat(pid)
-		if err != nil {
-			continue
+		used, err := execRuntime(pid)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // gone meanwhile
 		}
-		total += f.cpu
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += used
 	}
 	return total
+}
+
+// execRuntime is the CPU time pid's threads have run, summed, from se.sum_exec_runtime in
+// /proc/PID/task/TID/sched (in milliseconds with six decimals: exact to the nanosecond). The time
+// of threads that have exited is missing: Go keeps its threads, keepalived's processes have one.
+func execRuntime(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/sched", pid, t.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread exited meanwhile
+		}
+		if err != nil {
+			return 0, err
+		}
+		d, err := sumExecRuntime(b)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/task/%s/sched: %w", pid, t.Name(), err)
+		}
+		total += d
+	}
+	return total, nil
+}
+
+// sumExecRuntime reads the se.sum_exec_runtime line of a sched file: "ms.nnnnnn".
+func sumExecRuntime(sched []byte) (time.Duration, error) {
+	for line := range strings.Lines(string(sched)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != "se.sum_exec_runtime" {
+			continue
+		}
+		ms, ns, _ := strings.Cut(strings.TrimSpace(value), ".")
+		whole, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("se.sum_exec_runtime %q: %w", value, err)
+		}
+		frac, err := strconv.ParseInt((ns + "000000")[:6], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("se.sum_exec_runtime %q: %w", value, err)
+		}
+		return time.Duration(whole)*time.Millisecond + time.Duration(frac), nil
+	}
+	return 0, errors.New("no se.sum_exec_runtime (a kernel without CONFIG_SCHED_DEBUG)")
 }
 
 // rss is the group's resident memory, field (VmRSS, RssAnon) of /proc/PID/status summed, in bytes.
@@ -398,34 +451,24 @@ func (p *proc) rss(b *testing.B, field string) int64 {
 	return total
 }
 
-// clockTick is USER_HZ, the unit of utime and stime: 100 on every Linux architecture Go runs on.
-const clockTick = time.Second / 100
-
-type stat struct {
-	pgrp int
-	cpu  time.Duration
-}
-
-// readStat reads the process group and utime+stime of pid from /proc/PID/stat.
-func readStat(pid int) (stat, error) {
+// pgrpOf reads the process group of pid from /proc/PID/stat.
+func pgrpOf(pid int) (int, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return stat{}, err
+		return 0, err
 	}
 	// The command name, field 2, is in parentheses and may hold spaces: count after the last ')'.
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// f[0] is field 3 (state): pgrp is field 5, utime 14 and stime 15.
-	if len(f) < 13 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	// f[0] is field 3 (state): pgrp is field 5.
+	if len(f) < 3 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
 	}
-	pgrp, err1 := strconv.Atoi(f[2])
-	utime, err2 := strconv.ParseInt(f[11], 10, 64)
-	stime, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	pgrp, err := strconv.Atoi(f[2])
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	return stat{pgrp: pgrp, cpu: time.Duration(utime+stime) * clockTick}, nil
+	return pgrp, nil
 }
 
 // statusKB reads field of /proc/PID/status, in KiB.
