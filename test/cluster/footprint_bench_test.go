@@ -19,9 +19,9 @@ import (
 // with their informers, status writer and default flags (--resync 10s), against the real
 // kube-apiserver of TestCluster's lab, with 250 VirtualIPs at 1 s adverts (VRIDs 1 to 250, one
 // VIP each, primary preferred). After every VirtualIP settled (primary MASTER, the two others
-// BACKUP, in status), it measures each agent's CPU in percent of one core over 15 s (utime+stime
-// from /proc) and its resident memory at the end, and counts the mutating requests of agents and
-// controller meanwhile:
+// BACKUP, in status), it measures each agent's CPU in percent of one core over 15 s (the
+// scheduler's run time, testenv.CPUTime) and its resident memory at the end, and counts the
+// mutating requests of agents and controller meanwhile:
 //
 //	VRRP_REQUIRE_PRIVILEGED=1 go test -run=NONE -bench=ClusterFootprint -benchtime=1x ./test/cluster
 func BenchmarkClusterFootprint(b *testing.B) {
@@ -105,22 +105,14 @@ func BenchmarkClusterFootprint(b *testing.B) {
 		row("footprint cpu backup", backupCPU, "%"), row("footprint rss backup", backupRSS, "MiB"))
 }
 
-// cpuTime is the user and system time pid has used.
+// cpuTime is the CPU time pid has used (testenv.CPUTime).
 func cpuTime(b *testing.B, pid int) time.Duration {
 	b.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	used, err := testenv.CPUTime(pid)
 	if err != nil {
 		b.Fatalf("reading the agent's CPU time: %v", err)
 	}
-	// The fields after the command name, which is in parentheses and may hold spaces: utime and
-	// stime are the 14th and 15th of the line, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("parsing /proc/%d/stat: %v %v", pid, err1, err2)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	return used
 }
 
 // rssMiB is pid's VmRSS.
