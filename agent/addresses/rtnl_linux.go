@@ -55,7 +55,12 @@ func openRTNL() (*rtnl, error) {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("reading the netlink port: %w", err)
 	}
-	return &rtnl{fd: fd, port: sa.(*unix.SockaddrNetlink).Pid, req: make([]byte, 0, 128), resp: make([]byte, 8192)}, nil
+	nsa, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		_ = unix.Close(fd)
+		return nil, fmt.Errorf("reading the netlink port: the socket's address is a %T", sa)
+	}
+	return &rtnl{fd: fd, port: nsa.Pid, req: make([]byte, 0, 128), resp: make([]byte, 8192)}, nil
 }
 
 func (n *rtnl) close() { _ = unix.Close(n.fd) }

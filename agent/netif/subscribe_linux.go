@@ -29,13 +29,15 @@ type subscription struct {
 	once sync.Once
 }
 
-// subscriptionBuffer holds the largest notification read whole; a longer one (a link with many
-// VFs) is read cut short and counts as a change (next).
+// subscriptionBuffer holds any notification whole: the kernel builds link notifications without
+// the extensions (VFs, statistics of every kind) that a dump may ask for, so they stay a few KiB.
+// One longer all the same is read cut short and counts as a change (next).
 const subscriptionBuffer = 16 << 10
 
 // subscribe opens a subscription in ns (netns.None(): the process's own, see watchedNamespace).
 // Notifications of requests sent from the netlink port quietPort (0: none) never reach it: the
-// kernel's socket filter drops them before they wake anyone.
+// kernel's socket filter drops them before they wake anyone. Ports are numbered per network
+// namespace: quietPort must be a socket's in ns.
 func subscribe(ns netns.NsHandle, v6 bool, quietPort uint32) (*subscription, error) {
 	groups := uint32(1<<(unix.RTNLGRP_LINK-1) | 1<<(unix.RTNLGRP_IPV4_IFADDR-1))
 	if v6 {
@@ -46,15 +48,16 @@ func subscribe(ns netns.NsHandle, v6 bool, quietPort uint32) (*subscription, err
 		return nil, fmt.Errorf("opening netlink: %w", err)
 	}
 	// The filter comes before the groups are joined, so that nothing unfiltered is queued.
-	err = errors.Join(attachQuietFilter(fd, quietPort),
-		unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}),
-		unix.SetNonblock(fd, true))
-	if err != nil {
+	if err := attachQuietFilter(fd, quietPort); err != nil {
+		_ = unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		_ = unix.Close(fd)
 		return nil, fmt.Errorf("subscribing to link and address changes: %w", err)
 	}
-	// A non-blocking descriptor makes the file pollable: reads park the goroutine in the runtime's
-	// poller, and closing the file ends them.
+	// A non-blocking descriptor (socketIn's) makes the file pollable: reads park the goroutine in
+	// the runtime's poller, and closing the file ends them.
 	f := os.NewFile(uintptr(fd), "netlink-notifications")
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -64,32 +67,49 @@ func subscribe(ns netns.NsHandle, v6 bool, quietPort uint32) (*subscription, err
 	return &subscription{f: f, rc: rc, buf: make([]byte, subscriptionBuffer)}, nil
 }
 
-// socketIn opens a NETLINK_ROUTE socket in ns, on a thread that enters it for the call and goes
-// back to the namespace it came from.
+// socketIn opens a non-blocking NETLINK_ROUTE socket in ns. For another namespace than the
+// process's it enters ns on a thread of its own, locked for the purpose, which goes back to the
+// namespace it came from; a thread that cannot go back is never unlocked, so the runtime ends it
+// rather than run anything else in ns.
 func socketIn(ns netns.NsHandle) (int, error) {
+	open := func() (int, error) {
+		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+	}
 	if !ns.IsOpen() {
-		return unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		return open()
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	back, err := netns.Get()
-	if err != nil {
-		return -1, fmt.Errorf("getting the network namespace: %w", err)
+	type result struct {
+		fd  int
+		err error
 	}
-	defer back.Close()
-	if err := netns.Set(ns); err != nil {
-		return -1, fmt.Errorf("entering network namespace %v: %w", ns, err)
-	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if serr := netns.Set(back); serr != nil {
-		// The thread is in the wrong namespace: it must not run anything else. Exiting with the
-		// thread still locked makes the runtime end it.
-		if err == nil {
-			_ = unix.Close(fd)
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		back, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("getting the network namespace: %w", err)}
+			return
 		}
-		runtime.Goexit()
-	}
-	return fd, err
+		defer back.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("entering network namespace %v: %w", ns, err)}
+			return
+		}
+		fd, err := open()
+		if serr := netns.Set(back); serr != nil {
+			if err == nil {
+				_ = unix.Close(fd)
+			}
+			done <- result{-1, fmt.Errorf("returning from network namespace %v: %w", ns, serr)}
+			return // still locked: the thread ends with the goroutine
+		}
+		runtime.UnlockOSThread()
+		done <- result{fd, err}
+	}()
+	r := <-done
+	return r.fd, r.err
 }
 
 // attachQuietFilter makes the kernel drop, on fd, every message whose nlmsg_pid is port: a
@@ -104,7 +124,7 @@ func attachQuietFilter(fd int, port uint32) error {
 	var raw [4]byte
 	binary.NativeEndian.PutUint32(raw[:], port)
 	filter := []unix.SockFilter{
-		// A = nlmsg_pid, the fifth word of struct nlmsghdr (len, type and flags, seq, pid).
+		// A = nlmsg_pid, the fourth word of struct nlmsghdr (len, type and flags, seq, pid).
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 12},
 		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: binary.BigEndian.Uint32(raw[:]), Jt: 0, Jf: 1},
 		{Code: unix.BPF_RET | unix.BPF_K, K: 0},          // drop
@@ -134,7 +154,10 @@ func (s *subscription) next(deadline time.Time, visit func(typ uint16, msg []byt
 		read := false
 		for {
 			n, err := recvTrunc(int(fd), s.buf)
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EAGAIN) {
 				return read // nothing read yet: wait in the poller
 			}
 			if err != nil {
@@ -188,7 +211,7 @@ func eachAttr(b []byte, visit func(typ uint16, value []byte)) {
 		if l < unix.SizeofRtAttr || l > len(b) {
 			return
 		}
-		visit(ne.Uint16(b[2:])&^unix.NLA_F_NESTED, b[unix.SizeofRtAttr:l])
+		visit(ne.Uint16(b[2:])&^(unix.NLA_F_NESTED|unix.NLA_F_NET_BYTEORDER), b[unix.SizeofRtAttr:l])
 		b = b[min((l+3)&^3, len(b)):]
 	}
 }

@@ -31,9 +31,10 @@ const retryDelay = 200 * time.Millisecond
 // (an RTM_NEWADDR each) would otherwise cost a read of every address of the interface per refresh.
 // The notifications queued together cost one read: a Master adding 250 VIPs, one.
 //
-// quietPort, if not 0, is the netlink port of the agent's address manager (addresses.Manager.Port):
-// its requests add and refresh VIPs, which exclude must cover, so the kernel drops their
-// notifications before they wake the watch at all. A Master of 250 VIPs refreshes 125 a second.
+// quietPort, if not 0, is the netlink port of the agent's address manager (addresses.Manager.Port),
+// in the watched namespace: its requests add and refresh VIPs, which exclude must cover, so the
+// kernel drops their notifications before they wake the watch at all. A Master of 250 VIPs
+// refreshes 125 a second.
 //
 // Watch follows the network namespace of the calling thread at the time of the call. onChange runs
 // on Watch's goroutine and should return quickly.

@@ -59,17 +59,24 @@ type msg struct {
 // call makes the system call trap on fd with m.hdr. A call that would block reports false, for
 // the RawConn to wait until the socket is ready.
 //
-// The socket is non-blocking (the runtime's poller waits for it), so the call never blocks and is
-// made raw, without telling the scheduler. Through unix.Syscall, the scheduler woke its monitor
-// thread (sysmon) from its deep sleep for every advert an idle agent sent or received, and the
-// monitor spun before it slept again: 29 % of a Backup's CPU with 250 routers (issue 12).
+// The call never waits (MSG_DONTWAIT, whatever the descriptor's flags), so it is made raw, without
+// telling the scheduler. Through unix.Syscall, the scheduler woke its monitor thread (sysmon) from
+// its deep sleep for every advert an idle agent sent or received, and the monitor spun before it
+// slept again: 29 % of a Backup's CPU with 250 routers (issue 12). The price: while the kernel
+// works on the call (a send runs the receive path of the local bridge, microseconds), the
+// goroutine's P is not handed off and a stop of the world waits for it.
 func (m *msg) call(trap uintptr, fd uintptr) bool {
-	n, _, errno := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
-	if errno == unix.EAGAIN || errno == unix.EINTR {
-		return false
+	for {
+		n, _, errno := unix.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&m.hdr)), unix.MSG_DONTWAIT)
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno == unix.EAGAIN {
+			return false
+		}
+		m.n, m.errno = int(n), errno
+		return true
 	}
-	m.n, m.errno = int(n), errno
-	return true
 }
 
 var _ Conn = (*RawConn)(nil)

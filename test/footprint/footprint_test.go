@@ -379,7 +379,7 @@ func (p *proc) cpu(b *testing.B) time.Duration {
 	var total time.Duration
 	for _, pid := range p.group(b) {
 		used, err := testenv.CPUTime(pid)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, testenv.ErrNoProcess) {
 			continue // gone meanwhile
 		}
 		if err != nil {
