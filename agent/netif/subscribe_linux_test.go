@@ -33,12 +33,11 @@ func TestAddrNote(t *testing.T) {
 	v6 := func(s string) []byte { a := netip.MustParseAddr(s).As16(); return a[:] }
 	flags32 := binary.NativeEndian.AppendUint32(nil, unix.IFA_F_SECONDARY|unix.IFA_F_NOPREFIXROUTE)
 	tests := map[string]struct {
-		msg       []byte
-		index     int
-		prefix    string
-		flags     int
-		ok        bool
-		wantIndex bool // the index is read even when the address is not
+		msg    []byte
+		index  int
+		prefix string
+		flags  int
+		ok     bool
 	}{
 		"an IPv4 address gives its local address and prefix length": {
 			msg:   ifaddrmsg(unix.AF_INET, 24, 0, 7, attr(unix.IFA_ADDRESS, v4("198.51.100.1")), attr(unix.IFA_LOCAL, v4("198.51.100.1"))),
@@ -52,8 +51,8 @@ func TestAddrNote(t *testing.T) {
 			msg:   ifaddrmsg(unix.AF_INET6, 64, unix.IFA_F_NODAD, 2, attr(unix.IFA_ADDRESS, v6("2001:db8::1"))),
 			index: 2, prefix: "2001:db8::1/64", flags: unix.IFA_F_NODAD, ok: true,
 		},
-		"IFA_FLAGS holds the flags that do not fit in the header's 8 bits": {
-			msg:   ifaddrmsg(unix.AF_INET, 24, unix.IFA_F_SECONDARY, 7, attr(unix.IFA_LOCAL, v4("198.51.100.3")), attr(unix.IFA_FLAGS, flags32)),
+		"IFA_FLAGS replaces the header's 8 bits of flags": {
+			msg:   ifaddrmsg(unix.AF_INET, 24, unix.IFA_F_PERMANENT, 7, attr(unix.IFA_LOCAL, v4("198.51.100.3")), attr(unix.IFA_FLAGS, flags32)),
 			index: 7, prefix: "198.51.100.3/24", flags: unix.IFA_F_SECONDARY | unix.IFA_F_NOPREFIXROUTE, ok: true,
 		},
 		"a message without an address is not ok but keeps its index": {
@@ -92,16 +91,18 @@ func TestLinkNote(t *testing.T) {
 		return b
 	}
 	nested := attr(unix.IFLA_IFNAME|unix.NLA_F_NESTED, []byte("eth1\x00"))
+	byteOrder := attr(unix.IFLA_IFNAME|unix.NLA_F_NET_BYTEORDER, []byte("eth2\x00"))
 	tests := map[string]struct {
 		msg   []byte
 		index int
 		name  string
 		ok    bool
 	}{
-		"the name comes without its NUL":          {msg: ifinfomsg(4, attr(unix.IFLA_MTU, []byte{0xdc, 5, 0, 0}), attr(unix.IFLA_IFNAME, []byte("eth0\x00"))), index: 4, name: "eth0", ok: true},
-		"a type with flag bits set is still read": {msg: ifinfomsg(9, nested), index: 9, name: "eth1", ok: true},
-		"a message without a name has its index":  {msg: ifinfomsg(2), index: 2, ok: true},
-		"a message shorter than its header":       {msg: []byte{0, 0, 0, 0, 1}},
+		"the name comes without its NUL":                {msg: ifinfomsg(4, attr(unix.IFLA_MTU, []byte{0xdc, 5, 0, 0}), attr(unix.IFLA_IFNAME, []byte("eth0\x00"))), index: 4, name: "eth0", ok: true},
+		"a type with NLA_F_NESTED is still read":        {msg: ifinfomsg(9, nested), index: 9, name: "eth1", ok: true},
+		"a type with NLA_F_NET_BYTEORDER is still read": {msg: ifinfomsg(8, byteOrder), index: 8, name: "eth2", ok: true},
+		"a message without a name has its index":        {msg: ifinfomsg(2), index: 2, ok: true},
+		"a message shorter than its header":             {msg: []byte{0, 0, 0, 0, 1}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -132,9 +133,9 @@ func TestEachMessage(t *testing.T) {
 		datagram []byte
 		want     []seen
 	}{
-		"two messages, the first padded": {datagram: append(msg(unix.RTM_NEWADDR, 1, 2, 3), msg(unix.RTM_DELLINK, 4)...),
+		"two messages, the first padded, the last not": {datagram: append(msg(unix.RTM_NEWADDR, 1, 2, 3), msg(unix.RTM_DELLINK, 4)[:unix.NLMSG_HDRLEN+1]...),
 			want: []seen{{unix.RTM_NEWADDR, 3}, {unix.RTM_DELLINK, 1}}},
-		"a length past the datagram is type 0, and ends it": {datagram: append(msg(unix.RTM_NEWLINK), 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+		"a length past the datagram is type 0, and ends it": {datagram: append(append(msg(unix.RTM_NEWLINK), 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), msg(unix.RTM_NEWADDR)...),
 			want: []seen{{unix.RTM_NEWLINK, 0}, {0, 0}}},
 		"a length shorter than the header is type 0": {datagram: make([]byte, unix.NLMSG_HDRLEN),
 			want: []seen{{0, 0}}},

@@ -3,6 +3,8 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,12 +21,20 @@ var ErrNoProcess = errors.New("no such process")
 // here) they charge whole ticks to whoever runs when one lands, so a daemon at 1 % of a core over
 // 15 s gets about 37 samples, and runs of the same daemon differed by a fifth.
 func CPUTime(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		// 0 and -1 would name the caller's own clock, -2 CLOCK_TAI.
+		return 0, fmt.Errorf("CPU time of process %d: not a process ID", pid)
+	}
 	const cpuclockSched = 2
 	clock := int32(^pid<<3 | cpuclockSched)
 	var ts unix.Timespec
 	err := unix.ClockGettime(clock, &ts)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ESRCH) {
-		return 0, fmt.Errorf("CPU time of process %d: %w", pid, ErrNoProcess)
+		// EINVAL also means a thread that leads no process, or a kernel without the clock: only a
+		// process that is gone is ErrNoProcess, which callers skip.
+		if _, serr := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(serr, fs.ErrNotExist) {
+			return 0, fmt.Errorf("CPU time of process %d: %w", pid, ErrNoProcess)
+		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)

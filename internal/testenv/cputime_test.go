@@ -3,6 +3,7 @@ package testenv
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -24,9 +25,33 @@ func TestCPUTimeCountsWhatAProcessRuns(t *testing.T) {
 	}
 }
 
+// The benchmarks read other processes' clocks: a child that runs, then one that is gone.
+func TestCPUTimeOfAnotherProcess(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var used time.Duration
+	for used == 0 {
+		var err error
+		if used, err = CPUTime(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CPUTime(cmd.Process.Pid); !errors.Is(err, ErrNoProcess) {
+		t.Errorf("CPUTime of a reaped child: %v, want ErrNoProcess", err)
+	}
+}
+
 func TestCPUTimeOfNoProcessIsErrNoProcess(t *testing.T) {
 	// Above the kernel's largest PID (PID_MAX_LIMIT, 4194304).
 	if _, err := CPUTime(1 << 23); !errors.Is(err, ErrNoProcess) {
 		t.Errorf("CPUTime of no process: %v, want ErrNoProcess", err)
+	}
+	if _, err := CPUTime(0); err == nil || errors.Is(err, ErrNoProcess) {
+		t.Errorf("CPUTime(0): %v, want an error that is not ErrNoProcess", err)
 	}
 }
