@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -25,8 +26,20 @@ type Options struct {
 	ConfigFile   string
 }
 
-// Run runs the routers of the file for this node until ctx ends, then leaves them cleanly.
+// gcPercent is the standalone agent's GOGC unless the environment sets one. With 250 routers a
+// Master keeps about 5 MiB of heap live and allocates about 1 MiB at each resync (the routers
+// derived again, the interfaces listed), 11 KiB a second without one: at Go's default of 100 the
+// heap grew to twice the live size between collections, 3 MiB of resident memory that came and
+// went (BenchmarkFootprint: a Master of 22.8 to 26.1 MiB). At 50 a collection, a few milliseconds
+// of CPU, comes every two or three resyncs.
+const gcPercent = 50
+
+// Run runs the routers of the file for this node until ctx ends, then leaves them cleanly. It sets
+// the process's GOGC to gcPercent unless the environment names one.
 func Run(ctx context.Context, o Options) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	cfg := &configFile{path: o.ConfigFile}
 	objs, err := cfg.load()
 	if err != nil {
