@@ -13,8 +13,8 @@ import (
 // rtnl is a NETLINK_ROUTE socket of the Manager's own for the one request a Master makes again and
 // again: replacing an address to refresh its lifetime. Interface watches drop the notifications of
 // its requests (Manager.Port), which is right only as long as they are about the agent's VIPs:
-// deletes must not go through it, as deleting an IPv4 primary reports the secondaries it removed or
-// promoted (the node's own address among them) with the deleting request's port. A Master of 250 VIPs with the default
+// deletes must not go through it, as deleting an IPv4 primary reports the secondaries it
+// removed or promoted (the node's own address among them) with the deleting request's port. A Master of 250 VIPs with the default
 // lifetime of 6 s makes 125 a second. Through vishvananda/netlink each cost a lookup of the link by
 // name and the replace, each a send, a getsockname and two receives into a fresh 64 KiB buffer;
 // here it is one write and one read into buffers kept for the next time, with the link's index

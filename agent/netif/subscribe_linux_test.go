@@ -137,7 +137,7 @@ func TestEachMessage(t *testing.T) {
 			want: []seen{{unix.RTM_NEWADDR, 3}, {unix.RTM_DELLINK, 1}}},
 		"a length past the datagram is type 0, and ends it": {datagram: append(append(msg(unix.RTM_NEWLINK), 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), msg(unix.RTM_NEWADDR)...),
 			want: []seen{{unix.RTM_NEWLINK, 0}, {0, 0}}},
-		"a length shorter than the header is type 0": {datagram: make([]byte, unix.NLMSG_HDRLEN),
+		"a length shorter than the header is type 0, and ends it": {datagram: append(make([]byte, unix.NLMSG_HDRLEN), msg(unix.RTM_NEWADDR)...),
 			want: []seen{{0, 0}}},
 	}
 	for name, tc := range tests {

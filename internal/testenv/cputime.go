@@ -22,7 +22,7 @@ var ErrNoProcess = errors.New("no such process")
 // 15 s gets about 37 samples, and runs of the same daemon differed by a fifth.
 func CPUTime(pid int) (time.Duration, error) {
 	if pid <= 0 {
-		// 0 and -1 would name the caller's own clock, -2 CLOCK_TAI.
+		// 0 and -1 would name the caller's own clock, -2 and below other clocks or none.
 		return 0, fmt.Errorf("CPU time of process %d: not a process ID", pid)
 	}
 	const cpuclockSched = 2
