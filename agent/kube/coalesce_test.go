@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -128,8 +129,8 @@ func wantWrites(t *testing.T, when string, w *writeLog, want ...string) {
 // back and preempts at the Master's next advert. Its entry is written once, MASTER with the new
 // priority, not once for the priority and again a tenth of a second later for the state (a third
 // of an uncordon's status writes in BenchmarkStatusHandover). A change that brings no transition
-// is written once the router's coalesce window (three adverts) has passed; a transition is never
-// held.
+// is written once the router's coalesce window (three adverts) has passed; a transition is held
+// only when it is a takeover, for takeoverSettle.
 func TestAChangeWithoutATransitionWaitsForTheTransitionItBrings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, w := recordingReporter(t)
@@ -142,6 +143,7 @@ func TestAChangeWithoutATransitionWaitsForTheTransitionItBrings(t *testing.T) {
 		wantWrites(t, "uncordoned", w)
 		time.Sleep(120 * time.Millisecond)
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 150})
+		time.Sleep(takeoverSettle)
 		wantWrites(t, "preempted", w, "vip-0 MASTER 150")
 		time.Sleep(time.Second)
 		wantWrites(t, "a second later", w, "labels vip-0")
@@ -174,9 +176,11 @@ func TestAHandoverRelabelsTheNodeOnce(t *testing.T) {
 			time.Sleep(40 * time.Millisecond)
 		}
 		got := w.take()
-		if !slices.Equal(got, []string{"vip-0 MASTER 100", "vip-1 MASTER 100", "vip-2 MASTER 100"}) {
-			t.Errorf("three transitions 40 ms apart wrote %q, want each entry at once and no label yet", got)
+		if !slices.Equal(got, []string{"vip-0 MASTER 100", "vip-1 MASTER 100"}) {
+			t.Errorf("three transitions 40 ms apart wrote %q after 120 ms, want the first two entries and no label yet", got)
 		}
+		time.Sleep(start.Add(80 * time.Millisecond).Add(takeoverSettle).Sub(time.Now()))
+		wantWrites(t, "takeoverSettle after the third transition", w, "vip-2 MASTER 100")
 		time.Sleep(start.Add(300 * time.Millisecond).Sub(time.Now()))
 		wantWrites(t, "three adverts after the first transition", w, "labels vip-0,vip-1,vip-2")
 
@@ -184,6 +188,53 @@ func TestAHandoverRelabelsTheNodeOnce(t *testing.T) {
 		rep.participate(desired.Result{Routers: routersAt(3, 100*time.Millisecond).Routers[1:],
 			Errors: []desired.RouterError{{Name: "vip-0", Err: fmt.Errorf("no such interface")}}})
 		wantWrites(t, "vip-0 failed", w, "labels vip-1,vip-2", "vip-0 FAULT 0 InvalidSpec")
+	})
+}
+
+// TestATakeoverThatEndsAtOnceIsWrittenOnce: two Backups of one priority whose Master_Down timers
+// fire together both take over, and one steps back at the other's first advert. Its entry is
+// written once, BACKUP since the step back, not MASTER and then BACKUP behind that write; both
+// transitions are still recorded as Events. A takeover that lasts is written takeoverSettle after
+// it, or one advert interval when that is shorter.
+func TestATakeoverThatEndsAtOnceIsWrittenOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vips := []client.Object{&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}},
+			&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-1"}}}
+		rec := events.NewFakeRecorder(10)
+		rep, w, _ := recordingReporterOf(t, rec, vips...)
+		res := routersAt(2, 100*time.Millisecond)
+		res.Routers[1].Config.AdvertInterval = 10 * time.Millisecond
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Reason: "startup"})
+		wantWrites(t, "started", w, "labels ", "vip-0 BACKUP 100 startup")
+		<-rec.Events
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Reason: "masterDown"})
+		time.Sleep(15 * time.Millisecond)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Reason: "higherPriority"})
+		wantWrites(t, "a takeover that ended after 15 ms", w, "vip-0 BACKUP 100 higherPriority")
+		for _, want := range []string{"BecameMaster", "BecameBackup"} {
+			select {
+			case e := <-rec.Events:
+				if !strings.Contains(e, want) {
+					t.Errorf("Event %q, want %s", e, want)
+				}
+			default:
+				t.Errorf("no %s Event", want)
+			}
+		}
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Reason: "masterDown"})
+		time.Sleep(takeoverSettle - time.Nanosecond)
+		wantWrites(t, "a takeover, within takeoverSettle", w)
+		time.Sleep(time.Nanosecond)
+		wantWrites(t, "a takeover that lasted takeoverSettle", w, "vip-0 MASTER 100 masterDown")
+
+		rep.observe(speaker.Status{Router: "vip-1", State: vrrp.StateMaster, Priority: 100})
+		time.Sleep(10*time.Millisecond - time.Nanosecond)
+		wantWrites(t, "a takeover at 10 ms adverts, within one interval", w)
+		time.Sleep(time.Nanosecond)
+		wantWrites(t, "a takeover at 10 ms adverts, after one interval", w, "vip-1 MASTER 100")
 	})
 }
 

@@ -128,6 +128,7 @@ func TestATransitionDoesNotWaitForAnotherEntrysWrite(t *testing.T) {
 		synctest.Wait()
 		rep.observe(speaker.Status{Router: "vip-1", State: vrrp.StateMaster, Priority: 150})
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 150})
+		time.Sleep(takeoverSettle)
 		synctest.Wait()
 		mu.Lock()
 		got := slices.Clone(started)

@@ -37,11 +37,22 @@ func TestAnUnlistedNodeWritesItsEntryOnlyWhileMaster(t *testing.T) {
 		}
 
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 90})
+		time.Sleep(takeoverSettle)
 		wantWrites(t, "MASTER", w, "vip-0 MASTER 90")
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 90})
 		wantWrites(t, "BACKUP again", w, "vip-0")
 		if got := len(rec.Events); got != 2 {
 			t.Errorf("%d Events for the unlisted node's handover, want BecameMaster and BecameBackup", got)
+		}
+
+		// A takeover that ends before its entry goes out leaves nothing to remove.
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 90})
+		time.Sleep(takeoverSettle / 2)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 90})
+		time.Sleep(takeoverSettle)
+		wantWrites(t, "a takeover that ended within takeoverSettle", w)
+		if got := len(rec.Events); got != 4 {
+			t.Errorf("%d Events after a second, short takeover, want 4", got)
 		}
 	})
 }
@@ -196,6 +207,7 @@ func TestAnUnlistedMasterThatCannotRunRemovesItsEntryAtOnce(t *testing.T) {
 		rep, w := recordingReporter(t)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 150, Unlisted: true}}})
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100})
+		time.Sleep(takeoverSettle)
 		synctest.Wait()
 		w.take()
 		rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New("the Secret is gone"), Rank: 150, Unlisted: true}}})

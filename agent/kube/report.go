@@ -58,6 +58,17 @@ const reassertMax = time.Minute
 // follow it (see reporter.held): an entry's change without a transition, the master labels.
 const maxCoalesce = time.Second
 
+// takeoverSettle is how long a transition to MASTER waits to be written, at most one advert
+// interval: two Backups of one priority whose Master_Down timers fire together both take over,
+// and the one with the lower primary address steps back at the other's first advert (RFC 9568
+// §6.4.3). In BenchmarkStatusHandover, on cores the API server kept busy, such a second Master was
+// back in BACKUP 15 ms later at the median and 50 ms at p95. Written at once, it cost a write of
+// the MASTER entry, a write of the BACKUP entry that waited for the first to land (one write of
+// an entry at a time: 200 ms under that load, the tail of the benchmark's latencies), two in
+// every cordon of ten VirtualIPs; held, the step back replaces it and one write says BACKUP.
+// A Master still there after the other's next advert is no fleeting one.
+const takeoverSettle = 50 * time.Millisecond
+
 // A VirtualIP's first entries go out one node after the other, in the order of desired.Router.Rank:
 // a node writes its first entry, unless it is MASTER, once the entry of the node before it
 // (Previous) is in its cache, and at the latest firstWriteSpacing times its rank after it took the
@@ -141,11 +152,12 @@ type reporter struct {
 	// transition it often brings (an uncordoned Backup's priority, then its preemption one advert
 	// later), which then carries it in one write. labelsAt is the same for the master labels, held
 	// from the first transition that changes them, so that a handover of many VirtualIPs
-	// relabels the Node once. Zero or absent: due at once. windows holds each running router's
-	// coalesce window (see coalesceWindow).
-	held     map[string]time.Time
-	labelsAt time.Time
-	windows  map[string]time.Duration
+	// relabels the Node once. A transition to MASTER is held too, for takeoverSettle. Zero or
+	// absent: due at once. intervals holds each running router's advert interval, which sets its
+	// coalesce window (see coalesceWindow) and bounds its takeoverSettle.
+	held      map[string]time.Time
+	labelsAt  time.Time
+	intervals map[string]time.Duration
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
 	slots map[string]slot
@@ -195,7 +207,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		sources: map[string]string{}, landed: map[string]time.Time{}, labels: true,
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
-		held: map[string]time.Time{}, windows: map[string]time.Duration{}, slots: map[string]slot{},
+		held: map[string]time.Time{}, intervals: map[string]time.Duration{}, slots: map[string]slot{},
 		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}, written: map[string]bool{}, faults: map[string]string{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
@@ -283,9 +295,9 @@ func (r *reporter) participate(res desired.Result) {
 			}
 		}
 	}
-	clear(r.windows)
+	clear(r.intervals)
 	for _, d := range res.Routers {
-		r.windows[d.Name] = coalesceWindow(d.Config.AdvertInterval)
+		r.intervals[d.Name] = d.Config.AdvertInterval
 		// A node that becomes listed without an entry writes its first one in turn too: a
 		// nodeSelector change may list many at once.
 		first := !r.known[d.Name] || (r.unlisted[d.Name] && r.entries[d.Name] == nil)
@@ -381,18 +393,26 @@ func (r *reporter) observe(st speaker.Status) {
 	}
 	// The speaker reports whatever changed, checks included; an entry that reads the same as the one
 	// written (or due) is not written again: steady state writes nothing. A transition is due at
-	// once, with any change held before it; a change that keeps the state waits (see held), unless
-	// a transition is due already.
+	// once, with any change held before it, but for a takeover (see takeoverSettle); a change that
+	// keeps the state waits (see held), unless a transition is due already.
 	now := time.Now()
 	r.observed[st.Router] = e
 	if old, want := r.entries[st.Router], r.listed(st.Router, e); !sameEntry(old, want) {
-		switch _, held := r.held[st.Router]; {
+		_, held := r.held[st.Router]
+		dirty := r.dirty[st.Router]
+		r.entries[st.Router], r.dirty[st.Router] = want, true
+		switch {
+		case want == nil && !r.written[st.Router] && !r.inflight[st.Router]:
+			// An unlisted node's takeover that ended before its entry went out: nothing to remove.
+			delete(r.dirty, st.Router)
+			delete(r.held, st.Router)
+		case want != nil && want.State == vrrpv1.StateMaster && (old == nil || old.State != want.State):
+			r.held[st.Router] = now.Add(r.settle(st.Router))
 		case old == nil || want == nil || old.State != want.State:
 			delete(r.held, st.Router)
-		case !r.dirty[st.Router] && !held:
+		case !dirty && !held:
 			r.held[st.Router] = now.Add(r.window(st.Router))
 		}
-		r.entries[st.Router], r.dirty[st.Router] = want, true
 	}
 	// An unlisted node's start as BACKUP or STOPPED is not news: hundreds of them would each
 	// record it at once.
@@ -452,10 +472,19 @@ func coalesceWindow(interval time.Duration) time.Duration {
 
 // window is the coalesce window of router name, maxCoalesce when unknown. r.mu is held.
 func (r *reporter) window(name string) time.Duration {
-	if d, ok := r.windows[name]; ok {
-		return d
+	if d, ok := r.intervals[name]; ok {
+		return coalesceWindow(d)
 	}
 	return maxCoalesce
+}
+
+// settle is how long a transition of router name to MASTER is held: takeoverSettle, at most its
+// advert interval. r.mu is held.
+func (r *reporter) settle(name string) time.Duration {
+	if d := r.intervals[name]; d > 0 {
+		return min(takeoverSettle, d)
+	}
+	return takeoverSettle
 }
 
 // checkEvents queues an Event for each check of st that turned Passing or Failing from the other;

@@ -41,6 +41,7 @@ func TestAFirstEntryWaitsForTheNodeBeforeIt(t *testing.T) {
 			rep.observe(speaker.Status{Router: name, State: vrrp.StateBackup, Priority: 100})
 		}
 		rep.observe(speaker.Status{Router: "master", State: vrrp.StateMaster, Priority: 100})
+		time.Sleep(takeoverSettle)
 		wantWrites(t, "the routers reported", w, "master MASTER 100")
 		if got := len(rec.Events); got != 1 {
 			t.Errorf("%d Events at the start, want the MASTER's only", got)
@@ -57,7 +58,7 @@ func TestAFirstEntryWaitsForTheNodeBeforeIt(t *testing.T) {
 			t.Errorf("%d Events once n1's entry came, want after-n1's too", got)
 		}
 
-		time.Sleep(3*firstWriteSpacing - time.Nanosecond)
+		time.Sleep(3*firstWriteSpacing - takeoverSettle - time.Nanosecond)
 		wantWrites(t, "before its slot", w)
 		time.Sleep(time.Nanosecond)
 		wantWrites(t, "at its slot, with the node before it silent", w, "after-gone BACKUP 100")
