@@ -18,7 +18,7 @@ import (
 )
 
 // A node after the first vrrpv1.MaxListedNodes of a VirtualIP writes no entry while BACKUP, one
-// as soon as it is MASTER and removes it when it steps down: status.master stays right while a
+// once it has been MASTER for takeoverSettle, and removes it when it steps down: status.master stays right while a
 // VirtualIP of 500 nodes holds 100 entries. Its start is no Event; its handover is.
 func TestAnUnlistedNodeWritesItsEntryOnlyWhileMaster(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -54,6 +54,23 @@ func TestAnUnlistedNodeWritesItsEntryOnlyWhileMaster(t *testing.T) {
 		if got := len(rec.Events); got != 4 {
 			t.Errorf("%d Events after a second, short takeover, want 4", got)
 		}
+
+		// One whose MASTER entry landed is removed, however soon the step back comes after.
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 90})
+		time.Sleep(takeoverSettle)
+		wantWrites(t, "a third takeover", w, "vip-0 MASTER 90")
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 90})
+		wantWrites(t, "its step back", w, "vip-0")
+
+		// So is an entry that reassert found left behind, a takeover coming before its removal.
+		rep.mu.Lock()
+		rep.entries["vip-0"], rep.dirty["vip-0"] = nil, true
+		rep.held["vip-0"] = time.Now().Add(time.Hour) // kept from going out before the takeover
+		rep.foreign["vip-0"] = foreignEntry{index: 0, entry: &vrrpv1.NodeStatus{Node: "primary", State: vrrpv1.StateMaster}}
+		rep.mu.Unlock()
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 90})
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 90})
+		wantWrites(t, "a short takeover before a reasserted removal", w, "vip-0", `vip-0 [{"op":"test","path":"/status/nodes/0/node","value":"primary"},{"op":"remove","path":"/status/nodes/0"}]`)
 	})
 }
 

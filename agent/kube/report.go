@@ -64,9 +64,10 @@ const maxCoalesce = time.Second
 // §6.4.3). In BenchmarkStatusHandover, on cores the API server kept busy, such a second Master was
 // back in BACKUP 15 ms later at the median and 50 ms at p95. Written at once, it cost a write of
 // the MASTER entry, a write of the BACKUP entry that waited for the first to land (one write of
-// an entry at a time: 200 ms under that load, the tail of the benchmark's latencies), two in
-// every cordon of ten VirtualIPs; held, the step back replaces it and one write says BACKUP.
-// A Master still there after the other's next advert is no fleeting one.
+// an entry at a time: 200 ms under that load, the tail of the benchmark's latencies), for most of
+// the ten VirtualIPs of each cordon; held, the step back replaces it and one write says BACKUP
+// (the slowest twentieth of them still write both). A Master still there after the other's next
+// advert is no fleeting one.
 const takeoverSettle = 50 * time.Millisecond
 
 // A VirtualIP's first entries go out one node after the other, in the order of desired.Router.Rank:
@@ -399,13 +400,19 @@ func (r *reporter) observe(st speaker.Status) {
 	r.observed[st.Router] = e
 	if old, want := r.entries[st.Router], r.listed(st.Router, e); !sameEntry(old, want) {
 		_, held := r.held[st.Router]
+		_, reasserting := r.foreign[st.Router]
 		dirty := r.dirty[st.Router]
 		r.entries[st.Router], r.dirty[st.Router] = want, true
 		switch {
-		case want == nil && !r.written[st.Router] && !r.inflight[st.Router]:
-			// An unlisted node's takeover that ended before its entry went out: nothing to remove.
+		case want == nil && !r.written[st.Router] && !r.inflight[st.Router] && !reasserting:
+			// An unlisted node's takeover that ended before its entry went out: nothing to remove
+			// (unless reassert found one left behind, whose removal is due).
 			delete(r.dirty, st.Router)
 			delete(r.held, st.Router)
+			delete(r.failing, st.Router) // a failed write of the MASTER entry is moot
+			if len(r.failing) == 0 {
+				r.backoff = 0
+			}
 		case want != nil && want.State == vrrpv1.StateMaster && (old == nil || old.State != want.State):
 			r.held[st.Router] = now.Add(r.settle(st.Router))
 		case old == nil || want == nil || old.State != want.State:
