@@ -252,8 +252,7 @@ func (r *reporter) participate(res desired.Result) {
 		switch old := r.entries[e.Name]; {
 		case want == nil && old != nil && !r.written[e.Name] && !r.inflight[e.Name]:
 			r.entries[e.Name] = nil // never written: nothing to remove
-			delete(r.dirty, e.Name)
-			delete(r.held, e.Name)
+			r.undue(e.Name)
 		case (old == nil) != (want == nil) || (old != nil && (old.State != want.State || old.Reason != want.Reason || old.Message != want.Message)):
 			r.entries[e.Name], r.dirty[e.Name] = want, true
 			delete(r.held, e.Name)
@@ -280,7 +279,7 @@ func (r *reporter) participate(res desired.Result) {
 				r.entries[name], r.dirty[name] = nil, true
 			} else {
 				r.entries[name] = nil
-				delete(r.dirty, name)
+				r.undue(name)
 			}
 			delete(r.held, name)
 			delete(r.slots, name)
@@ -344,8 +343,7 @@ func (r *reporter) participate(res desired.Result) {
 			// Unlisted before its entry went out, or after it was removed: there is nothing
 			// to remove (an entry left by a predecessor is reasserted away).
 			r.entries[name] = nil
-			delete(r.dirty, name)
-			delete(r.held, name)
+			r.undue(name)
 		default:
 			r.entries[name], r.dirty[name] = want, true
 			delete(r.held, name)
@@ -407,12 +405,7 @@ func (r *reporter) observe(st speaker.Status) {
 		case want == nil && !r.written[st.Router] && !r.inflight[st.Router] && !reasserting:
 			// An unlisted node's takeover that ended before its entry went out: nothing to remove
 			// (unless reassert found one left behind, whose removal is due).
-			delete(r.dirty, st.Router)
-			delete(r.held, st.Router)
-			delete(r.failing, st.Router) // a failed write of the MASTER entry is moot
-			if len(r.failing) == 0 {
-				r.backoff = 0
-			}
+			r.undue(st.Router)
 		case want != nil && want.State == vrrpv1.StateMaster && (old == nil || old.State != want.State):
 			r.held[st.Router] = now.Add(r.settle(st.Router))
 		case old == nil || want == nil || old.State != want.State:
@@ -443,6 +436,17 @@ func (r *reporter) observe(st speaker.Status) {
 		r.labels = true
 	}
 	r.signal()
+}
+
+// undue drops the write due for router name, which needs none: its entry was never written. A
+// failed write of it is moot, and no longer keeps the backoff up. r.mu is held.
+func (r *reporter) undue(name string) {
+	delete(r.dirty, name)
+	delete(r.held, name)
+	delete(r.failing, name)
+	if len(r.failing) == 0 {
+		r.backoff = 0
+	}
 }
 
 // unlistedTurn is the slot of a node of rank that has just become unlisted: its entry's removal
