@@ -100,6 +100,51 @@ const (
 	slotEvents
 )
 
+// A router's Events are bounded: eventBurst at once, then one every eventEvery. A router that
+// flaps (two Masters that keep preempting each other, forged adverts on a segment without
+// authentication, a check that keeps failing and passing) can change tens of times a second at
+// 10 ms adverts, and each Event is a request to the API server that every agent of the cluster
+// shares. client-go's events library folds repeats into a series only for Events about the same
+// object version, and a VirtualIP's version changes with every status write. Beyond the budget
+// the Events are counted (metrics.EventsSuppressed) and the router's next Event says how many it
+// stands for; status.nodes, the transitions metric and the agent's log keep every change.
+const (
+	eventBurst = 10
+	eventEvery = 6 * time.Second
+)
+
+// eventBudget is a router's budget of Events: tokens at at, and the Events suppressed since the
+// last one recorded, the first of them at since.
+type eventBudget struct {
+	tokens     float64
+	at         time.Time
+	suppressed int
+	since      time.Time
+}
+
+// spend takes one Event from the budget of t's router at now. It reports false when the budget is
+// spent; otherwise it notes in t the Events suppressed before it. r.mu is held.
+func (r *reporter) spend(t *transition, now time.Time) bool {
+	b := r.budgets[t.router]
+	if b == nil {
+		b = &eventBudget{tokens: eventBurst, at: now}
+		r.budgets[t.router] = b
+	}
+	b.tokens = min(eventBurst, b.tokens+float64(now.Sub(b.at))/float64(eventEvery))
+	b.at = now
+	if b.tokens < 1 {
+		if b.suppressed == 0 {
+			b.since = now
+		}
+		b.suppressed++
+		return false
+	}
+	b.tokens--
+	t.suppressed, t.since = b.suppressed, b.since
+	b.suppressed = 0
+	return true
+}
+
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
 // rule or a refusal of the admission policy needs a person, and retries every maxBackoff must not
 // flood the log meanwhile.
@@ -173,6 +218,8 @@ type reporter struct {
 	// routers this node cannot run, the error last recorded as an Event: they write no entry.
 	written map[string]bool
 	faults  map[string]string
+	// budgets bounds each router's Events (see eventBurst).
+	budgets map[string]*eventBudget
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -197,6 +244,10 @@ type transition struct {
 	check      string
 	checkState track.State
 	message    string
+
+	// suppressed Events of the router came before this one, the first at since (see spend).
+	suppressed int
+	since      time.Time
 }
 
 // newReporter returns a reporter that records from now on and writes once connected and started.
@@ -209,7 +260,8 @@ func newReporter(node string, log logr.Logger) *reporter {
 		reasserts: map[string]int{}, foreign: map[string]foreignEntry{}, checks: map[string]map[string]track.State{},
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
 		held: map[string]time.Time{}, intervals: map[string]time.Duration{}, slots: map[string]slot{},
-		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}, written: map[string]bool{}, faults: map[string]string{}}
+		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}, written: map[string]bool{}, faults: map[string]string{},
+		budgets: map[string]*eventBudget{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -287,6 +339,7 @@ func (r *reporter) participate(res desired.Result) {
 			delete(r.checks, name)
 			// A VirtualIP created again under this name starts afresh, not backing off.
 			delete(r.reasserts, name)
+			delete(r.budgets, name)
 			delete(r.landed, name)
 			delete(r.foreign, name)
 			if r.masters[name] {
@@ -721,14 +774,24 @@ func (r *reporter) dispatch(ctx context.Context) {
 	// A router's Events wait with its first entry (slots): at a VirtualIP's creation every node
 	// has one, and the API server would take them all at once.
 	var pending []transition
+	suppressed := map[string]int{}
 	r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
 		if _, waits := r.slots[t.router]; waits {
 			return false
 		}
-		pending = append(pending, t)
+		if r.spend(&t, now) {
+			pending = append(pending, t)
+		} else {
+			suppressed[t.router]++
+		}
 		return true
 	})
 	r.mu.Unlock()
+	if r.metrics != nil {
+		for name, n := range suppressed {
+			r.metrics.EventsSuppressed.WithLabelValues(name).Add(float64(n))
+		}
+	}
 
 	if labels {
 		go func() {
@@ -1109,7 +1172,7 @@ func (r *reporter) event(ctx context.Context, t transition) {
 		if t.message != "" {
 			note += ": " + truncate(t.message, 256)
 		}
-		r.rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d", note, t.priority)
+		r.rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d%s", note, t.priority, t.suppressedNote())
 		return
 	}
 	typ, reason := corev1.EventTypeNormal, ""
@@ -1132,7 +1195,16 @@ func (r *reporter) event(ctx context.Context, t transition) {
 	if t.message != "" { // a router this unlisted node cannot run: no entry says why
 		note += ": " + truncate(t.message, 512)
 	}
-	r.rec.Eventf(&vip, n, typ, reason, "Transition", "%s", note)
+	r.rec.Eventf(&vip, n, typ, reason, "Transition", "%s%s", note, t.suppressedNote())
+}
+
+// suppressedNote is what an Event adds about the Events of its router suppressed before it.
+func (t transition) suppressedNote() string {
+	if t.suppressed == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d earlier changes of this router since %s not recorded as Events (more than %d at once or one every %v)",
+		t.suppressed, t.since.UTC().Format(time.RFC3339), eventBurst, eventEvery)
 }
 
 func toMap(e *vrrpv1.NodeStatus) (map[string]any, error) {

@@ -18,7 +18,10 @@ const (
 	HookRuns        = "vrrp_operator_hook_runs_total"
 	HookDuration    = "vrrp_operator_hook_duration_seconds"
 	APIWriteErrors  = "vrrp_operator_api_write_errors_total"
-	AddressErrors   = "vrrp_operator_address_errors_total"
+	// EventsSuppressed counts the Events a router's changes would have recorded beyond its budget
+	// (a router that flaps); the next Event it records says how many it stands for.
+	EventsSuppressed = "vrrp_operator_events_suppressed_total"
+	AddressErrors    = "vrrp_operator_address_errors_total"
 	// AddressMismatch counts adverts processed although their address list differs from ours;
 	// lists that share no address with ours are dropped instead (PacketsDropped, address_mismatch).
 	AddressMismatch = "vrrp_operator_adverts_address_mismatch_total"
@@ -76,8 +79,10 @@ type Metrics struct {
 	HookRuns        *prometheus.CounterVec
 	HookDuration    *prometheus.HistogramVec
 	APIWriteErrors  *prometheus.CounterVec
-	AddressErrors   *prometheus.CounterVec
-	AddressMismatch *prometheus.CounterVec
+	// EventsSuppressed: see the constant.
+	EventsSuppressed *prometheus.CounterVec
+	AddressErrors    *prometheus.CounterVec
+	AddressMismatch  *prometheus.CounterVec
 
 	TrackPassing      *prometheus.GaugeVec
 	TrackRuns         *prometheus.CounterVec
@@ -118,6 +123,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		APIWriteErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: APIWriteErrors,
 			Help: "Writes of the agent the API server did not take, by resource and reason (forbidden, conflict, other)."},
 			[]string{"resource", "reason"}),
+		EventsSuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: EventsSuppressed,
+			Help: "Events of a router's transitions and check changes not recorded because the router changed more often than its budget (a burst of 10, then one every 6s)."},
+			[]string{"virtual_ip"}),
 		AddressErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: AddressErrors,
 			Help: "Failures to add, refresh or remove a VIP on the interface (operation add or remove); each is retried."},
 			[]string{"virtual_ip", "operation"}),
@@ -145,7 +153,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.State, m.Priority, m.Transitions, m.AdvertsSent, m.AdvertsReceived,
-			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.AddressErrors, m.AddressMismatch,
+			m.Dropped, m.SendErrors, m.HookRuns, m.HookDuration, m.APIWriteErrors, m.EventsSuppressed, m.AddressErrors, m.AddressMismatch,
 			m.TrackPassing, m.TrackRuns, m.TrackStateChanges)
 	}
 	return m
