@@ -11,19 +11,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // TestAFlappingRoutersEventsAreBounded: a router that changes state every advert (10 ms) records
-// eventBurst Events, and then one every eventEvery; the others are counted, and the next Event
-// recorded says how many it stands for. Status is not bounded: its entry still follows.
+// eventBurst Events at once; its latest change then waits for the budget (one every eventEvery)
+// and is recorded saying how many changes before it were not, which are counted. The Events end
+// with the router's state: a change the budget held is not lost. Status is not bounded.
 func TestAFlappingRoutersEventsAreBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := events.NewFakeRecorder(100)
 		rep, w, _ := recordingReporterOf(t, rec, &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}})
 		rep.participate(routersAt(1, 10*time.Millisecond))
+		start := time.Now()
 		states := []vrrp.State{vrrp.StateBackup, vrrp.StateMaster}
 		for i := range 30 {
 			rep.observe(speaker.Status{Router: "vip-0", State: states[i%2], Priority: 100})
@@ -34,22 +37,44 @@ func TestAFlappingRoutersEventsAreBounded(t *testing.T) {
 			t.Errorf("30 transitions in 300 ms recorded %d Events, want %d: %q", len(got), eventBurst, got)
 		}
 		suppressed := func() float64 { return testutil.ToFloat64(rep.metrics.EventsSuppressed.WithLabelValues("vip-0")) }
-		if got := suppressed(); got != 20 {
-			t.Errorf("%v Events counted as suppressed, want 20", got)
+		if got := suppressed(); got != 19 {
+			t.Errorf("%v Events counted as suppressed, want 19 (the 30th waits)", got)
 		}
 		if got := w.take(); !slices.Contains(got, "vip-0 MASTER 100") {
 			t.Errorf("the entry's writes %q never said MASTER", got)
 		}
 
-		time.Sleep(eventEvery)
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		time.Sleep(start.Add(eventEvery - time.Millisecond).Sub(time.Now()))
+		if got := drain(rec); len(got) != 0 {
+			t.Errorf("before the budget allows one, %q", got)
+		}
+		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		got := drain(rec)
-		if len(got) != 1 || !strings.Contains(got[0], "BecameBackup") || !strings.Contains(got[0], "; 20 earlier changes of this router since") {
-			t.Errorf("the first transition after %v recorded %q, want one BecameBackup that counts the 20 suppressed", eventEvery, got)
+		if len(got) != 1 || !strings.Contains(got[0], "BecameMaster") || !strings.Contains(got[0], "; 19 earlier changes of this router since") {
+			t.Errorf("%v after the first Event, the budget let out %q, want the latest change (BecameMaster) counting 19", eventEvery, got)
 		}
-		if got := suppressed(); got != 20 {
-			t.Errorf("%v Events counted as suppressed after one was recorded, want still 20", got)
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100})
+		synctest.Wait()
+		if got := drain(rec); len(got) != 0 {
+			t.Errorf("a change right after, with the budget spent: %q", got)
+		}
+		time.Sleep(eventEvery)
+		synctest.Wait()
+		if got := drain(rec); len(got) != 1 || !strings.Contains(got[0], "BecameBackup") || strings.Contains(got[0], "earlier changes") {
+			t.Errorf("%v later, %q, want BecameBackup, none dropped before it", eventEvery, got)
+		}
+		if got := suppressed(); got != 19 {
+			t.Errorf("%v Events counted as suppressed at the end, want still 19", got)
+		}
+
+		rep.participate(desired.Result{})
+		rep.mu.Lock()
+		n := len(rep.budgets)
+		rep.mu.Unlock()
+		if n != 0 {
+			t.Errorf("%d budgets kept after the router went away", n)
 		}
 	})
 }

@@ -105,44 +105,87 @@ const (
 // authentication, a check that keeps failing and passing) can change tens of times a second at
 // 10 ms adverts, and each Event is a request to the API server that every agent of the cluster
 // shares. client-go's events library folds repeats into a series only for Events about the same
-// object version, and a VirtualIP's version changes with every status write. Beyond the budget
-// the Events are counted (metrics.EventsSuppressed) and the router's next Event says how many it
-// stands for; status.nodes, the transitions metric and the agent's log keep every change.
+// object version, and a VirtualIP's version changes with every status write. Beyond the budget a
+// router's latest change waits for the budget to allow it and is then recorded, saying how many
+// changes before it were not (counted in metrics.EventsSuppressed): a router's Events always end
+// with its latest change, at most eventEvery late. The agent's log and the transitions and
+// check-change metrics keep every change.
 const (
 	eventBurst = 10
 	eventEvery = 6 * time.Second
 )
 
-// eventBudget is a router's budget of Events: tokens at at, and the Events suppressed since the
-// last one recorded, the first of them at since.
+// eventBudget is a router's budget of Events, a generic cell rate algorithm: an Event may go out
+// from eventBurst-1 intervals before tat on, and moves tat one interval past the later of tat and
+// its time. last is the latest change the budget holds back; dropped counts the changes it held
+// back and then replaced, the first of them observed at since.
 type eventBudget struct {
-	tokens     float64
-	at         time.Time
-	suppressed int
-	since      time.Time
+	tat     time.Time
+	last    *transition
+	dropped int
+	since   time.Time
 }
 
-// spend takes one Event from the budget of t's router at now. It reports false when the budget is
-// spent; otherwise it notes in t the Events suppressed before it. r.mu is held.
-func (r *reporter) spend(t *transition, now time.Time) bool {
+// allowedAt is when b lets the next Event out.
+func (b *eventBudget) allowedAt() time.Time {
+	return b.tat.Add(-(eventBurst - 1) * eventEvery)
+}
+
+// take lets an Event out at now, which b allows, and notes in t the changes dropped before it.
+func (b *eventBudget) take(t *transition, now time.Time) {
+	b.tat = later(b.tat, now).Add(eventEvery)
+	t.suppressed, t.since = b.dropped, b.since
+	b.dropped = 0
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// spend decides the Event of t at now: it goes out (true) or waits in the budget as its router's
+// latest change. Either way t replaces the change that waited, which is dropped: replaced is 1
+// then. r.mu is held.
+func (r *reporter) spend(t *transition, now time.Time) (out bool, replaced int) {
+	if !r.known[t.router] {
+		return true, 0 // the last words of a router that is gone: few, and no budget to keep
+	}
 	b := r.budgets[t.router]
 	if b == nil {
-		b = &eventBudget{tokens: eventBurst, at: now}
+		b = &eventBudget{}
 		r.budgets[t.router] = b
 	}
-	b.tokens = min(eventBurst, b.tokens+float64(now.Sub(b.at))/float64(eventEvery))
-	b.at = now
-	if b.tokens < 1 {
-		if b.suppressed == 0 {
-			b.since = now
+	if b.last != nil {
+		if b.dropped == 0 {
+			b.since = b.last.at
 		}
-		b.suppressed++
-		return false
+		b.dropped++
+		b.last, replaced = nil, 1
 	}
-	b.tokens--
-	t.suppressed, t.since = b.suppressed, b.since
-	b.suppressed = 0
-	return true
+	if now.Before(b.allowedAt()) {
+		c := *t
+		b.last = &c
+		return false, replaced
+	}
+	b.take(t, now)
+	return true, replaced
+}
+
+// heldEvents returns the changes that waited in their budget and may go out at now. r.mu is held.
+func (r *reporter) heldEvents(now time.Time) []transition {
+	var out []transition
+	for _, b := range r.budgets {
+		if b.last == nil || now.Before(b.allowedAt()) {
+			continue
+		}
+		t := *b.last
+		b.last = nil
+		b.take(&t, now)
+		out = append(out, t)
+	}
+	return out
 }
 
 // refusalLogEvery bounds how often a write the API server keeps refusing is logged: a missing RBAC
@@ -245,9 +288,19 @@ type transition struct {
 	checkState track.State
 	message    string
 
-	// suppressed Events of the router came before this one, the first at since (see spend).
+	// at is when it was observed. suppressed changes of the router before it were not recorded,
+	// the first at since (see spend).
+	at         time.Time
 	suppressed int
 	since      time.Time
+}
+
+// recorded reports whether t makes an Event (see event): a start in INIT makes none.
+func (t transition) recorded() bool {
+	if t.check != "" {
+		return true
+	}
+	return t.to == vrrp.StateMaster || t.to == vrrp.StateBackup || t.to == vrrp.StateFault || t.to == vrrp.StateStopped
 }
 
 // newReporter returns a reporter that records from now on and writes once connected and started.
@@ -295,7 +348,7 @@ func (r *reporter) participate(res desired.Result) {
 			unlisted[e.Name] = true
 			faults[e.Name] = e.Reason() + ": " + truncate(e.Error(), 512)
 			if faults[e.Name] != r.faults[e.Name] {
-				r.pending = append(r.pending, transition{router: e.Name, from: r.states[e.Name], to: vrrp.StateFault, reason: e.Reason(), message: e.Error()})
+				r.pending = append(r.pending, transition{router: e.Name, from: r.states[e.Name], to: vrrp.StateFault, reason: e.Reason(), message: e.Error(), at: at})
 				if _, ok := r.slots[e.Name]; !ok {
 					r.slots[e.Name] = unlistedTurn(at, e.Rank, true)
 				}
@@ -340,6 +393,9 @@ func (r *reporter) participate(res desired.Result) {
 			// A VirtualIP created again under this name starts afresh, not backing off.
 			delete(r.reasserts, name)
 			delete(r.budgets, name)
+			if r.metrics != nil {
+				r.metrics.EventsSuppressed.DeleteLabelValues(name)
+			}
 			delete(r.landed, name)
 			delete(r.foreign, name)
 			if r.masters[name] {
@@ -472,7 +528,7 @@ func (r *reporter) observe(st speaker.Status) {
 	if old, ok := r.states[st.Router]; (ok && old != st.State) || (!ok && st.State != vrrp.StateInit) {
 		start := !ok || old == vrrp.StateInit
 		if !(r.unlisted[st.Router] && start && (st.State == vrrp.StateBackup || st.State == vrrp.StateStopped)) {
-			r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason})
+			r.pending = append(r.pending, transition{router: st.Router, from: old, to: st.State, priority: st.Priority, reason: st.Reason, at: now})
 		}
 	}
 	r.states[st.Router] = st.State
@@ -561,7 +617,7 @@ func (r *reporter) checkEvents(st speaker.Status) {
 		now[c.Name] = s
 		if old := prev[c.Name]; old != track.Unknown && s != track.Unknown && old != s {
 			r.pending = append(r.pending, transition{router: st.Router, priority: st.Priority,
-				check: c.Name, checkState: s, message: c.Result.Message})
+				check: c.Name, checkState: s, message: c.Result.Message, at: time.Now()})
 		}
 	}
 	r.checks[st.Router] = now
@@ -633,6 +689,11 @@ func (r *reporter) nextWake() time.Time {
 	for _, t := range r.pending { // Events held by a slot with nothing to write
 		if s, ok := r.slots[t.router]; ok {
 			earlier(s.at)
+		}
+	}
+	for _, b := range r.budgets { // a router's latest change, held by its Event budget
+		if b.last != nil {
+			earlier(b.allowedAt())
 		}
 	}
 	return next
@@ -779,17 +840,23 @@ func (r *reporter) dispatch(ctx context.Context) {
 		if _, waits := r.slots[t.router]; waits {
 			return false
 		}
-		if r.spend(&t, now) {
-			pending = append(pending, t)
-		} else {
-			suppressed[t.router]++
+		if !t.recorded() {
+			return true
 		}
+		out, replaced := r.spend(&t, now)
+		if out {
+			pending = append(pending, t)
+		}
+		suppressed[t.router] += replaced
 		return true
 	})
+	pending = append(pending, r.heldEvents(now)...)
 	r.mu.Unlock()
 	if r.metrics != nil {
 		for name, n := range suppressed {
-			r.metrics.EventsSuppressed.WithLabelValues(name).Add(float64(n))
+			if n > 0 {
+				r.metrics.EventsSuppressed.WithLabelValues(name).Add(float64(n))
+			}
 		}
 	}
 
