@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -75,6 +76,43 @@ func TestAFlappingRoutersEventsAreBounded(t *testing.T) {
 		rep.mu.Unlock()
 		if n != 0 {
 			t.Errorf("%d budgets kept after the router went away", n)
+		}
+	})
+}
+
+// TestAChangeHeldByTheBudgetGoesOutWhenTheRouterGoesOrTheAgentStops: a router's latest change,
+// held by its Event budget, is recorded at once when the router goes away (and none of the others
+// of the router queued meanwhile) or when the agent flushes its last words.
+func TestAChangeHeldByTheBudgetGoesOutWhenTheRouterGoesOrTheAgentStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := events.NewFakeRecorder(100)
+		rep, _, _ := recordingReporterOf(t, rec, &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}},
+			&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-1"}})
+		rep.participate(routersAt(2, 10*time.Millisecond))
+		states := []vrrp.State{vrrp.StateBackup, vrrp.StateMaster}
+		for _, name := range []string{"vip-0", "vip-1"} {
+			for i := range 12 {
+				rep.observe(speaker.Status{Router: name, State: states[i%2], Priority: 100})
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		synctest.Wait()
+		if got := drain(rec); len(got) != 2*eventBurst {
+			t.Fatalf("12 transitions of each of two routers recorded %d Events, want %d", len(got), 2*eventBurst)
+		}
+
+		rep.participate(desired.Result{Routers: routersAt(2, 10*time.Millisecond).Routers[1:]})
+		synctest.Wait()
+		if got := drain(rec); len(got) != 1 || !strings.Contains(got[0], "BecameMaster") {
+			t.Errorf("vip-0 went away: %q, want its latest change, BecameMaster", got)
+		}
+
+		if !rep.flush(context.Background()) {
+			t.Error("the flush left writes undone")
+		}
+		synctest.Wait()
+		if got := drain(rec); len(got) != 1 || !strings.Contains(got[0], "BecameMaster") || !strings.Contains(got[0], "; 1 earlier changes") {
+			t.Errorf("the agent stopped: %q, want vip-1's latest change, BecameMaster, counting the one it replaced", got)
 		}
 	})
 }

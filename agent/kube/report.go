@@ -173,10 +173,37 @@ func (r *reporter) spend(t *transition, now time.Time) (out bool, replaced int) 
 	return true, replaced
 }
 
-// heldEvents returns the changes that waited in their budget and may go out at now. r.mu is held.
+// lastEvent leaves, of the Events of router name that is going away, only its latest change: the
+// one its budget holds or the last one queued. Unbounded by a budget, they go out at once. r.mu is
+// held.
+func (r *reporter) lastEvent(name string) {
+	var last *transition
+	if b := r.budgets[name]; b != nil {
+		last = b.last
+	}
+	r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
+		if t.router != name {
+			return false
+		}
+		if t.recorded() {
+			c := t
+			last = &c
+		}
+		return true
+	})
+	if last != nil {
+		r.pending = append(r.pending, *last)
+	}
+}
+
+// heldEvents returns the changes that waited in their budget and may go out at now. A budget
+// back to full burst with nothing waiting is dropped: it is as good as none. r.mu is held.
 func (r *reporter) heldEvents(now time.Time) []transition {
 	var out []transition
-	for _, b := range r.budgets {
+	for name, b := range r.budgets {
+		if b.last == nil && !b.tat.After(now) {
+			delete(r.budgets, name)
+		}
 		if b.last == nil || now.Before(b.allowedAt()) {
 			continue
 		}
@@ -392,6 +419,7 @@ func (r *reporter) participate(res desired.Result) {
 			delete(r.checks, name)
 			// A VirtualIP created again under this name starts afresh, not backing off.
 			delete(r.reasserts, name)
+			r.lastEvent(name)
 			delete(r.budgets, name)
 			if r.metrics != nil {
 				r.metrics.EventsSuppressed.DeleteLabelValues(name)
@@ -717,6 +745,9 @@ func (r *reporter) flush(ctx context.Context) bool {
 	for ctx.Err() == nil {
 		r.mu.Lock()
 		clear(r.held) // nothing waits for more changes or its turn: these are the last words
+		for _, b := range r.budgets {
+			b.tat = time.Time{} // nor for its Event budget
+		}
 		clear(r.slots)
 		r.labelsAt = time.Time{}
 		r.mu.Unlock()
@@ -835,7 +866,6 @@ func (r *reporter) dispatch(ctx context.Context) {
 	// A router's Events wait with its first entry (slots): at a VirtualIP's creation every node
 	// has one, and the API server would take them all at once.
 	var pending []transition
-	suppressed := map[string]int{}
 	r.pending = slices.DeleteFunc(r.pending, func(t transition) bool {
 		if _, waits := r.slots[t.router]; waits {
 			return false
@@ -847,18 +877,14 @@ func (r *reporter) dispatch(ctx context.Context) {
 		if out {
 			pending = append(pending, t)
 		}
-		suppressed[t.router] += replaced
+		if replaced > 0 && r.metrics != nil {
+			// Under r.mu: participate deletes a gone router's series, which must not come back.
+			r.metrics.EventsSuppressed.WithLabelValues(t.router).Add(float64(replaced))
+		}
 		return true
 	})
 	pending = append(pending, r.heldEvents(now)...)
 	r.mu.Unlock()
-	if r.metrics != nil {
-		for name, n := range suppressed {
-			if n > 0 {
-				r.metrics.EventsSuppressed.WithLabelValues(name).Add(float64(n))
-			}
-		}
-	}
 
 	if labels {
 		go func() {
