@@ -327,7 +327,23 @@ func (t transition) recorded() bool {
 	if t.check != "" {
 		return true
 	}
-	return t.to == vrrp.StateMaster || t.to == vrrp.StateBackup || t.to == vrrp.StateFault || t.to == vrrp.StateStopped
+	_, reason := transitionEvent(t.to)
+	return reason != ""
+}
+
+// transitionEvent is the type and reason of the Event of a transition to state; no reason: none.
+func transitionEvent(to vrrp.State) (typ, reason string) {
+	switch to {
+	case vrrp.StateMaster:
+		return corev1.EventTypeNormal, "BecameMaster"
+	case vrrp.StateBackup:
+		return corev1.EventTypeNormal, "BecameBackup"
+	case vrrp.StateFault:
+		return corev1.EventTypeWarning, "Fault"
+	case vrrp.StateStopped:
+		return corev1.EventTypeNormal, "Stopped"
+	}
+	return "", ""
 }
 
 // newReporter returns a reporter that records from now on and writes once connected and started.
@@ -1268,17 +1284,8 @@ func (r *reporter) event(ctx context.Context, t transition) {
 		r.rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d%s", note, t.priority, t.suppressedNote())
 		return
 	}
-	typ, reason := corev1.EventTypeNormal, ""
-	switch t.to {
-	case vrrp.StateMaster:
-		reason = "BecameMaster"
-	case vrrp.StateBackup:
-		reason = "BecameBackup"
-	case vrrp.StateFault:
-		typ, reason = corev1.EventTypeWarning, "Fault"
-	case vrrp.StateStopped:
-		reason = "Stopped"
-	default:
+	typ, reason := transitionEvent(t.to)
+	if reason == "" {
 		return
 	}
 	note := fmt.Sprintf("%s is %s with priority %d", r.node, t.to, t.priority)
