@@ -191,12 +191,14 @@ func TestAHandoverRelabelsTheNodeOnce(t *testing.T) {
 	})
 }
 
-// TestATakeoverThatEndsAtOnceIsWrittenOnce: two Backups of one priority whose Master_Down timers
-// fire together both take over, and one steps back at the other's first advert. Its entry is
-// written once, BACKUP since the step back, not MASTER and then BACKUP behind that write; both
-// transitions are still recorded as Events. A takeover that lasts is written takeoverSettle after
-// it, or one advert interval when that is shorter.
-func TestATakeoverThatEndsAtOnceIsWrittenOnce(t *testing.T) {
+// TestATakeoverThatEndsAtOnceIsNotWritten: two Backups of one priority whose Master_Down timers
+// fire together both take over, and one steps back at the other's first advert. Its entry, which
+// status never showed MASTER, stays as written: not MASTER and then BACKUP behind that write, nor
+// BACKUP with a new lastTransitionTime. Both transitions are still recorded as Events. A step back
+// is written when the entry before the takeover had a change of its own to write, or differs from
+// it but for the time. A takeover that lasts is written takeoverSettle after it, or one advert
+// interval when that is shorter.
+func TestATakeoverThatEndsAtOnceIsNotWritten(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		vips := []client.Object{&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-0"}},
 			&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "vip-1"}}}
@@ -205,30 +207,75 @@ func TestATakeoverThatEndsAtOnceIsWrittenOnce(t *testing.T) {
 		res := routersAt(2, 100*time.Millisecond)
 		res.Routers[1].Config.AdvertInterval = 10 * time.Millisecond
 		rep.participate(res)
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Reason: "startup"})
-		wantWrites(t, "started", w, "labels ", "vip-0 BACKUP 100 startup")
-		<-rec.Events
-
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Reason: "masterDown"})
-		time.Sleep(15 * time.Millisecond)
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Reason: "higherPriority"})
-		wantWrites(t, "a takeover that ended after 15 ms", w, "vip-0 BACKUP 100 higherPriority")
-		for _, want := range []string{"BecameMaster", "BecameBackup"} {
-			select {
-			case e := <-rec.Events:
-				if !strings.Contains(e, want) {
-					t.Errorf("Event %q, want %s", e, want)
+		backup := func() speaker.Status {
+			return speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Since: time.Now()}
+		}
+		takeover := func() {
+			t.Helper()
+			rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Since: time.Now()})
+			time.Sleep(15 * time.Millisecond)
+			rep.observe(backup())
+		}
+		wantEvents := func(when string, want ...string) {
+			t.Helper()
+			for _, want := range want {
+				select {
+				case e := <-rec.Events:
+					if !strings.Contains(e, want) {
+						t.Errorf("%s: Event %q, want %s", when, e, want)
+					}
+				default:
+					t.Errorf("%s: no %s Event", when, want)
 				}
-			default:
-				t.Errorf("no %s Event", want)
 			}
 		}
+		entry := func() *vrrpv1.NodeStatus {
+			rep.mu.Lock()
+			defer rep.mu.Unlock()
+			return rep.entries["vip-0"]
+		}
+		rep.observe(backup())
+		wantWrites(t, "started", w, "labels ", "vip-0 BACKUP 100")
+		wantEvents("started", "BecameBackup")
+		first := entry()
 
-		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Reason: "masterDown"})
+		time.Sleep(time.Second)
+		takeover()
+		wantWrites(t, "a takeover that ended after 15 ms", w)
+		wantEvents("a takeover that ended after 15 ms", "BecameMaster", "BecameBackup")
+		if e := entry(); e != first {
+			t.Errorf("after a takeover that ended after 15 ms the entry is %+v, want it as written before: %+v", e, first)
+		}
+		time.Sleep(time.Second)
+		wantWrites(t, "a second after a takeover that ended after 15 ms", w)
+		// Nor at the next sync, which writes an observed entry that differs from the one due.
+		rep.mu.Lock()
+		if o := rep.observed["vip-0"]; !sameEntry(o, first) {
+			t.Errorf("after a takeover that ended after 15 ms the entry observed is %+v, want the one written: %+v", o, first)
+		}
+		rep.mu.Unlock()
+
+		// A change of its own waiting to be written when the takeover came: the step back carries it.
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 90, Since: first.LastTransitionTime.Time})
+		takeover()
+		wantWrites(t, "a takeover that ended after 15 ms, with a priority change held before it", w, "vip-0 BACKUP 100")
+		wantEvents("a takeover that ended after 15 ms, with a priority change held before it", "BecameMaster", "BecameBackup")
+
+		// Back in another way than it was (a new reason): the step back is written.
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Since: time.Now()})
+		time.Sleep(15 * time.Millisecond)
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateBackup, Priority: 100, Reason: desired.ReasonExcluded, Since: time.Now()})
+		wantWrites(t, "a takeover that ended after 15 ms with a new reason", w, "vip-0 BACKUP 100 Excluded")
+		wantEvents("a takeover that ended after 15 ms with a new reason", "BecameMaster", "BecameBackup")
+
+		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100, Since: time.Now()})
 		time.Sleep(takeoverSettle - time.Nanosecond)
 		wantWrites(t, "a takeover, within takeoverSettle", w)
 		time.Sleep(time.Nanosecond)
-		wantWrites(t, "a takeover that lasted takeoverSettle", w, "vip-0 MASTER 100 masterDown")
+		wantWrites(t, "a takeover that lasted takeoverSettle", w, "vip-0 MASTER 100")
+		rep.observe(backup())
+		wantWrites(t, "a step back after the MASTER entry went out", w, "vip-0 BACKUP 100")
+		wantEvents("a takeover that lasted takeoverSettle", "BecameMaster", "BecameBackup")
 
 		rep.observe(speaker.Status{Router: "vip-1", State: vrrp.StateMaster, Priority: 100})
 		time.Sleep(10*time.Millisecond - time.Nanosecond)

@@ -65,9 +65,9 @@ const maxCoalesce = time.Second
 // back in BACKUP 15 ms later at the median and 50 ms at p95. Written at once, it cost a write of
 // the MASTER entry, a write of the BACKUP entry that waited for the first to land (one write of
 // an entry at a time: 200 ms under that load, the tail of the benchmark's latencies), for most of
-// the ten VirtualIPs of each cordon; held, the step back replaces it and one write says BACKUP
-// (the slowest twentieth of them still write both). A Master still there after the other's next
-// advert is no fleeting one.
+// the ten VirtualIPs of each cordon; held, the step back finds the entry as it was and writes
+// nothing (see takeover; the slowest twentieth of them still write both). A Master still there
+// after the other's next advert is no fleeting one.
 const takeoverSettle = 50 * time.Millisecond
 
 // A VirtualIP's first entries go out one node after the other, in the order of desired.Router.Rank:
@@ -274,6 +274,10 @@ type reporter struct {
 	held      map[string]time.Time
 	labelsAt  time.Time
 	intervals map[string]time.Duration
+	// labelled holds the routers of the master labels the last write that landed applied; nil
+	// before the first and after a failed one. A label write that would apply them again (a
+	// takeover that ended before its labels went out) is not made.
+	labelled []string
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
 	slots map[string]slot
@@ -290,6 +294,15 @@ type reporter struct {
 	faults  map[string]string
 	// budgets bounds each router's Events (see eventBurst).
 	budgets map[string]*eventBudget
+	// takeovers holds, for the routers whose transition to MASTER is held (see takeoverSettle)
+	// and whose entry was clean when it came, that MASTER entry and the one written before it.
+	takeovers map[string]takeover
+}
+
+// takeover is a held transition to MASTER: master is the entry due, before the entry written (or
+// being written) when it came. A step back before master goes out leaves before as it was.
+type takeover struct {
+	master, before *vrrpv1.NodeStatus
 }
 
 // foreignEntry is this node's entry as found in the cache, at its index in status.nodes.
@@ -357,7 +370,7 @@ func newReporter(node string, log logr.Logger) *reporter {
 		inflight: map[string]bool{}, retrying: map[string]bool{}, failing: map[string]bool{},
 		held: map[string]time.Time{}, intervals: map[string]time.Duration{}, slots: map[string]slot{},
 		unlisted: map[string]bool{}, observed: map[string]*vrrpv1.NodeStatus{}, written: map[string]bool{}, faults: map[string]string{},
-		budgets: map[string]*eventBudget{}}
+		budgets: map[string]*eventBudget{}, takeovers: map[string]takeover{}}
 	r.ended = sync.NewCond(&r.mu)
 	return r
 }
@@ -442,6 +455,7 @@ func (r *reporter) participate(res desired.Result) {
 			}
 			delete(r.landed, name)
 			delete(r.foreign, name)
+			delete(r.takeovers, name)
 			if r.masters[name] {
 				delete(r.masters, name)
 				r.labels, r.labelsAt = true, time.Time{}
@@ -549,6 +563,8 @@ func (r *reporter) observe(st speaker.Status) {
 	// keeps the state waits (see held), unless a transition is due already.
 	now := time.Now()
 	r.observed[st.Router] = e
+	to, took := r.takeovers[st.Router]
+	delete(r.takeovers, st.Router)
 	if old, want := r.entries[st.Router], r.listed(st.Router, e); !sameEntry(old, want) {
 		_, held := r.held[st.Router]
 		_, reasserting := r.foreign[st.Router]
@@ -559,8 +575,20 @@ func (r *reporter) observe(st speaker.Status) {
 			// An unlisted node's takeover that ended before its entry went out: nothing to remove
 			// (unless reassert found one left behind, whose removal is due).
 			r.undue(st.Router)
+		case took && old == to.master && dirty && !reasserting && !r.failing[st.Router] && sameBut(to.before, want):
+			// A takeover that ended before its entry went out, back to the entry written before
+			// it but for lastTransitionTime: status never showed it, and a write now would say
+			// only when it ended. Its Events record it. Two Backups that take over together make
+			// one such step back for every VirtualIP of a cordon, all in the API server's busiest
+			// moment.
+			r.entries[st.Router], r.observed[st.Router] = to.before, to.before
+			delete(r.dirty, st.Router)
+			delete(r.held, st.Router)
 		case want != nil && want.State == vrrpv1.StateMaster && (old == nil || old.State != want.State):
 			r.held[st.Router] = now.Add(r.settle(st.Router))
+			if old != nil && !dirty && !reasserting && !r.failing[st.Router] {
+				r.takeovers[st.Router] = takeover{master: want, before: old}
+			}
 		case old == nil || want == nil || old.State != want.State:
 			delete(r.held, st.Router)
 		case !dirty && !held:
@@ -849,8 +877,12 @@ func (r *reporter) dispatch(ctx context.Context) {
 	var masters []string
 	if labels {
 		r.labels, r.labelsAt = false, time.Time{}
-		r.inflight[labelKey] = true
 		masters = slices.Sorted(maps.Keys(r.masters))
+		if r.labelled != nil && slices.Equal(masters, r.labelled) {
+			labels = false
+		} else {
+			r.inflight[labelKey] = true
+		}
 	}
 	due := map[string]*vrrpv1.NodeStatus{}
 	for name := range r.dirty {
@@ -876,6 +908,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 		delete(r.dirty, name)
 		delete(r.held, name)
 		delete(r.slots, name)
+		delete(r.takeovers, name) // its MASTER entry is going out: a step back is news
 		r.inflight[name] = true
 		jobs = append(jobs, j)
 	}
@@ -905,6 +938,12 @@ func (r *reporter) dispatch(ctx context.Context) {
 	if labels {
 		go func() {
 			err := r.writeLabels(ctx, masters)
+			r.mu.Lock()
+			r.labelled = nil
+			if err == nil {
+				r.labelled = append([]string{}, masters...) // not nil: none is a set of labels too
+			}
+			r.mu.Unlock()
 			r.finish(ctx, metrics.ResourceNodeLabel, "Node/"+r.node, labelKey, err)
 		}()
 	}
@@ -1079,6 +1118,16 @@ func reassertWait(n int) time.Duration {
 }
 
 // sameEntry compares entries as the API server stores them: times in whole seconds.
+// sameBut reports whether entries a and b are the same but for their lastTransitionTime.
+func sameBut(a, b *vrrpv1.NodeStatus) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	c := *b
+	c.LastTransitionTime = a.LastTransitionTime
+	return sameEntry(a, &c)
+}
+
 func sameEntry(a, b *vrrpv1.NodeStatus) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -503,3 +503,33 @@ func TestARecreatedVirtualIPDoesNotInheritTheReassertBackoff(t *testing.T) {
 		}
 	})
 }
+
+// TestTheMasterLabelsAreNotAppliedAgainUnchanged: a takeover that ended before the Node's labels
+// went out leaves them as the last write that landed applied, so none is made; after a label
+// write that failed, the same labels are applied again.
+func TestTheMasterLabelsAreNotAppliedAgainUnchanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newWriteHarness(t)
+		h.flush()
+		conflict := apierrors.NewConflict(schema.GroupResource{Resource: "nodes"}, "primary", errors.New("changed"))
+		h.answer(conflict)
+		labelWrites := func() float64 { return h.count(metrics.ResourceNodeLabel, metrics.ReasonConflict) }
+
+		h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateBackup, Priority: 150})
+		h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+		h.flush()
+		if n := labelWrites(); n != 0 {
+			t.Fatalf("MASTER again before the labels went out: %v label writes, want none", n)
+		}
+		h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateBackup, Priority: 150})
+		h.flush()
+		if n := labelWrites(); n != 1 {
+			t.Fatalf("BACKUP: %v label writes, want 1", n)
+		}
+		h.rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+		h.flush()
+		if n := labelWrites(); n != 2 {
+			t.Errorf("MASTER again after the label write of BACKUP failed: %v label writes, want 2", n)
+		}
+	})
+}
