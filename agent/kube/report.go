@@ -275,8 +275,9 @@ type reporter struct {
 	labelsAt  time.Time
 	intervals map[string]time.Duration
 	// labelled holds the routers of the master labels the last write that landed applied; nil
-	// before the first and after a failed one. A label write that would apply them again (a
-	// takeover that ended before its labels went out) is not made.
+	// before the first and after a failed one. A label write due that would apply them again (a
+	// takeover that ended before its labels went out) is not made. As before, labels that someone
+	// else changes are not put back until this node's masters change.
 	labelled []string
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
@@ -296,6 +297,9 @@ type reporter struct {
 	budgets map[string]*eventBudget
 	// takeovers holds, for the routers whose transition to MASTER is held (see takeoverSettle)
 	// and whose entry was clean when it came, that MASTER entry and the one written before it.
+	// Any other report of the router meanwhile (a hook's result, a priority), a write of the
+	// earlier entry that fails, and the MASTER entry going out end the record: the step back is
+	// then written.
 	takeovers map[string]takeover
 }
 
@@ -584,6 +588,8 @@ func (r *reporter) observe(st speaker.Status) {
 			r.entries[st.Router], r.observed[st.Router] = to.before, to.before
 			delete(r.dirty, st.Router)
 			delete(r.held, st.Router)
+			// reassert passed over the entry while it was due: the next one compares it.
+			r.verify = true
 		case want != nil && want.State == vrrpv1.StateMaster && (old == nil || old.State != want.State):
 			r.held[st.Router] = now.Add(r.settle(st.Router))
 			if old != nil && !dirty && !reasserting && !r.failing[st.Router] {
@@ -991,6 +997,9 @@ func (r *reporter) finish(ctx context.Context, resource, object, key string, err
 			r.labels = true
 		} else {
 			r.dirty[key] = true // unless a newer state already made it so
+			// The entry written before a takeover held now may not be in the API: a step back
+			// must be written.
+			delete(r.takeovers, key)
 		}
 	}
 	switch {
@@ -1117,7 +1126,6 @@ func reassertWait(n int) time.Duration {
 	return min(reassertAfter<<n, reassertMax)
 }
 
-// sameEntry compares entries as the API server stores them: times in whole seconds.
 // sameBut reports whether entries a and b are the same but for their lastTransitionTime.
 func sameBut(a, b *vrrpv1.NodeStatus) bool {
 	if a == nil || b == nil {
@@ -1128,6 +1136,7 @@ func sameBut(a, b *vrrpv1.NodeStatus) bool {
 	return sameEntry(a, &c)
 }
 
+// sameEntry compares entries as the API server stores them: times in whole seconds.
 func sameEntry(a, b *vrrpv1.NodeStatus) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -239,15 +239,15 @@ func (l *benchLab) latencies(start time.Time) (entries, masters []time.Duration,
 	obs := l.watch.all()
 	for k, ts := range byRouter {
 		for i, t := range ts {
-			if o, ok := lastBefore(obs, k.vip, t.at); ok && o.states[k.node] == t.to {
-				// Status showed the new state already: a takeover that ended before its entry
-				// went out, undone by this step back, needs no change a watcher could wait for.
-				shown++
-				continue
-			}
 			end := time.Time{}
 			if i+1 < len(ts) {
 				end = ts[i+1].at
+			}
+			if alreadyShown(obs, k.vip, k.node, t.to, t.at, end) {
+				// A takeover that ended before its entry went out, undone by this step back,
+				// needs no change a watcher could wait for.
+				shown++
+				continue
 			}
 			o, ok := firstAfter(obs, k.vip, t.at, end, func(o observation) bool { return o.states[k.node] == t.to })
 			if !ok {
@@ -273,14 +273,25 @@ func (l *benchLab) latencies(start time.Time) (entries, masters []time.Duration,
 	return entries, masters, superseded, shown
 }
 
-// lastBefore is the last observation of vip before t.
-func lastBefore(obs []observation, vip string, t time.Time) (observation, bool) {
-	for i := len(obs) - 1; i >= 0; i-- {
-		if o := obs[i]; o.vip == vip && o.at.Before(t) {
-			return o, true
+// alreadyShown reports whether status showed node in state to for vip at from and throughout
+// until end (unless zero): the last observation before from shows it, and none after shows
+// another. A step back whose takeover's MASTER entry went out is not: a watcher sees it late.
+func alreadyShown(obs []observation, vip, node string, to vrrpv1.RouterState, from, end time.Time) bool {
+	shown := false
+	for _, o := range obs {
+		if o.vip != vip {
+			continue
+		}
+		if !end.IsZero() && o.at.After(end) {
+			break
+		}
+		if !o.at.After(from) {
+			shown = o.states[node] == to
+		} else if o.states[node] != to {
+			return false
 		}
 	}
-	return observation{}, false
+	return shown
 }
 
 // firstAfter is the first observation of vip after from (and before end, unless zero) that ok.
