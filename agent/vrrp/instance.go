@@ -244,7 +244,7 @@ func (i *Instance) timerExpired(now time.Time) []Action {
 	case StateMaster:
 		if !now.Before(i.adverTimer) {
 			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer.
-			i.adverTimer = now.Add(i.cfg.AdvertInterval)
+			i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 			return i.steadyAdvert()
 		}
 	}
@@ -345,7 +345,7 @@ func (i *Instance) disarmSkew(now time.Time) {
 func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Time) []Action {
 	if adv.Priority == 0 {
 		// Another Master resigned: advertise now so that no Backup takes over after Skew_Time.
-		i.adverTimer = now.Add(i.cfg.AdvertInterval)
+		i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 		return []Action{SendAdvert{Advert: i.advert(i.priority)}}
 	}
 	higher := adv.Priority > i.priority
@@ -508,7 +508,7 @@ func (i *Instance) setPriority(ev SetPriority, now time.Time) []Action {
 	}
 	// Advertise the new priority at once, so that a higher Backup with Preempt starts its
 	// takeover now rather than one interval later.
-	i.adverTimer = now.Add(i.cfg.AdvertInterval)
+	i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 	acts := []Action{SendAdvert{Advert: i.advert(i.priority)}}
 	if i.accept() != oldAccept {
 		acts = append(acts, AddAddresses{Addresses: i.prefixes(), Accept: i.accept()})
@@ -557,7 +557,7 @@ func (i *Instance) reconfigure(cfg Config, now time.Time) []Action {
 	if len(added) > 0 {
 		acts = append(acts, Announce{Addresses: addrsOf(added)})
 	}
-	i.adverTimer = now.Add(cfg.AdvertInterval)
+	i.adverTimer = nextAdvert(now, cfg.AdvertInterval)
 	return append(acts, SendAdvert{Advert: i.advert(i.priority)})
 }
 
@@ -569,7 +569,7 @@ func (i *Instance) becomeMaster(acts []Action, now time.Time, reason string) []A
 		AddAddresses{Addresses: i.prefixes(), Accept: i.accept()},
 		Announce{Addresses: addrsOf(i.cfg.Addresses)},
 	)
-	i.adverTimer = now.Add(i.cfg.AdvertInterval)
+	i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 	i.masterDown, i.preemptSince, i.lastAssert = time.Time{}, time.Time{}, time.Time{}
 	return i.transition(acts, StateMaster, reason)
 }

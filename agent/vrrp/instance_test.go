@@ -138,7 +138,8 @@ func TestBackupWhenMasterDownTimerFires(t *testing.T) {
 	t.Run("at Master_Down_Interval a Backup advertises, takes and announces the addresses and becomes Master (§6.4.2)", func(t *testing.T) {
 		i := backup(t, cfg)
 		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t0.Add(down)))
-		wantDeadline(t, i, t0.Add(down+time.Second))
+		// One interval on, at the nearest eighth of a second (nextAdvert).
+		wantDeadline(t, i, t0.Add(4625*time.Millisecond))
 	})
 	t.Run("one nanosecond earlier nothing happens", func(t *testing.T) {
 		i := backup(t, cfg)
@@ -253,14 +254,22 @@ func TestMasterWhenAdverTimerFires(t *testing.T) {
 	cfg := v3Config()
 	t.Run("a Master advertises and resets Adver_Timer (§6.4.3)", func(t *testing.T) {
 		i, now := master(t, cfg)
-		fire := now.Add(time.Second)
+		fire, _ := i.Deadline()
+		wantDeadline(t, i, nextAdvert(now, time.Second))
 		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(TimerExpired{}, fire))
 		wantDeadline(t, i, fire.Add(time.Second))
 	})
+	t.Run("a Master woken late keeps the Adver_Timer's slot", func(t *testing.T) {
+		i, _ := master(t, cfg)
+		fire, _ := i.Deadline()
+		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(TimerExpired{}, fire.Add(40*time.Millisecond)))
+		wantDeadline(t, i, fire.Add(time.Second))
+	})
 	t.Run("a Master woken early sends nothing", func(t *testing.T) {
-		i, now := master(t, cfg)
-		wantActions(t, nil, i.Handle(TimerExpired{}, now.Add(time.Second-1)))
-		wantDeadline(t, i, now.Add(time.Second))
+		i, _ := master(t, cfg)
+		fire, _ := i.Deadline()
+		wantActions(t, nil, i.Handle(TimerExpired{}, fire.Add(-1)))
+		wantDeadline(t, i, fire)
 	})
 }
 
@@ -270,7 +279,7 @@ func TestMasterOnAdvertWithPriorityZero(t *testing.T) {
 		i, now := master(t, cfg)
 		at := now.Add(300 * time.Millisecond)
 		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(advertFrom(cfg, peerAddr, 0), at))
-		wantDeadline(t, i, at.Add(time.Second))
+		wantDeadline(t, i, nextAdvert(at, time.Second))
 		wantState(t, i, StateMaster)
 	})
 }
@@ -315,13 +324,13 @@ func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
 			advert:   advertFrom(cfg, lowerAddr, 100),
 			want:     []Action{ours(cfg, 100)},
 			state:    StateMaster,
-			deadline: func(_, m time.Time) time.Time { return m.Add(time.Second) },
+			deadline: func(_, m time.Time) time.Time { return nextAdvert(m, time.Second) },
 		},
 		"a lower priority hears us at once, without resetting Adver_Timer (RFC 9568 §6.4.3)": {
 			advert:   advertFrom(cfg, peerAddr, 99),
 			want:     []Action{ours(cfg, 100)},
 			state:    StateMaster,
-			deadline: func(_, m time.Time) time.Time { return m.Add(time.Second) },
+			deadline: func(_, m time.Time) time.Time { return nextAdvert(m, time.Second) },
 		},
 	}
 	for name, tc := range tests {
@@ -567,7 +576,7 @@ func TestSetPriority(t *testing.T) {
 		at := now.Add(100 * time.Millisecond)
 		wantActions(t, []Action{ours(cfg, 50)}, i.Handle(SetPriority{Priority: 50}, at))
 		wantState(t, i, StateMaster)
-		wantDeadline(t, i, at.Add(time.Second))
+		wantDeadline(t, i, nextAdvert(at, time.Second))
 	})
 	t.Run("a Master given its current priority sends nothing", func(t *testing.T) {
 		i, now := master(t, cfg)
@@ -615,7 +624,7 @@ func TestReconfigure(t *testing.T) {
 			Announce{Addresses: []netip.Addr{vip2.Addr()}},
 			ours(next, 100),
 		}, i.Handle(Reconfigure{Config: next}, now))
-		wantDeadline(t, i, now.Add(2*time.Second))
+		wantDeadline(t, i, nextAdvert(now, 2*time.Second))
 		if diff := cmp.Diff(next, i.Config(), cmpOpts); diff != "" {
 			t.Errorf("Config() mismatch (-want +got):\n%s", diff)
 		}

@@ -110,3 +110,60 @@ func TestDistinctPrioritiesNeverGiveEqualDownTimers(t *testing.T) {
 		}
 	}
 }
+
+func TestNextAdvertKeepsMastersInEighthsOfTheInterval(t *testing.T) {
+	// t0 (2026-01-01 UTC) is a whole second since the Unix epoch, so it starts a slot of any
+	// interval below.
+	tests := map[string]struct {
+		now      time.Duration // after t0
+		interval time.Duration
+		want     time.Duration // after t0
+	}{
+		"a timer set on a slot fires one interval on":              {0, time.Second, time.Second},
+		"a timer set 50 ms after a slot keeps the slot at 1 s":     {50 * time.Millisecond, time.Second, time.Second},
+		"a timer set 70 ms after a slot takes the next one at 1 s": {70 * time.Millisecond, time.Second, time.Second + 125*time.Millisecond},
+		"a timer set 60 ms before a slot takes that slot at 1 s":   {-60 * time.Millisecond, time.Second, time.Second},
+		"at 100 ms adverts a slot is 12.5 ms":                      {9 * time.Millisecond, 100 * time.Millisecond, 112500 * time.Microsecond},
+		"at 10 ms adverts a slot is 1.25 ms":                       {2 * time.Millisecond, 10 * time.Millisecond, 12500 * time.Microsecond},
+		"a v2 interval of 3 s has slots of 375 ms":                 {200 * time.Millisecond, 3 * time.Second, 3375 * time.Millisecond},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := nextAdvert(t0.Add(tc.now), tc.interval); !got.Equal(t0.Add(tc.want)) {
+				t.Errorf("nextAdvert(t0+%s, %s) = t0+%s, want t0+%s", tc.now, tc.interval, got.Sub(t0), tc.want)
+			}
+		})
+	}
+}
+
+func TestMastersThatTookOverApartAdvertiseInAtMostEightBursts(t *testing.T) {
+	cfg := v3Config()
+	cfg.AdvertInterval = 100 * time.Millisecond
+	phases := map[time.Duration]bool{}
+	for n := range 250 {
+		// Takeovers scattered over 1.7 s, none on a slot, as a host's 250 routers start.
+		now := t0.Add(time.Duration(n)*6793*time.Microsecond + 1)
+		i := newTestInstance(t, cfg)
+		i.Handle(Startup{}, now)
+		down, _ := i.Deadline()
+		i.Handle(TimerExpired{}, down)
+		wantState(t, i, StateMaster)
+		for range 30 {
+			fire, _ := i.Deadline()
+			if got := fire.Sub(down); got < 93750*time.Microsecond {
+				t.Fatalf("router %d: an advert %s after the last, want at least 15/16 of the interval", n, got)
+			}
+			if got := fire.Sub(down); got > 106250*time.Microsecond {
+				t.Fatalf("router %d: an advert %s after the last, want at most 17/16 of the interval", n, got)
+			}
+			// Woken up to half a slot late, as a busy host wakes its timers.
+			down = fire.Add(time.Duration(n%6) * time.Millisecond)
+			i.Handle(TimerExpired{}, down)
+		}
+		fire, _ := i.Deadline()
+		phases[fire.Sub(t0)%cfg.AdvertInterval] = true
+	}
+	if len(phases) > advertGrid {
+		t.Errorf("250 Masters advertise at %d points of the cycle, want at most %d", len(phases), advertGrid)
+	}
+}
