@@ -100,6 +100,9 @@ func Listen(ifname string, v6 bool) (*RawConn, error) {
 			// socket that joined the group on one interface also receives the group's packets from
 			// every other interface where anyone joined it (IP_MULTICAST_ALL defaults to on).
 			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname)
+			if serr == nil {
+				serr = setReceiveBuffer(int(fd))
+			}
 		})
 		return errors.Join(err, serr)
 	}}
@@ -129,6 +132,24 @@ func Listen(ifname string, v6 bool) (*RawConn, error) {
 		return nil, fmt.Errorf("setting up VRRP socket on %s: %w", ifname, err)
 	}
 	return c, nil
+}
+
+// receiveBuffer is the socket's receive buffer: a node's Masters advertise in bursts (vrrp's
+// Adver_Timer slots), so a Backup may get an advert of each of the 255 VRIDs at once while its
+// reader waits for a CPU. The default (net.core.rmem_default, 208 KiB) held 167 IPv6 adverts of
+// 16 addresses; the kernel doubles this for its bookkeeping.
+const receiveBuffer = 1 << 20
+
+// setReceiveBuffer sets the receive buffer past net.core.rmem_max with SO_RCVBUFFORCE, as the
+// agent has CAP_NET_ADMIN, and within it with SO_RCVBUF otherwise.
+func setReceiveBuffer(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer); err == nil {
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
+		return fmt.Errorf("setting the receive buffer: %w", err)
+	}
+	return nil
 }
 
 func (c *RawConn) setup4() error {

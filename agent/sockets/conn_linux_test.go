@@ -343,3 +343,43 @@ func TestSendAndReceiveAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestABurstOfEveryVRIDWaitsForAReaderThatIsLate(t *testing.T) {
+	t.Parallel()
+	// A node's Masters advertise in bursts (vrrp's Adver_Timer slots): a Backup's socket may get
+	// an advert of each of the 255 VRIDs at once, while its reader is descheduled. Adverts of
+	// the largest kind a VirtualIP makes (16 addresses) stand for the worst case.
+	a, b := twoHosts(t)
+	for _, v6 := range []bool{false, true} {
+		rx := listen(t, a, a.Link, v6)
+		tx := listen(t, b, b.Link, v6)
+		src, dst, addr := hostB4, GroupIPv4, hostA4.AsSlice()
+		if v6 {
+			src, dst, addr = linkLocal(t, b, b.Link), GroupIPv6, hostA6.AsSlice()
+		}
+		advert := []byte{0x31, 0, 100, 16, 0x00, 0x64, 0, 0}
+		for range 16 {
+			advert = append(advert, addr...)
+		}
+		const burst = 255
+		for vrid := 1; vrid <= burst; vrid++ {
+			advert[1] = byte(vrid)
+			if err := tx.Send(advert, src, dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+		buf := make([]byte, 1500)
+		for got := range burst {
+			if err := rx.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			p, err := rx.Receive(buf)
+			if err != nil {
+				t.Fatalf("IPv6 %v: after %d of %d adverts: %v", v6, got, burst, err)
+			}
+			if p.Payload[1] != byte(got+1) {
+				t.Fatalf("IPv6 %v: advert %d is of VRID %d, want %d: the socket dropped some", v6, got+1, p.Payload[1], got+1)
+			}
+		}
+	}
+}

@@ -138,8 +138,8 @@ func TestBackupWhenMasterDownTimerFires(t *testing.T) {
 	t.Run("at Master_Down_Interval a Backup advertises, takes and announces the addresses and becomes Master (§6.4.2)", func(t *testing.T) {
 		i := backup(t, cfg)
 		wantActions(t, becameMaster(cfg, StateBackup, 100, false, "masterDown"), i.Handle(TimerExpired{}, t0.Add(down)))
-		// One interval on, at the nearest eighth of a second (nextAdvert).
-		wantDeadline(t, i, t0.Add(4625*time.Millisecond))
+		// One interval on (4.609375 s), brought back to its eighth of a second (nextAdvert).
+		wantDeadline(t, i, t0.Add(4500*time.Millisecond))
 	})
 	t.Run("one nanosecond earlier nothing happens", func(t *testing.T) {
 		i := backup(t, cfg)
@@ -255,7 +255,9 @@ func TestMasterWhenAdverTimerFires(t *testing.T) {
 	t.Run("a Master advertises and resets Adver_Timer (§6.4.3)", func(t *testing.T) {
 		i, now := master(t, cfg)
 		fire, _ := i.Deadline()
-		wantDeadline(t, i, nextAdvert(now, time.Second))
+		if want := now.Add(890625 * time.Microsecond); !fire.Equal(want) { // t0+4.5 s
+			t.Fatalf("Deadline() = t0+%s, want t0+%s", fire.Sub(t0), want.Sub(t0))
+		}
 		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(TimerExpired{}, fire))
 		wantDeadline(t, i, fire.Add(time.Second))
 	})
@@ -279,7 +281,7 @@ func TestMasterOnAdvertWithPriorityZero(t *testing.T) {
 		i, now := master(t, cfg)
 		at := now.Add(300 * time.Millisecond)
 		wantActions(t, []Action{ours(cfg, 100)}, i.Handle(advertFrom(cfg, peerAddr, 0), at))
-		wantDeadline(t, i, nextAdvert(at, time.Second))
+		wantDeadline(t, i, t0.Add(4875*time.Millisecond)) // at+1 s is 4.909375 s
 		wantState(t, i, StateMaster)
 	})
 }
@@ -324,13 +326,13 @@ func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
 			advert:   advertFrom(cfg, lowerAddr, 100),
 			want:     []Action{ours(cfg, 100)},
 			state:    StateMaster,
-			deadline: func(_, m time.Time) time.Time { return nextAdvert(m, time.Second) },
+			deadline: func(_, _ time.Time) time.Time { return t0.Add(4500 * time.Millisecond) },
 		},
 		"a lower priority hears us at once, without resetting Adver_Timer (RFC 9568 §6.4.3)": {
 			advert:   advertFrom(cfg, peerAddr, 99),
 			want:     []Action{ours(cfg, 100)},
 			state:    StateMaster,
-			deadline: func(_, m time.Time) time.Time { return nextAdvert(m, time.Second) },
+			deadline: func(_, _ time.Time) time.Time { return t0.Add(4500 * time.Millisecond) },
 		},
 	}
 	for name, tc := range tests {
@@ -576,7 +578,7 @@ func TestSetPriority(t *testing.T) {
 		at := now.Add(100 * time.Millisecond)
 		wantActions(t, []Action{ours(cfg, 50)}, i.Handle(SetPriority{Priority: 50}, at))
 		wantState(t, i, StateMaster)
-		wantDeadline(t, i, nextAdvert(at, time.Second))
+		wantDeadline(t, i, t0.Add(4625*time.Millisecond)) // at+1 s is 4.709375 s
 	})
 	t.Run("a Master given its current priority sends nothing", func(t *testing.T) {
 		i, now := master(t, cfg)
@@ -624,7 +626,7 @@ func TestReconfigure(t *testing.T) {
 			Announce{Addresses: []netip.Addr{vip2.Addr()}},
 			ours(next, 100),
 		}, i.Handle(Reconfigure{Config: next}, now))
-		wantDeadline(t, i, nextAdvert(now, 2*time.Second))
+		wantDeadline(t, i, t0.Add(5500*time.Millisecond)) // now+2 s is 5.609375 s, in slots of 250 ms
 		if diff := cmp.Diff(next, i.Config(), cmpOpts); diff != "" {
 			t.Errorf("Config() mismatch (-want +got):\n%s", diff)
 		}

@@ -21,30 +21,28 @@ func MasterDownInterval(version, priority uint8, masterAdverInterval time.Durati
 	return 3*masterAdverInterval + SkewTime(version, priority, masterAdverInterval)
 }
 
-// advertGrid divides the advert interval into the slots Adver_Timer is rounded to (nextAdvert).
+// advertGrid divides the advert interval into the slots Adver_Timer is set on (nextAdvert).
 const advertGrid = 8
 
-// nextAdvert is when the Adver_Timer set at now fires: one advert interval on, rounded to the
-// nearest slot of an eighth of the interval, counted from the Unix epoch. A host's Masters of one
-// interval then send in at most eight bursts a cycle, however their takeovers were spread, and
-// their Backups wake for each burst rather than for each advert: keepalived's single loop keeps
-// its routers in step by reading the clock once per pass, and a Backup of 250 routers at 100 ms
-// spent its CPU waking for 2,500 scattered adverts a second (issue 12). A timer that fires late
-// by less than half a slot keeps its slot, so lateness does not add up. Each advert still comes
-// within a sixteenth of the interval of when RFC 9568 §6.4.3 has it, far inside the three
-// intervals a Backup waits (Master_Down_Interval).
+// nextAdvert is when the Adver_Timer set at now fires: one advert interval on, brought back to
+// the start of its slot, an eighth of the interval counted from the Unix epoch. A host's Masters
+// of one interval then send in at most eight bursts a cycle however their takeovers were spread,
+// and their Backups wake per burst: before, each timer's lateness moved its router's phase, and a
+// Backup of 250 routers at 100 ms woke for about 200 bursts a second (keepalived's Masters, whose
+// loop reads the clock once per pass, gave 86; the slots give about 40). Brought back, never on:
+// an advert is never later than RFC 9568 §6.4.3 has it, so a Backup's margin (Skew_Time after
+// two lost adverts) is the RFC's; the one after a takeover, a new priority or an answer may come
+// up to an eighth of the interval early. A timer that fires late by less than a slot keeps its
+// slot, so lateness does not add up.
 func nextAdvert(now time.Time, interval time.Duration) time.Time {
 	next := now.Add(interval)
 	slot := int64(interval / advertGrid)
 	if slot <= 0 {
-		return next
+		return next // not a valid interval (Config.Validate)
 	}
 	off := next.UnixNano() % slot
 	if off < 0 {
-		off += slot
-	}
-	if off >= slot-slot/2 {
-		off -= slot
+		off += slot // before 1970
 	}
 	return next.Add(-time.Duration(off))
 }

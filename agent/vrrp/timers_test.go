@@ -112,25 +112,28 @@ func TestDistinctPrioritiesNeverGiveEqualDownTimers(t *testing.T) {
 }
 
 func TestNextAdvertKeepsMastersInEighthsOfTheInterval(t *testing.T) {
-	// t0 (2026-01-01 UTC) is a whole second since the Unix epoch, so it starts a slot of any
-	// interval below.
+	// t0 (2026-01-01 UTC) is a midnight, whole days after the Unix epoch, so it starts a slot of
+	// every interval below (a day is a multiple of 375 ms too).
 	tests := map[string]struct {
-		now      time.Duration // after t0
+		now      time.Time
 		interval time.Duration
-		want     time.Duration // after t0
+		want     time.Time
 	}{
-		"a timer set on a slot fires one interval on":              {0, time.Second, time.Second},
-		"a timer set 50 ms after a slot keeps the slot at 1 s":     {50 * time.Millisecond, time.Second, time.Second},
-		"a timer set 70 ms after a slot takes the next one at 1 s": {70 * time.Millisecond, time.Second, time.Second + 125*time.Millisecond},
-		"a timer set 60 ms before a slot takes that slot at 1 s":   {-60 * time.Millisecond, time.Second, time.Second},
-		"at 100 ms adverts a slot is 12.5 ms":                      {9 * time.Millisecond, 100 * time.Millisecond, 112500 * time.Microsecond},
-		"at 10 ms adverts a slot is 1.25 ms":                       {2 * time.Millisecond, 10 * time.Millisecond, 12500 * time.Microsecond},
-		"a v2 interval of 3 s has slots of 375 ms":                 {200 * time.Millisecond, 3 * time.Second, 3375 * time.Millisecond},
+		"a timer set on a slot fires one interval on":                        {t0, time.Second, t0.Add(time.Second)},
+		"a timer set 50 ms into a slot fires at that slot's start at 1 s":    {t0.Add(50 * time.Millisecond), time.Second, t0.Add(time.Second)},
+		"a timer set 124 ms into a slot keeps it at 1 s":                     {t0.Add(124 * time.Millisecond), time.Second, t0.Add(time.Second)},
+		"a timer set 125 ms after a slot's start has the next slot at 1 s":   {t0.Add(125 * time.Millisecond), time.Second, t0.Add(1125 * time.Millisecond)},
+		"a timer set 60 ms before a slot fires an eighth early at most":      {t0.Add(-60 * time.Millisecond), time.Second, t0.Add(875 * time.Millisecond)},
+		"at 100 ms adverts a slot is 12.5 ms":                                {t0.Add(9 * time.Millisecond), 100 * time.Millisecond, t0.Add(100 * time.Millisecond)},
+		"at 10 ms adverts a slot is 1.25 ms":                                 {t0.Add(2 * time.Millisecond), 10 * time.Millisecond, t0.Add(11250 * time.Microsecond)},
+		"a VRRPv2 interval of 3 s has slots of 375 ms":                       {t0.Add(200 * time.Millisecond), 3 * time.Second, t0.Add(3 * time.Second)},
+		"a clock before 1970 has its slots too":                              {time.Unix(-10, 30e6), time.Second, time.Unix(-9, 0)},
+		"an interval no configuration allows is not rounded, nor divided by": {t0.Add(3), 7, t0.Add(10)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := nextAdvert(t0.Add(tc.now), tc.interval); !got.Equal(t0.Add(tc.want)) {
-				t.Errorf("nextAdvert(t0+%s, %s) = t0+%s, want t0+%s", tc.now, tc.interval, got.Sub(t0), tc.want)
+			if got := nextAdvert(tc.now, tc.interval); !got.Equal(tc.want) {
+				t.Errorf("nextAdvert(%s, %s) = %s, want %s", tc.now, tc.interval, got, tc.want)
 			}
 		})
 	}
@@ -145,20 +148,18 @@ func TestMastersThatTookOverApartAdvertiseInAtMostEightBursts(t *testing.T) {
 		now := t0.Add(time.Duration(n)*6793*time.Microsecond + 1)
 		i := newTestInstance(t, cfg)
 		i.Handle(Startup{}, now)
-		down, _ := i.Deadline()
-		i.Handle(TimerExpired{}, down)
+		last, _ := i.Deadline()
+		i.Handle(TimerExpired{}, last)
 		wantState(t, i, StateMaster)
-		for range 30 {
+		for k := range 30 {
 			fire, _ := i.Deadline()
-			if got := fire.Sub(down); got < 93750*time.Microsecond {
-				t.Fatalf("router %d: an advert %s after the last, want at least 15/16 of the interval", n, got)
+			// Never later than RFC 9568 §6.4.3 has it, at most a slot (an eighth) early.
+			if gap := fire.Sub(last); gap > cfg.AdvertInterval || gap < cfg.AdvertInterval*7/8 {
+				t.Fatalf("router %d: an advert %s after the last, want 87.5 to 100 ms", n, gap)
 			}
-			if got := fire.Sub(down); got > 106250*time.Microsecond {
-				t.Fatalf("router %d: an advert %s after the last, want at most 17/16 of the interval", n, got)
-			}
-			// Woken up to half a slot late, as a busy host wakes its timers.
-			down = fire.Add(time.Duration(n%6) * time.Millisecond)
-			i.Handle(TimerExpired{}, down)
+			// Woken up to 15 ms late, more than a slot at times, as a busy host wakes timers.
+			last = fire.Add(time.Duration((n+k)%16) * time.Millisecond)
+			i.Handle(TimerExpired{}, last)
 		}
 		fire, _ := i.Deadline()
 		phases[fire.Sub(t0)%cfg.AdvertInterval] = true
