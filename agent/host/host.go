@@ -28,9 +28,19 @@ type Network struct {
 
 var _ speaker.Network = (*Network)(nil)
 
-// Listen opens the VRRP socket of an interface.
+// Listen opens the VRRP socket of an interface. A socket whose receive buffer is smaller than
+// asked for (no CAP_NET_ADMIN and a low net.core.rmem_max) works, but may drop the tail of a burst
+// of adverts: that is logged.
 func (n *Network) Listen(ifname string, v6 bool) (sockets.Conn, error) {
-	return sockets.Listen(ifname, v6)
+	c, err := sockets.Listen(ifname, v6)
+	if err != nil {
+		return nil, err
+	}
+	if got := c.ReceiveBuffer(); got < 2*sockets.ReceiveBuffer {
+		n.Log.Info("the VRRP socket's receive buffer is smaller than asked for: a burst of adverts may overflow it",
+			"interface", ifname, "bytes", got, "asked", 2*sockets.ReceiveBuffer)
+	}
+	return c, nil
 }
 
 // Watch reports the interface's status until ctx ends.

@@ -100,9 +100,7 @@ func Listen(ifname string, v6 bool) (*RawConn, error) {
 			// socket that joined the group on one interface also receives the group's packets from
 			// every other interface where anyone joined it (IP_MULTICAST_ALL defaults to on).
 			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname)
-			if serr == nil {
-				serr = setReceiveBuffer(int(fd))
-			}
+			setReceiveBuffer(int(fd))
 		})
 		return errors.Join(err, serr)
 	}}
@@ -134,22 +132,30 @@ func Listen(ifname string, v6 bool) (*RawConn, error) {
 	return c, nil
 }
 
-// receiveBuffer is the socket's receive buffer: a node's Masters advertise in bursts (vrrp's
-// Adver_Timer slots), so a Backup may get an advert of each of the 255 VRIDs at once while its
-// reader waits for a CPU. The default (net.core.rmem_default, 208 KiB) held 167 IPv6 adverts of
-// 16 addresses; the kernel doubles this for its bookkeeping.
-const receiveBuffer = 1 << 20
+// ReceiveBuffer is the receive buffer the VRRP socket asks for. A node's Masters advertise in
+// bursts (vrrp's Adver_Timer slots), so a Backup may get an advert of each of the 255 VRIDs at
+// once while its reader waits for a CPU. The default (net.core.rmem_default, 208 KiB) held 167
+// IPv6 adverts of 16 addresses on a veth, 1.3 KB each; a NIC's driver may charge a page or more
+// per packet. The kernel doubles the size asked for, for its bookkeeping.
+const ReceiveBuffer = 2 << 20
 
-// setReceiveBuffer sets the receive buffer past net.core.rmem_max with SO_RCVBUFFORCE, as the
-// agent has CAP_NET_ADMIN, and within it with SO_RCVBUF otherwise.
-func setReceiveBuffer(fd int) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer); err == nil {
-		return nil
+// setReceiveBuffer asks for ReceiveBuffer past net.core.rmem_max with SO_RCVBUFFORCE, as the
+// agent has CAP_NET_ADMIN, and within it with SO_RCVBUF otherwise. It is best effort: the socket
+// works with any buffer, and the caller reads what it got (RawConn.ReceiveBuffer).
+func setReceiveBuffer(fd int) {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, ReceiveBuffer) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, ReceiveBuffer)
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
-		return fmt.Errorf("setting the receive buffer: %w", err)
-	}
-	return nil
+}
+
+// ReceiveBuffer reports the socket's receive buffer in bytes, as the kernel accounts it (twice
+// what was asked for), or 0 when it cannot be read.
+func (c *RawConn) ReceiveBuffer() int {
+	n := 0
+	_ = c.rc.Control(func(fd uintptr) {
+		n, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+	})
+	return n
 }
 
 func (c *RawConn) setup4() error {

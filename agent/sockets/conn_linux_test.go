@@ -352,6 +352,9 @@ func TestABurstOfEveryVRIDWaitsForAReaderThatIsLate(t *testing.T) {
 	a, b := twoHosts(t)
 	for _, v6 := range []bool{false, true} {
 		rx := listen(t, a, a.Link, v6)
+		if got := rx.ReceiveBuffer(); got < 2*ReceiveBuffer {
+			t.Fatalf("receive buffer %d bytes, want %d (twice ReceiveBuffer)", got, 2*ReceiveBuffer)
+		}
 		tx := listen(t, b, b.Link, v6)
 		src, dst, addr := hostB4, GroupIPv4, hostA4.AsSlice()
 		if v6 {
@@ -370,7 +373,7 @@ func TestABurstOfEveryVRIDWaitsForAReaderThatIsLate(t *testing.T) {
 		}
 		buf := make([]byte, 1500)
 		for got := range burst {
-			if err := rx.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+			if err := rx.SetReadDeadline(time.Now().Add(readTimeout)); err != nil {
 				t.Fatal(err)
 			}
 			p, err := rx.Receive(buf)

@@ -243,7 +243,7 @@ func (i *Instance) timerExpired(now time.Time) []Action {
 		}
 	case StateMaster:
 		if !now.Before(i.adverTimer) {
-			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer.
+			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer (to its slot: nextAdvert).
 			i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 			return i.steadyAdvert()
 		}

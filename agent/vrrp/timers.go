@@ -25,15 +25,14 @@ func MasterDownInterval(version, priority uint8, masterAdverInterval time.Durati
 const advertGrid = 8
 
 // nextAdvert is when the Adver_Timer set at now fires: one advert interval on, brought back to
-// the start of its slot, an eighth of the interval counted from the Unix epoch. A host's Masters
-// of one interval then send in at most eight bursts a cycle however their takeovers were spread,
-// and their Backups wake per burst: before, each timer's lateness moved its router's phase, and a
-// Backup of 250 routers at 100 ms woke for about 200 bursts a second (keepalived's Masters, whose
-// loop reads the clock once per pass, gave 86; the slots give about 40). Brought back, never on:
-// an advert is never later than RFC 9568 §6.4.3 has it, so a Backup's margin (Skew_Time after
-// two lost adverts) is the RFC's; the one after a takeover, a new priority or an answer may come
-// up to an eighth of the interval early. A timer that fires late by less than a slot keeps its
-// slot, so lateness does not add up.
+// the start of its slot, an eighth of the interval counted from the Unix epoch, so within
+// (now + 7/8 interval, now + interval]. A deliberate departure from RFC 9568 §6.4.3's "reset the
+// Adver_Timer to Advertisement_Interval", in the safe direction: an advert is never later than the
+// RFC has it, so a Backup keeps the RFC's margin, and may come up to an eighth early. Re-armed at
+// now + interval, each timer's lateness moved its router's phase, and a Backup of many routers
+// woke for adverts scattered over the cycle; in slots, a host's Masters of one interval advertise
+// in at most eight bursts a cycle (issue 12; README, Performance). A timer that fires late by
+// less than a slot keeps its slot, so lateness does not add up.
 func nextAdvert(now time.Time, interval time.Duration) time.Time {
 	next := now.Add(interval)
 	slot := int64(interval / advertGrid)
