@@ -243,8 +243,8 @@ func (i *Instance) timerExpired(now time.Time) []Action {
 		}
 	case StateMaster:
 		if !now.Before(i.adverTimer) {
-			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer (to its slot: nextAdvert).
-			i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
+			// RFC 9568 §6.4.3: send an advert, reset the Adver_Timer.
+			i.resetAdverTimer(now)
 			return i.steadyAdvert()
 		}
 	}
@@ -345,7 +345,7 @@ func (i *Instance) disarmSkew(now time.Time) {
 func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Time) []Action {
 	if adv.Priority == 0 {
 		// Another Master resigned: advertise now so that no Backup takes over after Skew_Time.
-		i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
+		i.resetAdverTimer(now)
 		return []Action{SendAdvert{Advert: i.advert(i.priority)}}
 	}
 	higher := adv.Priority > i.priority
@@ -508,7 +508,7 @@ func (i *Instance) setPriority(ev SetPriority, now time.Time) []Action {
 	}
 	// Advertise the new priority at once, so that a higher Backup with Preempt starts its
 	// takeover now rather than one interval later.
-	i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
+	i.resetAdverTimer(now)
 	acts := []Action{SendAdvert{Advert: i.advert(i.priority)}}
 	if i.accept() != oldAccept {
 		acts = append(acts, AddAddresses{Addresses: i.prefixes(), Accept: i.accept()})
@@ -557,7 +557,7 @@ func (i *Instance) reconfigure(cfg Config, now time.Time) []Action {
 	if len(added) > 0 {
 		acts = append(acts, Announce{Addresses: addrsOf(added)})
 	}
-	i.adverTimer = nextAdvert(now, cfg.AdvertInterval)
+	i.resetAdverTimer(now)
 	return append(acts, SendAdvert{Advert: i.advert(i.priority)})
 }
 
@@ -569,9 +569,15 @@ func (i *Instance) becomeMaster(acts []Action, now time.Time, reason string) []A
 		AddAddresses{Addresses: i.prefixes(), Accept: i.accept()},
 		Announce{Addresses: addrsOf(i.cfg.Addresses)},
 	)
-	i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
+	i.resetAdverTimer(now)
 	i.masterDown, i.preemptSince, i.lastAssert = time.Time{}, time.Time{}, time.Time{}
 	return i.transition(acts, StateMaster, reason)
+}
+
+// resetAdverTimer sets the Adver_Timer one advert interval on from now, to the start of its slot
+// (nextAdvert).
+func (i *Instance) resetAdverTimer(now time.Time) {
+	i.adverTimer = nextAdvert(now, i.cfg.AdvertInterval)
 }
 
 // leaveMaster cancels the Adver_Timer and gives the addresses up, after a priority-0 advert
