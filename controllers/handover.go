@@ -6,13 +6,19 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // Flapping: a router that keeps passing through short gaps (a Backup that misses adverts on a
 // lossy link, takes over and steps down again) never stays unsettled past its bound, yet it is
-// broken. The flapEpisodes-th stretch without exactly one Master that begins within flapWindow of
-// the first is reported at once, as are the ones after it while they keep coming that often.
+// broken. When the flapEpisodes-th stretch without exactly one Master begins within flapWindow of
+// the first, the VirtualIP is flapping: Degraded turns True (reason Flapping) and stays so until a
+// window passes without a new stretch. The gaps themselves are held like any handover's: one
+// condition that stays up is what an alert can wait on, where a Ready that flickers for every
+// gap of a tenth of a second is not, and each of those gaps would cost the API server two more
+// writes (and two Events) while something is already wrong.
 const (
 	flapEpisodes = 4
 	// flapBounds × the largest bound (plus latency) of the stretch under way, at least
@@ -39,26 +45,36 @@ type stretch struct {
 	reported bool          // it has been let through: held no longer until it ends
 	starts   []time.Time   // when the latest stretches began, this one included; at most flapEpisodes
 	window   time.Duration // flapWindow of the latest stretch
+	flapping bool          // flapEpisodes stretches began within a window, and no window has passed since the last
+}
+
+// flap says that a VirtualIP is flapping: note is for Degraded's message, until is when it ends
+// unless another stretch begins first. The zero flap is a VirtualIP that is not.
+type flap struct {
+	note  string
+	until time.Time
 }
 
 // hold returns how much longer the summary of the VirtualIP name must wait before it is written:
 // zero when it is settled, or unsettled for longer than the largest Settling it has had since it
-// was last settled plus latency, or when it is the flapEpisodes-th unsettled stretch within the
-// flap window; flapping then says so, for the summary's messages. The way of being unsettled may
-// change during a stretch (no Master, then two, then none): the stretch goes on, with the largest
-// bound seen, so that a router that never settles is reported all the same.
-func (h *handovers) hold(name string, sum Summary, now time.Time, latency time.Duration) (wait time.Duration, flapping string) {
+// was last settled plus latency; and whether the VirtualIP is flapping (see flapEpisodes). The
+// way of being unsettled may change during a stretch (no Master, then two, then none): the
+// stretch goes on, with the largest bound seen, so that a router that never settles is reported
+// all the same.
+func (h *handovers) hold(name string, sum Summary, now time.Time, latency time.Duration) (wait time.Duration, f flap) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.seen[name]
 	if sum.Settling <= 0 {
-		if s != nil {
-			s.since, s.bound, s.reported = time.Time{}, 0, false
-			if now.Sub(s.starts[len(s.starts)-1]) > s.window {
-				delete(h.seen, name)
-			}
+		if s == nil {
+			return 0, flap{}
 		}
-		return 0, ""
+		s.since, s.bound, s.reported = time.Time{}, 0, false
+		if now.Sub(s.starts[len(s.starts)-1]) >= s.window {
+			delete(h.seen, name)
+			return 0, flap{}
+		}
+		return 0, s.flap(now)
 	}
 	if s == nil {
 		s = &stretch{}
@@ -77,15 +93,23 @@ func (h *handovers) hold(name string, sum Summary, now time.Time, latency time.D
 	s.bound = max(s.bound, sum.Settling)
 	s.window = max(minFlapWindow, flapBounds*(s.bound+latency))
 	if len(s.starts) == flapEpisodes && s.starts[flapEpisodes-1].Sub(s.starts[0]) <= s.window {
-		s.reported = true
-		return 0, fmt.Sprintf("flapping: %d times without exactly one MASTER within %v", flapEpisodes, s.window)
+		s.flapping = true
 	}
-	if s.reported {
-		return 0, ""
+	if !s.reported {
+		wait = max(s.since.Add(s.bound+latency).Sub(now), 0)
+		s.reported = wait == 0
 	}
-	wait = max(s.since.Add(s.bound+latency).Sub(now), 0)
-	s.reported = wait == 0
-	return wait, ""
+	return wait, s.flap(now)
+}
+
+// flap is the stretch's flap at now; a window after the last stretch began, it is over.
+func (s *stretch) flap(now time.Time) flap {
+	last := s.starts[len(s.starts)-1]
+	if !s.flapping || now.Sub(last) >= s.window {
+		s.flapping = false
+		return flap{}
+	}
+	return flap{note: fmt.Sprintf("flapping: %d times without exactly one MASTER within %v", flapEpisodes, s.window), until: last.Add(s.window)}
 }
 
 // forget drops what is remembered of a VirtualIP that is gone.
@@ -95,25 +119,29 @@ func (h *handovers) forget(name string) {
 	delete(h.seen, name)
 }
 
-// flapping adds note to the messages of the conditions and Events that report the state a
-// flapping router is in (NoMaster, SplitBrain), so that they say why a short gap was reported.
-func (s *Summary) flapping(note string) {
-	if note == "" {
+// flapping marks the summary of a flapping VirtualIP (see flapEpisodes) with note: Degraded turns
+// True with reason Flapping unless a graver reason holds it already, and the messages of a gap
+// reported all the same (NoMaster, SplitBrain, past their bound) end with note. vip and now are
+// those the summary was made of: its conditions and Events are made again from them.
+func (s *Summary) flapping(vip *vrrpv1.VirtualIP, now metav1.Time, note string) {
+	if note == "" || len(s.Conditions) != 2 {
 		return
 	}
 	unsettled := func(reason string) bool {
 		return reason == vrrpv1.ReasonNoMaster || reason == vrrpv1.ReasonSplitBrain
 	}
-	for i := range s.Conditions {
-		if c := &s.Conditions[i]; unsettled(c.Reason) {
-			c.Message = truncate(c.Message+"; "+note, maxConditionMessage)
-		}
+	ready, degraded := s.Conditions[0], s.Conditions[1]
+	switch {
+	case degraded.Status != metav1.ConditionTrue:
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, vrrpv1.ReasonFlapping, ready.Message+"; "+note
+	case unsettled(degraded.Reason):
+		degraded.Message += "; " + note
 	}
-	for i := range s.Events {
-		if e := &s.Events[i]; unsettled(e.Reason) {
-			e.Note += "; " + note
-		}
+	if unsettled(ready.Reason) {
+		ready.Message += "; " + note
 	}
+	s.Conditions = conditions(vip, now, ready, degraded)
+	s.Events = transitions(vip.Status.Conditions, ready, degraded, true)
 }
 
 func readyReason(sum Summary) string {

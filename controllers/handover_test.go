@@ -103,13 +103,10 @@ func TestHandoversHold(t *testing.T) {
 		wait     time.Duration
 		flapping bool
 	}
-	// flap is a short two-Master episode at `at` that ends half a second later.
+	// flap is a short two-Master episode at `at` that ends half a second later, held for its bound
+	// either way; flapping is whether the VirtualIP is flapping during and after it.
 	flap := func(at time.Duration, flapping bool) []step {
-		wait := 2 * time.Second
-		if flapping {
-			wait = 0
-		}
-		return []step{{at, "web", split, wait, flapping}, {at + 500*time.Millisecond, "web", one, 0, false}}
+		return []step{{at, "web", split, 2 * time.Second, flapping}, {at + 500*time.Millisecond, "web", one, 0, flapping}}
 	}
 	tests := map[string][]step{
 		"a settled summary is never held": {
@@ -154,9 +151,22 @@ func TestHandoversHold(t *testing.T) {
 			{4 * time.Second, "web", one, 0, false},
 			{5 * time.Second, "web", none, 4600 * time.Millisecond, false},
 		},
-		"the fourth short two-MASTER episode within a minute is reported at once, and so are the ones after it": slices.Concat(
+		"the fourth short two-MASTER episode within a minute makes it flapping, with each gap still held, until a minute passes without one": slices.Concat(
 			flap(0, false), flap(10*time.Second, false), flap(20*time.Second, false),
 			flap(30*time.Second, true), flap(40*time.Second, true),
+			[]step{
+				{99 * time.Second, "web", one, 0, true},
+				{100 * time.Second, "web", one, 0, false},
+				{101 * time.Second, "web", split, 2 * time.Second, false},
+			},
+		),
+		"a gap longer than its bound is let through while flapping, as at any time": slices.Concat(
+			flap(0, false), flap(10*time.Second, false), flap(20*time.Second, false),
+			[]step{
+				{30 * time.Second, "web", split, 2 * time.Second, true},
+				{32 * time.Second, "web", split, 0, true},
+				{33 * time.Second, "web", one, 0, true},
+			},
 		),
 		"short episodes further apart than the window are handovers, each held": slices.Concat(
 			flap(0, false), flap(30*time.Second, false), flap(61*time.Second, false), flap(92*time.Second, false), flap(123*time.Second, false),
@@ -168,7 +178,10 @@ func TestHandoversHold(t *testing.T) {
 			{41 * time.Second, "web", one, 0, false},
 			{80 * time.Second, "web", slow, 11 * time.Second, false},
 			{81 * time.Second, "web", one, 0, false},
-			{110 * time.Second, "web", slow, 0, true},
+			{110 * time.Second, "web", slow, 11 * time.Second, true},
+			{111 * time.Second, "web", one, 0, true},
+			{219 * time.Second, "web", one, 0, true},
+			{220 * time.Second, "web", one, 0, false},
 		},
 		"VirtualIPs are timed apart": {
 			{0, "web", none, 4600 * time.Millisecond, false},
@@ -181,9 +194,9 @@ func TestHandoversHold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
 			for i, s := range steps {
-				wait, flapping := h.hold(s.vip, s.sum, start.Add(s.at), latency)
-				if wait != s.wait || (flapping != "") != s.flapping {
-					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, flapping, s.wait, s.flapping)
+				wait, f := h.hold(s.vip, s.sum, start.Add(s.at), latency)
+				if wait != s.wait || (f.note != "") != s.flapping || f.until.IsZero() != (f.note == "") {
+					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q until %v; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, f.note, f.until, s.wait, s.flapping)
 				}
 			}
 		})

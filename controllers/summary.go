@@ -26,6 +26,7 @@ const (
 	EventHookFailed       = vrrpv1.ReasonHookFailed
 	EventHealthy          = vrrpv1.ReasonHealthy
 	EventInvalidSpec      = vrrpv1.ReasonInvalidSpec
+	EventFlapping         = vrrpv1.ReasonFlapping
 )
 
 // ErrInvalidSpec marks a VirtualIP that no retry can summarise until its spec changes.
@@ -53,8 +54,8 @@ type Summary struct {
 	Events []Event
 	// Settling is how long VRRP itself may take to end the state Ready reports, zero when that state
 	// is settled. A handover passes through no Master or two (handoverBound); the controller
-	// announces such a state only once it has lasted longer, or when such states keep recurring
-	// (handovers.hold).
+	// announces such a state only once it has lasted longer, and such states that keep recurring
+	// as Flapping (handovers.hold).
 	Settling time.Duration
 }
 
@@ -86,7 +87,8 @@ type Event struct {
 //     VirtualIP with the same VRID and family on a node of both, on the same interface, or a live
 //     agent that reports it refused the router for that reason), else
 //     HookFailed (an entry's last hook exited non-zero or timed out), else NoMaster (entries, none
-//     MASTER), else False (Healthy).
+//     MASTER), else False (Healthy). The controller turns a False Degraded into True with reason
+//     Flapping while short gaps keep coming (handovers.hold), which its memory, not the object, knows.
 //
 // Before any agent has reported, Ready is False (NoMaster) but Degraded is False: a VirtualIP that
 // was just created, or that selects no node, is not broken, and flagging it would raise a warning on

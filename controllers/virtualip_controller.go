@@ -246,8 +246,8 @@ func conflictFields(v *vrrpv1.VirtualIP) conflictView {
 // both writes are conditional on the object not having changed since it was read, so conditions are
 // always compared with what is stored and each transition is announced by one Event. A reconcile
 // that loses a race runs again on the newer object. A summary that a handover may still settle is
-// held back, neither written nor announced, until it has lasted longer than the protocol's bound,
-// unless such gaps keep recurring (handovers.hold).
+// held back, neither written nor announced, until it has lasted longer than the protocol's bound;
+// such gaps that keep recurring make Degraded Flapping (handovers.hold).
 func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
 	vip := &vrrpv1.VirtualIP{}
@@ -301,13 +301,14 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)
-	wait, flapping := r.handovers.hold(vip.Name, sum, r.now().Time, latency)
+	now := r.now()
+	wait, flap := r.handovers.hold(vip.Name, sum, now.Time, latency)
 	if wait > 0 {
 		logger.V(1).Info("VirtualIP may be handing over; holding its summary", "virtualIP", vip.Name,
 			"reason", readyReason(sum), "bound", sum.Settling+latency, "wait", wait)
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	sum.flapping(flapping)
+	sum.flapping(vip, now, flap.note)
 	if err := r.applyStatus(ctx, vip, sum); err != nil {
 		if apierrors.IsConflict(err) {
 			logger.V(1).Info("VirtualIP changed while applying its status; retrying", "virtualIP", vip.Name, "error", err.Error())
@@ -318,6 +319,10 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	for _, e := range sum.Events {
 		logger.Info("VirtualIP condition changed", "virtualIP", vip.Name, "reason", e.Reason, "message", e.Note)
 		r.Recorder.Eventf(vip, nil, e.Type, e.Reason, eventAction, "%s", truncate(e.Note, 1024))
+	}
+	if !flap.until.IsZero() {
+		// Flapping ends a window after the last gap began, if none begins before: it is cleared then.
+		return ctrl.Result{RequeueAfter: flap.until.Sub(now.Time)}, nil
 	}
 	return ctrl.Result{}, nil
 }

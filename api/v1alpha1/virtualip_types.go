@@ -594,6 +594,9 @@ const (
 	ReasonRouterIDConflict = "RouterIDConflict"
 	ReasonHookFailed       = "HookFailed"
 	ReasonHealthy          = "Healthy"
+	// ReasonFlapping: handovers keep coming, each shorter than the protocol's bound (Degraded only:
+	// the controller's summary keeps the last Master through each).
+	ReasonFlapping = "Flapping"
 	// ReasonCheckFailed: a check of spec.track without a weight fails on the node (its FAULT).
 	ReasonCheckFailed = "CheckFailed"
 	// ReasonInvalidSpec: the spec holds what no agent can run and the API server let through (a
