@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
@@ -31,8 +32,9 @@ const (
 // handovers remembers, per VirtualIP, the stretch the controller has seen it unsettled (no Master
 // or several, Summary.Settling > 0) and when recent stretches began, so that a handover, which
 // passes through such a state for less than the protocol's own bound, is neither written nor
-// announced (issue 9 item 8), while gaps that keep coming are. The memory is the controller's
-// alone: a new leader starts afresh, which at worst delays an alarm by one bound, or one window.
+// announced (issue 9 item 8), while gaps that keep coming make it flapping. The memory is the
+// controller's alone: a new leader starts afresh, which at worst delays an alarm by one bound, or
+// one window.
 type handovers struct {
 	mu   sync.Mutex
 	seen map[string]*stretch
@@ -40,6 +42,7 @@ type handovers struct {
 
 // stretch is a VirtualIP's latest time without exactly one Master.
 type stretch struct {
+	uid      types.UID     // of the VirtualIP: one deleted and made again under its name starts afresh
 	since    time.Time     // when it began; zero once settled
 	bound    time.Duration // the largest Settling seen during it
 	reported bool          // it has been let through: held no longer until it ends
@@ -55,16 +58,20 @@ type flap struct {
 	until time.Time
 }
 
-// hold returns how much longer the summary of the VirtualIP name must wait before it is written:
+// hold returns how much longer the summary of the VirtualIP name (of uid) must wait before it is written:
 // zero when it is settled, or unsettled for longer than the largest Settling it has had since it
 // was last settled plus latency; and whether the VirtualIP is flapping (see flapEpisodes). The
 // way of being unsettled may change during a stretch (no Master, then two, then none): the
 // stretch goes on, with the largest bound seen, so that a router that never settles is reported
 // all the same.
-func (h *handovers) hold(name string, sum Summary, now time.Time, latency time.Duration) (wait time.Duration, f flap) {
+func (h *handovers) hold(name string, uid types.UID, sum Summary, now time.Time, latency time.Duration) (wait time.Duration, f flap) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.seen[name]
+	if s != nil && s.uid != uid {
+		delete(h.seen, name)
+		s = nil
+	}
 	if sum.Settling <= 0 {
 		if s == nil {
 			return 0, flap{}
@@ -77,13 +84,16 @@ func (h *handovers) hold(name string, sum Summary, now time.Time, latency time.D
 		return 0, s.flap(now)
 	}
 	if s == nil {
-		s = &stretch{}
+		s = &stretch{uid: uid}
 		if h.seen == nil {
 			h.seen = map[string]*stretch{}
 		}
 		h.seen[name] = s
 	}
 	if s.since.IsZero() {
+		if len(s.starts) > 0 && now.Sub(s.starts[len(s.starts)-1]) >= s.window {
+			s.flapping = false // over, though nothing reconciled the VirtualIP when it ended
+		}
 		s.since = now
 		s.starts = append(s.starts, now)
 		if len(s.starts) > flapEpisodes {
@@ -120,28 +130,28 @@ func (h *handovers) forget(name string) {
 }
 
 // flapping marks the summary of a flapping VirtualIP (see flapEpisodes) with note: Degraded turns
-// True with reason Flapping unless a graver reason holds it already, and the messages of a gap
-// reported all the same (NoMaster, SplitBrain, past their bound) end with note. vip and now are
-// those the summary was made of: its conditions and Events are made again from them.
+// True with reason Flapping unless another reason holds it already, whose message then ends with
+// note, as does Ready's when it reports a gap past its bound. A VirtualIP that no agent reports
+// on, or whose spec no agent can run, is not marked: neither is news of a handover. vip and now
+// are those the summary was made of: its conditions and Events are made again from them.
 func (s *Summary) flapping(vip *vrrpv1.VirtualIP, now metav1.Time, note string) {
-	if note == "" || len(s.Conditions) != 2 {
+	if note == "" || !s.reported || len(s.Conditions) != 2 {
 		return
-	}
-	unsettled := func(reason string) bool {
-		return reason == vrrpv1.ReasonNoMaster || reason == vrrpv1.ReasonSplitBrain
 	}
 	ready, degraded := s.Conditions[0], s.Conditions[1]
 	switch {
+	case degraded.Reason == vrrpv1.ReasonInvalidSpec:
+		return
 	case degraded.Status != metav1.ConditionTrue:
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, vrrpv1.ReasonFlapping, ready.Message+"; "+note
-	case unsettled(degraded.Reason):
+	default:
 		degraded.Message += "; " + note
 	}
-	if unsettled(ready.Reason) {
+	if ready.Reason == vrrpv1.ReasonNoMaster || ready.Reason == vrrpv1.ReasonSplitBrain {
 		ready.Message += "; " + note
 	}
 	s.Conditions = conditions(vip, now, ready, degraded)
-	s.Events = transitions(vip.Status.Conditions, ready, degraded, true)
+	s.Events = transitions(vip.Status.Conditions, ready, degraded, s.reported)
 }
 
 func readyReason(sum Summary) string {

@@ -160,6 +160,10 @@ func TestHandoversHold(t *testing.T) {
 				{101 * time.Second, "web", split, 2 * time.Second, false},
 			},
 		),
+		"flapping that nothing looked at when it ended is over at the next gap": slices.Concat(
+			flap(0, false), flap(10*time.Second, false), flap(20*time.Second, false), flap(30*time.Second, true),
+			flap(100*time.Second, false),
+		),
 		"a gap longer than its bound is let through while flapping, as at any time": slices.Concat(
 			flap(0, false), flap(10*time.Second, false), flap(20*time.Second, false),
 			[]step{
@@ -194,7 +198,7 @@ func TestHandoversHold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
 			for i, s := range steps {
-				wait, f := h.hold(s.vip, s.sum, start.Add(s.at), latency)
+				wait, f := h.hold(s.vip, "", s.sum, start.Add(s.at), latency)
 				if wait != s.wait || (f.note != "") != s.flapping || f.until.IsZero() != (f.note == "") {
 					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q until %v; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, f.note, f.until, s.wait, s.flapping)
 				}
@@ -207,10 +211,29 @@ func TestHandoversForgetADeletedVirtualIP(t *testing.T) {
 	var h handovers
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: time.Second}
-	h.hold("web", none, at, 0)
+	h.hold("web", "", none, at, 0)
 	h.forget("web")
-	if got, _ := h.hold("web", none, at.Add(time.Minute), 0); got != time.Second {
+	if got, _ := h.hold("web", "", none, at.Add(time.Minute), 0); got != time.Second {
 		t.Errorf("a VirtualIP recreated with the same name waits %v, want its full bound", got)
+	}
+}
+
+// TestHandoversFlapUntilAWindowAfterTheLastGap: flapping ends a window after the last gap began,
+// and a VirtualIP made again under the same name (its deletion never reconciled) starts afresh.
+func TestHandoversFlapUntilAWindowAfterTheLastGap(t *testing.T) {
+	var h handovers
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second} {
+		h.hold("web", "uid-1", split, start.Add(at), time.Second)
+		h.hold("web", "uid-1", one, start.Add(at+500*time.Millisecond), time.Second)
+	}
+	if _, f := h.hold("web", "uid-1", one, start.Add(45*time.Second), time.Second); !f.until.Equal(start.Add(90 * time.Second)) {
+		t.Errorf("flapping until %v (%q), want 90s after the start: a minute after the fourth gap began", f.until.Sub(start), f.note)
+	}
+	if wait, f := h.hold("web", "uid-2", split, start.Add(46*time.Second), time.Second); wait != 2*time.Second || f.note != "" {
+		t.Errorf("a VirtualIP made again under its name waits %v, flapping %q; want its full bound of 2s, not flapping", wait, f.note)
 	}
 }
 

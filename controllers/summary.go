@@ -57,6 +57,8 @@ type Summary struct {
 	// announces such a state only once it has lasted longer, and such states that keep recurring
 	// as Flapping (handovers.hold).
 	Settling time.Duration
+	// reported is whether an entry counts (live or dark; stale ones do not).
+	reported bool
 }
 
 // Event is one Kubernetes Event to record about the VirtualIP.
@@ -182,7 +184,8 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 	// A handover held until it ended (handovers.hold) goes from one Master straight to another:
 	// Ready stays True and nothing is recorded here. The new Master's agent records BecameMaster
 	// (and the old one's BecameBackup) about the VirtualIP as it takes over, which says it.
-	sum.Events = transitions(vip.Status.Conditions, ready, degraded, len(reported) > 0)
+	sum.reported = len(reported) > 0
+	sum.Events = transitions(vip.Status.Conditions, ready, degraded, sum.reported)
 	return sum
 }
 

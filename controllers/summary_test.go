@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -308,7 +309,7 @@ func TestSummarize(t *testing.T) {
 			// Events have a test of their own, on VirtualIPs that have conditions already; so has
 			// Settling.
 			got.Events, got.Settling = nil, 0
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(Summary{})); diff != "" {
 				t.Errorf("Summarize (-want +got):\n%s", diff)
 			}
 		})
@@ -631,5 +632,80 @@ func TestSummarizeSaysWhenNotEveryNodeIsListed(t *testing.T) {
 		if msg := got.Conditions[0].Message; msg != tc.want {
 			t.Errorf("%d nodes, unicast %v: Ready message %q, want %q", tc.nodes, tc.unicast, msg, tc.want)
 		}
+	}
+}
+
+// TestSummaryFlapping: a flapping VirtualIP (handovers.hold) says so in Degraded, whatever else is
+// wrong, unless nothing reports on it or its spec cannot run.
+func TestSummaryFlapping(t *testing.T) {
+	const note = "flapping: 4 times without exactly one MASTER within 1m0s"
+	nodes := map[string]labels.Set{"a": {}, "b": {}}
+	stored := func(ready, degraded metav1.Condition) func(*vrrpv1.VirtualIP) {
+		ready.LastTransitionTime, degraded.LastTransitionTime = earlier, earlier
+		return func(v *vrrpv1.VirtualIP) { v.Status.Conditions = []metav1.Condition{ready, degraded} }
+	}
+	oneMaster := stored(cond("Ready", "True", "OneMaster", "node a is MASTER"), cond("Degraded", "False", "Healthy", "node a is MASTER"))
+	hookFailed := stored(cond("Ready", "True", "OneMaster", "node a is MASTER"), cond("Degraded", "True", "HookFailed", "master hook on node a exited with 1"))
+	waiting := stored(cond("Ready", "False", "NoMaster", "no agent has reported yet"), cond("Degraded", "False", "Healthy", "no agent has reported yet"))
+	at := func(c metav1.Condition, t metav1.Time) metav1.Condition {
+		c.LastTransitionTime, c.ObservedGeneration = t, generation
+		return c
+	}
+	tests := map[string]struct {
+		vip        *vrrpv1.VirtualIP
+		want       []metav1.Condition
+		wantEvents []Event
+	}{
+		"a healthy VirtualIP turns Degraded, Flapping, with one Warning": {
+			vip: vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "MASTER"), entry("b", "BACKUP"))),
+			want: []metav1.Condition{
+				at(cond("Ready", "True", "OneMaster", "node a is MASTER"), earlier),
+				at(cond("Degraded", "True", "Flapping", "node a is MASTER; "+note), now),
+			},
+			wantEvents: []Event{{Type: "Warning", Reason: "Flapping", Note: "node a is MASTER; " + note}},
+		},
+		"a failed hook keeps its reason, and its message says it is flapping too": {
+			vip: vip("web", 51, "198.51.100.1/24", hookFailed, withEntries(entry("a", "MASTER", hook("master", 1, false)), entry("b", "BACKUP"))),
+			want: []metav1.Condition{
+				at(cond("Ready", "True", "OneMaster", "node a is MASTER"), earlier),
+				at(cond("Degraded", "True", "HookFailed", "master hook on node a exited with 1; "+note), earlier),
+			},
+		},
+		"a gap past its bound is reported in one Event that says it is flapping": {
+			vip: vip("web", 51, "198.51.100.1/24", oneMaster, withEntries(entry("a", "BACKUP"), entry("b", "BACKUP"))),
+			want: []metav1.Condition{
+				at(cond("Ready", "False", "NoMaster", "no node is MASTER: a BACKUP, b BACKUP; "+note), now),
+				at(cond("Degraded", "True", "NoMaster", "no node is MASTER: a BACKUP, b BACKUP; "+note), now),
+			},
+			wantEvents: []Event{{Type: "Warning", Reason: "NoMaster", Note: "no node is MASTER: a BACKUP, b BACKUP; " + note}},
+		},
+		"a VirtualIP no agent reports on is not flapping": {
+			vip: vip("web", 51, "198.51.100.1/24", waiting),
+			want: []metav1.Condition{
+				at(cond("Ready", "False", "NoMaster", "no agent has reported yet"), earlier),
+				at(cond("Degraded", "False", "Healthy", "no agent has reported yet"), earlier),
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			sum := Summarize(tc.vip, nil, nodes, nil, now)
+			sum.flapping(tc.vip, now, note)
+			if diff := cmp.Diff(tc.want, sum.Conditions); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantEvents, sum.Events); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	badKey := &metav1.LabelSelector{MatchLabels: map[string]string{"not a key!": "x"}}
+	v := vip("web", 51, "198.51.100.1/24", oneMaster, withSelector(badKey), withEntries(entry("a", "FAULT"), entry("b", "FAULT")))
+	sum := Summarize(v, nil, nodes, nil, now)
+	want := sum.Conditions
+	sum.flapping(v, now, note)
+	if diff := cmp.Diff(want, sum.Conditions); diff != "" {
+		t.Errorf("a spec no agent can run was marked as flapping (-before +after):\n%s", diff)
 	}
 }

@@ -594,8 +594,8 @@ const (
 	ReasonRouterIDConflict = "RouterIDConflict"
 	ReasonHookFailed       = "HookFailed"
 	ReasonHealthy          = "Healthy"
-	// ReasonFlapping: handovers keep coming, each shorter than the protocol's bound (Degraded only:
-	// the controller's summary keeps the last Master through each).
+	// ReasonFlapping: gaps without exactly one Master keep coming (Degraded only: through those
+	// shorter than the protocol's bound the controller's summary keeps the last Master).
 	ReasonFlapping = "Flapping"
 	// ReasonCheckFailed: a check of spec.track without a weight fails on the node (its FAULT).
 	ReasonCheckFailed = "CheckFailed"

@@ -21,8 +21,9 @@ var statusCommand = command{
 	name:  "status",
 	usage: "[NAME] [-o json|yaml]",
 	short: "Show each VirtualIP's state on every node: priority and why, interface, last transition and hook; flag problems.",
-	long: `Problems are split brain (several MASTERs), no Master, VRID conflicts, nodes in FAULT, failed hooks and
-an invalid spec, as the controller's Degraded condition and the agents' entries tell. The exit code is 4
+	long: `Problems are split brain (several MASTERs), no Master, VRID conflicts, nodes in FAULT, failed hooks,
+an invalid spec and flapping (gaps without one Master that keep coming), as the controller's Degraded
+condition and the agents' entries tell. The exit code is 4
 when any VirtualIP shown has one: Degraded True, a node in FAULT, or several live MASTERs. Warnings (no
 Master yet while Degraded is False, a controller behind the spec) are shown but do not change it.`,
 	nargs: -1,
