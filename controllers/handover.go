@@ -3,9 +3,11 @@ package controllers
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -34,7 +36,8 @@ const (
 // passes through such a state for less than the protocol's own bound, is neither written nor
 // announced (issue 9 item 8), while gaps that keep coming make it flapping. The memory is the
 // controller's alone: a new leader starts afresh, which at worst delays an alarm by one bound, or
-// one window.
+// one window; a VirtualIP it finds marked flapping stays so for a window from then (flappedBefore),
+// rather than turning Healthy because the memory is new.
 type handovers struct {
 	mu   sync.Mutex
 	seen map[string]*stretch
@@ -63,8 +66,9 @@ type flap struct {
 // was last settled plus latency; and whether the VirtualIP is flapping (see flapEpisodes). The
 // way of being unsettled may change during a stretch (no Master, then two, then none): the
 // stretch goes on, with the largest bound seen, so that a router that never settles is reported
-// all the same.
-func (h *handovers) hold(name string, uid types.UID, sum Summary, now time.Time, latency time.Duration) (wait time.Duration, f flap) {
+// all the same. flapped says that the stored object is marked flapping (flappedBefore): with
+// nothing remembered of it, a window counts from now.
+func (h *handovers) hold(name string, uid types.UID, sum Summary, flapped bool, now time.Time, latency time.Duration) (wait time.Duration, f flap) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.seen[name]
@@ -72,15 +76,24 @@ func (h *handovers) hold(name string, uid types.UID, sum Summary, now time.Time,
 		delete(h.seen, name)
 		s = nil
 	}
+	if s == nil && flapped {
+		s = &stretch{uid: uid, flapping: true, window: max(minFlapWindow, flapBounds*(sum.Settling+latency))}
+		if sum.Settling <= 0 {
+			s.starts = []time.Time{now} // else the stretch under way begins now, below
+		}
+		if h.seen == nil {
+			h.seen = map[string]*stretch{}
+		}
+		h.seen[name] = s
+	}
 	if sum.Settling <= 0 {
 		if s == nil {
 			return 0, flap{}
 		}
+		// What is remembered stays until the VirtualIP is gone (forget): a reconcile that reads
+		// the object from a cache not yet showing the write that ended its flapping must not
+		// take the mark for a new leader's (flapped).
 		s.since, s.bound, s.reported = time.Time{}, 0, false
-		if now.Sub(s.starts[len(s.starts)-1]) >= s.window {
-			delete(h.seen, name)
-			return 0, flap{}
-		}
 		return 0, s.flap(now)
 	}
 	if s == nil {
@@ -119,7 +132,17 @@ func (s *stretch) flap(now time.Time) flap {
 		s.flapping = false
 		return flap{}
 	}
-	return flap{note: fmt.Sprintf("flapping: %d times without exactly one MASTER within %v", flapEpisodes, s.window), until: last.Add(s.window)}
+	return flap{note: fmt.Sprintf("%s%d times without exactly one MASTER within %v", flapNote, flapEpisodes, s.window), until: last.Add(s.window)}
+}
+
+// flapNote begins the note that Summary.flapping adds to Degraded's message.
+const flapNote = "flapping: "
+
+// flappedBefore says whether the stored VirtualIP is marked flapping: Degraded True with reason
+// Flapping, or another reason whose message carries the note.
+func flappedBefore(vip *vrrpv1.VirtualIP) bool {
+	d := meta.FindStatusCondition(vip.Status.Conditions, vrrpv1.ConditionDegraded)
+	return d != nil && d.Status == metav1.ConditionTrue && (d.Reason == vrrpv1.ReasonFlapping || strings.Contains(d.Message, "; "+flapNote))
 }
 
 // forget drops what is remembered of a VirtualIP that is gone.

@@ -198,7 +198,7 @@ func TestHandoversHold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
 			for i, s := range steps {
-				wait, f := h.hold(s.vip, "", s.sum, start.Add(s.at), latency)
+				wait, f := h.hold(s.vip, "", s.sum, false, start.Add(s.at), latency)
 				if wait != s.wait || (f.note != "") != s.flapping || f.until.IsZero() != (f.note == "") {
 					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q until %v; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, f.note, f.until, s.wait, s.flapping)
 				}
@@ -211,9 +211,9 @@ func TestHandoversForgetADeletedVirtualIP(t *testing.T) {
 	var h handovers
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: time.Second}
-	h.hold("web", "", none, at, 0)
+	h.hold("web", "", none, false, at, 0)
 	h.forget("web")
-	if got, _ := h.hold("web", "", none, at.Add(time.Minute), 0); got != time.Second {
+	if got, _ := h.hold("web", "", none, false, at.Add(time.Minute), 0); got != time.Second {
 		t.Errorf("a VirtualIP recreated with the same name waits %v, want its full bound", got)
 	}
 }
@@ -226,14 +226,41 @@ func TestHandoversFlapUntilAWindowAfterTheLastGap(t *testing.T) {
 	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
 	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
 	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second} {
-		h.hold("web", "uid-1", split, start.Add(at), time.Second)
-		h.hold("web", "uid-1", one, start.Add(at+500*time.Millisecond), time.Second)
+		h.hold("web", "uid-1", split, false, start.Add(at), time.Second)
+		h.hold("web", "uid-1", one, false, start.Add(at+500*time.Millisecond), time.Second)
 	}
-	if _, f := h.hold("web", "uid-1", one, start.Add(45*time.Second), time.Second); !f.until.Equal(start.Add(90 * time.Second)) {
+	if _, f := h.hold("web", "uid-1", one, false, start.Add(45*time.Second), time.Second); !f.until.Equal(start.Add(90 * time.Second)) {
 		t.Errorf("flapping until %v (%q), want 90s after the start: a minute after the fourth gap began", f.until.Sub(start), f.note)
 	}
-	if wait, f := h.hold("web", "uid-2", split, start.Add(46*time.Second), time.Second); wait != 2*time.Second || f.note != "" {
+	if wait, f := h.hold("web", "uid-2", split, false, start.Add(46*time.Second), time.Second); wait != 2*time.Second || f.note != "" {
 		t.Errorf("a VirtualIP made again under its name waits %v, flapping %q; want its full bound of 2s, not flapping", wait, f.note)
+	}
+}
+
+// TestHandoversANewLeaderKeepsTheMark: a controller with nothing remembered of a VirtualIP that
+// the stored object says is flapping keeps it so for a window from then, settled or not; and one
+// that remembers the VirtualIP takes its memory over a stale object's mark.
+func TestHandoversANewLeaderKeepsTheMark(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+
+	var settled handovers
+	if wait, f := settled.hold("web", "uid-1", one, true, start, time.Second); wait != 0 || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
+		t.Errorf("settled, marked: wait %v, flapping %q until %v; want no wait, flapping until a minute on", wait, f.note, f.until.Sub(start))
+	}
+	for _, at := range []time.Duration{time.Minute, time.Minute + time.Second} {
+		if _, f := settled.hold("web", "uid-1", one, true, start.Add(at), time.Second); f.note != "" {
+			t.Errorf("%v on, the object still marked (a stale cache): flapping %q; want it over", at, f.note)
+		}
+	}
+
+	var unsettled handovers
+	if wait, f := unsettled.hold("web", "uid-1", split, true, start, time.Second); wait != 2*time.Second || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
+		t.Errorf("in a gap, marked: wait %v, flapping %q until %v; want the gap held 2s, flapping until a minute on", wait, f.note, f.until.Sub(start))
+	}
+	if _, f := unsettled.hold("web", "uid-1", one, true, start.Add(500*time.Millisecond), time.Second); !f.until.Equal(start.Add(time.Minute)) {
+		t.Errorf("the gap over: flapping %q until %v; want until a minute after it began", f.note, f.until.Sub(start))
 	}
 }
 

@@ -90,7 +90,8 @@ type Event struct {
 //     agent that reports it refused the router for that reason), else
 //     HookFailed (an entry's last hook exited non-zero or timed out), else NoMaster (entries, none
 //     MASTER), else False (Healthy). The controller turns a False Degraded into True with reason
-//     Flapping while short gaps keep coming (handovers.hold), which its memory, not the object, knows.
+//     Flapping while short gaps keep coming (handovers.hold), which its memory knows (a new leader
+//     keeps the mark it finds stored for a window).
 //
 // Before any agent has reported, Ready is False (NoMaster) but Degraded is False: a VirtualIP that
 // was just created, or that selects no node, is not broken, and flagging it would raise a warning on

@@ -788,6 +788,14 @@ func (e *env) handover(t *testing.T) {
 	if got := e.get(t, v.Name).ResourceVersion; got != rv {
 		t.Errorf("a reconcile while flapping with nothing changed wrote the VirtualIP: resourceVersion %s, was %s", got, rv)
 	}
-	step("a minute without a gap", 29500*time.Millisecond, 0, "handover-a", "OneMaster", "Normal Healthy node handover-a is MASTER")
+	// A new leader remembers nothing: it keeps the mark for a minute from when it first looks,
+	// without writing or announcing anything, rather than calling the VirtualIP healthy.
+	r = &VirtualIPReconciler{Client: e.c, Cluster: e.c, Recorder: rec, Clock: clk}
+	step("a new leader", 20*time.Second, time.Minute, "handover-a", "OneMaster")
+	degraded("a new leader", "Flapping", flapping)
+	if got := e.get(t, v.Name).ResourceVersion; got != rv {
+		t.Errorf("a new leader wrote a flapping VirtualIP with nothing changed: resourceVersion %s, was %s", got, rv)
+	}
+	step("a minute without a gap", time.Minute, 0, "handover-a", "OneMaster", "Normal Healthy node handover-a is MASTER")
 	degraded("a minute without a gap", "Healthy", "node handover-a is MASTER")
 }
