@@ -63,14 +63,15 @@ verify: generate manifests ## Fail when generated files, go.mod/go.sum or format
 
 ##@ Test
 
-# The local cluster's test runs after the others: its kubelets and control plane would load the two
-# cores while the netns tests measure failovers of 100 ms adverts.
+# The local cluster's test runs after the others, whether they passed or not: its kubelets and
+# control plane would load the two cores while the netns tests measure failovers of 100 ms adverts.
+# (The recipe's shell runs with -e: each go test's failure is caught, not left to end it.)
 LOCALCLUSTER_PKG := ./test/localcluster
 
 .PHONY: test
 test: kube-binaries ## Run every test: unit, envtest (real kube-apiserver), netns and keepalived interop, the chart on real kubelets (as root).
 	@rm -f $(TEST_REPORT)
-	VRRP_TEST_REPORT=$(TEST_REPORT) go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) $$(go list ./... | grep -v '/test/localcluster$$'); status=$$?; \
+	status=0; VRRP_TEST_REPORT=$(TEST_REPORT) go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) $$(go list ./... | grep -v '/test/localcluster$$') || status=1; \
 	VRRP_TEST_REPORT=$(TEST_REPORT) go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) $(LOCALCLUSTER_PKG) || status=1; \
 	if [ -s $(TEST_REPORT) ]; then echo "--- measured"; sort $(TEST_REPORT); fi; exit $$status
 

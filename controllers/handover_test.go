@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
@@ -198,7 +200,7 @@ func TestHandoversHold(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
 			for i, s := range steps {
-				wait, f := h.hold(s.vip, "", s.sum, false, start.Add(s.at), latency)
+				wait, f := h.hold(s.vip, look{}, s.sum, start.Add(s.at), latency)
 				if wait != s.wait || (f.note != "") != s.flapping || f.until.IsZero() != (f.note == "") {
 					t.Errorf("step %d (%s %s at %v): wait %v, flapping %q until %v; want %v, flapping %v", i, s.vip, readyReason(s.sum), s.at, wait, f.note, f.until, s.wait, s.flapping)
 				}
@@ -211,9 +213,9 @@ func TestHandoversForgetADeletedVirtualIP(t *testing.T) {
 	var h handovers
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: time.Second}
-	h.hold("web", "", none, false, at, 0)
+	h.hold("web", look{}, none, at, 0)
 	h.forget("web")
-	if got, _ := h.hold("web", "", none, false, at.Add(time.Minute), 0); got != time.Second {
+	if got, _ := h.hold("web", look{}, none, at.Add(time.Minute), 0); got != time.Second {
 		t.Errorf("a VirtualIP recreated with the same name waits %v, want its full bound", got)
 	}
 }
@@ -226,13 +228,13 @@ func TestHandoversFlapUntilAWindowAfterTheLastGap(t *testing.T) {
 	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
 	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
 	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second} {
-		h.hold("web", "uid-1", split, false, start.Add(at), time.Second)
-		h.hold("web", "uid-1", one, false, start.Add(at+500*time.Millisecond), time.Second)
+		h.hold("web", look{uid: "uid-1"}, split, start.Add(at), time.Second)
+		h.hold("web", look{uid: "uid-1"}, one, start.Add(at+500*time.Millisecond), time.Second)
 	}
-	if _, f := h.hold("web", "uid-1", one, false, start.Add(45*time.Second), time.Second); !f.until.Equal(start.Add(90 * time.Second)) {
+	if _, f := h.hold("web", look{uid: "uid-1"}, one, start.Add(45*time.Second), time.Second); !f.until.Equal(start.Add(90 * time.Second)) {
 		t.Errorf("flapping until %v (%q), want 90s after the start: a minute after the fourth gap began", f.until.Sub(start), f.note)
 	}
-	if wait, f := h.hold("web", "uid-2", split, false, start.Add(46*time.Second), time.Second); wait != 2*time.Second || f.note != "" {
+	if wait, f := h.hold("web", look{uid: "uid-2"}, split, start.Add(46*time.Second), time.Second); wait != 2*time.Second || f.note != "" {
 		t.Errorf("a VirtualIP made again under its name waits %v, flapping %q; want its full bound of 2s, not flapping", wait, f.note)
 	}
 }
@@ -246,21 +248,126 @@ func TestHandoversANewLeaderKeepsTheMark(t *testing.T) {
 	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
 
 	var settled handovers
-	if wait, f := settled.hold("web", "uid-1", one, true, start, time.Second); wait != 0 || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
+	if wait, f := settled.hold("web", look{uid: "uid-1", flapped: true}, one, start, time.Second); wait != 0 || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
 		t.Errorf("settled, marked: wait %v, flapping %q until %v; want no wait, flapping until a minute on", wait, f.note, f.until.Sub(start))
 	}
 	for _, at := range []time.Duration{time.Minute, time.Minute + time.Second} {
-		if _, f := settled.hold("web", "uid-1", one, true, start.Add(at), time.Second); f.note != "" {
+		if _, f := settled.hold("web", look{uid: "uid-1", flapped: true}, one, start.Add(at), time.Second); f.note != "" {
 			t.Errorf("%v on, the object still marked (a stale cache): flapping %q; want it over", at, f.note)
 		}
 	}
 
 	var unsettled handovers
-	if wait, f := unsettled.hold("web", "uid-1", split, true, start, time.Second); wait != 2*time.Second || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
+	if wait, f := unsettled.hold("web", look{uid: "uid-1", flapped: true}, split, start, time.Second); wait != 2*time.Second || f.note == "" || !f.until.Equal(start.Add(time.Minute)) {
 		t.Errorf("in a gap, marked: wait %v, flapping %q until %v; want the gap held 2s, flapping until a minute on", wait, f.note, f.until.Sub(start))
 	}
-	if _, f := unsettled.hold("web", "uid-1", one, true, start.Add(500*time.Millisecond), time.Second); !f.until.Equal(start.Add(time.Minute)) {
+	if _, f := unsettled.hold("web", look{uid: "uid-1", flapped: true}, one, start.Add(500*time.Millisecond), time.Second); !f.until.Equal(start.Add(time.Minute)) {
 		t.Errorf("the gap over: flapping %q until %v; want until a minute after it began", f.note, f.until.Sub(start))
+	}
+}
+
+// TestHandoversAskedForStretchesAreNotCounted: a gap that begins within its bound (1s + 1s of
+// latency here) of a change of steering is held but not counted towards flapping; one that begins
+// later, or with nothing changed, is.
+func TestHandoversAskedForStretchesAreNotCounted(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+	// gap is a two-Master gap of half a second at `at`; steered, when not negative, is how long
+	// before it the steering changed (to a new value each time).
+	type gap struct {
+		at, steered time.Duration
+	}
+	tests := map[string]struct {
+		gaps     []gap
+		flapping bool
+	}{
+		"five handovers in a minute, each asked for, are not flapping": {
+			[]gap{{0, 0}, {10 * time.Second, 500 * time.Millisecond}, {20 * time.Second, time.Second}, {30 * time.Second, 2 * time.Second}, {40 * time.Second, 0}},
+			false,
+		},
+		"four gaps in a minute with nothing asked for are flapping": {
+			[]gap{{0, -1}, {10 * time.Second, -1}, {20 * time.Second, -1}, {30 * time.Second, -1}},
+			true,
+		},
+		"a change of steering longer than the bound before a gap does not excuse it": {
+			[]gap{{0, 2100 * time.Millisecond}, {10 * time.Second, 3 * time.Second}, {20 * time.Second, 5 * time.Second}, {30 * time.Second, 9 * time.Second}},
+			true,
+		},
+		"three gaps nobody asked for and one asked for are not flapping yet": {
+			[]gap{{0, -1}, {10 * time.Second, -1}, {20 * time.Second, 0}, {30 * time.Second, -1}},
+			false,
+		},
+		"nor are three after an asked-for one": {
+			[]gap{{0, 0}, {10 * time.Second, -1}, {20 * time.Second, -1}, {30 * time.Second, -1}},
+			false,
+		},
+		"four nobody asked for among asked-for ones are": {
+			[]gap{{0, -1}, {10 * time.Second, 0}, {20 * time.Second, -1}, {30 * time.Second, -1}, {40 * time.Second, -1}},
+			true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var h handovers
+			l := look{uid: "uid-1", steer: "0"}
+			h.hold("web", l, one, start.Add(-time.Minute), time.Second)
+			var f flap
+			for i, g := range tc.gaps {
+				if g.steered >= 0 {
+					l.steer = fmt.Sprintf("%d", i+1)
+					h.hold("web", l, one, start.Add(g.at-g.steered), time.Second)
+				}
+				if wait, _ := h.hold("web", l, split, start.Add(g.at), time.Second); wait != 2*time.Second {
+					t.Errorf("gap %d: wait %v, want it held for its bound of 2s, as any", i, wait)
+				}
+				_, f = h.hold("web", l, one, start.Add(g.at+500*time.Millisecond), time.Second)
+			}
+			if (f.note != "") != tc.flapping {
+				t.Errorf("after the last gap: flapping %q, want flapping %v", f.note, tc.flapping)
+			}
+		})
+	}
+}
+
+// TestSteering: what people steer a router with changes steering; what the protocol, a fault or a
+// check does does not, nor does the entries' order.
+func TestSteering(t *testing.T) {
+	entry := func(node string, state vrrpv1.RouterState, prio int32, reason string) vrrpv1.NodeStatus {
+		return vrrpv1.NodeStatus{Node: node, State: state, Priority: prio, Reason: reason}
+	}
+	vip := func(gen int64, nodes ...vrrpv1.NodeStatus) *vrrpv1.VirtualIP {
+		v := &vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: nodes}}
+		v.Generation = gen
+		return v
+	}
+	base := vip(1, entry("a", "MASTER", 150, "nodePriorities"), entry("b", "BACKUP", 100, "spec.priority"))
+	tests := map[string]struct {
+		vip     *vrrpv1.VirtualIP
+		changed bool
+	}{
+		"a handover by the protocol":   {vip(1, entry("a", "BACKUP", 150, "nodePriorities"), entry("b", "MASTER", 100, "spec.priority")), false},
+		"a FAULT":                      {vip(1, entry("a", "FAULT", 0, "InterfaceDown"), entry("b", "MASTER", 100, "spec.priority")), false},
+		"a check's weight":             {vip(1, entry("a", "BACKUP", 90, "CheckWeight"), entry("b", "MASTER", 100, "spec.priority")), false},
+		"the entries in another order": {vip(1, entry("b", "BACKUP", 100, "spec.priority"), entry("a", "MASTER", 150, "nodePriorities")), false},
+		"a cordon":                     {vip(1, entry("a", "BACKUP", 1, "Cordoned"), entry("b", "MASTER", 100, "spec.priority")), true},
+		"a release for maintenance":    {vip(1, entry("a", "STOPPED", 0, "Maintenance"), entry("b", "MASTER", 100, "spec.priority")), true},
+		"a drain":                      {vip(1, entry("a", "STOPPED", 0, "Excluded"), entry("b", "MASTER", 100, "spec.priority")), true},
+		"kubectl vrrp failover":        {vip(1, entry("a", "BACKUP", 150, "nodePriorities"), entry("b", "MASTER", 254, "Preferred")), true},
+		"an agent's graceful stop":     {vip(1, entry("a", "STOPPED", 150, "nodePriorities"), entry("b", "MASTER", 100, "spec.priority")), true},
+		"a new spec":                   {vip(2, entry("a", "MASTER", 150, "nodePriorities"), entry("b", "BACKUP", 100, "spec.priority")), true},
+	}
+	for name, tc := range tests {
+		if got := steering(tc.vip) != steering(base); got != tc.changed {
+			t.Errorf("%s: steering %q against %q; changed %v, want %v", name, steering(tc.vip), steering(base), got, tc.changed)
+		}
+	}
+}
+
+func TestSteeringReasons(t *testing.T) {
+	want := []string{desired.ReasonCordoned, desired.ReasonMaintenance, desired.ReasonExcluded, desired.ReasonPreferred}
+	if diff := cmp.Diff(want, steeringReasons); diff != "" {
+		t.Errorf("steeringReasons differ from agent/desired's (-want +got):\n%s", diff)
 	}
 }
 
