@@ -18,29 +18,40 @@ import (
 // lossy link, takes over and steps down again) never stays unsettled past its bound, yet it is
 // broken. When the flapEpisodes-th stretch without exactly one Master begins within flapWindow of
 // the first, the VirtualIP is flapping: Degraded turns True (reason Flapping) and stays so until a
-// window passes without a new stretch. A stretch that someone asked for does not count: one that
-// begins within its bound of a change of what people steer the router with (steering: a cordon,
-// a drain, kubectl vrrp failover, a graceful stop, a new spec), so that moving a VIP about by hand
-// raises no alarm while a lossy link, a crashing agent or a check that keeps failing does. The gaps themselves are held like any handover's: one
-// condition that stays up is what an alert can wait on, where a Ready that flickers for every
-// gap of a tenth of a second is not, and each of those gaps would cost the API server two more
-// writes (and two Events) while something is already wrong.
+// window passes without a new stretch. A stretch that someone asked for is not counted: one that
+// begins within askedFor of a change of what an administrator steers the router with (steering:
+// a cordon, a drain, kubectl vrrp failover, a new spec), so that moving a VIP about by hand raises
+// no alarm while a lossy link, a crashing agent or a check that keeps failing does. The gaps
+// themselves are held like any handover's: one condition that stays up is what an alert can wait
+// on, where a Ready that flickers for every gap of a tenth of a second is not, and each of those
+// gaps would cost the API server two more writes (and two Events) while something is already
+// wrong.
 const (
 	flapEpisodes = 4
-	// flapBounds × the largest bound (plus latency) of the stretch under way, at least
-	// minFlapWindow, is the window: deliberate handovers (a cordon, a rolling upgrade of the agents)
-	// come seconds to minutes apart, a flapping router's gaps a few bounds apart.
+	// flapBounds × the largest bound (plus latency) of the counted stretches, at least
+	// minFlapWindow, is the window: a flapping router's gaps come a few bounds apart.
 	flapBounds    = 10
 	minFlapWindow = time.Minute
 )
 
-// handovers remembers, per VirtualIP, what steered it last and the stretch the controller has seen it unsettled (no Master
-// or several, Summary.Settling > 0) and when recent stretches began, so that a handover, which
-// passes through such a state for less than the protocol's own bound, is neither written nor
-// announced (issue 9 item 8), while gaps that keep coming make it flapping. The memory is the
-// controller's alone: a new leader starts afresh, which at worst delays an alarm by one bound, or
-// one window; a VirtualIP it finds marked flapping stays so for a window from then (flappedBefore),
-// rather than turning Healthy because the memory is new.
+// askedFor is how long after a change of steering a stretch that begins is taken for its result:
+// the takeover a changed priority brings comes within Master_Down_Interval (at most four advert
+// intervals, of which a SplitBrain's settling is one, and a NoMaster's is the whole), the agents
+// hold a change of priority up to 1 s for the transition it brings, and their writes take
+// latency to arrive, in either order: a change seen up to askedFor after a stretch began excuses
+// it too.
+func askedFor(settling, latency time.Duration) time.Duration {
+	return 4*settling + time.Second + latency
+}
+
+// handovers remembers, per VirtualIP, what steers it and the stretch the controller has seen it
+// unsettled (no Master or several, Summary.Settling > 0) and when recent stretches began, so that
+// a handover, which passes through such a state for less than the protocol's own bound, is
+// neither written nor announced (issue 9 item 8), while gaps that keep coming make it flapping.
+// The memory is the controller's alone: a new leader starts afresh, which at worst delays an alarm
+// by one bound, or one window, or counts one stretch asked for just before it started; a
+// VirtualIP it finds marked flapping stays so for a window from then (flappedBefore), rather than
+// turning Healthy because the memory is new.
 type handovers struct {
 	mu   sync.Mutex
 	seen map[string]*stretch
@@ -49,14 +60,17 @@ type handovers struct {
 // stretch is a VirtualIP's latest time without exactly one Master.
 type stretch struct {
 	uid      types.UID     // of the VirtualIP: one deleted and made again under its name starts afresh
-	steer    string        // steering of the VirtualIP when last looked at
+	steer    steer         // what steers the VirtualIP, as last seen
 	steered  time.Time     // when steer last changed; zero when it has not since the memory began
 	since    time.Time     // when it began; zero once settled
 	bound    time.Duration // the largest Settling seen during it
 	reported bool          // it has been let through: held no longer until it ends
-	starts   []time.Time   // when the latest stretches began, this one included; at most flapEpisodes
-	window   time.Duration // flapWindow of the latest stretch
-	flapping bool          // flapEpisodes stretches began within a window, and no window has passed since the last
+	counted  bool          // it is counted: its start is the last of starts
+	before   bool          // flapping before it was counted
+	beforeW  time.Duration // window before it was counted
+	starts   []time.Time   // when the latest counted stretches began; at most flapEpisodes
+	window   time.Duration // flapWindow of the latest counted stretch
+	flapping bool          // flapEpisodes counted stretches began within a window, and no window has passed since the last
 }
 
 // flap says that a VirtualIP is flapping: note is for Degraded's message, until is when it ends
@@ -69,8 +83,8 @@ type flap struct {
 // look is what hold needs of the stored VirtualIP besides its summary.
 type look struct {
 	uid     types.UID
-	flapped bool   // it is marked flapping (flappedBefore)
-	steer   string // steering(vip)
+	flapped bool  // it is marked flapping (flappedBefore)
+	steer   steer // steering(vip)
 }
 
 // lookAt returns what hold needs of vip.
@@ -95,7 +109,8 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 		s = nil
 	}
 	if s == nil {
-		s = &stretch{uid: l.uid, steer: l.steer}
+		s = &stretch{uid: l.uid}
+		s.steer.follow(l.steer)
 		if l.flapped {
 			s.flapping, s.window = true, max(minFlapWindow, flapBounds*(sum.Settling+latency))
 			if sum.Settling <= 0 {
@@ -107,11 +122,16 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 		}
 		h.seen[name] = s
 	}
-	if l.steer != s.steer {
-		s.steer, s.steered = l.steer, now
+	if s.steer.follow(l.steer) {
+		s.steered = now
+		// A change seen after a counted stretch began, soon enough, excuses it after all.
+		if s.counted && now.Sub(s.since) <= askedFor(s.bound, latency) {
+			s.starts = s.starts[:len(s.starts)-1]
+			s.counted, s.flapping, s.window = false, s.before, s.beforeW
+		}
 	}
 	if sum.Settling <= 0 {
-		s.since, s.bound, s.reported = time.Time{}, 0, false
+		s.since, s.bound, s.reported, s.counted = time.Time{}, 0, false, false
 		return 0, s.flap(now)
 	}
 	if s.since.IsZero() {
@@ -119,9 +139,8 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 			s.flapping = false // over, though nothing reconciled the VirtualIP when it ended
 		}
 		s.since = now
-		// A stretch that begins within its bound of a change of steering is what someone asked
-		// for: it is held as any, but it is not counted.
-		if s.steered.IsZero() || now.Sub(s.steered) > sum.Settling+latency {
+		if s.steered.IsZero() || now.Sub(s.steered) > askedFor(sum.Settling, latency) {
+			s.counted, s.before, s.beforeW = true, s.flapping, s.window
 			s.starts = append(s.starts, now)
 			if len(s.starts) > flapEpisodes {
 				s.starts = slices.Delete(s.starts, 0, len(s.starts)-flapEpisodes)
@@ -129,9 +148,11 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 		}
 	}
 	s.bound = max(s.bound, sum.Settling)
-	s.window = max(minFlapWindow, flapBounds*(s.bound+latency))
-	if len(s.starts) == flapEpisodes && s.starts[flapEpisodes-1].Sub(s.starts[0]) <= s.window {
-		s.flapping = true
+	if s.counted {
+		s.window = max(minFlapWindow, flapBounds*(s.bound+latency))
+		if len(s.starts) == flapEpisodes && s.starts[flapEpisodes-1].Sub(s.starts[0]) <= s.window {
+			s.flapping = true
+		}
 	}
 	if !s.reported {
 		wait = max(s.since.Add(s.bound+latency).Sub(now), 0)
@@ -160,23 +181,57 @@ func flappedBefore(vip *vrrpv1.VirtualIP) bool {
 	return d != nil && d.Status == metav1.ConditionTrue && (d.Reason == vrrpv1.ReasonFlapping || strings.Contains(d.Message, "; "+flapNote))
 }
 
-// steering is what people steer vip's router with, as its entries and spec show: each node's
-// entry whose priority an administrative action set (cordoned, released for maintenance, excluded
-// by a drain, preferred by kubectl vrrp failover) or that is STOPPED (the agent's graceful stop),
-// and the spec's generation. A FAULT, a check's weight, a crashed agent or a lost advert changes
-// none of it.
-func steering(vip *vrrpv1.VirtualIP) string {
-	var steered []string
+// steer is what an administrator steers a VirtualIP's router with, as its spec and entries show:
+// the spec's generation, and for each node whether its entry's priority was set by an
+// administrative action (its reason cordoned, released for maintenance, excluded by a drain,
+// preferred by kubectl vrrp failover) and which. A lost advert, a crashed agent or a check's
+// weight changes none of it. A FAULT entry's reason is the fault's: it says nothing of the
+// node's steering, which is taken to be what it was (faulted).
+type steer struct {
+	generation int64
+	nodes      map[string]string // node → steeringReasons member, "" for none, faulted while FAULT
+}
+
+// faulted stands for a FAULT entry's steering in steer.nodes: unknown, kept as it was.
+const faulted = "\x00FAULT"
+
+// steering returns vip's steer.
+func steering(vip *vrrpv1.VirtualIP) steer {
+	st := steer{generation: vip.Generation, nodes: make(map[string]string, len(vip.Status.Nodes))}
 	for _, e := range vip.Status.Nodes {
 		switch {
-		case e.State == vrrpv1.StateStopped:
-			steered = append(steered, e.Node+"="+string(vrrpv1.StateStopped))
+		case e.State == vrrpv1.StateFault:
+			st.nodes[e.Node] = faulted
 		case slices.Contains(steeringReasons, e.Reason):
-			steered = append(steered, e.Node+"="+e.Reason)
+			st.nodes[e.Node] = e.Reason
+		default:
+			st.nodes[e.Node] = ""
 		}
 	}
-	slices.Sort(steered) // the entries' order is the writers'
-	return fmt.Sprintf("%d %s", vip.Generation, strings.Join(steered, " "))
+	return st
+}
+
+// follow takes in what a later look saw, keeping a FAULT node's steering and that of nodes whose
+// entries are gone, and says whether any of it changed. The first look changes nothing.
+func (st *steer) follow(seen steer) (changed bool) {
+	if st.nodes == nil {
+		st.generation, st.nodes = seen.generation, map[string]string{}
+		for n, v := range seen.nodes {
+			if v != faulted {
+				st.nodes[n] = v
+			}
+		}
+		return false
+	}
+	changed = seen.generation != st.generation
+	st.generation = seen.generation
+	for n, v := range seen.nodes {
+		if old, known := st.nodes[n]; v != faulted && (!known || old != v) {
+			changed = changed || known // a node's first entry is no change of steering
+			st.nodes[n] = v
+		}
+	}
+	return changed
 }
 
 // steeringReasons are the reasons of a priority that an administrative action set, as

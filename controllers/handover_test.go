@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -266,60 +265,81 @@ func TestHandoversANewLeaderKeepsTheMark(t *testing.T) {
 	}
 }
 
-// TestHandoversAskedForStretchesAreNotCounted: a gap that begins within its bound (1s + 1s of
-// latency here) of a change of steering is held but not counted towards flapping; one that begins
-// later, or with nothing changed, is.
+// TestHandoversAskedForStretchesAreNotCounted: a gap that begins within askedFor (4 × 1s + 1s +
+// 1s of latency here) of a change of steering, before it or after, is held but not counted
+// towards flapping; one that begins further from one, or with nothing changed, is.
 func TestHandoversAskedForStretchesAreNotCounted(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
 	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
-	// gap is a two-Master gap of half a second at `at`; steered, when not negative, is how long
-	// before it the steering changed (to a new value each time).
+	// gap is a two-Master gap of half a second at `at`. When asked, the steering changes by before
+	// it began (a negative by: during the gap, which ends half a second after it began).
 	type gap struct {
-		at, steered time.Duration
+		at    time.Duration
+		asked bool
+		by    time.Duration
 	}
+	nobody := func(at time.Duration) gap { return gap{at: at} }
+	asked := func(at, by time.Duration) gap { return gap{at, true, by} }
 	tests := map[string]struct {
 		gaps     []gap
 		flapping bool
 	}{
 		"five handovers in a minute, each asked for, are not flapping": {
-			[]gap{{0, 0}, {10 * time.Second, 500 * time.Millisecond}, {20 * time.Second, time.Second}, {30 * time.Second, 2 * time.Second}, {40 * time.Second, 0}},
+			[]gap{asked(0, 0), asked(10*time.Second, 500*time.Millisecond), asked(20*time.Second, 2*time.Second), asked(30*time.Second, 6*time.Second), asked(40*time.Second, 0)},
+			false,
+		},
+		"nor when each change came 5s before, within four intervals and a second and the latency": {
+			[]gap{asked(0, 5*time.Second), asked(10*time.Second, 5*time.Second), asked(20*time.Second, 5*time.Second), asked(30*time.Second, 5*time.Second)},
+			false,
+		},
+		"nor when the change is seen during the gap": {
+			[]gap{asked(0, -100*time.Millisecond), asked(10*time.Second, -400*time.Millisecond), asked(20*time.Second, -time.Millisecond), asked(30*time.Second, -300*time.Millisecond)},
 			false,
 		},
 		"four gaps in a minute with nothing asked for are flapping": {
-			[]gap{{0, -1}, {10 * time.Second, -1}, {20 * time.Second, -1}, {30 * time.Second, -1}},
+			[]gap{nobody(0), nobody(10 * time.Second), nobody(20 * time.Second), nobody(30 * time.Second)},
 			true,
 		},
-		"a change of steering longer than the bound before a gap does not excuse it": {
-			[]gap{{0, 2100 * time.Millisecond}, {10 * time.Second, 3 * time.Second}, {20 * time.Second, 5 * time.Second}, {30 * time.Second, 9 * time.Second}},
+		"a change of steering longer than askedFor before a gap does not excuse it": {
+			[]gap{asked(0, 6100*time.Millisecond), asked(10*time.Second, 7*time.Second), asked(20*time.Second, 9*time.Second), asked(30*time.Second, 9*time.Second)},
 			true,
 		},
 		"three gaps nobody asked for and one asked for are not flapping yet": {
-			[]gap{{0, -1}, {10 * time.Second, -1}, {20 * time.Second, 0}, {30 * time.Second, -1}},
+			[]gap{nobody(0), nobody(10 * time.Second), asked(20*time.Second, 0), nobody(30 * time.Second)},
 			false,
 		},
 		"nor are three after an asked-for one": {
-			[]gap{{0, 0}, {10 * time.Second, -1}, {20 * time.Second, -1}, {30 * time.Second, -1}},
+			[]gap{asked(0, 0), nobody(10 * time.Second), nobody(20 * time.Second), nobody(30 * time.Second)},
 			false,
 		},
 		"four nobody asked for among asked-for ones are": {
-			[]gap{{0, -1}, {10 * time.Second, 0}, {20 * time.Second, -1}, {30 * time.Second, -1}, {40 * time.Second, -1}},
+			[]gap{nobody(0), asked(10*time.Second, 0), nobody(20 * time.Second), nobody(30 * time.Second), nobody(40 * time.Second)},
 			true,
+		},
+		"a fourth gap excused during it takes back the flapping it made": {
+			[]gap{nobody(0), nobody(10 * time.Second), nobody(20 * time.Second), asked(30*time.Second, -200*time.Millisecond)},
+			false,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var h handovers
-			l := look{uid: "uid-1", steer: "0"}
+			l := look{uid: "uid-1", steer: steer{nodes: map[string]string{"a": ""}}}
 			h.hold("web", l, one, start.Add(-time.Minute), time.Second)
+			steerAgain := func() { l.steer = steer{generation: l.steer.generation + 1, nodes: l.steer.nodes} }
 			var f flap
 			for i, g := range tc.gaps {
-				if g.steered >= 0 {
-					l.steer = fmt.Sprintf("%d", i+1)
-					h.hold("web", l, one, start.Add(g.at-g.steered), time.Second)
+				if g.asked && g.by >= 0 {
+					steerAgain()
+					h.hold("web", l, one, start.Add(g.at-g.by), time.Second)
 				}
 				if wait, _ := h.hold("web", l, split, start.Add(g.at), time.Second); wait != 2*time.Second {
 					t.Errorf("gap %d: wait %v, want it held for its bound of 2s, as any", i, wait)
+				}
+				if g.asked && g.by < 0 {
+					steerAgain()
+					h.hold("web", l, split, start.Add(g.at-g.by), time.Second)
 				}
 				_, f = h.hold("web", l, one, start.Add(g.at+500*time.Millisecond), time.Second)
 			}
@@ -330,36 +350,73 @@ func TestHandoversAskedForStretchesAreNotCounted(t *testing.T) {
 	}
 }
 
-// TestSteering: what people steer a router with changes steering; what the protocol, a fault or a
-// check does does not, nor does the entries' order.
+// TestHandoversAGapNotCountedLeavesTheWindow: a gap asked for, with a larger bound than the
+// counted ones, neither stretches their window nor brings back an alarm that ended.
+func TestHandoversAGapNotCountedLeavesTheWindow(t *testing.T) {
+	const latency = time.Second
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: 2 * time.Second}
+	none := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "NoMaster"}}, Settling: 7 * time.Second}
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+	var h handovers
+	l := look{uid: "uid-1", steer: steer{nodes: map[string]string{"a": ""}}}
+	for _, at := range []time.Duration{0, 15 * time.Second, 30 * time.Second, 45 * time.Second} {
+		h.hold("web", l, split, start.Add(at), latency)
+		h.hold("web", l, one, start.Add(at+500*time.Millisecond), latency)
+	}
+	if _, f := h.hold("web", l, one, start.Add(105*time.Second), latency); f.note != "" {
+		t.Fatalf("a minute after the fourth gap began: flapping %q, want it over", f.note)
+	}
+	l.steer = steer{nodes: map[string]string{"a": "Cordoned"}}
+	h.hold("web", l, one, start.Add(110*time.Second), latency)
+	if _, f := h.hold("web", l, none, start.Add(111*time.Second), latency); f.note != "" {
+		t.Errorf("a cordon's gap, its bound 8s (a window of 80s): flapping %q; want the alarm to stay over", f.note)
+	}
+}
+
+// TestSteering: what an administrator steers a router with changes its steering; what the
+// protocol, a fault, a check or a crash does does not, nor does the entries' order.
 func TestSteering(t *testing.T) {
-	entry := func(node string, state vrrpv1.RouterState, prio int32, reason string) vrrpv1.NodeStatus {
-		return vrrpv1.NodeStatus{Node: node, State: state, Priority: prio, Reason: reason}
+	entry := func(node string, state vrrpv1.RouterState, reason string) vrrpv1.NodeStatus {
+		return vrrpv1.NodeStatus{Node: node, State: state, Reason: reason}
 	}
 	vip := func(gen int64, nodes ...vrrpv1.NodeStatus) *vrrpv1.VirtualIP {
 		v := &vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: nodes}}
 		v.Generation = gen
 		return v
 	}
-	base := vip(1, entry("a", "MASTER", 150, "nodePriorities"), entry("b", "BACKUP", 100, "spec.priority"))
-	tests := map[string]struct {
+	a, b := entry("a", "MASTER", ""), entry("b", "BACKUP", "")
+	// Each case is a series of looks after the first, base, with whether each changed steering.
+	type step struct {
 		vip     *vrrpv1.VirtualIP
 		changed bool
-	}{
-		"a handover by the protocol":   {vip(1, entry("a", "BACKUP", 150, "nodePriorities"), entry("b", "MASTER", 100, "spec.priority")), false},
-		"a FAULT":                      {vip(1, entry("a", "FAULT", 0, "InterfaceDown"), entry("b", "MASTER", 100, "spec.priority")), false},
-		"a check's weight":             {vip(1, entry("a", "BACKUP", 90, "CheckWeight"), entry("b", "MASTER", 100, "spec.priority")), false},
-		"the entries in another order": {vip(1, entry("b", "BACKUP", 100, "spec.priority"), entry("a", "MASTER", 150, "nodePriorities")), false},
-		"a cordon":                     {vip(1, entry("a", "BACKUP", 1, "Cordoned"), entry("b", "MASTER", 100, "spec.priority")), true},
-		"a release for maintenance":    {vip(1, entry("a", "STOPPED", 0, "Maintenance"), entry("b", "MASTER", 100, "spec.priority")), true},
-		"a drain":                      {vip(1, entry("a", "STOPPED", 0, "Excluded"), entry("b", "MASTER", 100, "spec.priority")), true},
-		"kubectl vrrp failover":        {vip(1, entry("a", "BACKUP", 150, "nodePriorities"), entry("b", "MASTER", 254, "Preferred")), true},
-		"an agent's graceful stop":     {vip(1, entry("a", "STOPPED", 150, "nodePriorities"), entry("b", "MASTER", 100, "spec.priority")), true},
-		"a new spec":                   {vip(2, entry("a", "MASTER", 150, "nodePriorities"), entry("b", "BACKUP", 100, "spec.priority")), true},
 	}
-	for name, tc := range tests {
-		if got := steering(tc.vip) != steering(base); got != tc.changed {
-			t.Errorf("%s: steering %q against %q; changed %v, want %v", name, steering(tc.vip), steering(base), got, tc.changed)
+	tests := map[string][]step{
+		"a handover by the protocol":   {{vip(1, entry("a", "BACKUP", ""), entry("b", "MASTER", "")), false}},
+		"the entries in another order": {{vip(1, b, a), false}},
+		"a FAULT and its recovery":     {{vip(1, entry("a", "FAULT", "InterfaceDown"), entry("b", "MASTER", "")), false}, {vip(1, a, b), false}},
+		"an agent's stop, crash or restart": {
+			{vip(1, entry("a", "STOPPED", ""), entry("b", "MASTER", "")), false}, {vip(1, entry("a", "INIT", ""), b), false}, {vip(1, a, b), false},
+		},
+		"a cordon and an uncordon":  {{vip(1, entry("a", "BACKUP", "Cordoned"), entry("b", "MASTER", "")), true}, {vip(1, a, b), true}},
+		"a release for maintenance": {{vip(1, entry("a", "STOPPED", "Maintenance"), entry("b", "MASTER", "")), true}},
+		"a drain":                   {{vip(1, entry("a", "STOPPED", "Excluded"), entry("b", "MASTER", "")), true}},
+		"kubectl vrrp failover, then a FAULT of the preferred node and its recovery": {
+			{vip(1, entry("a", "BACKUP", ""), entry("b", "MASTER", "Preferred")), true},
+			{vip(1, a, entry("b", "FAULT", "CheckFailed")), false},
+			{vip(1, entry("a", "BACKUP", ""), entry("b", "MASTER", "Preferred")), false},
+		},
+		"a new spec":           {{vip(2, a, b), true}},
+		"a node's first entry": {{vip(1, a, b, entry("c", "BACKUP", "")), false}},
+		"a node's entry gone":  {{vip(1, a), false}},
+	}
+	for name, steps := range tests {
+		var st steer
+		st.follow(steering(vip(1, a, b)))
+		for i, s := range steps {
+			if got := st.follow(steering(s.vip)); got != s.changed {
+				t.Errorf("%s, look %d: changed %v, want %v", name, i+1, got, s.changed)
+			}
 		}
 	}
 }

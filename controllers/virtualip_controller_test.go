@@ -798,4 +798,20 @@ func (e *env) handover(t *testing.T) {
 	}
 	step("a minute without a gap", time.Minute, 0, "handover-a", "OneMaster", "Normal Healthy node handover-a is MASTER")
 	degraded("a minute without a gap", "Healthy", "node handover-a is MASTER")
+
+	// Cordoning and uncordoning handover-a four times in 80s makes eight gaps, each held, none
+	// counted: they were asked for (its entry's reason Cordoned, then none).
+	const cordoned = 4*time.Second + 996093750*time.Nanosecond // 3s + 255/256 s + 1s: handover-a's priority is 1
+	cordon := func(m map[string]any) { m["priority"], m["reason"] = int64(1), "Cordoned" }
+	for i := 1; i <= 4; i++ {
+		e.agent(t, v.Name, "handover-a", "BACKUP", cordon)
+		step(fmt.Sprintf("cordon %d", i), 10*time.Second, cordoned, "handover-a", "OneMaster")
+		e.agent(t, v.Name, "handover-b", "MASTER")
+		step(fmt.Sprintf("cordon %d, the Backup took over", i), 500*time.Millisecond, 0, "handover-b", "OneMaster")
+		e.agent(t, v.Name, "handover-a", "MASTER", prio(200))
+		step(fmt.Sprintf("uncordon %d", i), 10*time.Second, twoOf, "handover-b", "OneMaster")
+		e.agent(t, v.Name, "handover-b", "BACKUP")
+		step(fmt.Sprintf("uncordon %d, handover-a took it back", i), 500*time.Millisecond, 0, "handover-a", "OneMaster")
+	}
+	degraded("eight gaps asked for", "Healthy", "node handover-a is MASTER")
 }
