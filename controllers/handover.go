@@ -28,7 +28,7 @@ import (
 // wrong.
 const (
 	flapEpisodes = 4
-	// flapBounds × the largest bound (plus latency) of the counted stretches, at least
+	// flapBounds × the bound (plus latency) of the latest counted stretch, at least
 	// minFlapWindow, is the window: a flapping router's gaps come a few bounds apart.
 	flapBounds    = 10
 	minFlapWindow = time.Minute
@@ -124,9 +124,13 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 	}
 	if s.steer.follow(l.steer) {
 		s.steered = now
-		// A change seen after a counted stretch began, soon enough, excuses it after all.
-		if s.counted && now.Sub(s.since) <= askedFor(s.bound, latency) {
-			s.starts = s.starts[:len(s.starts)-1]
+		// A change seen while a counted stretch is under way, soon enough after it began and
+		// before it was let through (written, perhaps with a Flapping note), excuses it after all.
+		// Its start stays when it is all that holds a mark a new leader found (l.flapped).
+		if s.counted && !s.reported && now.Sub(s.since) <= askedFor(s.bound, latency) {
+			if len(s.starts) > 1 || !s.before {
+				s.starts = s.starts[:len(s.starts)-1]
+			}
 			s.counted, s.flapping, s.window = false, s.before, s.beforeW
 		}
 	}
@@ -212,7 +216,9 @@ func steering(vip *vrrpv1.VirtualIP) steer {
 }
 
 // follow takes in what a later look saw, keeping a FAULT node's steering and that of nodes whose
-// entries are gone, and says whether any of it changed. The first look changes nothing.
+// entries are gone (a node past MaxListedNodes has one only while MASTER), and says whether any
+// of it changed. The first look changes nothing; after it, a node's first entry is a change only
+// when an administrative reason set its priority.
 func (st *steer) follow(seen steer) (changed bool) {
 	if st.nodes == nil {
 		st.generation, st.nodes = seen.generation, map[string]string{}
@@ -227,7 +233,7 @@ func (st *steer) follow(seen steer) (changed bool) {
 	st.generation = seen.generation
 	for n, v := range seen.nodes {
 		if old, known := st.nodes[n]; v != faulted && (!known || old != v) {
-			changed = changed || known // a node's first entry is no change of steering
+			changed = changed || known || v != ""
 			st.nodes[n] = v
 		}
 	}

@@ -263,6 +263,38 @@ func TestHandoversANewLeaderKeepsTheMark(t *testing.T) {
 	if _, f := unsettled.hold("web", look{uid: "uid-1", flapped: true}, one, start.Add(500*time.Millisecond), time.Second); !f.until.Equal(start.Add(time.Minute)) {
 		t.Errorf("the gap over: flapping %q until %v; want until a minute after it began", f.note, f.until.Sub(start))
 	}
+
+	// The gap under way when the new leader looks first turns out to be asked for: the mark stays.
+	var excused handovers
+	before := look{uid: "uid-1", flapped: true, steer: steer{nodes: map[string]string{"a": ""}}}
+	after := look{uid: "uid-1", flapped: true, steer: steer{nodes: map[string]string{"a": "Cordoned"}}}
+	excused.hold("web", before, split, start, time.Second)
+	excused.hold("web", after, split, start.Add(200*time.Millisecond), time.Second)
+	if _, f := excused.hold("web", after, one, start.Add(500*time.Millisecond), time.Second); !f.until.Equal(start.Add(time.Minute)) {
+		t.Errorf("the gap under way excused: flapping %q until %v; want until a minute after the first look", f.note, f.until.Sub(start))
+	}
+}
+
+// TestHandoversAReportedGapStaysCounted: a change of steering seen after a counted gap was let
+// through (past its bound, written with the Flapping note it made) does not take the note back.
+func TestHandoversAReportedGapStaysCounted(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	split := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "SplitBrain"}}, Settling: time.Second}
+	one := Summary{Conditions: []metav1.Condition{{Type: "Ready", Reason: "OneMaster"}}}
+	var h handovers
+	l := look{uid: "uid-1", steer: steer{nodes: map[string]string{"a": ""}}}
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second} {
+		h.hold("web", l, split, start.Add(at), time.Second)
+		h.hold("web", l, one, start.Add(at+500*time.Millisecond), time.Second)
+	}
+	h.hold("web", l, split, start.Add(30*time.Second), time.Second)
+	if wait, f := h.hold("web", l, split, start.Add(32*time.Second), time.Second); wait != 0 || f.note == "" {
+		t.Fatalf("the fourth gap past its bound: wait %v, flapping %q; want it let through, flapping", wait, f.note)
+	}
+	l.steer = steer{nodes: map[string]string{"a": "Cordoned"}}
+	if _, f := h.hold("web", l, split, start.Add(33*time.Second), time.Second); f.note == "" {
+		t.Errorf("a change of steering after the gap was let through: flapping %q; want the note kept", f.note)
+	}
 }
 
 // TestHandoversAskedForStretchesAreNotCounted: a gap that begins within askedFor (4 × 1s + 1s +
@@ -408,7 +440,10 @@ func TestSteering(t *testing.T) {
 		},
 		"a new spec":           {{vip(2, a, b), true}},
 		"a node's first entry": {{vip(1, a, b, entry("c", "BACKUP", "")), false}},
-		"a node's entry gone":  {{vip(1, a), false}},
+		"a node's first entry, preferred (one past MaxListedNodes, listed only while MASTER)": {
+			{vip(1, entry("a", "BACKUP", ""), b, entry("c", "MASTER", "Preferred")), true},
+		},
+		"a node's entry gone": {{vip(1, a), false}},
 	}
 	for name, steps := range tests {
 		var st steer
