@@ -276,9 +276,10 @@ type reporter struct {
 	intervals map[string]time.Duration
 	// labelled holds the routers of the master labels the last write that landed applied; nil
 	// before the first and after a failed one. A label write due that would apply them again (a
-	// takeover that ended before its labels went out) is not made. As before, labels that someone
-	// else changes are not put back until this node's masters change.
+	// takeover that ended before its labels went out) is not made. stray holds the master labels
+	// someone else set on this Node that the next label write removes (see reassertLabels).
 	labelled []string
+	stray    []string
 	// slots holds, for the routers whose entry has not been written yet, when their first write
 	// is due (see firstWriteSpacing); an entry that reports MASTER does not wait for it.
 	slots map[string]slot
@@ -880,7 +881,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 		r.labelsAt = time.Time{}
 	}
 	labels := r.labels && !r.inflight[labelKey] && !r.retrying[labelKey] && !now.Before(r.labelsAt) && len(r.inflight) < maxWrites
-	var masters []string
+	var masters, stray []string
 	if labels {
 		r.labels, r.labelsAt = false, time.Time{}
 		masters = slices.Sorted(maps.Keys(r.masters))
@@ -888,6 +889,7 @@ func (r *reporter) dispatch(ctx context.Context) {
 			labels = false
 		} else {
 			r.inflight[labelKey] = true
+			stray, r.stray = r.stray, nil
 		}
 	}
 	due := map[string]*vrrpv1.NodeStatus{}
@@ -943,11 +945,13 @@ func (r *reporter) dispatch(ctx context.Context) {
 
 	if labels {
 		go func() {
-			err := r.writeLabels(ctx, masters)
+			err := r.writeLabels(ctx, masters, stray)
 			r.mu.Lock()
 			r.labelled = nil
 			if err == nil {
 				r.labelled = append([]string{}, masters...) // not nil: none is a set of labels too
+			} else if r.stray == nil {
+				r.stray = stray // for the retry
 			}
 			r.mu.Unlock()
 			r.finish(ctx, metrics.ResourceNodeLabel, "Node/"+r.node, labelKey, err)
@@ -1012,7 +1016,7 @@ func (r *reporter) finish(ctx context.Context, resource, object, key string, err
 			r.retryAt = now.Add(jitter(r.backoff))
 		}
 	default:
-		if key != labelKey && r.known[key] {
+		if key == labelKey || r.known[key] {
 			r.landed[key] = now
 		}
 		// Writes that land beside one the API server keeps refusing do not end its backoff.
@@ -1070,9 +1074,19 @@ func (r *reporter) reassert(ctx context.Context) {
 		r.log.V(1).Info("listing VirtualIPs to check this node's entries", "error", err.Error())
 		return
 	}
+	var node *corev1.Node
+	var n corev1.Node
+	if err := r.c.Get(ctx, client.ObjectKey{Name: r.node}, &n, client.UnsafeDisableDeepCopy); err == nil {
+		node = &n
+	} else if !apierrors.IsNotFound(err) {
+		r.log.V(1).Info("reading this node to check its master labels", "error", err.Error())
+	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if node != nil {
+		r.reassertLabels(node.Labels, now)
+	}
 	for i := range vips.Items {
 		v := &vips.Items[i]
 		if s, ok := r.slots[v.Name]; ok && s.kind == slotFirstWrite && slices.ContainsFunc(v.Status.Nodes, func(e vrrpv1.NodeStatus) bool {
@@ -1116,6 +1130,50 @@ func (r *reporter) reassert(ctx context.Context) {
 			r.foreign[v.Name] = foreignEntry{index: j, entry: got.DeepCopy()}
 		}
 	}
+}
+
+// reassertLabels compares the master labels of this Node, as the cache has them, with those the
+// last label write that landed applied: someone removed one (kubectl label), or set one for a
+// router this node is not MASTER of. Workloads the labels place would follow that until this
+// node's masters next change. The labels are written again, at most once per reassertWait as
+// for an entry, and the stray ones removed. r.mu is held.
+func (r *reporter) reassertLabels(have map[string]string, now time.Time) {
+	if r.labels || r.labelled == nil || r.inflight[labelKey] || r.retrying[labelKey] {
+		return // a write is due or under way, or none landed yet
+	}
+	want := map[string]bool{}
+	for _, name := range r.labelled {
+		want[vrrpv1.MasterLabel(name)] = true
+	}
+	var missing, stray []string
+	for k := range want {
+		if have[k] != "true" {
+			missing = append(missing, k)
+		}
+	}
+	for k := range have {
+		if strings.HasPrefix(k, vrrpv1.MasterLabelPrefix) && !want[k] {
+			stray = append(stray, k)
+		}
+	}
+	n := r.reasserts[labelKey]
+	if len(missing) == 0 && len(stray) == 0 {
+		if n > 0 && now.Sub(r.landed[labelKey]) >= reassertWait(n) {
+			delete(r.reasserts, labelKey)
+		}
+		return
+	}
+	if now.Sub(r.landed[labelKey]) < reassertWait(n) {
+		return // the cache may not have our write yet, or we are backing off
+	}
+	slices.Sort(missing)
+	slices.Sort(stray)
+	r.log.Info("this node's master labels differ from what the agent wrote; writing them again",
+		"missing", missing, "stray", stray, "inARow", n+1)
+	r.reasserts[labelKey] = n + 1
+	r.labels, r.labelsAt = true, time.Time{}
+	r.labelled = nil // the write is due even though this node's masters are the same
+	r.stray = stray
 }
 
 // reassertWait is how long after the last write the n+1st re-assert in a row may come.
@@ -1296,8 +1354,9 @@ func extraFields(got, ours map[string]any, prefix string) []string {
 }
 
 // writeLabels server-side-applies vrrp.dev/master-<name>=true for the routers this node is MASTER
-// of; labels it set before and no longer applies are removed by the apply itself.
-func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
+// of; labels it set before and no longer applies are removed by the apply itself. The stray
+// labels, which someone else set, no apply can remove: a merge patch does.
+func (r *reporter) writeLabels(ctx context.Context, masters, stray []string) error {
 	labels := map[string]any{}
 	for _, name := range masters {
 		labels[vrrpv1.MasterLabel(name)] = "true"
@@ -1311,6 +1370,21 @@ func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 	}
 	if err := r.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager+r.node), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying master labels on node %s: %w", r.node, err)
+	}
+	if len(stray) == 0 {
+		return nil
+	}
+	remove := map[string]any{}
+	for _, k := range stray {
+		remove[k] = nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": remove}})
+	if err != nil {
+		return err
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
+	if err := r.c.Patch(ctx, n, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldManager+r.node)); err != nil {
+		return fmt.Errorf("removing master labels %s that others set on node %s: %w", strings.Join(stray, ", "), r.node, err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -304,60 +305,90 @@ func TestTheUnicastSourceIsPublished(t *testing.T) {
 }
 
 // TestAReassertThatDoesNotStickBacksOff: while another writer keeps removing this node's entry (the
-// controller whose cache counts the node out) or the API server keeps it other than written, the
-// agent writes it again at 1 s, 2 s, 4 s... up to once a minute, not once a second.
+// controller whose cache counts the node out), or the API server keeps it other than written, or
+// someone keeps removing its Node's master label (a tool that owns the Node's labels), the agent
+// writes it again at 1 s, 2 s, 4 s... up to once a minute, not once a second.
 func TestAReassertThatDoesNotStickBacksOff(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		scheme, err := newScheme()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		var writes []time.Time
-		c := fake.NewClientBuilder().WithScheme(scheme).
-			WithObjects(&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}}).
-			WithInterceptorFuncs(interceptor.Funcs{
-				Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+	for _, c := range []struct {
+		name string
+		what string
+		// label: the label writes are taken and undone at once, else the entry writes are.
+		label bool
+	}{
+		{name: "an entry that never shows", what: "an entry"},
+		{name: "a master label that never shows", what: "a master label", label: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				scheme, err := newScheme()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var mu sync.Mutex
+				var writes []time.Time
+				// Taken, and removed again at once: the write never shows.
+				taken := func(label bool) error {
+					if label == c.label {
+						mu.Lock()
+						writes = append(writes, time.Now())
+						mu.Unlock()
+					}
 					return nil
-				},
-				// Taken, and removed again at once: the entry never shows.
-				SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
-					mu.Lock()
-					writes = append(writes, time.Now())
-					mu.Unlock()
-					return nil
-				},
-			}).Build()
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(c, events.NewFakeRecorder(10), metrics.New(nil))
-		res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
+				}
+				cl := fake.NewClientBuilder().WithScheme(scheme).
+					WithObjects(&vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}},
+						&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "primary"}}).
+					WithInterceptorFuncs(interceptor.Funcs{
+						Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+							return taken(true)
+						},
+						SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+							return taken(false)
+						},
+					}).Build()
+				start := fiveMinutesOfResyncs(t, cl)
+				mu.Lock()
+				defer mu.Unlock()
+				var at []time.Duration
+				for _, w := range writes {
+					at = append(at, w.Sub(start).Round(time.Second))
+				}
+				t.Logf("writes in five minutes at %v", at)
+				// The first write, then re-asserts 1, 2, 4, 8, 16, 32 and 60, 60, 60 s apart.
+				if len(writes) > 10 {
+					t.Errorf("%d writes of %s that never stuck in five minutes, want at most 10", len(writes), c.what)
+				}
+				if len(writes) < 5 {
+					t.Errorf("%d writes of %s that never stuck in five minutes, want it written again at least once a minute", len(writes), c.what)
+				}
+				if last := writes[len(writes)-1]; time.Since(last) > reassertMax+time.Second {
+					t.Errorf("the last re-assert was %v ago, want one at least every %v", time.Since(last), reassertMax)
+				}
+			})
+		})
+	}
+}
+
+// fiveMinutesOfResyncs runs a reporter of node primary on c, MASTER of services, through five
+// minutes of the agent's resync (a sync every second), in a synctest bubble; it returns when they
+// began.
+func fiveMinutesOfResyncs(t *testing.T, c client.Client) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, events.NewFakeRecorder(100), metrics.New(nil))
+	res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
+	rep.participate(res)
+	rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
+	go func() { _ = rep.Start(ctx) }()
+	start := time.Now()
+	for range 300 {
+		time.Sleep(time.Second)
 		rep.participate(res)
-		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
-		go func() { _ = rep.Start(ctx) }()
-		start := time.Now()
-		// The agent's resync: a sync every second for five minutes.
-		for range 300 {
-			time.Sleep(time.Second)
-			rep.participate(res)
-			synctest.Wait()
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		var at []time.Duration
-		for _, w := range writes {
-			at = append(at, w.Sub(start).Round(time.Second))
-		}
-		t.Logf("writes in five minutes at %v", at)
-		// The first write, then re-asserts 1, 2, 4, 8, 16, 32 and 60, 60, 60 s apart.
-		if len(writes) > 10 {
-			t.Errorf("%d writes of an entry that never stuck in five minutes, want at most 10", len(writes))
-		}
-		if last := writes[len(writes)-1]; time.Since(last) > reassertMax+time.Second {
-			t.Errorf("the last re-assert was %v ago, want one at least every %v", time.Since(last), reassertMax)
-		}
-	})
+		synctest.Wait()
+	}
+	return start
 }
 
 // fightingClient is a VirtualIP services whose status shows this node's entry as the agent last
@@ -437,20 +468,7 @@ func (f *fightingClient) writesAfter(t time.Time) int {
 func TestAReassertUndoneAfterItShowedBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fightingClient{}
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		rep := newReporter("primary", logr.Discard())
-		rep.connect(f.build(t), events.NewFakeRecorder(100), metrics.New(nil))
-		res := desired.Result{Routers: []desired.Router{{Name: "services"}}}
-		rep.participate(res)
-		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
-		go func() { _ = rep.Start(ctx) }()
-		start := time.Now()
-		for range 300 {
-			time.Sleep(time.Second)
-			rep.participate(res)
-			synctest.Wait()
-		}
+		start := fiveMinutesOfResyncs(t, f.build(t))
 		n := f.writesAfter(start)
 		t.Logf("%d writes in five minutes against a writer that removes the entry %v after it lands", n, undoAfter)
 		// The first write, then re-asserts 2, 2, 4, 8, 16, 32 and 60... s apart.

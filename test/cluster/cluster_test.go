@@ -145,6 +145,30 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a master label someone removes comes back and one someone sets on a Backup goes", func(t *testing.T) {
+		key := vrrpv1.MasterLabel("services")
+		setLabel := func(node, value string) {
+			patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, key, value)
+			must(t, c.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}},
+				client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner("kubectl-label")))
+		}
+		// kubectl label node primary vrrp.dev/master-services-; kubectl label node secondary vrrp.dev/master-services=true
+		setLabel("primary", "null")
+		setLabel("secondary", `"true"`)
+		took := eventually(t, 10*time.Second, "the master label on primary only", func() (bool, string) {
+			got := map[string]string{}
+			for _, name := range []string{"primary", "secondary", "third"} {
+				var n corev1.Node
+				must(t, c.Get(ctx, client.ObjectKey{Name: name}, &n))
+				if v, ok := n.Labels[key]; ok {
+					got[name] = v
+				}
+			}
+			return len(got) == 1 && got["primary"] == "true", fmt.Sprint(got)
+		})
+		report(t, "master labels put right by the agents of primary and secondary: %v", took.Round(time.Millisecond))
+	})
+
 	// Forced failovers: each moves the VIP away from primary and back.
 	skew := vrrp.SkewTime(2, 100, time.Second)
 	moves := []struct {
