@@ -889,7 +889,11 @@ func (r *reporter) dispatch(ctx context.Context) {
 			labels = false
 		} else {
 			r.inflight[labelKey] = true
-			stray, r.stray = r.stray, nil
+			// A stray label of a router this node has become MASTER of since is one to keep.
+			stray = slices.DeleteFunc(r.stray, func(k string) bool {
+				return slices.ContainsFunc(masters, func(name string) bool { return vrrpv1.MasterLabel(name) == k })
+			})
+			r.stray = nil
 		}
 	}
 	due := map[string]*vrrpv1.NodeStatus{}
@@ -945,15 +949,16 @@ func (r *reporter) dispatch(ctx context.Context) {
 
 	if labels {
 		go func() {
-			err := r.writeLabels(ctx, masters, stray)
+			err := r.writeLabels(ctx, masters)
 			r.mu.Lock()
 			r.labelled = nil
 			if err == nil {
 				r.labelled = append([]string{}, masters...) // not nil: none is a set of labels too
-			} else if r.stray == nil {
-				r.stray = stray // for the retry
 			}
 			r.mu.Unlock()
+			if err == nil && len(stray) > 0 {
+				r.removeStray(ctx, stray)
+			}
 			r.finish(ctx, metrics.ResourceNodeLabel, "Node/"+r.node, labelKey, err)
 		}()
 	}
@@ -1134,7 +1139,7 @@ func (r *reporter) reassert(ctx context.Context) {
 
 // reassertLabels compares the master labels of this Node, as the cache has them, with those the
 // last label write that landed applied: someone removed one (kubectl label), or set one for a
-// router this node is not MASTER of. Workloads the labels place would follow that until this
+// router this node is not MASTER of, or for none. Workloads the labels place would follow that until this
 // node's masters next change. The labels are written again, at most once per reassertWait as
 // for an entry, and the stray ones removed. r.mu is held.
 func (r *reporter) reassertLabels(have map[string]string, now time.Time) {
@@ -1354,9 +1359,8 @@ func extraFields(got, ours map[string]any, prefix string) []string {
 }
 
 // writeLabels server-side-applies vrrp.dev/master-<name>=true for the routers this node is MASTER
-// of; labels it set before and no longer applies are removed by the apply itself. The stray
-// labels, which someone else set, no apply can remove: a merge patch does.
-func (r *reporter) writeLabels(ctx context.Context, masters, stray []string) error {
+// of; labels it set before and no longer applies are removed by the apply itself.
+func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 	labels := map[string]any{}
 	for _, name := range masters {
 		labels[vrrpv1.MasterLabel(name)] = "true"
@@ -1371,22 +1375,27 @@ func (r *reporter) writeLabels(ctx context.Context, masters, stray []string) err
 	if err := r.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager+r.node), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying master labels on node %s: %w", r.node, err)
 	}
-	if len(stray) == 0 {
-		return nil
-	}
+	return nil
+}
+
+// removeStray removes the master labels someone else set on this Node, which no apply can: a
+// merge patch does. It is best effort: one that fails (a policy that protects the label) is tried
+// again by the next re-assert that finds the label, backing off as re-asserts do, while the
+// labels this node applies stand.
+func (r *reporter) removeStray(ctx context.Context, stray []string) {
 	remove := map[string]any{}
 	for _, k := range stray {
 		remove[k] = nil
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": remove}})
-	if err != nil {
-		return err
+	if err == nil {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
+		err = r.c.Patch(ctx, n, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldManager+r.node))
 	}
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: r.node}}
-	if err := r.c.Patch(ctx, n, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldManager+r.node)); err != nil {
-		return fmt.Errorf("removing master labels %s that others set on node %s: %w", strings.Join(stray, ", "), r.node, err)
+	if err != nil && ctx.Err() == nil {
+		r.log.Info("could not remove master labels that others set on this node; trying again later",
+			"labels", stray, "error", err.Error())
 	}
-	return nil
 }
 
 // event emits an Event regarding the VirtualIP, related to this Node. Events are best effort: the

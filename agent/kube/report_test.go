@@ -3,7 +3,9 @@ package kube
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -359,7 +361,7 @@ func TestAReassertThatDoesNotStickBacksOff(t *testing.T) {
 					t.Errorf("%d writes of %s that never stuck in five minutes, want at most 10", len(writes), c.what)
 				}
 				if len(writes) < 5 {
-					t.Errorf("%d writes of %s that never stuck in five minutes, want it written again at least once a minute", len(writes), c.what)
+					t.Fatalf("%d writes of %s that never stuck in five minutes, want it written again at least once a minute", len(writes), c.what)
 				}
 				if last := writes[len(writes)-1]; time.Since(last) > reassertMax+time.Second {
 					t.Errorf("the last re-assert was %v ago, want one at least every %v", time.Since(last), reassertMax)
@@ -548,6 +550,118 @@ func TestTheMasterLabelsAreNotAppliedAgainUnchanged(t *testing.T) {
 		h.flush()
 		if n := labelWrites(); n != 2 {
 			t.Errorf("MASTER again after the label write of BACKUP failed: %v label writes, want 2", n)
+		}
+	})
+}
+
+// labelModel is a Node primary's labels as the API server keeps them: an apply of the agent's
+// field manager sets what it applies and removes what it applied before and no longer does, a
+// merge patch sets or removes (null) what it names.
+type labelModel struct {
+	mu      sync.Mutex
+	labels  map[string]string
+	applied map[string]bool
+}
+
+func (m *labelModel) client(t *testing.T) client.Client {
+	t.Helper()
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.labels, m.applied = map[string]string{}, map[string]bool{}
+	return fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(_ context.Context, _ client.WithWatch, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+			n, ok := obj.(*corev1.Node)
+			if !ok || key.Name != "primary" {
+				return apierrors.NewNotFound(schema.GroupResource{Resource: "nodes"}, key.Name)
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			*n = corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "primary", Labels: maps.Clone(m.labels)}}
+			return nil
+		},
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, p client.Patch, _ ...client.PatchOption) error {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if p.Type() == client.Apply.Type() {
+				for k := range m.applied {
+					delete(m.labels, k)
+				}
+				clear(m.applied)
+				for k, v := range obj.GetLabels() {
+					m.labels[k], m.applied[k] = v, true
+				}
+				return nil
+			}
+			data, err := p.Data(obj)
+			if err != nil {
+				return err
+			}
+			var patch struct {
+				Metadata struct {
+					Labels map[string]*string `json:"labels"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(data, &patch); err != nil {
+				return err
+			}
+			for k, v := range patch.Metadata.Labels {
+				if v == nil {
+					delete(m.labels, k)
+				} else {
+					m.labels[k] = *v
+				}
+			}
+			return nil
+		},
+		SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+			return nil
+		},
+	}).Build()
+}
+
+func (m *labelModel) set(k, v string) {
+	m.mu.Lock()
+	m.labels[k] = v
+	m.mu.Unlock()
+}
+
+func (m *labelModel) get() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.labels)
+}
+
+// Review of the master labels' re-assert: a master label someone set for a router this node is
+// Backup of is stray, but once the node becomes MASTER of that router before the label write
+// goes out, it is the node's own: the write applies it and removes none.
+func TestAStrayMasterLabelOfANewMasterStays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := &labelModel{}
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(m.client(t), events.NewFakeRecorder(10), metrics.New(nil))
+		res := desired.Result{Routers: []desired.Router{{Name: "services"}, {Name: "dns"}}}
+		rep.participate(res)
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150, Since: time.Now()})
+		rep.observe(speaker.Status{Router: "dns", State: vrrp.StateBackup, Priority: 100, Since: time.Now()})
+		rep.flush(t.Context())
+		services, dns := vrrpv1.MasterLabel("services"), vrrpv1.MasterLabel("dns")
+		if got := m.get(); !maps.Equal(got, map[string]string{services: "true"}) {
+			t.Fatalf("labels after the first write: %v, want %s only", got, services)
+		}
+
+		m.set(dns, "true") // someone pins dns's workload to primary
+		time.Sleep(2 * reassertAfter)
+		rep.participate(res)
+		rep.reassert(t.Context())
+		if rep.stray == nil {
+			t.Fatalf("the re-assert found no stray label in %v", m.get())
+		}
+		rep.observe(speaker.Status{Router: "dns", State: vrrp.StateMaster, Priority: 100, Since: time.Now()})
+		rep.flush(t.Context())
+		if got := m.get(); !maps.Equal(got, map[string]string{services: "true", dns: "true"}) {
+			t.Errorf("labels after primary became MASTER of dns: %v, want %s and %s", got, services, dns)
 		}
 	})
 }

@@ -146,6 +146,9 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a master label someone removes comes back and one someone sets on a Backup goes", func(t *testing.T) {
+		if m := get(ctx, t, c).Status.Master; m != "primary" {
+			t.Fatalf("status.master is %q, want primary", m)
+		}
 		key := vrrpv1.MasterLabel("services")
 		setLabel := func(node, value string) {
 			patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, key, value)
