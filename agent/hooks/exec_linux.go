@@ -45,7 +45,12 @@ func (r *Runner) run(ctx context.Context, job Job, reap bool) (res Result) {
 		res.Err = fmt.Errorf("starting %s hook %s of %s: %w", job.Kind, path, job.Router, err)
 		return res
 	}
-	defer pr.Close()
+	held := false // a process the hook left holds the pipe: it is drained, not closed
+	defer func() {
+		if !held {
+			_ = pr.Close()
+		}
+	}()
 	out := &tail{}
 	cmd := exec.Command(path, append(append([]string{}, job.Command[1:]...), job.Args...)...)
 	cmd.Dir = "/"
@@ -98,6 +103,14 @@ func (r *Runner) run(ctx context.Context, job Job, reap bool) (res Result) {
 	_ = pr.SetReadDeadline(time.Now().Add(outputWaitDelay))
 	if err := <-copied; errors.Is(err, os.ErrDeadlineExceeded) {
 		r.log.V(1).Info("Hook left a process running that holds its output", "virtualIP", job.Router, "hook", job.Kind, "path", path)
+		// Its output is read and dropped until it exits: closed, the pipe would kill it with
+		// SIGPIPE at its next line (the seed's VPN client, a daemon started with & or nohup).
+		held = true
+		go func() {
+			_ = pr.SetReadDeadline(time.Time{})
+			_, _ = io.Copy(io.Discard, pr)
+			_ = pr.Close()
+		}()
 	}
 	res.Output = out.String()
 

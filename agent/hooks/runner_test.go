@@ -351,11 +351,15 @@ func alive(pid int) bool {
 }
 
 func TestADaemonStartedByAHookKeepsRunning(t *testing.T) {
-	dir := t.TempDir()
-	pidFile := filepath.Join(t.TempDir(), "daemon.pid")
+	dir, state := t.TempDir(), t.TempDir()
+	pidFile, goFile, wrote := filepath.Join(state, "daemon.pid"), filepath.Join(state, "go"), filepath.Join(state, "wrote")
 	// Like the seed's vpn.sh: starts something long-lived and exits 0, here without redirecting its
-	// output, so the runner has to stop waiting for the output after outputWaitDelay.
-	writeScript(t, dir, "vpn.sh", "sleep 1000 &\necho $! > "+pidFile+"\necho started")
+	// output, so the runner has to stop waiting for the output after outputWaitDelay. The daemon
+	// writes to that output once told to, after the result: a write to a pipe nobody reads kills
+	// it with SIGPIPE.
+	writeScript(t, dir, "vpn.sh", fmt.Sprintf(`(while [ ! -e %[1]s ]; do sleep 0.05; done; echo connected; touch %[2]s; exec sleep 1000) &
+echo $! > %[3]s
+echo started`, goFile, wrote, pidFile))
 	r, results := newRunner(t, dir)
 
 	r.Enqueue(Job{Router: "services", Kind: KindMaster, Command: []string{"vpn.sh"}, Timeout: bound})
@@ -373,8 +377,20 @@ func TestADaemonStartedByAHookKeepsRunning(t *testing.T) {
 		t.Errorf("result: err %v exit %d timedOut %v output %q; want success with output %q", res.Err, res.ExitCode, res.TimedOut, res.Output, "started")
 	}
 	if !alive(pid) {
-		t.Errorf("the daemon %d started by the hook was killed", pid)
+		t.Fatalf("the daemon %d started by the hook was killed", pid)
 	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(bound); alive(pid); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(wrote); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon %d neither wrote nor died within %v", pid, bound)
+		}
+	}
+	t.Errorf("the daemon %d started by the hook died when it wrote to its output after the hook's result", pid)
 }
 
 func TestOutputKeepsTheLastLines(t *testing.T) {

@@ -100,6 +100,13 @@ type Speaker struct {
 	// release hands memory back once statuses have been quiet for releaseAfter; nil until the
 	// first status.
 	release *time.Timer
+	// publishing is held (a token in it) from a status's store to the end of its OnStatus: a
+	// router's transition and a hook's result, stored from different goroutines, reach OnStatus
+	// in the order they were stored, so the last status OnStatus sees is the router's latest. A
+	// hook's result published after a newer transition had the reporter keep the old state. A
+	// channel rather than a Mutex, so that a test's synctest bubble sees a goroutine that waits
+	// for it as durably blocked.
+	publishing chan struct{}
 }
 
 // releaseAfter is how long the routers' statuses stay unchanged before the speaker hands memory
@@ -132,6 +139,8 @@ func New(opts Options) *Speaker {
 		routers: map[string]*router{},
 		links:   map[linkKey]*link{},
 		status:  map[string]Status{},
+
+		publishing: make(chan struct{}, 1),
 	}
 }
 
@@ -282,6 +291,8 @@ func (s *Speaker) HookDone(res hooks.Result) {
 	} else {
 		s.log.V(1).Info("hook ran", "virtualIP", res.Job.Router, "kind", res.Job.Kind, "duration", res.Duration)
 	}
+	s.publishing <- struct{}{}
+	defer func() { <-s.publishing }()
 	s.mu.Lock()
 	st, ok := s.status[res.Job.Router]
 	if ok {
@@ -297,6 +308,8 @@ func (s *Speaker) HookDone(res hooks.Result) {
 
 // setStatus stores and reports a router's status, keeping the last hook result.
 func (s *Speaker) setStatus(st Status) {
+	s.publishing <- struct{}{}
+	defer func() { <-s.publishing }()
 	s.mu.Lock()
 	if old, ok := s.status[st.Router]; ok && st.LastHook == nil {
 		st.LastHook = old.LastHook

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
+	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
 	"github.com/vrrp-dev/vrrp-operator/agent/metrics"
 	"github.com/vrrp-dev/vrrp-operator/agent/vrrp"
 )
@@ -483,4 +484,64 @@ func TestApplyAfterShutdownStartsNothing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Review of the hooks: a hook's result and a router's transition are published from different
+// goroutines. A Master's notify hook that ends as the router steps down must not reach OnStatus
+// after the step down, or the reporter keeps MASTER (the master label, two Masters in status)
+// until the router changes again.
+func TestAHookResultIsNotPublishedAfterANewerTransition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNode(newLAN(), "198.51.100.253")
+		var mu sync.Mutex
+		var published []Status
+		first, entered, release := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		first <- struct{}{}
+		s := New(Options{Node: "primary", Addresses: n, Announcer: n, Hooks: n, Network: n,
+			Metrics: metrics.New(nil), AddressLifetime: 6 * time.Second,
+			OnStatus: func(st Status) {
+				if st.State == vrrp.StateMaster && st.LastHook != nil {
+					select {
+					case <-first: // the hook's result, stored as MASTER, waits here to be published
+						close(entered)
+						<-release
+					default:
+					}
+				}
+				mu.Lock()
+				published = append(published, st)
+				mu.Unlock()
+			}})
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		s.Apply([]desired.Router{seed(150)})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := s.Statuses()[0].State; st != vrrp.StateMaster {
+			t.Fatalf("primary is %s, want MASTER", st)
+		}
+
+		go s.HookDone(hooks.Result{Job: hooks.Job{Router: "services", Kind: hooks.KindMaster}})
+		<-entered
+		released := seed(150)
+		released.Released, released.Reason = true, "Maintenance"
+		s.Apply([]desired.Router{released}) // the router steps down meanwhile
+		synctest.Wait()
+		close(release)
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		latest := s.Statuses()[0]
+		mu.Lock()
+		last := published[len(published)-1]
+		mu.Unlock()
+		if latest.State == vrrp.StateMaster {
+			t.Fatalf("primary is still MASTER after its release")
+		}
+		if last.State != latest.State || last.Reason != latest.Reason {
+			t.Errorf("the last status published is %s %q, want the router's latest, %s %q", last.State, last.Reason, latest.State, latest.Reason)
+		}
+		if latest.LastHook == nil || latest.LastHook.Job.Kind != hooks.KindMaster || last.LastHook == nil {
+			t.Errorf("the hook's result is not in the latest status: %+v, published %+v", latest.LastHook, last.LastHook)
+		}
+	})
 }
