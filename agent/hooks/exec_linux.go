@@ -85,7 +85,7 @@ func (r *Runner) run(ctx context.Context, job Job, reap bool) (res Result) {
 		res.TimedOut = true
 		r.kill(pgid, exited)
 	case <-ctx.Done():
-		cancelled = ctx.Err()
+		cancelled = context.Cause(ctx)
 		r.kill(pgid, exited)
 	}
 	if reap {

@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ var (
 	ErrTimeout = errors.New("hook timed out")
 	// ErrDropped is the Result error of a job dropped because its router's queue was full.
 	ErrDropped = errors.New("hook dropped: queue full")
+	// ErrCut is the Result error of a job killed or dropped by Cut, at shutdown.
+	ErrCut = errors.New("hook cut short: the agent is shutting down")
 )
 
 // Job is one hook run.
@@ -105,9 +108,24 @@ type Runner struct {
 	maxQueued int
 
 	mu      sync.Mutex
-	queues  map[string][]Job // waiting jobs by router; a key exists while a worker runs for it
-	pending int              // waiting plus running jobs
-	idle    chan struct{}    // closed when pending drops to zero
+	queues  map[string][]queued // waiting jobs by router; a key exists while a worker runs for it
+	pending int                 // waiting plus running jobs
+	idle    chan struct{}       // closed when pending drops to zero
+	// cuts counts the calls of Cut; running holds, for each router whose worker runs a job, the
+	// cuts before its enqueueing and what cancels it.
+	cuts    int
+	running map[string]runningJob
+}
+
+// queued is a job waiting, enqueued after cuts calls of Cut.
+type queued struct {
+	job  Job
+	cuts int
+}
+
+type runningJob struct {
+	cuts   int
+	cancel context.CancelCauseFunc
 }
 
 // Option changes a Runner's defaults.
@@ -129,7 +147,8 @@ func NewRunner(dir string, log logr.Logger, onResult func(Result), opts ...Optio
 		onResult:  onResult,
 		killGrace: DefaultKillGrace,
 		maxQueued: DefaultMaxQueued,
-		queues:    map[string][]Job{},
+		queues:    map[string][]queued{},
+		running:   map[string]runningJob{},
 		idle:      make(chan struct{}),
 	}
 	close(r.idle)
@@ -149,12 +168,11 @@ func (r *Runner) Enqueue(job Job) {
 	q, running := r.queues[job.Router]
 	var dropped *Job
 	if len(q) >= r.maxQueued {
-		d := q[0]
-		dropped = &d
+		dropped = &q[0].job
 		q = q[1:]
 		r.pending--
 	}
-	r.queues[job.Router] = append(q, job)
+	r.queues[job.Router] = append(q, queued{job: job, cuts: r.cuts})
 	r.mu.Unlock()
 	if !running {
 		go r.work(job.Router)
@@ -162,6 +180,42 @@ func (r *Runner) Enqueue(job Job) {
 	if dropped != nil {
 		r.log.Info("Hook queue full, dropped the oldest job", "virtualIP", dropped.Router, "hook", dropped.Kind)
 		r.report(Result{Job: *dropped, ExitCode: -1, Err: ErrDropped})
+	}
+}
+
+// Cut ends, at shutdown, the hooks enqueued before it: the job each router runs is killed as at
+// its timeout (SIGTERM, then SIGKILL after the grace) and the jobs waiting are dropped, their
+// Results saying ErrCut. The jobs enqueued after it (the STOP notify and the stop hook of the
+// routers leaving) then run at once, rather than behind a transition's hook that hangs for its
+// whole timeout while the shutdown timeout runs out: the stop hook is what puts right what the
+// node leaves (the seed's master flag).
+func (r *Runner) Cut() {
+	r.mu.Lock()
+	r.cuts++
+	var dropped []Job
+	for router, q := range r.queues {
+		kept := q[:0]
+		for _, w := range q {
+			if w.cuts < r.cuts {
+				dropped = append(dropped, w.job)
+				r.pending--
+			} else {
+				kept = append(kept, w)
+			}
+		}
+		r.queues[router] = kept
+	}
+	for _, j := range r.running {
+		if j.cuts < r.cuts {
+			j.cancel(ErrCut)
+		}
+	}
+	if len(dropped) > 0 && r.pending == 0 {
+		close(r.idle) // nothing runs either
+	}
+	r.mu.Unlock()
+	for _, j := range dropped {
+		r.report(Result{Job: j, ExitCode: -1, Err: fmt.Errorf("%s hook of %s: %w", j.Kind, j.Router, ErrCut)})
 	}
 }
 
@@ -206,13 +260,17 @@ func (r *Runner) work(router string) {
 		}
 		job := q[0]
 		r.queues[router] = q[1:]
+		ctx, cancel := context.WithCancelCause(context.Background())
+		r.running[router] = runningJob{cuts: job.cuts, cancel: cancel}
 		r.mu.Unlock()
 
-		res := r.run(context.Background(), job, false)
+		res := r.run(ctx, job.job, false)
 		r.logResult(res)
 		r.report(res)
 
 		r.mu.Lock()
+		delete(r.running, router)
+		cancel(nil)
 		r.pending--
 		if r.pending == 0 {
 			close(r.idle)

@@ -617,3 +617,49 @@ func survivors(t *testing.T, pgid int) []int {
 	}
 	return left
 }
+
+// Review of the hooks: at shutdown a transition's hook that hangs must not keep the STOP notify
+// and the stop hook of its router waiting for its whole timeout, longer than the shutdown timeout:
+// Cut kills the hook running and drops those waiting, and what is enqueued after it runs at once.
+func TestCutLetsTheStopHookRunAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(t.TempDir(), "started")
+	writeScript(t, dir, "hang.sh", "touch "+started+"\nexec sleep 1000")
+	writeScript(t, dir, "stop.sh", "echo stopped")
+	r, results := newRunner(t, dir, WithKillGrace(100*time.Millisecond))
+	r.Enqueue(Job{Router: "services", Kind: KindMaster, Command: []string{"hang.sh"}, Timeout: time.Hour})
+	r.Enqueue(Job{Router: "services", Kind: KindBackup, Command: []string{"stop.sh"}, Timeout: time.Hour})
+	for deadline := time.Now().Add(bound); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hanging hook did not start within %v", bound)
+		}
+	}
+
+	r.Cut()
+	r.Enqueue(Job{Router: "services", Kind: KindStop, Command: []string{"stop.sh"}, Timeout: time.Hour})
+	got := map[string]Result{}
+	for range 3 {
+		res := next(t, results)
+		got[res.Job.Kind] = res
+	}
+	if res := got[KindMaster]; !errors.Is(res.Err, ErrCut) || res.Duration > bound {
+		t.Errorf("the hook running at Cut: err %v after %v, want ErrCut within %v", res.Err, res.Duration, bound)
+	}
+	if res := got[KindBackup]; !errors.Is(res.Err, ErrCut) || res.Path != "" {
+		t.Errorf("the hook waiting at Cut: err %v path %q, want ErrCut without running", res.Err, res.Path)
+	}
+	if res := got[KindStop]; res.Err != nil || res.Output != "stopped" {
+		t.Errorf("the stop hook enqueued after Cut: err %v output %q, want it run", res.Err, res.Output)
+	}
+	wait(t, r)
+}
+
+// A Cut of an idle runner leaves Wait working.
+func TestCutOfAnIdleRunner(t *testing.T) {
+	r, _ := newRunner(t, t.TempDir())
+	r.Cut()
+	wait(t, r)
+}

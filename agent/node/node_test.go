@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -128,4 +129,28 @@ func TestLeaveKeepsTimeForTheStatus(t *testing.T) {
 			})
 		})
 	}
+}
+
+// cutHooks is a hook runner that counts its Cuts.
+type cutHooks struct {
+	hungHooks
+	cuts atomic.Int32
+}
+
+func (h *cutHooks) Cut() { h.cuts.Add(1) }
+
+// Leave cuts the hooks of the node's life once, before the routers leave and enqueue their STOP
+// notify and stop hooks (see hooks.Runner.Cut).
+func TestLeaveCutsTheHooksOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &cutHooks{}
+		n := newTestNode(Options{ShutdownTimeout: time.Second}, h, newSpeaker)
+		if err := n.Leave(); err != nil {
+			t.Fatal(err)
+		}
+		_ = n.leave()
+		if c := h.cuts.Load(); c != 1 {
+			t.Errorf("%d Cuts, want 1", c)
+		}
+	})
 }
