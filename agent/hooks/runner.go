@@ -111,9 +111,10 @@ type Runner struct {
 	queues  map[string][]queued // waiting jobs by router; a key exists while a worker runs for it
 	pending int                 // waiting plus running jobs
 	idle    chan struct{}       // closed when pending drops to zero
-	// cuts counts the calls of Cut; running holds, for each router whose worker runs a job, the
-	// cuts before its enqueueing and what cancels it.
+	// cuts counts the calls of Cut and cutBy is the time the last one gave; running holds, for
+	// each router whose worker runs a job, what cancels it and the timer that will (see Cut).
 	cuts    int
+	cutBy   time.Time
 	running map[string]runningJob
 }
 
@@ -124,8 +125,8 @@ type queued struct {
 }
 
 type runningJob struct {
-	cuts   int
 	cancel context.CancelCauseFunc
+	timer  *time.Timer // nil: it has its own timeout only
 }
 
 // Option changes a Runner's defaults.
@@ -183,39 +184,23 @@ func (r *Runner) Enqueue(job Job) {
 	}
 }
 
-// Cut ends, at shutdown, the hooks enqueued before it: the job each router runs is killed as at
-// its timeout (SIGTERM, then SIGKILL after the grace) and the jobs waiting are dropped, their
-// Results saying ErrCut. The jobs enqueued after it (the STOP notify and the stop hook of the
-// routers leaving) then run at once, rather than behind a transition's hook that hangs for its
-// whole timeout while the shutdown timeout runs out: the stop hook is what puts right what the
-// node leaves (the seed's master flag).
-func (r *Runner) Cut() {
+// Cut bounds, at shutdown, the hooks enqueued before it: they run as they would, in order, but
+// any still running at by is killed as at its timeout (SIGTERM, then SIGKILL after the grace) and
+// any not started by then is dropped, their Results saying ErrCut. The jobs enqueued after it (the
+// STOP notify and the stop hook of the routers leaving) then run, rather than wait behind a
+// transition's hook that hangs for its whole timeout while the shutdown timeout runs out: the stop
+// hook is what puts right what the node leaves (the seed's master flag). A hook that ends in time
+// runs as keepalived's would: every transition's notify, then STOP.
+func (r *Runner) Cut(by time.Time) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.cuts++
-	var dropped []Job
-	for router, q := range r.queues {
-		kept := q[:0]
-		for _, w := range q {
-			if w.cuts < r.cuts {
-				dropped = append(dropped, w.job)
-				r.pending--
-			} else {
-				kept = append(kept, w)
-			}
+	r.cutBy = by
+	for router, j := range r.running {
+		if j.timer == nil {
+			j.timer = time.AfterFunc(time.Until(by), func() { j.cancel(ErrCut) })
+			r.running[router] = j
 		}
-		r.queues[router] = kept
-	}
-	for _, j := range r.running {
-		if j.cuts < r.cuts {
-			j.cancel(ErrCut)
-		}
-	}
-	if len(dropped) > 0 && r.pending == 0 {
-		close(r.idle) // nothing runs either
-	}
-	r.mu.Unlock()
-	for _, j := range dropped {
-		r.report(Result{Job: j, ExitCode: -1, Err: fmt.Errorf("%s hook of %s: %w", j.Kind, j.Router, ErrCut)})
 	}
 }
 
@@ -260,17 +245,31 @@ func (r *Runner) work(router string) {
 		}
 		job := q[0]
 		r.queues[router] = q[1:]
-		ctx, cancel := context.WithCancelCause(context.Background())
-		r.running[router] = runningJob{cuts: job.cuts, cancel: cancel}
-		r.mu.Unlock()
-
-		res := r.run(ctx, job.job, false)
+		var res Result
+		if job.cuts < r.cuts && !time.Now().Before(r.cutBy) {
+			r.mu.Unlock()
+			res = Result{Job: job.job, ExitCode: -1, Err: fmt.Errorf("%s hook of %s not run: %w", job.job.Kind, router, ErrCut)}
+		} else {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			j := runningJob{cancel: cancel}
+			if job.cuts < r.cuts {
+				j.timer = time.AfterFunc(time.Until(r.cutBy), func() { cancel(ErrCut) })
+			}
+			r.running[router] = j
+			r.mu.Unlock()
+			res = r.run(ctx, job.job, false)
+			r.mu.Lock()
+			if j := r.running[router]; j.timer != nil {
+				j.timer.Stop()
+			}
+			delete(r.running, router)
+			r.mu.Unlock()
+			cancel(nil)
+		}
 		r.logResult(res)
 		r.report(res)
 
 		r.mu.Lock()
-		delete(r.running, router)
-		cancel(nil)
 		r.pending--
 		if r.pending == 0 {
 			close(r.idle)

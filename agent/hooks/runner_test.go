@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -620,8 +621,9 @@ func survivors(t *testing.T, pgid int) []int {
 
 // Review of the hooks: at shutdown a transition's hook that hangs must not keep the STOP notify
 // and the stop hook of its router waiting for its whole timeout, longer than the shutdown timeout:
-// Cut kills the hook running and drops those waiting, and what is enqueued after it runs at once.
-func TestCutLetsTheStopHookRunAtOnce(t *testing.T) {
+// at the time Cut gives, the hook running is killed and those waiting are dropped, and what is
+// enqueued after it runs.
+func TestCutLetsTheStopHookRun(t *testing.T) {
 	dir := t.TempDir()
 	started := filepath.Join(t.TempDir(), "started")
 	writeScript(t, dir, "hang.sh", "touch "+started+"\nexec sleep 1000")
@@ -638,7 +640,7 @@ func TestCutLetsTheStopHookRunAtOnce(t *testing.T) {
 		}
 	}
 
-	r.Cut()
+	r.Cut(time.Now().Add(100 * time.Millisecond))
 	r.Enqueue(Job{Router: "services", Kind: KindStop, Command: []string{"stop.sh"}, Timeout: time.Hour})
 	got := map[string]Result{}
 	for range 3 {
@@ -646,10 +648,10 @@ func TestCutLetsTheStopHookRunAtOnce(t *testing.T) {
 		got[res.Job.Kind] = res
 	}
 	if res := got[KindMaster]; !errors.Is(res.Err, ErrCut) || res.Duration > bound {
-		t.Errorf("the hook running at Cut: err %v after %v, want ErrCut within %v", res.Err, res.Duration, bound)
+		t.Errorf("the hook running past the Cut's time: err %v after %v, want ErrCut within %v", res.Err, res.Duration, bound)
 	}
 	if res := got[KindBackup]; !errors.Is(res.Err, ErrCut) || res.Path != "" {
-		t.Errorf("the hook waiting at Cut: err %v path %q, want ErrCut without running", res.Err, res.Path)
+		t.Errorf("the hook waiting past the Cut's time: err %v path %q, want ErrCut without running", res.Err, res.Path)
 	}
 	if res := got[KindStop]; res.Err != nil || res.Output != "stopped" {
 		t.Errorf("the stop hook enqueued after Cut: err %v output %q, want it run", res.Err, res.Output)
@@ -657,9 +659,29 @@ func TestCutLetsTheStopHookRunAtOnce(t *testing.T) {
 	wait(t, r)
 }
 
-// A Cut of an idle runner leaves Wait working.
-func TestCutOfAnIdleRunner(t *testing.T) {
-	r, _ := newRunner(t, t.TempDir())
-	r.Cut()
+// The hooks enqueued before a Cut that end in time run as without it, in order, as keepalived
+// runs every transition's notify before STOP; a Cut of an idle runner leaves Wait working.
+func TestHooksThatEndBeforeTheCutsTimeRun(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "notify.sh", `echo "$3"`)
+	r, results := newRunner(t, dir)
+	r.Cut(time.Now().Add(bound))
+	wait(t, r)
+	for _, state := range []string{"MASTER", "BACKUP"} {
+		r.Enqueue(Job{Router: "services", Kind: KindNotify, Command: []string{"notify.sh"}, Args: NotifyArgs("services", state, 100), Timeout: bound})
+	}
+	r.Cut(time.Now().Add(bound))
+	r.Enqueue(Job{Router: "services", Kind: KindNotify, Command: []string{"notify.sh"}, Args: NotifyArgs("services", "STOP", 100), Timeout: bound})
+	var got []string
+	for range 3 {
+		res := next(t, results)
+		if res.Err != nil {
+			t.Errorf("%s: %v", res.Output, res.Err)
+		}
+		got = append(got, res.Output)
+	}
+	if want := []string{"MASTER", "BACKUP", "STOP"}; !slices.Equal(got, want) {
+		t.Errorf("notify ran with %q, want %q", got, want)
+	}
 	wait(t, r)
 }

@@ -271,10 +271,10 @@ func (n *Node) Leave() error {
 		reserve := min(max(n.opts.StatusReserve, 0), timeout/2)
 		ctx, cancel := context.WithDeadline(context.Background(), n.deadline.Add(-reserve))
 		defer cancel()
-		// The hooks of the node's life end first, so that the routers' STOP notify and stop
-		// hooks do not wait behind one that hangs.
-		if c, ok := n.hooks.(interface{ Cut() }); ok {
-			c.Cut()
+		// The hooks of the node's life get half the time, so that the routers' STOP notify and
+		// stop hooks do not wait behind one that hangs.
+		if c, ok := n.hooks.(interface{ Cut(time.Time) }); ok {
+			c.Cut(start.Add(timeout / 2))
 		}
 		if err := n.speaker.Shutdown(ctx); err != nil {
 			n.leaveErr = fmt.Errorf("leaving the routers: %w", err)

@@ -3,7 +3,7 @@ package node
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -131,26 +131,27 @@ func TestLeaveKeepsTimeForTheStatus(t *testing.T) {
 	}
 }
 
-// cutHooks is a hook runner that counts its Cuts.
+// cutHooks is a hook runner that records its Cuts.
 type cutHooks struct {
 	hungHooks
-	cuts atomic.Int32
+	cuts []time.Time
 }
 
-func (h *cutHooks) Cut() { h.cuts.Add(1) }
+func (h *cutHooks) Cut(by time.Time) { h.cuts = append(h.cuts, by) }
 
-// Leave cuts the hooks of the node's life once, before the routers leave and enqueue their STOP
-// notify and stop hooks (see hooks.Runner.Cut).
+// Leave cuts the hooks of the node's life once, giving them half the shutdown timeout, before
+// the routers leave and enqueue their STOP notify and stop hooks (see hooks.Runner.Cut).
 func TestLeaveCutsTheHooksOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &cutHooks{}
-		n := newTestNode(Options{ShutdownTimeout: time.Second}, h, newSpeaker)
+		n := newTestNode(Options{ShutdownTimeout: 20 * time.Second}, h, newSpeaker)
+		start := time.Now()
 		if err := n.Leave(); err != nil {
 			t.Fatal(err)
 		}
 		_ = n.leave()
-		if c := h.cuts.Load(); c != 1 {
-			t.Errorf("%d Cuts, want 1", c)
+		if want := []time.Time{start.Add(10 * time.Second)}; !slices.Equal(h.cuts, want) {
+			t.Errorf("Cuts by %v, want one by %v", h.cuts, want)
 		}
 	})
 }
