@@ -320,12 +320,19 @@ func (e noCRDError) Error() string {
 
 func (e noCRDError) Unwrap() error { return e.err }
 
+// vipNotFound is the error of a VirtualIP that does not exist.
+type vipNotFound struct{ name string }
+
+func (e vipNotFound) Error() string {
+	return fmt.Sprintf("VirtualIP %q not found (kubectl get vip lists them)", e.name)
+}
+
 // getVIP reads one VirtualIP with errors a person understands.
 func getVIP(ctx context.Context, c client.Client, name string) (*vrrpv1.VirtualIP, error) {
 	var v vrrpv1.VirtualIP
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, &v); err != nil {
 		if apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("VirtualIP %q not found (kubectl get vip lists them)", name)
+			return nil, vipNotFound{name}
 		}
 		return nil, fmt.Errorf("reading VirtualIP %s: %w", name, explainAPIError(err))
 	}

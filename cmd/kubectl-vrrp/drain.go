@@ -93,14 +93,20 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		t := "true"
 		value = &t
 	}
+	// Listed before the change, so that nothing after it can fail but the wait.
+	nodes, err := listNodes(ctx, c)
+	if err != nil {
+		return err
+	}
 	start := a.clock.Now()
 	if err := annotate(ctx, c, n, vrrpv1.MaintenanceAnnotation, value); err != nil {
 		return fmt.Errorf("annotating node %s: %w", node, explainAPIError(err))
 	}
-	// The Nodes after the change: the policy is explained from them.
-	nodes, err := listNodes(ctx, c)
-	if err != nil {
-		return err
+	// The policy is explained from the Nodes after the change.
+	for i := range nodes {
+		if nodes[i].Name == node {
+			nodes[i] = *n
+		}
 	}
 
 	res := drainResult{Node: node, Drained: drain, VirtualIPs: []drainedVIP{}}
@@ -127,6 +133,10 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 
 	check := func(ctx context.Context, d *drainedVIP) (bool, error) {
 		cur, err := getVIP(ctx, c, d.Name)
+		if errors.As(err, &vipNotFound{}) {
+			d.Note = "deleted meanwhile"
+			return true, nil
+		}
 		if err != nil {
 			return false, err
 		}
@@ -168,7 +178,11 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 	})
 	res.Converged = err == nil
 	if err != nil && !errors.Is(err, errNotYet) {
-		return err
+		if drain {
+			return fmt.Errorf("node %s is drained (its %s annotation is set), but %w; kubectl vrrp undrain %s undoes it",
+				node, vrrpv1.MaintenanceAnnotation, err, node)
+		}
+		return fmt.Errorf("node %s is undrained (its %s annotation is removed), but %w", node, vrrpv1.MaintenanceAnnotation, err)
 	}
 	if o.output != "" {
 		if perr := a.print(o.output, res); perr != nil {

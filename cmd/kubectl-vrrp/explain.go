@@ -20,8 +20,9 @@ var explainCommand = command{
 	short: "Explain who is Master and why: each node's priority, rule by rule, as the agent applies them.",
 	long: `The rules, in the agent's order: spec.priority, nodePriorities (first match), the preferred-node annotation,
 then the first of the maintenance annotation, the exclude label and cordon (onCordon Demote, Release or
-Ignore); tracking does not exist yet. The numbers come from the agent's own code (agent/desired) applied
-to the VirtualIP and Node objects as they are now; status shows what the agents run.`,
+Ignore). The numbers come from the agent's own code (agent/desired) applied to the VirtualIP and Node
+objects as they are now; status shows what the agents run, with what the checks of spec.track add on
+each node, which only the node itself knows.`,
 	nargs: 1,
 	flags: func(fs *pflag.FlagSet, o *options) {
 		fs.StringVar(&o.node, "node", "", "the node to explain (default: the one that should be Master)")
@@ -39,6 +40,8 @@ type explained struct {
 	ExpectedMaster string          `json:"expectedMaster"`
 	Conclusion     string          `json:"conclusion"`
 	Nodes          []explainedNode `json:"nodes"`
+	// Tracked says the VirtualIP has checks (spec.track), whose weights each node adds.
+	Tracked bool `json:"tracked,omitempty"`
 	// Node is the node explained step by step.
 	Node *explainedNode `json:"node,omitempty"`
 }
@@ -65,7 +68,8 @@ func runExplain(ctx context.Context, a *app, c client.Client, o *options, args [
 	if err != nil {
 		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
 	}
-	out := explained{VirtualIP: v.Name, Master: v.Status.Master, Preempt: v.Spec.Preempt == nil || *v.Spec.Preempt}
+	out := explained{VirtualIP: v.Name, Master: v.Status.Master, Preempt: v.Spec.Preempt == nil || *v.Spec.Preempt,
+		Tracked: len(v.Spec.Track) > 0}
 	for _, ex := range all {
 		out.Nodes = append(out.Nodes, explainedNode{Explanation: ex, Status: entryOf(v, ex.Node)})
 	}
@@ -269,8 +273,12 @@ func (a *app) printExplain(out explained) {
 		if n.Status != nil {
 			st = txt(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
 			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && running(n.Status) {
-				st.text += " (not applied yet?)"
-				st.colour = yellow
+				if out.Tracked && n.Status.Reason == n.Reason {
+					st.text += " (with its checks)"
+				} else {
+					st.text += " (not applied yet?)"
+					st.colour = yellow
+				}
 			}
 		}
 		rows = append(rows, []cell{txt(n.Node), prio, reason, st})

@@ -93,9 +93,10 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 			}
 			why = fmt.Sprintf("status.master is %q; %s is %s at priority %d", cur.Status.Master, o.to, e.State, e.Priority)
 			// The entry must show the preference applied, else it may be an old one: a node that
-			// was Master before, at its own priority, and has not yet seen the annotation.
+			// was Master before, at its own priority, and has not yet seen the annotation. Its
+			// priority is 254 less what failing checks take (spec.track).
 			return cur.Status.Master == o.to && e.State == vrrpv1.StateMaster &&
-				e.Reason == desired.ReasonPreferred && e.Priority == desired.PreferredPriority, nil
+				e.Reason == desired.ReasonPreferred, nil
 		}
 		pending = func() string { return why }
 	}
@@ -112,7 +113,11 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 	res.Took, res.TookSeconds = seconds(took), took.Round(time.Millisecond).Seconds()
 	res.Converged = err == nil
 	if err != nil && !errors.Is(err, errNotYet) {
-		return err
+		if o.clear {
+			return fmt.Errorf("VirtualIP %s prefers no node now (its %s annotation is removed), but %w", name, vrrpv1.PreferredNodeAnnotation, err)
+		}
+		return fmt.Errorf("VirtualIP %s prefers %s now (its %s annotation is set), but %w; kubectl vrrp failover %s --clear undoes it",
+			name, o.to, vrrpv1.PreferredNodeAnnotation, err, name)
 	}
 	if o.output != "" {
 		if perr := a.print(o.output, res); perr != nil {
@@ -184,11 +189,20 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
 	}
 	for _, other := range all {
-		if other.Node == node || !other.Participates || other.Released || other.Effective < desired.PreferredPriority || !liveAs(entryOf(v, other.Node), other, nodes) {
+		e := entryOf(v, other.Node)
+		if other.Node == node || !other.Participates || other.Released || !liveAs(e, other, nodes) {
 			continue
 		}
-		return fmt.Errorf("node %s has priority %d for VirtualIP %s too (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so %s would never take the VIP from it; lower %s's priority first",
-			other.Node, other.Effective, v.Name, source(other), node, other.Node)
+		// Checks (spec.track) may add to a node's priority: its entry says where it stands, or
+		// will once its agent applies the spec.
+		if p := max(other.Effective, reported(other, e, nodes)); p >= desired.PreferredPriority {
+			from := source(other)
+			if p != other.Effective {
+				from = fmt.Sprintf("%s %d and its checks, as its status entry reports", from, other.Effective)
+			}
+			return fmt.Errorf("node %s has priority %d for VirtualIP %s too (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so %s would never take the VIP from it; lower %s's priority first",
+				other.Node, p, v.Name, from, node, other.Node)
+		}
 	}
 	// A preempt delay holds the takeover back (agent/vrrp preemptHeldBack), then the old Master
 	// needs up to Master_Down_Interval to see it.

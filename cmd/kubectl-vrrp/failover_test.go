@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
@@ -321,4 +326,76 @@ func TestDrainAndUndrainFinishWhatTheAgentsFinish(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Review of the plugin: the checks of spec.track move a node's priority, which the agents report
+// in status and the spec alone does not tell.
+func TestFailoverAndUndrainFollowTheChecksWeights(t *testing.T) {
+	t.Run("failover to a node whose failing check takes 60 from its priority ends when it is Master", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.agents.weight = map[string]int{"third": -60}
+		if out, want := h.mustRun(exitOK, "failover", "services", "--to", "third"), "VirtualIP services: third is Master after 3s (was primary)\n"; out != want {
+			t.Errorf("failover: %q, want %q", out, want)
+		}
+		if e := entryOf(h.vip("services"), "third"); e.Reason != "Preferred" || e.Priority != 194 {
+			t.Errorf("third's entry: %+v, want Preferred at 194", e)
+		}
+	})
+	t.Run("failover is refused when another node's checks take it to 254", func(t *testing.T) {
+		h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) { v.Status.Nodes[0].Priority = 254 })...)
+		h.mustRun(exitError, "failover", "services", "--to", "third")
+		want := "kubectl vrrp failover: node primary has priority 254 for VirtualIP services too (nodePriorities 150 and its checks, as its status entry reports): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so third would never take the VIP from it; lower primary's priority first"
+		if got := strings.TrimSpace(h.stderr.String()); got != want {
+			t.Errorf("stderr: %q\nwant %q", got, want)
+		}
+	})
+	t.Run("undrain of a node whose failing check leaves it below the Master ends once it is Backup", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.agents.weight = map[string]int{"primary": -60}
+		h.mustRun(exitOK, "drain", "primary")
+		out := h.mustRun(exitOK, "undrain", "primary", "--timeout", "10s")
+		if !strings.Contains(out, "node primary undrained") {
+			t.Errorf("undrain: %q", out)
+		}
+		if e := entryOf(h.vip("services"), "primary"); e.State != vrrpv1.StateBackup || e.Priority != 90 {
+			t.Errorf("primary's entry: %+v, want BACKUP at 90", e)
+		}
+	})
+}
+
+// Review of the plugin: a command that fails after its change says what it left set and how to
+// undo it, and a VirtualIP deleted while drain waits is done.
+func TestACommandThatFailsAfterItsChangeSaysWhatItLeft(t *testing.T) {
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: vrrpv1.GroupVersion.Group, Resource: "virtualips"}, "services", errors.New("RBAC"))
+	revoke := func(h *harness) func(client.WithWatch) { return func(client.WithWatch) { h.fail = forbidden } }
+	t.Run("drain", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.afterChange = revoke(h)
+		h.mustRun(exitError, "drain", "primary")
+		want := "kubectl vrrp drain: node primary is drained (its vrrp.dev/maintenance annotation is set), but reading VirtualIP services: "
+		if got := h.stderr.String(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "; kubectl vrrp undrain primary undoes it\n") {
+			t.Errorf("stderr: %q\nwant %q…; kubectl vrrp undrain primary undoes it", got, want)
+		}
+	})
+	t.Run("failover", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.afterChange = revoke(h)
+		h.mustRun(exitError, "failover", "services", "--to", "third")
+		want := "kubectl vrrp failover: VirtualIP services prefers third now (its vrrp.dev/preferred-node annotation is set), but reading VirtualIP services: "
+		if got := h.stderr.String(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "; kubectl vrrp failover services --clear undoes it\n") {
+			t.Errorf("stderr: %q\nwant %q…; kubectl vrrp failover services --clear undoes it", got, want)
+		}
+	})
+	t.Run("a VirtualIP deleted while drain waits is done", func(t *testing.T) {
+		h := newHarness(t, seedCluster()...)
+		h.afterChange = func(c client.WithWatch) {
+			if err := c.Delete(context.Background(), &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services"}}); err != nil {
+				t.Error(err)
+			}
+		}
+		out := h.mustRun(exitOK, "drain", "primary")
+		if !strings.Contains(out, "deleted meanwhile") || !strings.Contains(out, "node primary drained") {
+			t.Errorf("drain: %q", out)
+		}
+	})
 }

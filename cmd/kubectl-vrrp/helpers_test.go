@@ -91,13 +91,23 @@ type agents struct {
 	off bool
 	// fault names the nodes whose agent reports FAULT, with the reason; down those whose agent
 	// has shut down (STOPPED, no reason).
-	fault     map[string]string
-	down      map[string]bool
+	fault map[string]string
+	down  map[string]bool
+	// weight is what each node's checks (spec.track) add to its priority, as the agents apply it.
+	weight    map[string]int
 	changedAt time.Time
 	pending   bool
 }
 
 func (s *agents) changed() { s.changedAt, s.pending = s.clock.Now(), true }
+
+// priority is the priority ex's node advertises: its checks' weight added, within 1..254.
+func (s *agents) priority(ex *desired.Explanation) uint8 {
+	if w := s.weight[ex.Node]; w != 0 && ex.Effective != 0 {
+		return uint8(min(max(int(ex.Effective)+w, 1), desired.PreferredPriority))
+	}
+	return ex.Effective
+}
 
 func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 	if s.off || !s.pending || s.clock.Now().Sub(s.changedAt) < s.delay {
@@ -134,7 +144,7 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 			if !ex.Participates {
 				continue
 			}
-			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(ex.Effective), Reason: ex.Reason, Interface: "eth0"}
+			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(s.priority(&ex)), Reason: ex.Reason, Interface: "eth0"}
 			switch {
 			case dark[ex.Node]:
 				old := entryOf(&vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: before}}, ex.Node)
@@ -171,7 +181,7 @@ func (s *agents) elect(incumbent string, all []desired.Explanation, dark map[str
 		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] || dark[ex.Node] {
 			continue
 		}
-		if best == nil {
+		if best == nil || s.priority(ex) > s.priority(best) {
 			best = ex
 		}
 		if ex.Node == incumbent && !ex.Resign {
@@ -183,7 +193,7 @@ func (s *agents) elect(incumbent string, all []desired.Explanation, dark map[str
 		return ""
 	case inc == nil:
 		return best.Node
-	case best.Effective > inc.Effective && best.Preempt:
+	case s.priority(best) > s.priority(inc) && best.Preempt:
 		return best.Node
 	}
 	return inc.Node
@@ -206,6 +216,9 @@ type harness struct {
 	hang, changed    bool
 	// noKubeconfig makes building the client fail, as it does without a usable kubeconfig.
 	noKubeconfig bool
+	// afterChange, when set, runs once, at the first GET after a change: a VirtualIP deleted
+	// meanwhile, a permission revoked (setting fail).
+	afterChange func(c client.WithWatch)
 }
 
 func newHarness(t *testing.T, objs ...client.Object) *harness {
@@ -215,6 +228,10 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 		WithStatusSubresource(&vrrpv1.VirtualIP{}).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if f := h.afterChange; f != nil && h.changed {
+					h.afterChange = nil
+					f(c)
+				}
 				if h.fail != nil {
 					return h.fail
 				}

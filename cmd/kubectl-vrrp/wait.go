@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,21 +161,34 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) str
 	if err != nil || len(all) == 0 || !all[0].Preempt {
 		return ""
 	}
-	var best []desired.Explanation
+	type candidate struct {
+		node     string
+		priority uint8
+	}
+	var cands []candidate
 	for _, ex := range all {
 		e := entryOf(v, ex.Node)
 		if !ex.Participates || ex.Released || !(live(e, nodes) || (ex.Node == assume && liveAs(e, ex, nodes))) {
 			continue
 		}
-		if len(best) > 0 && ex.Effective < best[0].Effective {
-			break
-		}
-		best = append(best, ex)
+		cands = append(cands, candidate{ex.Node, reported(ex, e, nodes)})
 	}
-	if len(best) != 1 {
+	slices.SortStableFunc(cands, func(a, b candidate) int { return cmp.Compare(b.priority, a.priority) })
+	if len(cands) == 0 || (len(cands) > 1 && cands[1].priority == cands[0].priority) {
 		return ""
 	}
-	return best[0].Node
+	return cands[0].node
+}
+
+// reported is the priority the node ex explains stands at: its entry's, which its checks
+// (spec.track) weigh, when the entry is live and says what ex says of the node (its policy's
+// reason); else, for an entry from before the change a command made, or none, the priority the
+// spec and the node's policy give it.
+func reported(ex desired.Explanation, e *vrrpv1.NodeStatus, nodes []corev1.Node) uint8 {
+	if e != nil && live(e, nodes) && e.State != vrrpv1.StateInit && e.Reason == ex.Reason {
+		return uint8(min(max(e.Priority, 0), 255))
+	}
+	return ex.Effective
 }
 
 // settled says v's status shows one Master, the expected one when it can be told.
