@@ -114,7 +114,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Failures to send an advertisement or announcement."},
 			[]string{"virtual_ip"}),
 		HookRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: HookRuns,
-			Help: "Hook runs by kind and result (success, failure, timeout, refused, dropped)."},
+			Help: "Hook runs by kind and result (success, failure, timeout, refused, dropped, cut: at shutdown, see hooks.Runner.Cut)."},
 			[]string{"virtual_ip", "kind", "result"}),
 		HookDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: HookDuration,
 			Help:    "How long hooks ran.",

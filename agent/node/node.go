@@ -272,9 +272,10 @@ func (n *Node) Leave() error {
 		ctx, cancel := context.WithDeadline(context.Background(), n.deadline.Add(-reserve))
 		defer cancel()
 		// The hooks of the node's life get half the time, so that the routers' STOP notify and
-		// stop hooks do not wait behind one that hangs.
+		// stop hooks do not wait behind one that hangs; with a short timeout, at most what leaves
+		// cutReserve for the kill and the stop hooks.
 		if c, ok := n.hooks.(interface{ Cut(time.Time) }); ok {
-			c.Cut(start.Add(timeout / 2))
+			c.Cut(start.Add(max(0, min(timeout/2, timeout-cutReserve))))
 		}
 		if err := n.speaker.Shutdown(ctx); err != nil {
 			n.leaveErr = fmt.Errorf("leaving the routers: %w", err)
@@ -319,6 +320,10 @@ func (n *Node) leave() error {
 	}
 	return err
 }
+
+// cutReserve is what a short shutdown timeout keeps back from the hooks of the node's life for
+// killing one that hangs (hooks.DefaultKillGrace) and running the STOP notify and stop hooks.
+const cutReserve = hooks.DefaultKillGrace + 2*time.Second
 
 // noWait is a hook runner whose Wait returns at once: Node.leave waits for the hooks instead.
 type noWait struct{ speaker.HookRunner }

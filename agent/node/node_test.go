@@ -139,19 +139,28 @@ type cutHooks struct {
 
 func (h *cutHooks) Cut(by time.Time) { h.cuts = append(h.cuts, by) }
 
-// Leave cuts the hooks of the node's life once, giving them half the shutdown timeout, before
-// the routers leave and enqueue their STOP notify and stop hooks (see hooks.Runner.Cut).
+// Leave cuts the hooks of the node's life once, giving them half the shutdown timeout, and with
+// a short one what leaves cutReserve, before the routers leave and enqueue their STOP notify and
+// stop hooks (see hooks.Runner.Cut).
 func TestLeaveCutsTheHooksOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := &cutHooks{}
-		n := newTestNode(Options{ShutdownTimeout: 20 * time.Second}, h, newSpeaker)
-		start := time.Now()
-		if err := n.Leave(); err != nil {
-			t.Fatal(err)
-		}
-		_ = n.leave()
-		if want := []time.Time{start.Add(10 * time.Second)}; !slices.Equal(h.cuts, want) {
-			t.Errorf("Cuts by %v, want one by %v", h.cuts, want)
-		}
-	})
+	for _, c := range []struct{ timeout, by time.Duration }{
+		{timeout: 20 * time.Second, by: 10 * time.Second},
+		{timeout: 6 * time.Second, by: 6*time.Second - cutReserve},
+		{timeout: 2 * time.Second, by: 0},
+	} {
+		t.Run(c.timeout.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &cutHooks{}
+				n := newTestNode(Options{ShutdownTimeout: c.timeout}, h, newSpeaker)
+				start := time.Now()
+				if err := n.Leave(); err != nil {
+					t.Fatal(err)
+				}
+				_ = n.leave()
+				if want := []time.Time{start.Add(c.by)}; !slices.Equal(h.cuts, want) {
+					t.Errorf("Cuts by %v, want one by %v", h.cuts, want)
+				}
+			})
+		})
+	}
 }

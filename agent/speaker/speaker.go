@@ -276,6 +276,8 @@ func (s *Speaker) HookDone(res hooks.Result) {
 		result = "timeout"
 	case errors.Is(res.Err, hooks.ErrDropped):
 		result = "dropped"
+	case errors.Is(res.Err, hooks.ErrCut):
+		result = "cut"
 	case res.Path == "" && res.Err != nil:
 		result = "refused"
 	case res.Err != nil:

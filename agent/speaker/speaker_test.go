@@ -2,6 +2,8 @@ package speaker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -544,4 +546,30 @@ func TestAHookResultIsNotPublishedAfterANewerTransition(t *testing.T) {
 			t.Errorf("the hook's result is not in the latest status: %+v, published %+v", latest.LastHook, last.LastHook)
 		}
 	})
+}
+
+// Each hook result is counted under what became of it, a hook cut short at shutdown as such
+// rather than as a failure or a refusal, so that alerts on failing hooks stay quiet then.
+func TestHookResultsAreCountedByWhatBecameOfThem(t *testing.T) {
+	m := metrics.New(nil)
+	s := New(Options{Node: "primary", Metrics: m})
+	job := hooks.Job{Router: "services", Kind: hooks.KindMaster}
+	for _, c := range []struct {
+		res  hooks.Result
+		want string
+	}{
+		{hooks.Result{Job: job, Path: "/hooks/a.sh"}, "success"},
+		{hooks.Result{Job: job, Path: "/hooks/a.sh", ExitCode: 1, Err: errors.New("exit status 1")}, "failure"},
+		{hooks.Result{Job: job, Path: "/hooks/a.sh", TimedOut: true, Err: hooks.ErrTimeout}, "timeout"},
+		{hooks.Result{Job: job, Err: errors.New("not in the hook directory")}, "refused"},
+		{hooks.Result{Job: job, Err: hooks.ErrDropped}, "dropped"},
+		{hooks.Result{Job: job, Err: fmt.Errorf("master hook of services not run: %w", hooks.ErrCut)}, "cut"},
+		{hooks.Result{Job: job, Path: "/hooks/a.sh", Err: fmt.Errorf("running: %w", hooks.ErrCut)}, "cut"},
+	} {
+		before := testutil.ToFloat64(m.HookRuns.WithLabelValues("services", hooks.KindMaster, c.want))
+		s.HookDone(c.res)
+		if got := testutil.ToFloat64(m.HookRuns.WithLabelValues("services", hooks.KindMaster, c.want)) - before; got != 1 {
+			t.Errorf("%v: counted %v times as %s, want once", c.res.Err, got, c.want)
+		}
+	}
 }

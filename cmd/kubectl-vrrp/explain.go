@@ -273,7 +273,7 @@ func (a *app) printExplain(out explained) {
 		if n.Status != nil {
 			st = txt(fmt.Sprintf("%s %d", n.Status.State, n.Status.Priority))
 			if n.Participates && !n.Released && n.Status.Priority != int32(n.Effective) && running(n.Status) {
-				if out.Tracked && n.Status.Reason == n.Reason {
+				if out.Tracked && current(n.Explanation, n.Status) {
 					st.text += " (with its checks)"
 				} else {
 					st.text += " (not applied yet?)"

@@ -64,6 +64,16 @@ func TestExplainOneNode(t *testing.T) {
 				"=> primary advertises priority 1 and a Master hands over at once",
 			},
 		},
+		"a priority its checks moved is marked so, not as not applied yet": {
+			mutateVIP: func(v *vrrpv1.VirtualIP) {
+				weight := int32(-60)
+				v.Spec.Track = []vrrpv1.Check{{Name: "haproxy", Weight: &weight, HTTP: &vrrpv1.HTTPCheck{URL: "http://127.0.0.1:8404/healthz"}}}
+				v.Status.Nodes[0].State, v.Status.Nodes[0].Priority, v.Status.Nodes[0].Reason = vrrpv1.StateBackup, 90, desired.ReasonCheckWeight
+				v.Status.Nodes[1].State, v.Status.Master = vrrpv1.StateMaster, "secondary"
+			},
+			node: "primary",
+			want: []string{"primary    150              -       BACKUP 90 (with its checks)"},
+		},
 		"a tie keeps the Master that holds the VIP: a Backup of equal priority does not preempt": {
 			mutateVIP: func(v *vrrpv1.VirtualIP) {
 				v.Spec.NodePriorities = nil

@@ -106,6 +106,7 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 	if !o.clear {
 		value = &o.to
 	}
+	before := v.Annotations[vrrpv1.PreferredNodeAnnotation]
 	if err := annotate(ctx, c, v, vrrpv1.PreferredNodeAnnotation, value); err != nil {
 		return fmt.Errorf("setting %s on VirtualIP %s: %w", vrrpv1.PreferredNodeAnnotation, name, explainAPIError(err))
 	}
@@ -113,11 +114,19 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 	res.Took, res.TookSeconds = seconds(took), took.Round(time.Millisecond).Seconds()
 	res.Converged = err == nil
 	if err != nil && !errors.Is(err, errNotYet) {
-		if o.clear {
-			return fmt.Errorf("VirtualIP %s prefers no node now (its %s annotation is removed), but %w", name, vrrpv1.PreferredNodeAnnotation, err)
+		undo := fmt.Sprintf("kubectl vrrp failover %s --clear undoes it", name)
+		if before != "" {
+			undo = fmt.Sprintf("kubectl vrrp failover %s --to %s puts back the preference before", name, before)
 		}
-		return fmt.Errorf("VirtualIP %s prefers %s now (its %s annotation is set), but %w; kubectl vrrp failover %s --clear undoes it",
-			name, o.to, vrrpv1.PreferredNodeAnnotation, err, name)
+		switch {
+		case o.clear && before == "":
+			return err // nothing was changed
+		case o.clear:
+			return fmt.Errorf("VirtualIP %s prefers no node now (its %s annotation is removed), but %w; %s", name, vrrpv1.PreferredNodeAnnotation, err, undo)
+		case before == o.to:
+			return fmt.Errorf("VirtualIP %s prefers %s, as before, but %w", name, o.to, err)
+		}
+		return fmt.Errorf("VirtualIP %s prefers %s now (its %s annotation is set), but %w; %s", name, o.to, vrrpv1.PreferredNodeAnnotation, err, undo)
 	}
 	if o.output != "" {
 		if perr := a.print(o.output, res); perr != nil {

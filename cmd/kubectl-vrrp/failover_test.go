@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
@@ -342,7 +343,9 @@ func TestFailoverAndUndrainFollowTheChecksWeights(t *testing.T) {
 		}
 	})
 	t.Run("failover is refused when another node's checks take it to 254", func(t *testing.T) {
-		h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) { v.Status.Nodes[0].Priority = 254 })...)
+		h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+			v.Status.Nodes[0].Priority, v.Status.Nodes[0].Reason = 254, desired.ReasonCheckWeight
+		})...)
 		h.mustRun(exitError, "failover", "services", "--to", "third")
 		want := "kubectl vrrp failover: node primary has priority 254 for VirtualIP services too (nodePriorities 150 and its checks, as its status entry reports): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so third would never take the VIP from it; lower primary's priority first"
 		if got := strings.TrimSpace(h.stderr.String()); got != want {
@@ -357,8 +360,8 @@ func TestFailoverAndUndrainFollowTheChecksWeights(t *testing.T) {
 		if !strings.Contains(out, "node primary undrained") {
 			t.Errorf("undrain: %q", out)
 		}
-		if e := entryOf(h.vip("services"), "primary"); e.State != vrrpv1.StateBackup || e.Priority != 90 {
-			t.Errorf("primary's entry: %+v, want BACKUP at 90", e)
+		if e := entryOf(h.vip("services"), "primary"); e.State != vrrpv1.StateBackup || e.Priority != 90 || e.Reason != desired.ReasonCheckWeight {
+			t.Errorf("primary's entry: %+v, want BACKUP at 90 for CheckWeight", e)
 		}
 	})
 }
@@ -384,6 +387,16 @@ func TestACommandThatFailsAfterItsChangeSaysWhatItLeft(t *testing.T) {
 		want := "kubectl vrrp failover: VirtualIP services prefers third now (its vrrp.dev/preferred-node annotation is set), but reading VirtualIP services: "
 		if got := h.stderr.String(); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "; kubectl vrrp failover services --clear undoes it\n") {
 			t.Errorf("stderr: %q\nwant %q…; kubectl vrrp failover services --clear undoes it", got, want)
+		}
+	})
+	t.Run("failover over another preference", func(t *testing.T) {
+		h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+			v.Annotations = map[string]string{vrrpv1.PreferredNodeAnnotation: "secondary"}
+		})...)
+		h.afterChange = revoke(h)
+		h.mustRun(exitError, "failover", "services", "--to", "third")
+		if got, want := h.stderr.String(), "; kubectl vrrp failover services --to secondary puts back the preference before\n"; !strings.HasSuffix(got, want) {
+			t.Errorf("stderr: %q\nwant it to end with %q", got, want)
 		}
 	})
 	t.Run("a VirtualIP deleted while drain waits is done", func(t *testing.T) {

@@ -145,6 +145,9 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 				continue
 			}
 			e := vrrpv1.NodeStatus{Node: ex.Node, State: vrrpv1.StateBackup, Priority: int32(s.priority(&ex)), Reason: ex.Reason, Interface: "eth0"}
+			if e.Reason == "" && s.priority(&ex) != ex.Effective {
+				e.Reason = desired.ReasonCheckWeight // as desired.Track writes it
+			}
 			switch {
 			case dark[ex.Node]:
 				old := entryOf(&vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: before}}, ex.Node)

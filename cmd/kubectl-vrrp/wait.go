@@ -181,14 +181,20 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) str
 }
 
 // reported is the priority the node ex explains stands at: its entry's, which its checks
-// (spec.track) weigh, when the entry is live and says what ex says of the node (its policy's
-// reason); else, for an entry from before the change a command made, or none, the priority the
-// spec and the node's policy give it.
+// (spec.track) weigh, when the entry is live and current (see current); else, for an entry from
+// before the change a command made, or none, the priority the spec and the node's policy give it.
 func reported(ex desired.Explanation, e *vrrpv1.NodeStatus, nodes []corev1.Node) uint8 {
-	if e != nil && live(e, nodes) && e.State != vrrpv1.StateInit && e.Reason == ex.Reason {
+	if e != nil && live(e, nodes) && e.State != vrrpv1.StateInit && current(ex, e) {
 		return uint8(min(max(e.Priority, 0), 255))
 	}
 	return ex.Effective
+}
+
+// current says entry e says what ex says of its node: the policy's reason, or, for a node the
+// policy gives none, CheckWeight, which the agent writes when checks moved its priority
+// (desired.Track).
+func current(ex desired.Explanation, e *vrrpv1.NodeStatus) bool {
+	return e.Reason == ex.Reason || (ex.Reason == "" && e.Reason == desired.ReasonCheckWeight)
 }
 
 // settled says v's status shows one Master, the expected one when it can be told.

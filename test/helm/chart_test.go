@@ -511,6 +511,8 @@ func TestValuesAreValidated(t *testing.T) {
 		"a VirtualIP named in capitals is refused":   {values: "virtualIPs: [{name: Services, spec: {}}]", want: "/virtualIPs/0/name"},
 		"a hook script name with a slash is refused": {values: `hookScripts: {"../x": "#!/bin/sh"}`, want: "'../x' does not match pattern"},
 		"a port out of range is refused":             {values: "agent: {metricsPort: 70000}", want: "/agent/metricsPort"},
+		"a surge of agents is refused": {
+			values: "agent: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}", want: "/agent/updateStrategy/rollingUpdate/maxSurge"},
 		"both hookScripts and hooks.configMap are refused": {
 			values: "hooks: {configMap: site}\nhookScripts: {a.sh: '#!/bin/sh'}", want: "set hookScripts or hooks.configMap, not both"},
 	} {
