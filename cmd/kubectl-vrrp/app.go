@@ -279,6 +279,12 @@ func (a *app) client(o *options) (client.Client, error) {
 		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubectl-vrrp"
+	// No request waits longer than --timeout (unless --request-timeout says otherwise): the reads
+	// and the change before a wait have no deadline of their own, and an API server that accepts
+	// connections but does not answer would hold the command for ever.
+	if cfg.Timeout == 0 && o.timeout > 0 {
+		cfg.Timeout = o.timeout
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme()})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, explainAPIError(err))

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
@@ -15,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -180,5 +185,45 @@ current-context: a
 				t.Errorf("server %q, want %q", host, tc.want)
 			}
 		})
+	}
+}
+
+// Review of the plugin: --timeout bounds every request, not only the wait after the change. An
+// API server that accepts the connection and never answers used to hold the first GET for ever.
+func TestTimeoutBoundsARequestThatNeverAnswers(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop: // the test is over: Close waits for the handlers
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	kc := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(kc, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: a, cluster: {server: %q}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: a, context: {cluster: a, user: u}}]
+current-context: a
+`, srv.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, clock: clock.RealClock{}}
+	done := make(chan int, 1)
+	start := time.Now()
+	go func() {
+		done <- a.run(context.Background(), []string{"failover", "services", "--to", "third", "--timeout", "1s", "--kubeconfig", kc})
+	}()
+	select {
+	case code := <-done:
+		if code != exitError {
+			t.Errorf("exit %d, want %d: %s", code, exitError, stderr.String())
+		}
+		t.Logf("ended after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+	case <-time.After(30 * time.Second):
+		t.Fatal("kubectl vrrp failover --timeout 1s still waits for an API server that never answers after 30 s")
 	}
 }
