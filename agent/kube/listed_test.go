@@ -216,10 +216,13 @@ func TestAnUnlistedMasterThatCannotRunRemovesItsEntryAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, w := recordingReporter(t)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "vip-0", Rank: 150, Unlisted: true}}})
+		synctest.Wait() // the first label write (none) goes out before the takeover, not beside it
 		rep.observe(speaker.Status{Router: "vip-0", State: vrrp.StateMaster, Priority: 100})
-		time.Sleep(takeoverSettle)
+		time.Sleep(maxCoalesce) // the MASTER entry and then its label
 		synctest.Wait()
-		w.take()
+		if got, want := w.take(), []string{"labels ", "labels vip-0", "vip-0 MASTER 100"}; !slices.Equal(got, want) {
+			t.Fatalf("MASTER: wrote %q, want %q", got, want)
+		}
 		rep.participate(desired.Result{Errors: []desired.RouterError{{Name: "vip-0", Err: errors.New("the Secret is gone"), Rank: 150, Unlisted: true}}})
 		wantWrites(t, "cannot run", w, "labels ", "vip-0")
 	})
