@@ -129,6 +129,12 @@ type runningJob struct {
 	timer  *time.Timer // nil: it has its own timeout only
 }
 
+// cutAt arms the timer that cuts the job at by.
+func (j *runningJob) cutAt(by time.Time) {
+	cancel := j.cancel
+	j.timer = time.AfterFunc(time.Until(by), func() { cancel(ErrCut) })
+}
+
 // Option changes a Runner's defaults.
 type Option func(*Runner)
 
@@ -198,7 +204,7 @@ func (r *Runner) Cut(by time.Time) {
 	r.cutBy = by
 	for router, j := range r.running {
 		if j.timer == nil {
-			j.timer = time.AfterFunc(time.Until(by), func() { j.cancel(ErrCut) })
+			j.cutAt(by)
 			r.running[router] = j
 		}
 	}
@@ -253,7 +259,7 @@ func (r *Runner) work(router string) {
 			ctx, cancel := context.WithCancelCause(context.Background())
 			j := runningJob{cancel: cancel}
 			if job.cuts < r.cuts {
-				j.timer = time.AfterFunc(time.Until(r.cutBy), func() { cancel(ErrCut) })
+				j.cutAt(r.cutBy)
 			}
 			r.running[router] = j
 			r.mu.Unlock()

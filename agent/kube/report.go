@@ -1079,17 +1079,15 @@ func (r *reporter) reassert(ctx context.Context) {
 		r.log.V(1).Info("listing VirtualIPs to check this node's entries", "error", err.Error())
 		return
 	}
-	var node *corev1.Node
-	var n corev1.Node
-	if err := r.c.Get(ctx, client.ObjectKey{Name: r.node}, &n, client.UnsafeDisableDeepCopy); err == nil {
-		node = &n
-	} else if !apierrors.IsNotFound(err) {
+	var node corev1.Node
+	err := r.c.Get(ctx, client.ObjectKey{Name: r.node}, &node, client.UnsafeDisableDeepCopy)
+	if err != nil && !apierrors.IsNotFound(err) {
 		r.log.V(1).Info("reading this node to check its master labels", "error", err.Error())
 	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if node != nil {
+	if err == nil {
 		r.reassertLabels(node.Labels, now)
 	}
 	for i := range vips.Items {
@@ -1113,23 +1111,12 @@ func (r *reporter) reassert(ctx context.Context) {
 		if j >= 0 {
 			got = &v.Status.Nodes[j]
 		}
-		n := r.reasserts[v.Name]
-		if sameEntry(got, want) {
-			// Seen right after our own write lands, the entry proves nothing: a writer that undoes
-			// it once it sees it (the controller counting this node out) would keep the count at 1
-			// and both would write every resync. It must have stayed as written for as long as the
-			// next re-assert would wait.
-			if n > 0 && now.Sub(r.landed[v.Name]) >= reassertWait(n) {
-				delete(r.reasserts, v.Name)
-			}
+		n, due := r.reassertDue(v.Name, sameEntry(got, want), now)
+		if !due {
 			continue
 		}
-		if now.Sub(r.landed[v.Name]) < reassertWait(n) {
-			continue // the cache may not have our write yet, or we are backing off
-		}
 		r.log.Info("this node's status entry is missing or differs from what the agent wrote; writing it again",
-			"virtualIP", v.Name, "found", got != nil, "inARow", n+1)
-		r.reasserts[v.Name] = n + 1
+			"virtualIP", v.Name, "found", got != nil, "inARow", n)
 		r.dirty[v.Name] = true
 		if got != nil {
 			r.foreign[v.Name] = foreignEntry{index: j, entry: got.DeepCopy()}
@@ -1161,24 +1148,39 @@ func (r *reporter) reassertLabels(have map[string]string, now time.Time) {
 			stray = append(stray, k)
 		}
 	}
-	n := r.reasserts[labelKey]
-	if len(missing) == 0 && len(stray) == 0 {
-		if n > 0 && now.Sub(r.landed[labelKey]) >= reassertWait(n) {
-			delete(r.reasserts, labelKey)
-		}
+	n, due := r.reassertDue(labelKey, len(missing) == 0 && len(stray) == 0, now)
+	if !due {
 		return
-	}
-	if now.Sub(r.landed[labelKey]) < reassertWait(n) {
-		return // the cache may not have our write yet, or we are backing off
 	}
 	slices.Sort(missing)
 	slices.Sort(stray)
 	r.log.Info("this node's master labels differ from what the agent wrote; writing them again",
-		"missing", missing, "stray", stray, "inARow", n+1)
-	r.reasserts[labelKey] = n + 1
+		"missing", missing, "stray", stray, "inARow", n)
 	r.labels, r.labelsAt = true, time.Time{}
 	r.labelled = nil // the write is due even though this node's masters are the same
 	r.stray = stray
+}
+
+// reassertDue keeps the back-off of the re-asserts of key (an entry's VirtualIP, or labelKey), given
+// whether the cache holds it as last written. It reports whether key is to be written again and how
+// many re-asserts in a row that makes. r.mu is held.
+func (r *reporter) reassertDue(key string, right bool, now time.Time) (int, bool) {
+	n := r.reasserts[key]
+	if right {
+		// Seen right after our own write lands, the value proves nothing: a writer that undoes it
+		// once it sees it (the controller counting this node out) would keep the count at 1 and
+		// both would write every resync. It must have stayed as written for as long as the next
+		// re-assert would wait.
+		if n > 0 && now.Sub(r.landed[key]) >= reassertWait(n) {
+			delete(r.reasserts, key)
+		}
+		return n, false
+	}
+	if now.Sub(r.landed[key]) < reassertWait(n) {
+		return n, false // the cache may not have our write yet, or we are backing off
+	}
+	r.reasserts[key] = n + 1
+	return n + 1, true
 }
 
 // reassertWait is how long after the last write the n+1st re-assert in a row may come.
