@@ -40,7 +40,7 @@ type Check struct {
 	// puts the router in FAULT. A file check multiplies it by the number the file holds.
 	Weight   int
 	Interval time.Duration // exec, http, tcp, file
-	Timeout  time.Duration // exec, http, tcp
+	Timeout  time.Duration // exec, http, tcp, file
 	Rise     int           // exec, http, tcp, file
 	Fall     int           // exec, http, tcp, file
 

@@ -48,6 +48,8 @@ type Options struct {
 	// afterRun, in tests, is called by a running check after each run, once the timer of the next
 	// one is set.
 	afterRun func(Key)
+	// readFile, in tests, stands in for what file checks read (readInt).
+	readFile func(path string) (int, error)
 }
 
 // EnvCheck names the check in the environment of an exec check, besides hooks.EnvName (the

@@ -14,11 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/hooks"
 )
 
-// probe runs a check once. It returns within the check's timeout (a file check: at once), or soon
+// probe runs a check once. It returns within the check's timeout, or soon
 // after ctx ends.
 type probe func(ctx context.Context) outcome
 
@@ -32,7 +33,11 @@ func (m *Manager) probe(k Key, c Check) probe {
 	case KindTCP:
 		return tcpProbe(c)
 	}
-	return fileProbe(c)
+	read := m.opts.readFile
+	if read == nil {
+		read = readInt
+	}
+	return fileProbe(c, read)
 }
 
 // hookKind names exec checks in the errors of agent/hooks.
@@ -146,21 +151,63 @@ const maxFileValue = 254
 // digits at all as 0; here the trimmed content must be a decimal integer and nothing else, so that
 // a number with a leading zero means what it says and garbage shows in the status instead of
 // counting as 0.
-func fileProbe(c Check) probe {
-	return func(context.Context) outcome {
-		v, err := readInt(c.Path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return outcome{pass: true, reading: true, message: c.Path + " is missing: 0"}
-		case err != nil:
-			return outcome{reading: true, message: err.Error()}
+//
+// The read runs on a goroutine of its own and fails as timed out after the check's timeout (its
+// interval): on a hung network mount open and read block in the kernel, where nothing interrupts
+// them, and the check would otherwise keep its last state for ever and hold up the agent's Close.
+// keepalived, which reads in its one thread, would hang whole. While a read stays blocked no other
+// starts, and each run fails at once with the same message, so the status is not rewritten.
+func fileProbe(c Check, read func(string) (int, error)) probe {
+	timeout := c.timeout()
+	stuck := fmt.Sprintf("reading %s: no answer within %s", c.Path, timeout)
+	var blocked chan fileRead // the read that timed out, until it returns
+	return func(ctx context.Context) outcome {
+		if blocked != nil {
+			select {
+			case <-blocked: // what it read is stale: read again
+				blocked = nil
+			default:
+				return outcome{timeout: true, message: stuck}
+			}
 		}
-		return outcome{pass: c.Weight != 0 || v == 0, reading: true, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
+		done := make(chan fileRead, 1)
+		go func() {
+			v, err := read(c.Path)
+			done <- fileRead{v, err}
+		}()
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case r := <-done:
+			return fileOutcome(c, r.v, r.err)
+		case <-t.C:
+			blocked = done
+			return outcome{timeout: true, message: stuck}
+		case <-ctx.Done():
+			blocked = done
+			return outcome{}
+		}
 	}
 }
 
-// readInt reads a trimmed decimal integer from path without ever blocking: a FIFO or a device
-// named by mistake is refused rather than read.
+type fileRead struct {
+	v   int
+	err error
+}
+
+// fileOutcome is the outcome of a file check that read v, or failed with err.
+func fileOutcome(c Check, v int, err error) outcome {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return outcome{pass: true, reading: true, message: c.Path + " is missing: 0"}
+	case err != nil:
+		return outcome{reading: true, message: err.Error()}
+	}
+	return outcome{pass: c.Weight != 0 || v == 0, reading: true, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
+}
+
+// readInt reads a trimmed decimal integer from path without blocking on a FIFO or a device named by
+// mistake: they are refused rather than read. A hung mount blocks it all the same (see fileProbe).
 func readInt(path string) (int, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {

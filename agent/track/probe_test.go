@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -242,4 +243,81 @@ func TestAFileCheckFollowsTheNumberWhilePassing(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", s.name, diff)
 		}
 	}
+}
+
+// hungRead stands in for a file on a hung network mount: the first read blocks until release is
+// closed and then reads first; every later read returns later at once.
+type hungRead struct {
+	release chan struct{}
+	first   int
+	later   int
+	reads   atomic.Int32
+}
+
+func (h *hungRead) read(string) (int, error) {
+	if h.reads.Add(1) == 1 {
+		<-h.release
+		return h.first, nil
+	}
+	return h.later, nil
+}
+
+func TestAFileCheckOnAHungMountFailsAtItsTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hungRead{release: make(chan struct{}), first: 1, later: 2}
+		c := Check{Name: "flag", Kind: KindFile, Path: "/mnt/nfs/flag", Weight: 10, Interval: time.Second, Timeout: 300 * time.Millisecond}
+		p := fileProbe(c, h.read)
+		const stuck = "reading /mnt/nfs/flag: no answer within 300ms"
+
+		start := time.Now()
+		if o := p(t.Context()); o.pass || !o.timeout || o.message != stuck {
+			t.Errorf("a read that hangs: %+v, want a timeout saying %q", o, stuck)
+		}
+		if d := time.Since(start); d != c.Timeout {
+			t.Errorf("a read that hangs failed after %v, want its timeout %v", d, c.Timeout)
+		}
+
+		// While it stays blocked, runs fail at once with the same message (no status rewrite)
+		// and start no other read: a hung mount would take a goroutine each.
+		start = time.Now()
+		if o := p(t.Context()); o.pass || !o.timeout || o.message != stuck {
+			t.Errorf("a run while the read is still blocked: %+v, want a timeout saying %q", o, stuck)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("a run while the read is still blocked took %v, want none", d)
+		}
+		if n := h.reads.Load(); n != 1 {
+			t.Errorf("%d reads while the first is blocked, want 1", n)
+		}
+
+		// Once the mount answers, what the blocked read got is stale: the next run reads again.
+		close(h.release)
+		synctest.Wait()
+		if o := p(t.Context()); !o.pass || o.value != h.later {
+			t.Errorf("the run after the mount answered: %+v, want a pass with %d", o, h.later)
+		}
+		if n := h.reads.Load(); n != 2 {
+			t.Errorf("%d reads, want 2", n)
+		}
+	})
+}
+
+func TestAHungFileCheckFailsAndDoesNotHoldUpClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hung := &hungRead{release: make(chan struct{})}
+		h := newHarness(t, Options{readFile: hung.read})
+		k := Key{Router: "web", Check: "flag"}
+		h.m.Sync(map[string][]Check{"web": {{Name: "flag", Kind: KindFile, Path: "/mnt/nfs/flag", Weight: -10,
+			Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}}})
+		if got := h.next(k); got.State != Failing || got.Message != "reading /mnt/nfs/flag: no answer within 1s" {
+			t.Errorf("a file check whose read hangs: %+v, want Failing at its timeout", got)
+		}
+		if got := value(h.metrics.TrackRuns.WithLabelValues("web", "flag", metrics.RunTimeout)); got != 1 {
+			t.Errorf("timed out runs: %v, want 1", got)
+		}
+		// The read is still blocked in the kernel; Close returns regardless (else the bubble
+		// deadlocks and the test fails).
+		h.m.Close()
+		close(hung.release)
+	})
 }
