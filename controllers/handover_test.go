@@ -13,6 +13,7 @@ import (
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 // TestHandoverBound checks Summary.Settling against RFC 9568 §6.1's timers, worked out by hand:
@@ -54,7 +55,7 @@ func TestHandoverBound(t *testing.T) {
 		},
 		"no MASTER with every entry dark is not held, at VRRPv2's longest interval either": {
 			vip:  vip("web", 51, "198.51.100.1/24", v2, interval(255*time.Second), withEntries(entry("a", "MASTER", prio(1)), entry("b", "BACKUP", prio(1)))),
-			dark: map[string]string{"a": DarkNodeUnreachable, "b": DarkAgentGone},
+			dark: map[string]string{"a": dark.NodeUnreachable, "b": dark.AgentGone},
 		},
 		"no MASTER waits for the lowest priority of the routers that can take over, not of a FAULT one": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "FAULT", prio(1)), entry("b", "BACKUP", prio(128)))),
@@ -66,7 +67,7 @@ func TestHandoverBound(t *testing.T) {
 		},
 		"a dark entry's priority does not count": {
 			vip:  vip("web", 51, "198.51.100.1/24", withEntries(entry("a", "MASTER", prio(1)), entry("b", "BACKUP", prio(128)))),
-			dark: map[string]string{"a": DarkNodeUnreachable},
+			dark: map[string]string{"a": dark.NodeUnreachable},
 			want: 3*time.Second + 500*time.Millisecond,
 		},
 		"two MASTERs wait one advertisement interval": {
@@ -460,52 +461,6 @@ func TestSteeringReasons(t *testing.T) {
 	want := []string{desired.ReasonCordoned, desired.ReasonMaintenance, desired.ReasonExcluded, desired.ReasonPreferred}
 	if diff := cmp.Diff(want, steeringReasons); diff != "" {
 		t.Errorf("steeringReasons differ from agent/desired's (-want +got):\n%s", diff)
-	}
-}
-
-func TestDarkNodes(t *testing.T) {
-	node := func(name string, ready corev1.ConditionStatus) corev1.Node {
-		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if ready != "" {
-			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse},
-				{Type: corev1.NodeReady, Status: ready}}
-		}
-		return n
-	}
-	pod := func(node string, phase corev1.PodPhase) corev1.Pod {
-		return corev1.Pod{Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase}}
-	}
-	nodes := []corev1.Node{node("ready", "True"), node("notready", "False"), node("unknown", "Unknown"), node("new", "")}
-	tests := map[string]struct {
-		pods []corev1.Pod
-		want map[string]string
-	}{
-		"without pods read, only a silent kubelet (Ready Unknown) is dark; Ready False is posted by a live one, none at all is no verdict yet": {
-			want: map[string]string{"unknown": DarkNodeUnreachable},
-		},
-		"with pods read, a node without a running agent pod is dark too": {
-			pods: []corev1.Pod{pod("ready", corev1.PodRunning), pod("new", corev1.PodPending), pod("notready", corev1.PodRunning)},
-			want: map[string]string{"unknown": DarkNodeUnreachable, "new": DarkAgentGone},
-		},
-		"a Ready False node whose agent pod runs is alive: its agent still writes what it does": {
-			pods: []corev1.Pod{pod("ready", corev1.PodRunning), pod("notready", corev1.PodRunning), pod("unknown", corev1.PodRunning), pod("new", corev1.PodRunning)},
-			want: map[string]string{"unknown": DarkNodeUnreachable},
-		},
-		"with pods read and none found, every agent is gone": {
-			pods: []corev1.Pod{},
-			want: map[string]string{"ready": DarkAgentGone, "notready": DarkAgentGone, "unknown": DarkNodeUnreachable, "new": DarkAgentGone},
-		},
-		"a finished pod beside a running one leaves the node alive": {
-			pods: []corev1.Pod{pod("ready", corev1.PodFailed), pod("ready", corev1.PodRunning), pod("new", corev1.PodSucceeded), pod("notready", corev1.PodRunning)},
-			want: map[string]string{"unknown": DarkNodeUnreachable, "new": DarkAgentGone},
-		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, darkNodes(nodes, tc.pods)); diff != "" {
-				t.Errorf("darkNodes (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

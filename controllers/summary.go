@@ -72,7 +72,7 @@ type Event struct {
 }
 
 // Summarize decides the controller's part of vip's status from the agents' entries, the cluster's
-// Nodes (name to labels), the nodes gone dark (name to DarkNodeUnreachable or DarkAgentGone) and the
+// Nodes (name to labels), the nodes gone dark (name to dark.NodeUnreachable or dark.AgentGone) and the
 // other VirtualIPs (vip itself may be among them). now stamps the conditions that change status.
 // It reads its arguments and changes none of them.
 //

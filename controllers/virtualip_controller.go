@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 const (
@@ -68,8 +69,8 @@ type VirtualIPReconciler struct {
 
 // Options tune the controller; the zero value is valid.
 type Options struct {
-	// AgentPods selects the pods of the agent DaemonSet (DefaultAgentPodSelector for the chart and
-	// config/agent). A node with no running agent pod has gone dark (DarkAgentGone). Nil: pods are
+	// AgentPods selects the pods of the agent DaemonSet (dark.DefaultAgentPodSelector for the chart and
+	// config/agent). A node with no running agent pod has gone dark (dark.AgentGone). Nil: pods are
 	// not read, for agents that do not run as pods; only a Node's Ready condition then tells.
 	AgentPods labels.Selector
 	// AgentNamespace is the namespace of the agent pods; empty: every namespace. The chart runs
@@ -154,10 +155,10 @@ func (r *VirtualIPReconciler) setupWithManager(mgr ctrl.Manager, liveness cache.
 }
 
 // nodeChanged and podChanged are the predicates of the Node and agent pod watches: they pass what
-// can change nodeLabels or darkNodes, and nothing else (a kubelet's heartbeat, a pod's IP).
+// can change nodeLabels or dark.Nodes, and nothing else (a kubelet's heartbeat, a pod's IP).
 var (
-	nodeChanged = viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: readyStatus(n)} })
-	podChanged  = viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: podRuns(p)} })
+	nodeChanged = viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: dark.ReadyStatus(n)} })
+	podChanged  = viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: dark.PodRuns(p)} })
 )
 
 type nodeView struct {
@@ -280,11 +281,11 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			pods = []corev1.Pod{} // read, and none: every node's agent is gone
 		}
 	}
-	nodes, dark := nodeLabels(nodeList.Items), darkNodes(nodeList.Items, pods)
+	nodes, darkNodes := nodeLabels(nodeList.Items), dark.Nodes(nodeList.Items, pods)
 
 	// A spec no agent can run is summarised too (InvalidSpec), never left with the conditions of
 	// the spec before it; only a spec change helps, and that requeues the VirtualIP by itself.
-	sum := Summarize(vip, others.Items, nodes, dark, r.now())
+	sum := Summarize(vip, others.Items, nodes, darkNodes, r.now())
 	if len(sum.StaleNodes) > 0 {
 		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
 			if lostRace(err) {
@@ -297,7 +298,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 			"virtualIP", vip.Name, "nodes", sum.StaleNodes)
 		// vip is now the stored object, without those entries: summarise what is stored, so that
 		// the Events below compare with the stored conditions.
-		sum = Summarize(vip, others.Items, nodes, dark, r.now())
+		sum = Summarize(vip, others.Items, nodes, darkNodes, r.now())
 	}
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)

@@ -32,6 +32,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func TestController(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating the manager: %v", err)
 	}
-	agentPods, err := labels.Parse(DefaultAgentPodSelector)
+	agentPods, err := labels.Parse(dark.DefaultAgentPodSelector)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 // Exit codes; the package comment says what each means.
@@ -367,12 +369,39 @@ func getNode(ctx context.Context, c client.Client, name string) (*corev1.Node, e
 	return &n, nil
 }
 
-// listNodes reads every Node, sorted by name.
-func listNodes(ctx context.Context, c client.Client) ([]corev1.Node, error) {
+// nodeSet is every Node, sorted by name, and those gone dark (dark.Nodes): what their entries say is
+// only what their agents last reported.
+type nodeSet struct {
+	items []corev1.Node
+	dark  map[string]string
+}
+
+// agentPods selects the pods of the agent DaemonSet, as the controller does by default.
+var agentPods = func() labels.Selector {
+	s, err := labels.Parse(dark.DefaultAgentPodSelector)
+	if err != nil {
+		panic(err) // a constant
+	}
+	return s
+}()
+
+// listNodes reads every Node, and the agent pods, which tell the nodes whose agent is gone as the
+// controller tells them. Without permission to list pods in every namespace, or when none matches
+// (agents installed under other labels are not all gone), only a silent kubelet makes a node dark.
+func listNodes(ctx context.Context, c client.Client) (nodeSet, error) {
 	var l corev1.NodeList
 	if err := c.List(ctx, &l); err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", explainAPIError(err))
+		return nodeSet{}, fmt.Errorf("listing nodes: %w", explainAPIError(err))
 	}
 	sortByName(l.Items, func(n corev1.Node) string { return n.Name })
-	return l.Items, nil
+	var pods corev1.PodList
+	err := c.List(ctx, &pods, client.MatchingLabelsSelector{Selector: agentPods})
+	if err != nil && !apierrors.IsForbidden(err) {
+		return nodeSet{}, fmt.Errorf("listing the agent pods: %w", explainAPIError(err))
+	}
+	var agents []corev1.Pod
+	if err == nil && len(pods.Items) > 0 {
+		agents = pods.Items
+	}
+	return nodeSet{items: l.Items, dark: dark.Nodes(l.Items, agents)}, nil
 }

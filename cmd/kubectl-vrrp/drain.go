@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -103,15 +102,15 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		return fmt.Errorf("annotating node %s: %w", node, explainAPIError(err))
 	}
 	// The policy is explained from the Nodes after the change.
-	for i := range nodes {
-		if nodes[i].Name == node {
-			nodes[i] = *n
+	for i := range nodes.items {
+		if nodes.items[i].Name == node {
+			nodes.items[i] = *n
 		}
 	}
 
 	res := drainResult{Node: node, Drained: drain, VirtualIPs: []drainedVIP{}}
 	for i := range vips {
-		ex, err := desired.Explain(&vips[i], node, nodes)
+		ex, err := desired.Explain(&vips[i], node, nodes.items)
 		if err == nil && !ex.Participates {
 			continue
 		}
@@ -145,7 +144,7 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 		if e == nil {
 			// A node after the first vrrpv1.MaxListedNodes removes its entry when it steps down:
 			// what it stands for is still to be checked against status.master.
-			ex, err := desired.Explain(cur, node, nodes)
+			ex, err := desired.Explain(cur, node, nodes.items)
 			if err != nil || !ex.Unlisted {
 				d.Note = node + " has no entry"
 				return true, nil
@@ -205,7 +204,7 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 
 // drained says node's entry e shows it released from cur and, when another node can, that one
 // holds the VIP. It notes on d what is pending.
-func drained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes []corev1.Node, d *drainedVIP) bool {
+func drained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes nodeSet, d *drainedVIP) bool {
 	switch {
 	case e.State != vrrpv1.StateMaster && e.Reason != desired.ReasonMaintenance && (e.State == vrrpv1.StateFault || e.State == vrrpv1.StateStopped):
 		// FAULT (no interface, no Secret, a VRID conflict) stays FAULT in maintenance: a node
@@ -232,12 +231,12 @@ func drained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes []c
 // undrained says node's entry e shows it running the router again and cur settled. A node the
 // policy still releases (the exclude label, a cordon under onCordon Release) stays STOPPED by
 // design: it is done once its entry shows that reason.
-func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes []corev1.Node, d *drainedVIP) bool {
+func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes nodeSet, d *drainedVIP) bool {
 	if e.Reason == desired.ReasonMaintenance {
 		d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, e.Reason)
 		return false
 	}
-	if ex, err := desired.Explain(cur, node, nodes); err == nil && ex.Released {
+	if ex, err := desired.Explain(cur, node, nodes.items); err == nil && ex.Released {
 		if running(e) || e.Reason != ex.Reason {
 			d.Note = fmt.Sprintf("%s is %s (%s); the policy releases it (%s)", node, e.State, orDash(e.Reason), ex.Reason)
 			return false
@@ -247,8 +246,8 @@ func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes [
 	}
 	if !live(e, nodes) {
 		d.Note = fmt.Sprintf("%s is still %s (%s)", node, e.State, orDash(e.Reason))
-		if dark(node, nodes) {
-			d.Note = node + " is not Ready (status Unknown)"
+		if why := darkNote(node, nodes); why != "" {
+			d.Note = node + ": " + why
 		}
 		return false
 	}
@@ -258,12 +257,12 @@ func undrained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes [
 }
 
 // otherCandidate says another participant of v could hold the VIP while node is out of it.
-func otherCandidate(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node) bool {
-	for _, n := range nodes {
+func otherCandidate(v *vrrpv1.VirtualIP, node string, nodes nodeSet) bool {
+	for _, n := range nodes.items {
 		if n.Name == node {
 			continue
 		}
-		ex, err := desired.Explain(v, n.Name, nodes)
+		ex, err := desired.Explain(v, n.Name, nodes.items)
 		if err == nil && ex.Participates && !ex.Released && liveAs(entryOf(v, n.Name), ex, nodes) {
 			return true
 		}

@@ -64,7 +64,7 @@ func runExplain(ctx context.Context, a *app, c client.Client, o *options, args [
 	if o.node != "" && !containsNode(nodes, o.node) {
 		return fmt.Errorf("node %q not found (kubectl get nodes lists them)", o.node)
 	}
-	all, err := desired.ExplainAll(v, nodes)
+	all, err := desired.ExplainAll(v, nodes.items)
 	if err != nil {
 		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
 	}
@@ -100,7 +100,7 @@ func runExplain(ctx context.Context, a *app, c client.Client, o *options, args [
 }
 
 // conclude says which node the policy makes Master and whether status agrees.
-func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (string, string) {
+func conclude(v *vrrpv1.VirtualIP, nodes nodeSet, all []explainedNode) (string, string) {
 	var cands, out []explainedNode
 	for _, n := range all {
 		switch {
@@ -169,7 +169,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 			case n.Status == nil && n.Unlisted:
 				why = "not listed: an entry only while MASTER"
 			case n.Status != nil && running(n.Status):
-				why = "node not Ready: status Unknown"
+				why = darkNote(n.Node, nodes)
 			case n.Status != nil:
 				why = string(n.Status.State)
 			}
@@ -191,7 +191,7 @@ func conclude(v *vrrpv1.VirtualIP, nodes []corev1.Node, all []explainedNode) (st
 
 // byAddress breaks a tie as VRRP does: the higher primary address, the one each node published in
 // status, else its InternalIP of the VirtualIP's family.
-func byAddress(v *vrrpv1.VirtualIP, nodes []corev1.Node, tied []explainedNode) (string, netip.Addr) {
+func byAddress(v *vrrpv1.VirtualIP, nodes nodeSet, tied []explainedNode) (string, netip.Addr) {
 	ipv6 := len(v.Spec.Addresses) > 0 && strings.Contains(v.Spec.Addresses[0], ":")
 	var best string
 	var bestAddr netip.Addr
@@ -207,13 +207,13 @@ func byAddress(v *vrrpv1.VirtualIP, nodes []corev1.Node, tied []explainedNode) (
 	return best, bestAddr
 }
 
-func primaryAddress(n explainedNode, nodes []corev1.Node, ipv6 bool) netip.Addr {
+func primaryAddress(n explainedNode, nodes nodeSet, ipv6 bool) netip.Addr {
 	if n.Status != nil {
 		if a, err := netip.ParseAddr(n.Status.Address); err == nil && a.Is6() == ipv6 {
 			return a
 		}
 	}
-	for _, node := range nodes {
+	for _, node := range nodes.items {
 		if node.Name != n.Node {
 			continue
 		}

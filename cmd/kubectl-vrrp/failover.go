@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -151,11 +150,11 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 
 // canPrefer refuses a failover that the agents' policy would never carry out, or not within
 // timeout, saying why.
-func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout time.Duration) error {
+func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Duration) error {
 	if !containsNode(nodes, node) {
 		return fmt.Errorf("node %q not found (kubectl get nodes lists them)", node)
 	}
-	ex, err := desired.Explain(v, node, nodes)
+	ex, err := desired.Explain(v, node, nodes.items)
 	if err != nil {
 		return fmt.Errorf("VirtualIP %s on node %s: %w", v.Name, node, err)
 	}
@@ -170,10 +169,10 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 	case !ex.Preempt:
 		return fmt.Errorf("VirtualIP %s has spec.preempt false: a preferred node does not take the VIP from a live Master (RFC 9568 §6.4.3); move the Master away instead (kubectl vrrp drain)", v.Name)
 	}
-	e := entryOf(v, node)
+	e, gone := entryOf(v, node), darkError(node, nodes)
 	switch {
-	case e == nil && ex.Unlisted && dark(node, nodes):
-		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
+	case e == nil && ex.Unlisted && gone != nil:
+		return gone
 	case e == nil && ex.Unlisted:
 		// Its agent writes an entry only once MASTER (vrrpv1.MaxListedNodes): the wait shows
 		// whether it runs the router.
@@ -181,8 +180,8 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 		return fmt.Errorf("node %s has no entry in VirtualIP %s's status: no agent runs the VirtualIP there", node, v.Name)
 	case e.State == vrrpv1.StateFault:
 		return fmt.Errorf("node %s is FAULT for VirtualIP %s (%s: %s): it cannot hold the VIP", node, v.Name, e.Reason, e.Message)
-	case dark(node, nodes):
-		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
+	case gone != nil:
+		return gone
 	case !live(e, nodes):
 		return fmt.Errorf("node %s is %s for VirtualIP %s (%s): its agent does not run the router there", node, e.State, v.Name, orDash(e.Reason))
 	}
@@ -193,7 +192,7 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes []corev1.Node, timeout ti
 		preferred.Annotations = map[string]string{}
 	}
 	preferred.Annotations[vrrpv1.PreferredNodeAnnotation] = node
-	all, err := desired.ExplainAll(preferred, nodes)
+	all, err := desired.ExplainAll(preferred, nodes.items)
 	if err != nil {
 		return fmt.Errorf("explaining VirtualIP %s: %w", v.Name, err)
 	}
@@ -249,8 +248,8 @@ func undo(reason, node string) string {
 	return "lift it first"
 }
 
-func containsNode(nodes []corev1.Node, name string) bool {
-	for _, n := range nodes {
+func containsNode(nodes nodeSet, name string) bool {
+	for _, n := range nodes.items {
 		if n.Name == name {
 			return true
 		}
@@ -260,7 +259,7 @@ func containsNode(nodes []corev1.Node, name string) bool {
 
 // settleAfterClear waits until the formerly preferred node runs at its own priority again and the
 // priorities' Master holds the VIP.
-func settleAfterClear(c client.Client, name, was string, nodes []corev1.Node, res *failoverResult) (func(context.Context) (bool, error), func() string) {
+func settleAfterClear(c client.Client, name, was string, nodes nodeSet, res *failoverResult) (func(context.Context) (bool, error), func() string) {
 	res.PreferredNode = was
 	why := "status has not been read"
 	cond := func(ctx context.Context) (bool, error) {

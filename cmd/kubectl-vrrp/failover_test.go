@@ -62,6 +62,7 @@ func TestFailoverRefusesWhatTheAgentsWouldNotDo(t *testing.T) {
 	tests := map[string]struct {
 		mutateVIP  func(*vrrpv1.VirtualIP)
 		mutateNode func(*corev1.Node)
+		pods       []client.Object
 		to         string
 		want       string
 	}{
@@ -104,6 +105,11 @@ func TestFailoverRefusesWhatTheAgentsWouldNotDo(t *testing.T) {
 			mutateNode: notReady, to: "third",
 			want: "node third is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent",
 		},
+		"a node whose agent pod does not run": {
+			pods: []client.Object{agentPod("primary", corev1.PodRunning), agentPod("secondary", corev1.PodRunning), agentPod("third", corev1.PodPending)},
+			to:   "third",
+			want: "no agent pod runs on node third: its entries say only what its agent last reported",
+		},
 		"a preempt delay longer than the timeout": {
 			mutateVIP: func(v *vrrpv1.VirtualIP) { v.Spec.PreemptDelay = &metav1.Duration{Duration: 90 * time.Second} }, to: "third",
 			want: "VirtualIP services has preemptDelay 1m30s: third takes the VIP after up to 1m33.008s (the delay and Master_Down_Interval), longer than --timeout 1m0s; pass --timeout 1m34s or more",
@@ -120,7 +126,7 @@ func TestFailoverRefusesWhatTheAgentsWouldNotDo(t *testing.T) {
 					tc.mutateVIP(v)
 				}
 			}
-			h := newHarness(t, objs...)
+			h := newHarness(t, append(objs, tc.pods...)...)
 			h.mustRun(exitError, "failover", "services", "--to", tc.to)
 			if got := strings.TrimSpace(h.stderr.String()); got != "kubectl vrrp failover: "+tc.want {
 				t.Errorf("stderr: %q\nwant %q", got, "kubectl vrrp failover: "+tc.want)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 // t0 is the fake clock's start.
@@ -122,23 +123,25 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 	if err := c.List(ctx, &vips); err != nil {
 		return err
 	}
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.MatchingLabelsSelector{Selector: agentPods}); err != nil {
+		return err
+	}
+	var running []corev1.Pod
+	if len(pods.Items) > 0 {
+		running = pods.Items
+	}
+	gone := dark.Nodes(nodes.Items, running)
 	for i := range vips.Items {
 		v := &vips.Items[i]
 		all, err := desired.ExplainAll(v, nodes.Items)
 		if err != nil {
 			continue // the agents cannot evaluate it either
 		}
-		// The agents of dark nodes (Ready Unknown) are silent: their entries stay as they were.
-		dark := map[string]bool{}
-		for _, n := range nodes.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionUnknown {
-					dark[n.Name] = true
-				}
-			}
-		}
+		// The agents of dark nodes (Ready Unknown, or no agent pod running there) are silent:
+		// their entries stay as they were.
 		before := v.Status.Nodes
-		master := s.elect(v.Status.Master, all, dark)
+		master := s.elect(v.Status.Master, all, gone)
 		v.Status.Nodes, v.Status.Master = nil, master
 		for _, ex := range all {
 			if !ex.Participates {
@@ -149,7 +152,7 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 				e.Reason = desired.ReasonCheckWeight // as desired.Track writes it
 			}
 			switch {
-			case dark[ex.Node]:
+			case gone[ex.Node] != "":
 				old := entryOf(&vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: before}}, ex.Node)
 				if old == nil {
 					continue
@@ -177,11 +180,11 @@ func (s *agents) converge(ctx context.Context, c client.WithWatch) error {
 // node of strictly higher priority preempts it (preempt on) or it resigns; a Backup of equal
 // priority never preempts (RFC 9568 §6.4.2, §6.4.3). Without an incumbent the highest priority
 // wins, the lowest name standing in for the higher address.
-func (s *agents) elect(incumbent string, all []desired.Explanation, dark map[string]bool) string {
+func (s *agents) elect(incumbent string, all []desired.Explanation, gone map[string]string) string {
 	var best, inc *desired.Explanation
 	for i := range all {
 		ex := &all[i]
-		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] || dark[ex.Node] {
+		if !ex.Participates || ex.Released || s.fault[ex.Node] != "" || s.down[ex.Node] || gone[ex.Node] != "" {
 			continue
 		}
 		if best == nil || s.priority(ex) > s.priority(best) {
@@ -217,6 +220,8 @@ type harness struct {
 	// every GET after a change hang for two minutes, until its context ends.
 	flaky, flakyLeft int
 	hang, changed    bool
+	// forbidPods makes listing pods fail as Forbidden.
+	forbidPods bool
 	// noKubeconfig makes building the client fail, as it does without a usable kubeconfig.
 	noKubeconfig bool
 	// afterChange, when set, runs once, at the first GET after a change: a VirtualIP deleted
@@ -259,6 +264,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 			List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
 				if h.fail != nil {
 					return h.fail
+				}
+				if _, ok := list.(*corev1.PodList); ok && h.forbidPods {
+					return apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("the user may not list pods"))
 				}
 				return c.List(ctx, list, opts...)
 			},
@@ -346,6 +354,16 @@ func seed(mutate ...func(*vrrpv1.VirtualIP)) *vrrpv1.VirtualIP {
 // notReady makes a Node's Ready condition Unknown: Kubernetes has lost touch with it.
 func notReady(n *corev1.Node) {
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown"}}
+}
+
+// agentPod is a pod of the agent DaemonSet on node, in phase.
+func agentPod(node string, phase corev1.PodPhase) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: "agent-" + node,
+			Labels: map[string]string{"app.kubernetes.io/name": "vrrp-operator", "app.kubernetes.io/component": "agent"}},
+		Spec:   corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{Phase: phase},
+	}
 }
 
 func nodes(names ...string) []client.Object {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -100,7 +99,7 @@ func runStatus(ctx context.Context, a *app, c client.Client, o *options, args []
 			return err
 		}
 		fmt.Fprintf(a.stderr, "kubectl vrrp status: %v; showing status without the nodes' policy\n", err)
-		nodes = nil
+		nodes = nodeSet{}
 	}
 	out := make([]vipStatus, 0, len(vips))
 	problems := false
@@ -136,7 +135,7 @@ func runStatus(ctx context.Context, a *app, c client.Client, o *options, args []
 }
 
 // summarize gathers one VirtualIP's status and problems. nodes may be nil (not readable).
-func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
+func summarize(v *vrrpv1.VirtualIP, nodes nodeSet) vipStatus {
 	s := vipStatus{
 		Name: v.Name, VirtualRouterID: v.Spec.VirtualRouterID, Addresses: v.Spec.Addresses,
 		Master: v.Status.Master, Ready: string(metav1.ConditionUnknown), PreferredNode: v.Annotations[vrrpv1.PreferredNodeAnnotation],
@@ -144,7 +143,7 @@ func summarize(v *vrrpv1.VirtualIP, nodes []corev1.Node) vipStatus {
 		Problems: []problem{}, Nodes: []nodeStatus{},
 	}
 	explained := map[string]desired.Explanation{}
-	if all, err := desired.ExplainAll(v, nodes); err == nil {
+	if all, err := desired.ExplainAll(v, nodes.items); err == nil {
 		for _, ex := range all {
 			explained[ex.Node] = ex
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -52,6 +53,10 @@ func TestStatusProblems(t *testing.T) {
 		mutate func(*vrrpv1.VirtualIP)
 		// mutateNode changes the Node of that name.
 		mutateNode map[string]func(*corev1.Node)
+		// pods are the agent pods; none: they tell nothing, as when none matches the selector.
+		pods []client.Object
+		// forbidPods makes listing pods Forbidden.
+		forbidPods bool
 		// want are lines the output must hold.
 		want []string
 		// warningsOnly: the output shows no problem that makes the exit code 4.
@@ -119,6 +124,26 @@ func TestStatusProblems(t *testing.T) {
 			want:         []string{"third      MASTER"},
 			warningsOnly: true,
 		},
+		"a stale MASTER entry of a node whose agent pod does not run is no split brain, as the controller counts it": {
+			mutate: func(v *vrrpv1.VirtualIP) {
+				v.Status.Nodes[2].State = vrrpv1.StateMaster
+				v.Status.Conditions = nil
+			},
+			pods:         []client.Object{agentPod("primary", corev1.PodRunning), agentPod("secondary", corev1.PodRunning), agentPod("third", corev1.PodFailed)},
+			want:         []string{"third      MASTER"},
+			warningsOnly: true,
+		},
+		"agent pods running on both MASTERs leave a split brain": {
+			mutate: func(v *vrrpv1.VirtualIP) { v.Status.Nodes[2].State = vrrpv1.StateMaster },
+			pods:   []client.Object{agentPod("primary", corev1.PodRunning), agentPod("third", corev1.PodRunning)},
+			want:   []string{"! SplitBrain: 2 nodes are MASTER: primary, third"},
+		},
+		"agent pods that may not be listed tell nothing: both MASTERs count": {
+			mutate:     func(v *vrrpv1.VirtualIP) { v.Status.Nodes[2].State = vrrpv1.StateMaster },
+			pods:       []client.Object{agentPod("primary", corev1.PodRunning)},
+			forbidPods: true,
+			want:       []string{"! SplitBrain: 2 nodes are MASTER: primary, third"},
+		},
 		"two live MASTERs are a split brain before the controller says so": {
 			mutate: func(v *vrrpv1.VirtualIP) { v.Status.Nodes[2].State = vrrpv1.StateMaster },
 			want:   []string{"! SplitBrain: 2 nodes are MASTER: primary, third"},
@@ -139,7 +164,8 @@ func TestStatusProblems(t *testing.T) {
 					tc.mutateNode[n.Name](n)
 				}
 			}
-			h := newHarness(t, objs...)
+			h := newHarness(t, append(objs, tc.pods...)...)
+			h.forbidPods = tc.forbidPods
 			exit := exitProblems
 			if tc.warningsOnly {
 				exit = exitOK

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 // errNotYet is a wait that ran out of time.
@@ -100,18 +100,18 @@ func running(e *vrrpv1.NodeStatus) bool {
 }
 
 // live says an entry's node runs the router and could hold the VIP: its entry says so and the node
-// has not gone dark. As the controller (controllers/health.go) does, an entry of a node whose Ready
-// condition is Unknown does not count: its kubelet is silent and so, most likely, is its agent.
-func live(e *vrrpv1.NodeStatus, nodes []corev1.Node) bool {
-	return running(e) && !dark(e.Node, nodes)
+// has not gone dark. As the controller does, an entry of a node whose Ready condition is Unknown, or
+// on which no agent pod runs, does not count: it says only what the agent last reported.
+func live(e *vrrpv1.NodeStatus, nodes nodeSet) bool {
+	return running(e) && darkNote(e.Node, nodes) == ""
 }
 
 // liveAs is live for e, the entry (nil: none) of the node ex explains. A node after the first
 // vrrpv1.MaxListedNodes (ex.Unlisted) writes no entry while BACKUP: without one it counts as a live
 // BACKUP unless the policy releases it or Kubernetes has lost touch with it.
-func liveAs(e *vrrpv1.NodeStatus, ex desired.Explanation, nodes []corev1.Node) bool {
+func liveAs(e *vrrpv1.NodeStatus, ex desired.Explanation, nodes nodeSet) bool {
 	if e == nil && ex.Participates && ex.Unlisted && !ex.Released {
-		return !dark(ex.Node, nodes)
+		return darkNote(ex.Node, nodes) == ""
 	}
 	return live(e, nodes)
 }
@@ -126,19 +126,27 @@ func unlistedEntry(ex desired.Explanation) *vrrpv1.NodeStatus {
 	return e
 }
 
-// dark says Kubernetes has lost touch with node: its Ready condition is Unknown.
-func dark(node string, nodes []corev1.Node) bool {
-	for i := range nodes {
-		if nodes[i].Name != node {
-			continue
-		}
-		for _, c := range nodes[i].Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				return c.Status == corev1.ConditionUnknown
-			}
-		}
+// darkNote says in a few words why node has gone dark (dark.Nodes): Kubernetes has lost touch with
+// it, or no agent pod runs on it. It is "" while the node has not.
+func darkNote(node string, nodes nodeSet) string {
+	switch nodes.dark[node] {
+	case dark.NodeUnreachable:
+		return "node not Ready: status Unknown"
+	case dark.AgentGone:
+		return "no agent pod runs there"
 	}
-	return false
+	return ""
+}
+
+// darkError is darkNote as the error of a command refused, nil while the node has not gone dark.
+func darkError(node string, nodes nodeSet) error {
+	switch nodes.dark[node] {
+	case dark.NodeUnreachable:
+		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
+	case dark.AgentGone:
+		return fmt.Errorf("no agent pod runs on node %s: its entries say only what its agent last reported", node)
+	}
+	return nil
 }
 
 // lastFailure is, for a wait that ran out of time, the request error it saw last, as " (...)".
@@ -156,8 +164,8 @@ func lastFailure(err error) string {
 // vrrpv1.MaxListedNodes, which write one only while MASTER) counts as live only when it is
 // assume, the node the command waits for: another may be one that cannot run the router, which
 // only its Events tell, and the wait would never end.
-func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) string {
-	all, err := desired.ExplainAll(v, nodes)
+func expectedMaster(v *vrrpv1.VirtualIP, nodes nodeSet, assume string) string {
+	all, err := desired.ExplainAll(v, nodes.items)
 	if err != nil || len(all) == 0 || !all[0].Preempt {
 		return ""
 	}
@@ -183,7 +191,7 @@ func expectedMaster(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) str
 // reported is the priority the node ex explains stands at: its entry's, which its checks
 // (spec.track) weigh, when the entry is live and current (see current); else, for an entry from
 // before the change a command made, or none, the priority the spec and the node's policy give it.
-func reported(ex desired.Explanation, e *vrrpv1.NodeStatus, nodes []corev1.Node) uint8 {
+func reported(ex desired.Explanation, e *vrrpv1.NodeStatus, nodes nodeSet) uint8 {
 	if e != nil && live(e, nodes) && e.State != vrrpv1.StateInit && current(ex, e) {
 		return uint8(min(max(e.Priority, 0), 255))
 	}
@@ -198,7 +206,7 @@ func current(ex desired.Explanation, e *vrrpv1.NodeStatus) bool {
 }
 
 // settled says v's status shows one Master, the expected one when it can be told.
-func settled(v *vrrpv1.VirtualIP, nodes []corev1.Node, assume string) (bool, string) {
+func settled(v *vrrpv1.VirtualIP, nodes nodeSet, assume string) (bool, string) {
 	master := v.Status.Master
 	if master == "" {
 		return false, "status shows no Master"

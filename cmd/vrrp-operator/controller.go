@@ -17,6 +17,7 @@ import (
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/controllers"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 func runController(ctx context.Context, args []string) error {
@@ -27,7 +28,7 @@ func runController(ctx context.Context, args []string) error {
 	leaderElect := fs.Bool("leader-elect", true, "elect one active controller among replicas")
 	namespace := fs.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader election Lease (default $POD_NAMESPACE)")
 	agentNamespace := fs.String("agent-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent pods (default $POD_NAMESPACE; empty: every namespace)")
-	agentSelector := fs.String("agent-selector", controllers.DefaultAgentPodSelector, "label selector of the agent pods: a node without a running one has gone dark; empty: pods are not read, only whether a Node's kubelet still posts status (Ready Unknown: gone dark)")
+	agentSelector := fs.String("agent-selector", dark.DefaultAgentPodSelector, "label selector of the agent pods: a node without a running one has gone dark; empty: pods are not read, only whether a Node's kubelet still posts status (Ready Unknown: gone dark)")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return err
