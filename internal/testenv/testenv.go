@@ -94,6 +94,10 @@ func BuildAgent(path string) error { return build("./cmd/vrrp-operator", path) }
 // into path; like BuildAgent, without a deadline.
 func BuildStandaloneAgent(path string) error { return build("./cmd/vrrp-agent", path) }
 
+// BuildPlugin builds cmd/kubectl-vrrp into path (a file named kubectl-vrrp in a directory on PATH
+// is how kubectl finds it); like BuildAgent, without a deadline.
+func BuildPlugin(path string) error { return build("./cmd/kubectl-vrrp", path) }
+
 // build builds the command pkg of this module into path, static as the image's binary is.
 func build(pkg, path string) error {
 	cmd := exec.Command("go", "build", "-o", path, pkg)

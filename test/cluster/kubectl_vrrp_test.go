@@ -32,20 +32,6 @@ const (
 	pluginTimeout = 3
 )
 
-// buildPlugin builds cmd/kubectl-vrrp into dir as kubectl-vrrp. Like testenv.BuildAgent it has no
-// deadline: a cold build on two busy cores takes minutes.
-func buildPlugin(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "kubectl-vrrp")
-	cmd := exec.Command("go", "build", "-o", p, "./cmd/kubectl-vrrp")
-	cmd.Dir = testenv.Root()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the kubectl plugin: %v: %s", err, out)
-	}
-	return p
-}
-
 // pluginRun is one run of the plugin as a process.
 type pluginRun struct {
 	args           []string
@@ -66,7 +52,7 @@ func TestKubectlVRRP(t *testing.T) {
 	hosts, agents, c, ctx, env, dir, admin, stopController := s.hosts, s.agents, s.c, s.ctx, s.env, s.dir, s.admin, s.stopController
 	pluginDir := filepath.Join(dir, "path")
 	must(t, os.MkdirAll(pluginDir, 0o755))
-	buildPlugin(t, pluginDir)
+	must(t, testenv.BuildPlugin(filepath.Join(pluginDir, "kubectl-vrrp")))
 	// The seed's VirtualIP, as in TestCluster.
 	must(t, c.Create(ctx, seedVirtualIP()))
 	eventually(t, 10*time.Second, "primary MASTER in status, Ready, every node's hook run", func() (bool, string) {

@@ -10,7 +10,9 @@ package localcluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +87,49 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 		if !strings.Contains(out, "primary") || !strings.Contains(out, "True") {
 			t.Errorf("kubectl get vip -o wide does not show primary and Ready:\n%s", out)
 		}
+	}) {
+		return
+	}
+
+	if !t.Run("kubectl vrrp steers the chart's agents: status, failover --to third and --clear", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := testenv.BuildPlugin(filepath.Join(dir, "kubectl-vrrp")); err != nil {
+			t.Fatal(err)
+		}
+		// Through kubectl itself, which finds the plugin on PATH; flags before a plugin's name would
+		// hide it from kubectl, so the kubeconfig goes in the environment.
+		vrrp := func(args ...string) string {
+			t.Helper()
+			env := []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"), "KUBECONFIG=" + c.kubeconfig}
+			out, err := run(2*time.Minute, env, bin("kubectl"), append([]string{"vrrp"}, args...)...)
+			if err != nil {
+				t.Fatalf("kubectl vrrp %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+			return out
+		}
+		// Before any handover (the later ones may leave the VirtualIP Flapping for a minute), with
+		// the agents' pods running on every node: the plugin counts each entry as live, as the
+		// controller does, and sees nothing wrong (exit 0).
+		if out := vrrp("status", "services"); !strings.Contains(out, "master primary  ready True") {
+			t.Errorf("kubectl vrrp status services:\n%s", out)
+		}
+		var res struct {
+			Master, PreviousMaster string
+			Converged              bool
+			TookSeconds            float64
+		}
+		out := vrrp("failover", "services", "--to", "third", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Master != "third" || res.PreviousMaster != "primary" || !res.Converged {
+			t.Fatalf("kubectl vrrp failover services --to third: %+v (%v)\n%s", res, err, out)
+		}
+		eventually(t, 2*time.Second, "third alone holds the VIP", func() (bool, string) { return onlyHolder("third") })
+		report(t, "kubectl vrrp failover services --to third: status.master third after %.3fs", res.TookSeconds)
+		out = vrrp("failover", "services", "--clear")
+		if !strings.Contains(out, "preference for third cleared; primary is Master after ") {
+			t.Errorf("kubectl vrrp failover services --clear:\n%s", out)
+		}
+		eventually(t, 2*time.Second, "primary alone holds the VIP", func() (bool, string) { return onlyHolder("primary") })
+		report(t, "kubectl vrrp failover services --clear: %s", strings.TrimSpace(out))
 	}) {
 		return
 	}
