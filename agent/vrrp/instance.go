@@ -54,8 +54,9 @@ type Instance struct {
 	// armedAgainst (backupReceived); a later drop of our own priority to it or below undoes that.
 	skewArmed    bool
 	armedAgainst uint8
-	// lastAssert is when this Master last answered a lower-priority advert.
-	lastAssert time.Time
+	// lastAssert is when this Master last answered a lower-priority advert, lastAssertAnnounce
+	// when it last announced its addresses in such an answer.
+	lastAssert, lastAssertAnnounce time.Time
 	// steady is the Master's periodic advert action for steadyPriority; nil when the
 	// configuration changed since.
 	steady         []Action
@@ -374,8 +375,22 @@ func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Ti
 		return nil
 	}
 	i.lastAssert = now
-	return []Action{SendAdvert{Advert: i.advert(i.priority)}}
+	acts := []Action{SendAdvert{Advert: i.advert(i.priority)}}
+	// The other Master announced the addresses when it took over, so hosts and routers send
+	// their traffic to it; it steps down at our advert without a word. Announced again, they come
+	// back here at once, not when their neighbour entries go stale (a router's may last hours).
+	// keepalived does the same (vrrp_garp_lower_prio_repeat). Once a second at most: an
+	// announcement is a burst per address.
+	if i.lastAssertAnnounce.IsZero() || now.Sub(i.lastAssertAnnounce) >= assertAnnounceEvery {
+		i.lastAssertAnnounce = now
+		acts = append(acts, Announce{Addresses: addrsOf(i.cfg.Addresses)})
+	}
+	return acts
 }
+
+// assertAnnounceEvery bounds how often a Master announces its addresses again on hearing a
+// lower-priority Master (masterReceived).
+const assertAnnounceEvery = time.Second
 
 // check makes the per-router receive checks; the error wraps the reason to drop.
 func (i *Instance) check(adv Advertisement, src netip.Addr, now time.Time) error {
@@ -570,7 +585,7 @@ func (i *Instance) becomeMaster(acts []Action, now time.Time, reason string) []A
 		Announce{Addresses: addrsOf(i.cfg.Addresses)},
 	)
 	i.resetAdverTimer(now)
-	i.masterDown, i.preemptSince, i.lastAssert = time.Time{}, time.Time{}, time.Time{}
+	i.masterDown, i.preemptSince, i.lastAssert, i.lastAssertAnnounce = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return i.transition(acts, StateMaster, reason)
 }
 

@@ -322,15 +322,15 @@ func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
 			state:    StateBackup,
 			deadline: func(at, _ time.Time) time.Time { return at.Add(3*time.Second + 609375*time.Microsecond) },
 		},
-		"an equal priority from a smaller primary address loses the tie and hears us at once": {
+		"an equal priority from a smaller primary address loses the tie, hears us at once and the addresses are announced again": {
 			advert:   advertFrom(cfg, lowerAddr, 100),
-			want:     []Action{ours(cfg, 100)},
+			want:     []Action{ours(cfg, 100), Announce{Addresses: addrsOf(cfg.Addresses)}},
 			state:    StateMaster,
 			deadline: func(_, _ time.Time) time.Time { return t0.Add(4500 * time.Millisecond) },
 		},
-		"a lower priority hears us at once, without resetting Adver_Timer (RFC 9568 §6.4.3)": {
+		"a lower priority hears us at once, without resetting Adver_Timer (RFC 9568 §6.4.3), and the addresses are announced again": {
 			advert:   advertFrom(cfg, peerAddr, 99),
-			want:     []Action{ours(cfg, 100)},
+			want:     []Action{ours(cfg, 100), Announce{Addresses: addrsOf(cfg.Addresses)}},
 			state:    StateMaster,
 			deadline: func(_, _ time.Time) time.Time { return t0.Add(4500 * time.Millisecond) },
 		},
@@ -350,14 +350,39 @@ func TestMasterAnswersLowerPriorityAtMostOncePerInterval(t *testing.T) {
 	cfg := v3Config()
 	i, now := master(t, cfg)
 	low := advertFrom(cfg, peerAddr, 50)
+	announce := Announce{Addresses: addrsOf(cfg.Addresses)}
 	steps := []struct {
 		after time.Duration
 		want  []Action
 	}{
-		{0, []Action{ours(cfg, 100)}},
+		{0, []Action{ours(cfg, 100), announce}},
 		{10 * time.Millisecond, nil},
 		{999 * time.Millisecond, nil},
-		{time.Second, []Action{ours(cfg, 100)}},
+		{time.Second, []Action{ours(cfg, 100), announce}},
+	}
+	for _, s := range steps {
+		wantActions(t, s.want, i.Handle(low, now.Add(s.after)))
+	}
+}
+
+// A split brain heals: the other Master, which announced the addresses when it took over, steps
+// down at our advert. Announced again here, hosts and routers send to us at once, not once their
+// neighbour entries go stale. At fast adverts the advert answers every interval, the announcement
+// once a second.
+func TestMasterAnnouncesAgainOnHearingALowerPriorityMaster(t *testing.T) {
+	cfg := v3Config()
+	cfg.AdvertInterval = 100 * time.Millisecond
+	i, now := master(t, cfg)
+	low := advertFrom(cfg, peerAddr, 50)
+	announce := Announce{Addresses: addrsOf(cfg.Addresses)}
+	steps := []struct {
+		after time.Duration
+		want  []Action
+	}{
+		{0, []Action{ours(cfg, 100), announce}},
+		{100 * time.Millisecond, []Action{ours(cfg, 100)}},
+		{900 * time.Millisecond, []Action{ours(cfg, 100)}},
+		{time.Second, []Action{ours(cfg, 100), announce}},
 	}
 	for _, s := range steps {
 		wantActions(t, s.want, i.Handle(low, now.Add(s.after)))
