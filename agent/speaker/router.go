@@ -694,10 +694,13 @@ func (r *router) publish() {
 	r.s.setStatus(r.status)
 }
 
-// configEqual compares the parts of two configurations that Reconfigure changes.
+// configEqual compares the parts of two configurations that Reconfigure changes. StartAsMaster
+// counts though it matters only at the next start: an instance that kept a stale true would take
+// the VIP at once when maintenance ends, beside the Master that outranks it now.
 func configEqual(a, b vrrp.Config) bool {
 	return a.Name == b.Name && a.Priority == b.Priority && a.AdvertInterval == b.AdvertInterval &&
 		a.Preempt == b.Preempt && a.PreemptDelay == b.PreemptDelay && a.AcceptMode == b.AcceptMode &&
+		a.StartAsMaster == b.StartAsMaster &&
 		slices.Equal(a.Addresses, b.Addresses) && a.PrimaryAddress == b.PrimaryAddress &&
 		a.Password == b.Password && a.Checksum == b.Checksum
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -396,6 +397,50 @@ func TestANodeReleasedFromTheStartStopsOnceWithItsStopHook(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, c.nodes["primary"].hookCalls()); diff != "" {
 			t.Errorf("hooks of a node in maintenance from start to exit (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// Review of issue 12: a node that outranked every other when its router started (StartAsMaster)
+// and no longer does must not start as Master when maintenance ends: it would take the VIP, run
+// its MASTER hooks and announce beside the Master that outranks it, then step down.
+func TestAStaleStartAsMasterIsNotUsedWhenARouterStartsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, map[string]string{"primary": "198.51.100.253", "secondary": "198.51.100.254"})
+		primary := seed(150)
+		primary.Config.StartAsMaster = true
+		c.speakers["primary"].Apply([]desired.Router{primary})
+		c.speakers["secondary"].Apply([]desired.Router{seed(100)})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := c.masters(); !slices.Equal(got, []string{"primary"}) {
+			t.Fatalf("Masters %v, want primary", got)
+		}
+
+		// secondary is preferred now: primary no longer outranks every node.
+		primary.Config.StartAsMaster = false
+		c.speakers["secondary"].Apply([]desired.Router{seed(254)})
+		c.speakers["primary"].Apply([]desired.Router{primary})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := c.masters(); !slices.Equal(got, []string{"secondary"}) {
+			t.Fatalf("Masters %v, want secondary", got)
+		}
+		before := c.becameMasterAt("primary")
+
+		released := primary
+		released.Released, released.Reason = true, "Maintenance"
+		c.speakers["primary"].Apply([]desired.Router{released})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		c.speakers["primary"].Apply([]desired.Router{primary})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if at := c.becameMasterAt("primary"); !at.Equal(before) {
+			t.Errorf("primary became MASTER again at %v when its maintenance ended, though secondary outranks it", at)
+		}
+		if got := c.masters(); !slices.Equal(got, []string{"secondary"}) {
+			t.Errorf("Masters %v, want secondary", got)
 		}
 	})
 }
