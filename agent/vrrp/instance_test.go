@@ -346,46 +346,46 @@ func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
 	}
 }
 
+// A Master answers a lower-priority one at most once per Advertisement_Interval, and announces its
+// addresses again at most once a second: when a split brain heals, the other Master, which
+// announced them when it took over, steps down at our advert, and hosts and routers must send to
+// us at once, not once their neighbour entries go stale.
 func TestMasterAnswersLowerPriorityAtMostOncePerInterval(t *testing.T) {
-	cfg := v3Config()
-	i, now := master(t, cfg)
-	low := advertFrom(cfg, peerAddr, 50)
-	announce := Announce{Addresses: addrsOf(cfg.Addresses)}
-	steps := []struct {
-		after time.Duration
-		want  []Action
+	type step struct {
+		after    time.Duration
+		want     bool // the advert; the announcement too when announce
+		announce bool
+	}
+	tests := map[string]struct {
+		interval time.Duration
+		steps    []step
 	}{
-		{0, []Action{ours(cfg, 100), announce}},
-		{10 * time.Millisecond, nil},
-		{999 * time.Millisecond, nil},
-		{time.Second, []Action{ours(cfg, 100), announce}},
+		"at 1 s adverts each answer announces": {
+			interval: time.Second,
+			steps:    []step{{0, true, true}, {10 * time.Millisecond, false, false}, {999 * time.Millisecond, false, false}, {time.Second, true, true}},
+		},
+		"at 100 ms adverts the answer comes every interval, the announcement once a second": {
+			interval: 100 * time.Millisecond,
+			steps:    []step{{0, true, true}, {100 * time.Millisecond, true, false}, {900 * time.Millisecond, true, false}, {time.Second, true, true}},
+		},
 	}
-	for _, s := range steps {
-		wantActions(t, s.want, i.Handle(low, now.Add(s.after)))
-	}
-}
-
-// A split brain heals: the other Master, which announced the addresses when it took over, steps
-// down at our advert. Announced again here, hosts and routers send to us at once, not once their
-// neighbour entries go stale. At fast adverts the advert answers every interval, the announcement
-// once a second.
-func TestMasterAnnouncesAgainOnHearingALowerPriorityMaster(t *testing.T) {
-	cfg := v3Config()
-	cfg.AdvertInterval = 100 * time.Millisecond
-	i, now := master(t, cfg)
-	low := advertFrom(cfg, peerAddr, 50)
-	announce := Announce{Addresses: addrsOf(cfg.Addresses)}
-	steps := []struct {
-		after time.Duration
-		want  []Action
-	}{
-		{0, []Action{ours(cfg, 100), announce}},
-		{100 * time.Millisecond, []Action{ours(cfg, 100)}},
-		{900 * time.Millisecond, []Action{ours(cfg, 100)}},
-		{time.Second, []Action{ours(cfg, 100), announce}},
-	}
-	for _, s := range steps {
-		wantActions(t, s.want, i.Handle(low, now.Add(s.after)))
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := v3Config()
+			cfg.AdvertInterval = tc.interval
+			i, now := master(t, cfg)
+			low := advertFrom(cfg, peerAddr, 50)
+			for _, s := range tc.steps {
+				var want []Action
+				if s.want {
+					want = append(want, ours(cfg, 100))
+				}
+				if s.announce {
+					want = append(want, Announce{Addresses: addrsOf(cfg.Addresses)})
+				}
+				wantActions(t, want, i.Handle(low, now.Add(s.after)))
+			}
+		})
 	}
 }
 
