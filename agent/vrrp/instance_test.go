@@ -353,8 +353,8 @@ func TestMasterOnAdvertWithNonZeroPriority(t *testing.T) {
 func TestMasterAnswersLowerPriorityAtMostOncePerInterval(t *testing.T) {
 	type step struct {
 		after    time.Duration
-		want     bool // the advert; the announcement too when announce
-		announce bool
+		want     bool // the answer: our advert
+		announce bool // and the announcement
 	}
 	tests := map[string]struct {
 		interval time.Duration
