@@ -501,9 +501,12 @@ func TestHeartbeatsRequeueNothing(t *testing.T) {
 		})
 	}
 
-	pod := func(node string, phase corev1.PodPhase, ip, rv string) *corev1.Pod {
+	pod := func(node string, phase corev1.PodPhase, ip, rv string, agent ...corev1.ContainerState) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-a", ResourceVersion: rv},
 			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase, PodIP: ip}}
+		for _, st := range agent {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: "agent", State: st})
+		}
 		slim, _ := slimPod(p)
 		return slim.(*corev1.Pod)
 	}
@@ -519,6 +522,15 @@ func TestHeartbeatsRequeueNothing(t *testing.T) {
 		},
 		"a pod scheduled to a node passes": {
 			old: pod("", corev1.PodPending, "", "1"), new: pod("a", corev1.PodPending, "", "2"), want: true,
+		},
+		"an agent whose container crashes in a Running pod passes": {
+			old:  pod("a", corev1.PodRunning, "", "1", corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}),
+			new:  pod("a", corev1.PodRunning, "", "2", corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}),
+			want: true,
+		},
+		"a restart count going up while the container runs passes nothing": {
+			old: pod("a", corev1.PodRunning, "", "1", corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}),
+			new: pod("a", corev1.PodRunning, "", "2", corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}),
 		},
 	}
 	for name, tc := range podTests {

@@ -35,18 +35,27 @@ func slimNode(obj any) (any, error) {
 	return slim, nil
 }
 
-// slimPod is the cache's transform of an agent pod: where it runs and whether it does.
+// slimPod is the cache's transform of an agent pod: where it runs and whether it does (its phase,
+// and which of its containers run: dark.PodRuns).
 func slimPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
-	return &corev1.Pod{
+	slim := &corev1.Pod{
 		TypeMeta:   p.TypeMeta,
 		ObjectMeta: slimMeta(p.ObjectMeta),
 		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
 		Status:     corev1.PodStatus{Phase: p.Status.Phase},
-	}, nil
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		st := corev1.ContainerStatus{Name: c.Name}
+		if c.State.Running != nil {
+			st.State.Running = &corev1.ContainerStateRunning{}
+		}
+		slim.Status.ContainerStatuses = append(slim.Status.ContainerStatuses, st)
+	}
+	return slim, nil
 }
 
 func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {

@@ -259,6 +259,34 @@ func TestController(t *testing.T) {
 		})
 	})
 
+	t.Run("the MASTER entry of a crash-looping agent does not count: its pod is Running, its container is not", func(t *testing.T) {
+		t.Parallel()
+		e.nodes(t, "crashloop", "crashloop-a", "crashloop-b")
+		v := e.vip(t, "crashloop", 16, "198.51.100.17/24", group("crashloop"))
+		e.agent(t, v.Name, "crashloop-a", "MASTER")
+		e.agent(t, v.Name, "crashloop-b", "MASTER")
+		e.waitFor(t, v.Name, "SplitBrain", func(v *vrrpv1.VirtualIP) bool { return is(v, "Ready", "False", "SplitBrain") })
+		container := func(st corev1.ContainerState) {
+			t.Helper()
+			pod := &corev1.Pod{}
+			if err := c.Get(context.Background(), client.ObjectKey{Namespace: agentNamespace, Name: "agent-crashloop-b"}, pod); err != nil {
+				t.Fatal(err)
+			}
+			pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "agent", Image: "vrrp-operator:test", ImageID: "vrrp-operator:test", State: st}}
+			if err := c.Status().Update(context.Background(), pod); err != nil {
+				t.Fatal(err)
+			}
+		}
+		container(corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}})
+		e.waitFor(t, v.Name, "master crashloop-a", func(v *vrrpv1.VirtualIP) bool {
+			return v.Status.Master == "crashloop-a" &&
+				meta.FindStatusCondition(v.Status.Conditions, "Ready").Message == "node crashloop-a is MASTER; crashloop-b UNKNOWN (AgentGone, last reported MASTER)"
+		})
+		// Running again, and still MASTER: two live MASTERs are a split brain again.
+		container(corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+		e.waitFor(t, v.Name, "SplitBrain again", func(v *vrrpv1.VirtualIP) bool { return is(v, "Ready", "False", "SplitBrain") })
+	})
+
 	t.Run("a failed hook is HookFailed while the router stays Ready", func(t *testing.T) {
 		t.Parallel()
 		e.nodes(t, "hook", "hook-a", "hook-b")

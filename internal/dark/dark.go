@@ -67,7 +67,23 @@ func ReadyStatus(n *corev1.Node) corev1.ConditionStatus {
 	return ""
 }
 
-// PodRuns says whether an agent pod runs: it is on a node and in phase Running.
+// PodRuns says whether an agent pod runs: it is on a node, in phase Running, and one of its
+// containers runs. A crash-looping agent keeps its pod in phase Running (restartPolicy Always)
+// while its container waits to restart: its entry then says what a dead agent last reported, and
+// its VIPs expire with their lifetime. A pod whose kubelet has reported no container yet counts
+// by its phase, and one container running is enough: hiding the entry of an agent that does run
+// beside a failing sidecar would hide a real Master.
 func PodRuns(p *corev1.Pod) bool {
-	return p.Spec.NodeName != "" && p.Status.Phase == corev1.PodRunning
+	if p.Spec.NodeName == "" || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	if len(p.Status.ContainerStatuses) == 0 {
+		return true
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,16 @@ func TestNodes(t *testing.T) {
 	pod := func(node string, phase corev1.PodPhase) corev1.Pod {
 		return corev1.Pod{Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase}}
 	}
+	withContainers := func(p corev1.Pod, cs ...corev1.ContainerStatus) corev1.Pod {
+		p.Status.ContainerStatuses = cs
+		return p
+	}
+	waiting := func(name string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}
+	}
+	running := func(name string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	}
 	nodes := []corev1.Node{node("ready", "True"), node("notready", "False"), node("unknown", "Unknown"), node("new", "")}
 	tests := map[string]struct {
 		pods []corev1.Pod
@@ -39,6 +49,14 @@ func TestNodes(t *testing.T) {
 		"with pods read and none found, every agent is gone": {
 			pods: []corev1.Pod{},
 			want: map[string]string{"ready": AgentGone, "notready": AgentGone, "unknown": NodeUnreachable, "new": AgentGone},
+		},
+		"a crash-looping agent, its pod Running but its container waiting, is gone": {
+			pods: []corev1.Pod{pod("ready", corev1.PodRunning), withContainers(pod("new", corev1.PodRunning), waiting("agent")), pod("notready", corev1.PodRunning)},
+			want: map[string]string{"unknown": NodeUnreachable, "new": AgentGone},
+		},
+		"one container running beside one waiting is enough: a failing sidecar hides no Master": {
+			pods: []corev1.Pod{pod("ready", corev1.PodRunning), withContainers(pod("new", corev1.PodRunning), waiting("sidecar"), running("agent")), pod("notready", corev1.PodRunning)},
+			want: map[string]string{"unknown": NodeUnreachable},
 		},
 		"a finished pod beside a running one leaves the node alive": {
 			pods: []corev1.Pod{pod("ready", corev1.PodFailed), pod("ready", corev1.PodRunning), pod("new", corev1.PodSucceeded), pod("notready", corev1.PodRunning)},
