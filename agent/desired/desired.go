@@ -66,7 +66,15 @@ var (
 	// ErrRouterIDConflict: another VirtualIP uses the same VRID and family on the same interface of
 	// this node; both would answer the same adverts and share one virtual MAC.
 	ErrRouterIDConflict = errors.New("virtual router ID already in use on this interface")
+	// ErrAddressConflict: another VirtualIP holds one of the addresses on the same interface of
+	// this node. Each would take and remove the other's address as its own state changes, and on
+	// two nodes both would answer for it.
+	ErrAddressConflict = errors.New("address already held by another VirtualIP on this interface")
 )
+
+// ReasonAddressConflict is the reason of the FAULT entry of a VirtualIP refused for
+// ErrAddressConflict.
+const ReasonAddressConflict = "AddressConflict"
 
 // Interface is a fact about one of this node's interfaces, gathered by the caller (agent/netif).
 type Interface struct {
@@ -232,6 +240,8 @@ func (e RouterError) Reason() string {
 		return "AmbiguousInterface"
 	case errors.Is(e.Err, ErrRouterIDConflict):
 		return vrrpv1.ReasonRouterIDConflict
+	case errors.Is(e.Err, ErrAddressConflict):
+		return ReasonAddressConflict
 	default:
 		return "InvalidSpec"
 	}
@@ -261,6 +271,7 @@ func Derive(in Inputs) Result {
 
 	var res Result
 	taken := make(map[conflictKey]string)
+	held := make(map[addressKey]string)
 	seen := make(map[string]bool, len(vips))
 	for _, vip := range vips {
 		fail := func(err error) {
@@ -292,7 +303,16 @@ func Derive(in Inputs) Result {
 			fail(fmt.Errorf("VRID %d on %s is also used by VirtualIP %q: %w", key.vrid, key.iface, other, ErrRouterIDConflict))
 			continue
 		}
+		// The same rule for the addresses: the older VirtualIP keeps them. Only on one interface:
+		// separate segments may reuse an address, with a nodeSelector for each.
+		if a, other, dup := heldBy(held, r); dup {
+			fail(fmt.Errorf("address %s on %s is also held by VirtualIP %q: %w", a, r.Interface, other, ErrAddressConflict))
+			continue
+		}
 		taken[key] = r.Name
+		for _, p := range r.Config.Addresses {
+			held[addressKey{addr: p.Addr(), iface: r.Interface}] = r.Name
+		}
 		res.Routers = append(res.Routers, r)
 	}
 	slices.SortFunc(res.Routers, func(a, b Router) int { return cmp.Compare(a.Name, b.Name) })
@@ -311,6 +331,23 @@ type conflictKey struct {
 
 func conflictKeyOf(r Router) conflictKey {
 	return conflictKey{vrid: r.Config.VRID, ipv6: isIPv6(r.Config.Addresses), iface: r.Interface}
+}
+
+// addressKey is an address held on an interface: two routers on one node must not share one.
+type addressKey struct {
+	addr  netip.Addr
+	iface string
+}
+
+// heldBy returns the first of r's addresses that another router holds on r's interface, and that
+// router's name.
+func heldBy(held map[addressKey]string, r Router) (netip.Addr, string, bool) {
+	for _, p := range r.Config.Addresses {
+		if other, ok := held[addressKey{addr: p.Addr(), iface: r.Interface}]; ok {
+			return p.Addr(), other, true
+		}
+	}
+	return netip.Addr{}, "", false
 }
 
 // derive turns one VirtualIP into this node's Router; ok is false when the node does not take part.

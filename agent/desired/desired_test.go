@@ -723,6 +723,25 @@ func TestDerive(t *testing.T) {
 			want:     []Router{router("newcomer", 10, "198.51.100.10/24")},
 			wantErrs: map[string]string{"nowhere": "NoInterface"},
 		},
+		// Address conflicts on this node.
+		"a newer VirtualIP that holds an address of an older one on the same interface is refused, whatever its name": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a-newcomer", 11, "198.51.100.10/24", created(2)),
+				vip("z-first", 10, "198.51.100.10/24", created(1)),
+			}},
+			want:     []Router{router("z-first", 10, "198.51.100.10/24")},
+			wantErrs: map[string]string{"a-newcomer": "AddressConflict"},
+		},
+		"one address on two interfaces of a node is no conflict: the segments differ": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a", 10, "198.51.100.10/24", created(1)),
+				vip("b", 11, "198.51.100.10/24", created(2), func(v *vrrpv1.VirtualIP) { v.Spec.Interface = "eth1" }),
+			}},
+			want: []Router{
+				router("a", 10, "198.51.100.10/24"),
+				router("b", 11, "198.51.100.10/24", func(r *Router) { r.Interface = "eth1" }),
+			},
+		},
 		"a VirtualIP listed twice is refused the second time, whatever their ages": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
 				vip("a", 10, "198.51.100.10/24", created(1)),

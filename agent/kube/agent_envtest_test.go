@@ -114,6 +114,8 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 	theirs.Spec.Authentication.SecretRef = vrrpv1.SecretKeyReference{Namespace: "tenant", Name: "their-auth", Key: "password"}
 	plain := in.VirtualIPs[0].DeepCopy()
 	plain.Name, plain.Spec.VirtualRouterID, plain.Spec.Authentication = "plain", 54, nil
+	// Each its own address: the older of two VirtualIPs that share one keeps it (AddressConflict).
+	theirs.Spec.Addresses, plain.Spec.Addresses = []string{"198.51.100.250/24"}, []string{"198.51.100.251/24"}
 	must(c.Create(ctx, services))
 	must(c.Create(ctx, theirs))
 	must(c.Create(ctx, plain))
