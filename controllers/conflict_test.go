@@ -76,6 +76,15 @@ func TestRouterIDConflictAgreesWithDerive(t *testing.T) {
 			older: vip("older", 10, "2001:db8:1::11/64", created(earlier), auth("gone"), fails("SecretUnavailable")),
 			newer: vip("newer", 10, "198.51.100.10/24", created(now)),
 		},
+		"an older one that cannot choose an interface on the node leaves it: its subnet is elsewhere": {
+			older: vip("older", 10, "192.0.2.11/24", created(earlier), fails("NoInterface")),
+			newer: vip("newer", 10, "198.51.100.10/24", created(now)),
+		},
+		"a newer one that cannot choose an interface on the node is FAULT for that, not in conflict": {
+			older:        vip("older", 10, "198.51.100.11/24", created(earlier), runs),
+			newer:        vip("newer", 10, "192.0.2.10/24", created(now)),
+			onlyReported: true,
+		},
 		"an older one in error that does not select the node leaves it": {
 			older: vip("older", 10, "198.51.100.11/24", created(earlier), auth("gone"), far),
 			newer: vip("newer", 10, "198.51.100.10/24", created(now)),
@@ -116,5 +125,14 @@ func TestRouterIDConflictAgreesWithDerive(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The controller reads the reasons of the agents' FAULT entries without importing agent/desired.
+func TestInterfaceReasonsAreTheAgents(t *testing.T) {
+	for reason, err := range map[string]error{reasonNoInterface: desired.ErrNoInterface, reasonAmbiguousInterface: desired.ErrAmbiguousInterface} {
+		if got := (desired.RouterError{Err: err}).Reason(); got != reason {
+			t.Errorf("the agent's reason for %v is %q, the controller reads %q", err, got, reason)
+		}
 	}
 }

@@ -359,7 +359,8 @@ func waitingMessage(selector labels.Selector, nodes map[string]labels.Set) strin
 // The interface of a VirtualIP on a node is spec.interface, or when that is empty the one its agent
 // reported in the node's entry. When both are known they decide; until then the routers are taken to
 // share an interface when their spec.interface is the same, both empty included, because an empty
-// interface follows the address's subnet and the same family makes the same subnet likely.
+// interface follows the address's subnet and the same family makes the same subnet likely. That
+// guess is not made where the entries settle it (settledBy).
 // A VirtualIP with an invalid nodeSelector takes part nowhere; its own summary reports the error.
 func routerIDConflicts(vip *vrrpv1.VirtualIP, selector labels.Selector, others []vrrpv1.VirtualIP, nodes map[string]labels.Set) string {
 	var found []string
@@ -406,6 +407,36 @@ func refusals(live []vrrpv1.NodeStatus) string {
 	return strings.Join(limit(found, 3), "; ")
 }
 
+// settledBy says whether the entries on node settle what routerIDConflicts would otherwise guess,
+// when they do not both name an interface: a VirtualIP whose interface its agent cannot choose
+// there (NoInterface, AmbiguousInterface) neither runs nor keeps a VRID there (desired.Derive's
+// reservation). The newer one's own FAULT then says why it does not run, and the older one leaves
+// the VRID to it.
+func settledBy(newer, older *vrrpv1.VirtualIP, node string) bool {
+	return noInterfaceOn(newer, node) || noInterfaceOn(older, node)
+}
+
+func noInterfaceOn(vip *vrrpv1.VirtualIP, node string) bool {
+	e := entryOn(vip, node)
+	return e != nil && e.State == vrrpv1.StateFault && (e.Reason == reasonNoInterface || e.Reason == reasonAmbiguousInterface)
+}
+
+// The reasons of the FAULT entry of an agent that cannot choose a VirtualIP's interface
+// (desired.RouterError.Reason).
+const (
+	reasonNoInterface        = "NoInterface"
+	reasonAmbiguousInterface = "AmbiguousInterface"
+)
+
+func entryOn(vip *vrrpv1.VirtualIP, node string) *vrrpv1.NodeStatus {
+	for i := range vip.Status.Nodes {
+		if vip.Status.Nodes[i].Node == node {
+			return &vip.Status.Nodes[i]
+		}
+	}
+	return nil
+}
+
 // older reports whether a takes precedence over b for a VRID, as desired.Derive orders them.
 func older(a, b *vrrpv1.VirtualIP) bool {
 	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
@@ -414,22 +445,24 @@ func older(a, b *vrrpv1.VirtualIP) bool {
 	return a.Name < b.Name
 }
 
-func sameInterface(a, b *vrrpv1.VirtualIP, node string) bool {
-	ia, ib := interfaceOn(a, node), interfaceOn(b, node)
+// sameInterface says whether newer and older share an interface on node (routerIDConflicts).
+func sameInterface(newer, older *vrrpv1.VirtualIP, node string) bool {
+	ia, ib := interfaceOn(newer, node), interfaceOn(older, node)
 	if ia != "" && ib != "" {
 		return ia == ib
 	}
-	return a.Spec.Interface == b.Spec.Interface
+	if settledBy(newer, older, node) {
+		return false
+	}
+	return newer.Spec.Interface == older.Spec.Interface
 }
 
 func interfaceOn(vip *vrrpv1.VirtualIP, node string) string {
 	if vip.Spec.Interface != "" {
 		return vip.Spec.Interface
 	}
-	for _, e := range vip.Status.Nodes {
-		if e.Node == node {
-			return e.Interface
-		}
+	if e := entryOn(vip, node); e != nil {
+		return e.Interface
 	}
 	return ""
 }
