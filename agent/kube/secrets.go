@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -166,6 +167,10 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 		var sec corev1.Secret
 		err := s.reader.Get(ctx, key, &sec)
 		switch {
+		case err == nil && lacking(sec, keys) != "" && s.good(key, keys):
+			// A key removed or renamed, or the Secret made again as a type whose data the cache
+			// drops: a deletion by another name, with the same grace for the last good copy.
+			s.gone(key, now, "key "+lacking(sec, keys)+" missing or empty")
 		case err == nil:
 			s.known[key] = trimSecret(sec, keys)
 			delete(s.missing, key)
@@ -253,6 +258,22 @@ func secretKey(ref vrrpv1.SecretKeyReference) string {
 		return desired.DefaultSecretKey
 	}
 	return ref.Key
+}
+
+// good says whether the last known copy of key has every one of keys; s.mu is held.
+func (s *secretStore) good(key types.NamespacedName, keys map[string]bool) bool {
+	sec, ok := s.known[key]
+	return ok && lacking(sec, keys) == ""
+}
+
+// lacking returns the first of keys, in order, that sec has no data for, "" when it has all.
+func lacking(sec corev1.Secret, keys map[string]bool) string {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if len(sec.Data[k]) == 0 {
+			return k
+		}
+	}
+	return ""
 }
 
 // trimSecret keeps of sec what Derive reads: its name and the given keys of its data.

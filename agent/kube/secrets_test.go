@@ -58,7 +58,21 @@ func TestSecretStore(t *testing.T) {
 			}
 		}
 	}
+	rewrite := func(kv ...string) func(t *testing.T, c client.Client) {
+		return func(t *testing.T, c client.Client) {
+			if err := c.Update(context.Background(), authSecret("vrrp-system", "vrrp-auth", kv...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	tests := map[string][]step{
+		"a key renamed, or emptied, has the grace of a deleted Secret, and its return brings the password": {
+			{want: map[string]string{"vrrp-auth": "secret12"}},
+			{change: rewrite("pasword", "secret12"), want: map[string]string{"vrrp-auth": "secret12"}},
+			{after: grace / 2, change: rewrite("password", ""), want: map[string]string{"vrrp-auth": "secret12"}},
+			{after: grace / 2, want: map[string]string{}},
+			{change: rewrite("password", "rotated1"), want: map[string]string{"vrrp-auth": "rotated1"}},
+		},
 		"a Secret deleted and created again keeps its routers running and brings the new password": {
 			{want: map[string]string{"vrrp-auth": "secret12"}},
 			{change: del, want: map[string]string{"vrrp-auth": "secret12"}},
