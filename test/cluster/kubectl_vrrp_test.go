@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,8 +199,15 @@ func TestKubectlVRRP(t *testing.T) {
 	})
 
 	t.Run("failover that cannot finish in time exits with 3", func(t *testing.T) {
-		// A Backup preempts after Master_Down_Interval, over 3 s at 1 s adverts.
-		r := run(t, admin, "failover", "services", "--to", "secondary", "--timeout", "500ms")
+		// secondary's agent is frozen, so it never takes over: the change is made and the wait
+		// runs out. (A preferred Backup takes over after Skew_Time, which at 254 a live one could
+		// do within the timeout.)
+		r := func() pluginRun {
+			pid := agents["secondary"].cmd.Process.Pid
+			must(t, syscall.Kill(pid, syscall.SIGSTOP))
+			defer func() { must(t, syscall.Kill(pid, syscall.SIGCONT)) }()
+			return run(t, admin, "failover", "services", "--to", "secondary", "--timeout", "500ms")
+		}()
 		expect(t, r, pluginTimeout)
 		if !strings.Contains(r.stderr, "not converged within 500ms") {
 			t.Errorf("stderr: %v", r)
