@@ -286,19 +286,26 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	// A spec no agent can run is summarised too (InvalidSpec), never left with the conditions of
 	// the spec before it; only a spec change helps, and that requeues the VirtualIP by itself.
 	sum := Summarize(vip, others.Items, nodes, darkNodes, r.now())
+	retryRemoval := false
 	if len(sum.StaleNodes) > 0 {
-		if err := r.removeEntries(ctx, vip, sum.StaleNodes); err != nil {
-			if lostRace(err) {
-				logger.V(1).Info("VirtualIP changed while removing stale entries; retrying", "virtualIP", vip.Name, "error", err.Error())
-				return ctrl.Result{RequeueAfter: conflictRetry}, nil
-			}
+		switch err := r.removeEntries(ctx, vip, sum.StaleNodes); {
+		case err != nil && !lostRace(err):
 			return ctrl.Result{}, err
+		case err != nil:
+			// The object changed (the summary's apply then fails too, and this runs again), or
+			// something refuses the removal for good (a policy of the cluster's answers 422 too):
+			// the summary, which does not count stale entries, is applied all the same rather than
+			// held back for as long as that lasts, and the removal is tried again.
+			logger.V(1).Info("Removing stale status entries failed; summarising without them and retrying",
+				"virtualIP", vip.Name, "nodes", sum.StaleNodes, "error", err.Error())
+			retryRemoval = true
+		default:
+			logger.Info("Removed status entries of nodes that left or no longer match nodeSelector",
+				"virtualIP", vip.Name, "nodes", sum.StaleNodes)
+			// vip is now the stored object, without those entries: summarise what is stored, so
+			// that the Events below compare with the stored conditions.
+			sum = Summarize(vip, others.Items, nodes, darkNodes, r.now())
 		}
-		logger.Info("Removed status entries of nodes that left or no longer match nodeSelector",
-			"virtualIP", vip.Name, "nodes", sum.StaleNodes)
-		// vip is now the stored object, without those entries: summarise what is stored, so that
-		// the Events below compare with the stored conditions.
-		sum = Summarize(vip, others.Items, nodes, darkNodes, r.now())
 	}
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)
@@ -321,11 +328,15 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		logger.Info("VirtualIP condition changed", "virtualIP", vip.Name, "reason", e.Reason, "message", e.Note)
 		r.Recorder.Eventf(vip, nil, e.Type, e.Reason, eventAction, "%s", truncate(e.Note, 1024))
 	}
+	var requeue time.Duration
 	if !flap.until.IsZero() {
 		// Flapping ends a window after the last gap began, if none begins before: it is cleared then.
-		return ctrl.Result{RequeueAfter: flap.until.Sub(now.Time)}, nil
+		requeue = flap.until.Sub(now.Time)
 	}
-	return ctrl.Result{}, nil
+	if retryRemoval && (requeue <= 0 || requeue > conflictRetry) {
+		requeue = conflictRetry
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 func (r *VirtualIPReconciler) now() metav1.Time {

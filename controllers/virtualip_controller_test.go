@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
@@ -322,6 +324,49 @@ func TestController(t *testing.T) {
 		})
 		e.waitEvents(t, v.Name, "MasterElected", "NoMaster")
 		e.ownershipIntact(t, v.Name, "gone-a", "gone-b")
+	})
+
+	t.Run("a removal of a stale entry that a policy refuses does not freeze the summary", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		e.nodes(t, "refused", "refused-a", "refused-b", "refused-c")
+		v := e.vip(t, "refused", 17, "198.51.100.18/24", group("refused"))
+		e.agent(t, v.Name, "refused-c", "MASTER")
+		e.agent(t, v.Name, "refused-a", "BACKUP")
+		e.waitFor(t, v.Name, "master refused-c", func(v *vrrpv1.VirtualIP) bool { return v.Status.Master == "refused-c" })
+		// A policy of the cluster's that refuses any removal of this VirtualIP's entries, with
+		// the default reason Invalid: 422, as a lost race answers.
+		policy := &admissionv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "keep-entries"},
+			Spec: admissionv1.ValidatingAdmissionPolicySpec{
+				MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionv1.RuleWithOperations{Operations: []admissionv1.OperationType{admissionv1.Update},
+						Rule: admissionv1.Rule{APIGroups: []string{"vrrp.dev"}, APIVersions: []string{"*"}, Resources: []string{"virtualips/status"}}}}}},
+				MatchConditions: []admissionv1.MatchCondition{{Name: "this-one", Expression: fmt.Sprintf("object.metadata.name == %q", v.Name)}},
+				Validations:     []admissionv1.Validation{{Expression: "size(object.status.nodes) >= size(oldObject.status.nodes)", Message: "entries may not be removed"}},
+			}}
+		binding := &admissionv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "keep-entries"},
+			Spec: admissionv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: policy.Name, ValidationActions: []admissionv1.ValidationAction{admissionv1.Deny}}}
+		for _, o := range []client.Object{policy, binding} {
+			if err := c.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Delete(ctx, o) })
+		}
+		// In force once a dry run of a removal is refused.
+		remove := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"remove","path":"/status/nodes/0"}]`))
+		e.waitFor(t, v.Name, "the policy in force", func(v *vrrpv1.VirtualIP) bool {
+			err := c.Status().Patch(ctx, v, remove, client.DryRunAll)
+			return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "entries may not be removed")
+		})
+		// refused-c leaves the cluster as refused-a takes over: its stale MASTER entry stays, and
+		// the summary follows refused-a all the same.
+		if err := c.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "refused-c"}}); err != nil {
+			t.Fatal(err)
+		}
+		e.agent(t, v.Name, "refused-a", "MASTER")
+		e.waitFor(t, v.Name, "master refused-a beside refused-c's entry", func(v *vrrpv1.VirtualIP) bool {
+			return v.Status.Master == "refused-a" && is(v, "Ready", "True", "OneMaster") && slices.Contains(entryNodes(v), "refused-c")
+		})
 	})
 
 	t.Run("a Node that stops matching nodeSelector loses its entry, the others keep theirs and still own them", func(t *testing.T) {
