@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -85,11 +86,13 @@ type look struct {
 	uid     types.UID
 	flapped bool  // it is marked flapping (flappedBefore)
 	steer   steer // steering(vip)
+	// nodes are the cluster's Nodes by name: the steering of any other is forgotten. Nil: unknown.
+	nodes map[string]labels.Set
 }
 
-// lookAt returns what hold needs of vip.
-func lookAt(vip *vrrpv1.VirtualIP) look {
-	return look{uid: vip.UID, flapped: flappedBefore(vip), steer: steering(vip)}
+// lookAt returns what hold needs of vip, in a cluster of nodes.
+func lookAt(vip *vrrpv1.VirtualIP, nodes map[string]labels.Set) look {
+	return look{uid: vip.UID, flapped: flappedBefore(vip), steer: steering(vip), nodes: nodes}
 }
 
 // hold returns how much longer the summary of the VirtualIP name (of l.uid) must wait before it is written:
@@ -134,6 +137,7 @@ func (h *handovers) hold(name string, l look, sum Summary, now time.Time, latenc
 			s.counted, s.flapping, s.window = false, s.before, s.beforeW
 		}
 	}
+	s.steer.prune(l.nodes)
 	if sum.Settling <= 0 {
 		s.since, s.bound, s.reported, s.counted = time.Time{}, 0, false, false
 		return 0, s.flap(now)
@@ -238,6 +242,20 @@ func (st *steer) follow(seen steer) (changed bool) {
 		}
 	}
 	return changed
+}
+
+// prune forgets the nodes that are no longer in the cluster (nil: unknown): follow keeps the nodes
+// whose entries are gone, and a cluster whose nodes come and go would grow the memory for ever.
+// One that comes back under the same name is new again.
+func (st *steer) prune(nodes map[string]labels.Set) {
+	if nodes == nil {
+		return
+	}
+	for n := range st.nodes {
+		if _, ok := nodes[n]; !ok {
+			delete(st.nodes, n)
+		}
+	}
 }
 
 // steeringReasons are the reasons of a priority that an administrative action set, as

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -454,6 +455,24 @@ func TestSteering(t *testing.T) {
 				t.Errorf("%s, look %d: changed %v, want %v", name, i+1, got, s.changed)
 			}
 		}
+	}
+}
+
+// Review of issue 12: the steering of nodes whose entries are gone is kept (a node past
+// MaxListedNodes has one only while MASTER), but not of nodes gone from the cluster: with nodes
+// that come and go, the memory would grow for ever.
+func TestHoldForgetsTheSteeringOfNodesThatLeft(t *testing.T) {
+	var h handovers
+	one := Summary{Master: "n0"}
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		name := fmt.Sprintf("n%d", i)
+		v := &vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: []vrrpv1.NodeStatus{{Node: name, State: "MASTER"}}}}
+		v.UID = "uid-1"
+		h.hold("web", lookAt(v, map[string]labels.Set{name: {}, "kept": {}}), one, start.Add(time.Duration(i)*time.Second), time.Second)
+	}
+	if n := len(h.seen["web"].steer.nodes); n != 1 {
+		t.Errorf("the steering of %d nodes is remembered after 1000 came and went one by one, want 1", n)
 	}
 }
 

@@ -310,7 +310,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)
 	now := r.now()
-	wait, flap := r.handovers.hold(vip.Name, lookAt(vip), sum, now.Time, latency)
+	wait, flap := r.handovers.hold(vip.Name, lookAt(vip, nodes), sum, now.Time, latency)
 	if wait > 0 {
 		logger.V(1).Info("VirtualIP may be handing over; holding its summary", "virtualIP", vip.Name,
 			"reason", readyReason(sum), "bound", sum.Settling+latency, "wait", wait)
