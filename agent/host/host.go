@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -24,6 +25,9 @@ type Network struct {
 	// (addresses.Manager.Port): interface watches never wake for its changes. 0 for none.
 	QuietPort uint32
 	Log       logr.Logger
+
+	// watch is netif.Watch; tests replace it.
+	watch func(ctx context.Context, ifname string, v6 bool, exclude func(netip.Addr) bool, quietPort uint32, onChange func(netif.Status)) error
 }
 
 var _ speaker.Network = (*Network)(nil)
@@ -43,17 +47,40 @@ func (n *Network) Listen(ifname string, v6 bool) (sockets.Conn, error) {
 	return c, nil
 }
 
-// Watch reports the interface's status until ctx ends.
+// Watch reports the interface's status until ctx ends. A watch that cannot start (netlink refused
+// a socket: EMFILE, ENOMEM) reports the link down with why, and is started again after
+// watchRetry, doubling to watchRetryMax: the routers on the interface are FAULT meanwhile, and
+// run again once it can be followed, rather than stay FAULT until the agent restarts.
 func (n *Network) Watch(ctx context.Context, ifname string, v6 bool, onChange func(speaker.LinkStatus)) {
 	ctx = logr.NewContext(ctx, n.Log.WithValues("interface", ifname))
-	err := netif.Watch(ctx, ifname, v6, n.Exclude, n.QuietPort, func(st netif.Status) {
-		onChange(speaker.LinkStatus{Up: st.Up, Reason: st.Reason, Primary: st.Address})
-	})
-	if err != nil && ctx.Err() == nil {
-		n.Log.Error(err, "watching interface", "interface", ifname)
+	watch := n.watch
+	if watch == nil {
+		watch = netif.Watch
+	}
+	for wait := watchRetry; ; wait = min(2*wait, watchRetryMax) {
+		err := watch(ctx, ifname, v6, n.Exclude, n.QuietPort, func(st netif.Status) {
+			onChange(speaker.LinkStatus{Up: st.Up, Reason: st.Reason, Primary: st.Address})
+		})
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		n.Log.Error(err, "watching interface; trying again", "interface", ifname, "in", wait.String())
 		onChange(speaker.LinkStatus{Reason: fmt.Sprintf("watching %s: %v", ifname, err)})
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
+
+// How soon a watch that could not start is tried again.
+const (
+	watchRetry    = time.Second
+	watchRetryMax = 30 * time.Second
+)
 
 // Announcers is speaker.Announcer with one announce.Sender per interface, opened on first use.
 type Announcers struct {
