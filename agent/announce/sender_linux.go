@@ -13,6 +13,7 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -24,6 +25,7 @@ var ErrClosed = errors.New("announcer closed")
 // Sender announces addresses on one Ethernet interface.
 type Sender struct {
 	ifi        *net.Interface
+	link       *netlink.Handle // in the interface's namespace: reads its MAC at each announcement
 	arp        *packet.Conn
 	icmp       *ipv6.PacketConn
 	forwarding *os.File // the interface's IPv6 forwarding sysctl, or nil without IPv6
@@ -34,10 +36,10 @@ type Sender struct {
 
 var _ Announcer = (*Sender)(nil)
 
-// New opens the sockets to announce addresses on interface ifname. It looks up everything it
-// needs now, in the network namespace of the calling thread, so that Announce may run anywhere;
-// a Sender therefore keeps the MAC address the interface had, and one for an interface whose MAC
-// changes must be made anew.
+// New opens the sockets to announce addresses on interface ifname. It opens everything it needs
+// now, in the network namespace of the calling thread, so that Announce may run anywhere. Announce
+// reads the interface's MAC address each time: a bond that fails over with fail_over_mac, or an
+// administrator, may change it in place, and announcing the old one would send clients to it.
 func New(ifname string) (*Sender, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
@@ -47,6 +49,9 @@ func New(ifname string) (*Sender, error) {
 		return nil, fmt.Errorf("announcing on %s: not an Ethernet interface (hardware address %q)", ifname, ifi.HardwareAddr)
 	}
 	s := &Sender{ifi: ifi}
+	if s.link, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		return nil, fmt.Errorf("opening netlink for %s: %w", ifname, err)
+	}
 	// The sockets only send. Filters that let nothing in keep the link's ARP and ICMPv6 traffic
 	// from queueing up in them.
 	drop, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
@@ -54,6 +59,7 @@ func New(ifname string) (*Sender, error) {
 		return nil, fmt.Errorf("assembling ARP filter: %w", err)
 	}
 	if s.arp, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ARP, &packet.Config{Filter: drop}); err != nil {
+		s.link.Close()
 		return nil, fmt.Errorf("opening ARP socket on %s: %w", ifname, err)
 	}
 	// The NA is built by ndp but sent on a socket of our own: ndp.Conn names the interface by
@@ -64,6 +70,7 @@ func New(ifname string) (*Sender, error) {
 	c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
 	if err != nil {
 		_ = s.arp.Close()
+		s.link.Close()
 		return nil, fmt.Errorf("opening ICMPv6 socket on %s: %w", ifname, err)
 	}
 	s.icmp = ipv6.NewPacketConn(c)
@@ -91,6 +98,11 @@ func (s *Sender) Announce(addrs []netip.Addr) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("announcing on %s: %w", s.ifi.Name, ErrClosed)
+	}
+	// The MAC as it is now; if it cannot be read, the one read last (an interface that is gone
+	// fails the sends below, and the caller opens a new Sender).
+	if l, err := s.link.LinkByIndex(s.ifi.Index); err == nil && len(l.Attrs().HardwareAddr) == 6 {
+		s.ifi.HardwareAddr = l.Attrs().HardwareAddr
 	}
 	var errs []error
 	for _, a := range addrs {
@@ -173,6 +185,7 @@ func (s *Sender) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.link.Close()
 	errs := []error{s.arp.Close(), s.icmp.Close()}
 	if s.forwarding != nil {
 		errs = append(errs, s.forwarding.Close())

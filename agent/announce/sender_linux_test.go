@@ -225,6 +225,19 @@ func TestAnnounceOnTheWireAndInNeighbourCaches(t *testing.T) {
 			t.Errorf("NA from a forwarding interface has Router = false: %+v", got)
 		}
 	})
+	t.Run("a MAC changed in place is the one announced (a bond's fail_over_mac)", func(t *testing.T) {
+		const newMAC = "02:00:00:00:be:ef"
+		master.IP("link", "set", "dev", "eth0", "address", newMAC)
+		if err := s.Announce([]netip.Addr{vip4, vip6}); err != nil {
+			t.Fatal(err)
+		}
+		if got := wire.garp(t, vip4); got.EthSrc != newMAC || got.SenderHW != newMAC {
+			t.Errorf("gratuitous ARP after the MAC changed: %+v, want it from %s", got, newMAC)
+		}
+		if got := wire.na(t, vip6); got.TargetLLA != newMAC {
+			t.Errorf("neighbor advertisement after the MAC changed: %+v, want target %s", got, newMAC)
+		}
+	})
 	t.Run("Announce after Close fails", func(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
