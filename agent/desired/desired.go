@@ -261,10 +261,11 @@ func Derive(in Inputs) Result {
 	for i := range in.VirtualIPs {
 		vips[i] = &in.VirtualIPs[i]
 	}
-	// Routers take wire identities oldest first (creation time, then name), so the VirtualIP that was
-	// there first keeps its VRID on every node and at every run, and a newcomer that reuses it is the
-	// one refused, also while the first one cannot run here (reservation), as the controller's
-	// RouterIDConflict says. Objects without a creation time (standalone manifests) go by name.
+	// Routers take wire identities and addresses oldest first (creation time, then name), so the
+	// VirtualIP that was there first keeps its VRID and addresses on every node and at every run,
+	// and a newcomer that reuses one is the one refused, also while the first one cannot run here
+	// (reservation) or is refused itself, as the controller's RouterIDConflict says. Objects
+	// without a creation time (standalone manifests) go by name.
 	slices.SortStableFunc(vips, func(a, b *vrrpv1.VirtualIP) int {
 		return cmp.Or(a.CreationTimestamp.Time.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Name, b.Name))
 	})
@@ -290,9 +291,7 @@ func Derive(in Inputs) Result {
 			// It keeps its VRID here while it cannot run, so that a newer one is refused now rather
 			// than stopped when this error clears.
 			if key, ok := reservation(in, self, vip); ok {
-				if _, dup := taken[key]; !dup {
-					taken[key] = vip.Name
-				}
+				reserve(taken, held, key, addressesOf(vip), vip.Name)
 			}
 			continue
 		case !ok:
@@ -301,18 +300,19 @@ func Derive(in Inputs) Result {
 		key := conflictKeyOf(r)
 		if other, dup := taken[key]; dup {
 			fail(fmt.Errorf("VRID %d on %s is also used by VirtualIP %q: %w", key.vrid, key.iface, other, ErrRouterIDConflict))
+			reserve(taken, held, key, r.Config.Addresses, r.Name) // its addresses, as below
 			continue
 		}
 		// The same rule for the addresses: the older VirtualIP keeps them. Only on one interface:
 		// separate segments may reuse an address, with a nodeSelector for each.
 		if a, other, dup := heldBy(held, r); dup {
 			fail(fmt.Errorf("address %s on %s is also held by VirtualIP %q: %w", a, r.Interface, other, ErrAddressConflict))
+			// Refused, it keeps its VRID and its other addresses all the same, as a VirtualIP in
+			// error does, so that the older one's going does not stop a newer one that took them.
+			reserve(taken, held, key, r.Config.Addresses, r.Name)
 			continue
 		}
-		taken[key] = r.Name
-		for _, p := range r.Config.Addresses {
-			held[addressKey{addr: p.Addr(), iface: r.Interface}] = r.Name
-		}
+		reserve(taken, held, key, r.Config.Addresses, r.Name)
 		res.Routers = append(res.Routers, r)
 	}
 	slices.SortFunc(res.Routers, func(a, b Router) int { return cmp.Compare(a.Name, b.Name) })
@@ -331,6 +331,31 @@ type conflictKey struct {
 
 func conflictKeyOf(r Router) conflictKey {
 	return conflictKey{vrid: r.Config.VRID, ipv6: isIPv6(r.Config.Addresses), iface: r.Interface}
+}
+
+// reserve records that name holds VRID key and addrs on key's interface, where no older
+// VirtualIP does already.
+func reserve(taken map[conflictKey]string, held map[addressKey]string, key conflictKey, addrs []netip.Prefix, name string) {
+	if _, dup := taken[key]; !dup {
+		taken[key] = name
+	}
+	for _, p := range addrs {
+		k := addressKey{addr: p.Addr(), iface: key.iface}
+		if _, dup := held[k]; !dup {
+			held[k] = name
+		}
+	}
+}
+
+// addressesOf returns the addresses of vip that parse, for a VirtualIP in error.
+func addressesOf(vip *vrrpv1.VirtualIP) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range vip.Spec.Addresses {
+		if p, err := ParseAddress(a); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // addressKey is an address held on an interface: two routers on one node must not share one.

@@ -732,6 +732,24 @@ func TestDerive(t *testing.T) {
 			want:     []Router{router("z-first", 10, "198.51.100.10/24")},
 			wantErrs: map[string]string{"a-newcomer": "AddressConflict"},
 		},
+		"an older VirtualIP in error keeps its addresses, as its VRID: the newer is refused now, not stopped at its recovery": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a-newcomer", 11, "198.51.100.10/24", created(2)),
+				vip("z-first", 10, "198.51.100.10/24", created(1), pass("vrrp-system", "gone", "password")),
+			}},
+			wantErrs: map[string]string{"z-first": "SecretUnavailable", "a-newcomer": "AddressConflict"},
+		},
+		"a VirtualIP refused for an address keeps its VRID, and one refused for its VRID its addresses": {
+			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
+				vip("a", 10, "198.51.100.10/24", created(1)),
+				vip("b", 11, "198.51.100.10/24", created(2)),
+				vip("c", 11, "198.51.100.11/24", created(3)),
+				vip("d", 10, "198.51.100.12/24", created(4)),
+				vip("e", 12, "198.51.100.12/24", created(5)),
+			}},
+			want:     []Router{router("a", 10, "198.51.100.10/24")},
+			wantErrs: map[string]string{"b": "AddressConflict", "c": "RouterIDConflict", "d": "RouterIDConflict", "e": "AddressConflict"},
+		},
 		"one address on two interfaces of a node is no conflict: the segments differ": {
 			in: Inputs{NodeName: "n1", Interfaces: standardInterfaces(), VirtualIPs: []vrrpv1.VirtualIP{
 				vip("a", 10, "198.51.100.10/24", created(1)),

@@ -169,8 +169,23 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 		switch {
 		case err == nil && lacking(sec, keys) != "" && s.good(key, keys):
 			// A key removed or renamed, or the Secret made again as a type whose data the cache
-			// drops: a deletion by another name, with the same grace for the last good copy.
+			// drops: a deletion by another name, with the same grace for what the last good copy
+			// held of the keys that are gone. The keys that are there are read as they are now,
+			// by the VirtualIPs that use them, and once the grace is over, alone.
+			old := s.known[key]
 			s.gone(key, now, "key "+lacking(sec, keys)+" missing or empty")
+			live := trimSecret(sec, keys)
+			if _, grace := s.known[key]; grace {
+				for k, v := range old.Data {
+					if len(live.Data[k]) == 0 {
+						if live.Data == nil {
+							live.Data = map[string][]byte{}
+						}
+						live.Data[k] = v
+					}
+				}
+			}
+			s.known[key] = live
 		case err == nil:
 			s.known[key] = trimSecret(sec, keys)
 			delete(s.missing, key)

@@ -70,7 +70,8 @@ func TestSecretStore(t *testing.T) {
 			{want: map[string]string{"vrrp-auth": "secret12"}},
 			{change: rewrite("pasword", "secret12"), want: map[string]string{"vrrp-auth": "secret12"}},
 			{after: grace / 2, change: rewrite("password", ""), want: map[string]string{"vrrp-auth": "secret12"}},
-			{after: grace / 2, want: map[string]string{}},
+			// The Secret is there, its key empty: Derive says so.
+			{after: grace / 2, want: map[string]string{"vrrp-auth": ""}},
 			{change: rewrite("password", "rotated1"), want: map[string]string{"vrrp-auth": "rotated1"}},
 		},
 		"a Secret deleted and created again keeps its routers running and brings the new password": {
@@ -114,6 +115,49 @@ func TestSecretStore(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Review of issue 12: a key that goes has its grace, and the VirtualIPs that use the Secret's other
+// keys go on reading them as they are, during the grace and after it.
+func TestAKeyThatGoesLeavesTheOtherKeysOfItsSecret(t *testing.T) {
+	const grace = 30 * time.Second
+	vips := []vrrpv1.VirtualIP{authVIP("a", "vrrp-system", "vrrp-auth", "password"), authVIP("b", "vrrp-system", "vrrp-auth", "other")}
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(authSecret("vrrp-system", "vrrp-auth", "password", "secret12", "other", "secret34")).Build()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSecretStore("vrrp-system", grace, logr.Discard())
+	s.reader, s.now = c, func() time.Time { return now }
+	steps := []struct {
+		after time.Duration
+		data  []string          // the Secret's data from then on; nil: unchanged
+		want  map[string]string // key -> the password handed to Derive
+	}{
+		{want: map[string]string{"password": "secret12", "other": "secret34"}},
+		{data: []string{"password", "secret12"}, want: map[string]string{"password": "secret12", "other": "secret34"}},
+		{after: grace / 2, data: []string{"password", "rotated1"}, want: map[string]string{"password": "rotated1", "other": "secret34"}},
+		{after: grace / 2, want: map[string]string{"password": "rotated1", "other": ""}},
+		{after: time.Hour, want: map[string]string{"password": "rotated1", "other": ""}},
+	}
+	for i, st := range steps {
+		now = now.Add(st.after)
+		if st.data != nil {
+			if err := c.Update(context.Background(), authSecret("vrrp-system", "vrrp-auth", st.data...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := map[string]string{}
+		for _, sec := range s.referenced(context.Background(), vips) {
+			for _, k := range []string{"password", "other"} {
+				got[k] = string(sec.Data[k])
+			}
+		}
+		if diff := cmp.Diff(st.want, got); diff != "" {
+			t.Errorf("step %d: passwords handed to Derive (-want +got):\n%s", i, diff)
+		}
 	}
 }
 
