@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -108,14 +109,22 @@ func isolatePorts(t testing.TB, lab *testenv.Lab, on bool) {
 	if on {
 		state = "on"
 	}
-	out := runIP(t, "-n", lab.Switch, "-o", "link", "show", "master", "br0")
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		port, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-		runIP(t, "-n", lab.Switch, "link", "set", "dev", port, "type", "bridge_slave", "isolated", state)
+	// The ports from ip's JSON on stdout alone: a warning on stderr (the netns of a veth's peer
+	// going away as another test ends) once came out as a port named "Peer".
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "-j", "-n", lab.Switch, "link", "show", "master", "br0").Output()
+	if err != nil {
+		t.Fatalf("listing the ports of %s: %v", lab.Switch, err)
+	}
+	var ports []struct {
+		Name string `json:"ifname"`
+	}
+	if err := json.Unmarshal(out, &ports); err != nil {
+		t.Fatalf("listing the ports of %s: %v: %s", lab.Switch, err, out)
+	}
+	for _, p := range ports {
+		runIP(t, "-n", lab.Switch, "link", "set", "dev", p.Name, "type", "bridge_slave", "isolated", state)
 	}
 }
 
