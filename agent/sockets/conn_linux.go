@@ -23,6 +23,9 @@ const ttl = 255
 // ErrFamily is returned by Send for an address of the other family than the socket's.
 var ErrFamily = errors.New("address family does not match the socket")
 
+// ownEchoMemory is how long a source Send used marks received packets as our own echo.
+const ownEchoMemory = time.Minute
+
 // RawConn is a raw IP protocol 112 socket bound to one interface, for IPv4 or IPv6.
 type RawConn struct {
 	ifi *net.Interface
@@ -31,7 +34,8 @@ type RawConn struct {
 	p6  *ipv6.PacketConn
 
 	mu   sync.Mutex
-	sent map[netip.Addr]struct{} // sources Send used, to recognise our own echo
+	sent map[netip.Addr]time.Time // sources Send used, and when last: to recognise our own echo
+	now  func() time.Time
 
 	// Receive and Send make their system calls themselves, on messages kept from call to call:
 	// a Backup of 250 routers at 100 ms hears 2,500 adverts a second, and ipv4.PacketConn's
@@ -108,7 +112,7 @@ func Listen(ifname string, v6 bool) (*RawConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening VRRP socket on %s: %w", ifname, err)
 	}
-	c := &RawConn{ifi: ifi, pc: pc, sent: make(map[netip.Addr]struct{})}
+	c := &RawConn{ifi: ifi, pc: pc, sent: make(map[netip.Addr]time.Time), now: time.Now}
 	sc, ok := pc.(syscall.Conn)
 	if !ok {
 		_ = pc.Close()
@@ -239,7 +243,13 @@ func (c *RawConn) Receive(buf []byte) (Packet, error) {
 			continue
 		}
 		c.mu.Lock()
-		_, p.Own = c.sent[p.Src]
+		if at, ok := c.sent[p.Src]; ok {
+			// An echo comes back within milliseconds. A source not sent from for ownEchoMemory is
+			// ours no longer: the node was renumbered, and a peer may hold that address now.
+			if p.Own = c.now().Sub(at) < ownEchoMemory; !p.Own {
+				delete(c.sent, p.Src)
+			}
+		}
 		c.mu.Unlock()
 		return p, nil
 	}
@@ -317,9 +327,7 @@ func (c *RawConn) Send(payload []byte, src, dst netip.Addr) error {
 	}
 	if src.IsValid() {
 		c.mu.Lock()
-		if _, ok := c.sent[src.WithZone("")]; !ok {
-			c.sent[src.WithZone("")] = struct{}{}
-		}
+		c.sent[src.WithZone("")] = c.now()
 		c.mu.Unlock()
 	}
 	c.wmu.Lock()

@@ -266,6 +266,26 @@ func TestOwnEchoIsMarked(t *testing.T) {
 	}
 }
 
+// Review of issue 12: a source this socket has not sent from for a minute is ours no longer (the
+// node was renumbered): a peer that holds that address now is heard, not dropped as our echo.
+func TestAnOldSourceIsNoLongerOwn(t *testing.T) {
+	t.Parallel()
+	a := oneHost(t)
+	c := listen(t, a, "eth0", false)
+	if err := c.p4.SetMulticastLoopback(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(payload(1), hostA4, GroupIPv4); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.now = func() time.Time { return time.Now().Add(ownEchoMemory) }
+	c.mu.Unlock()
+	if got := receive(t, c); got.Own || got.Src != hostA4 {
+		t.Fatalf("a packet from %s a minute after this socket last sent from it: Own = %v, want a peer's", got.Src, got.Own)
+	}
+}
+
 func TestCloseUnblocksReceive(t *testing.T) {
 	t.Parallel()
 	a := oneHost(t)

@@ -12,8 +12,9 @@
 //     covers a pseudo-header that holds it (§5.2.8);
 //   - the kernel neither computes nor verifies IPv6 checksums on it: the codec does, so that a bad
 //     checksum is counted instead of vanishing inside the kernel;
-//   - multicast loopback is off, and a packet whose source is an address this socket sent from is
-//     still marked Own, so that an echo of our own advertisement is never taken for a peer's;
+//   - multicast loopback is off, and a packet whose source is an address this socket sent from
+//     (in the last minute) is still marked Own, so that an echo of our own advertisement is never
+//     taken for a peer's;
 //   - every received Packet reports its TTL or hop limit, destination and interface, so that the
 //     caller can discard what RFC 9568 §7.1 says to discard (TTL other than 255, among others).
 //

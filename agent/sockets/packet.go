@@ -21,8 +21,8 @@ type Packet struct {
 	TTL int
 	// IfIndex is the index of the interface the packet arrived on.
 	IfIndex int
-	// Own reports that Src is an address this socket has sent from: the packet is an echo of
-	// our own message (a looped-back multicast or a bridged loop), not a peer's.
+	// Own reports that Src is an address this socket has sent from in the last minute: the packet
+	// is an echo of our own message (a looped-back multicast or a bridged loop), not a peer's.
 	Own bool
 }
 
