@@ -249,40 +249,37 @@ func TestSocketHearsOnlyItsOwnInterface(t *testing.T) {
 	}
 }
 
+// An echo of our own packet is marked Own. A source this socket has not sent from for a minute is
+// ours no longer (the node was renumbered): a peer that holds that address now is heard, not
+// dropped as our echo (review of issue 12).
 func TestOwnEchoIsMarked(t *testing.T) {
 	t.Parallel()
-	a := oneHost(t)
-	c := listen(t, a, "eth0", false)
-	// Loopback is off in production; switching it on here stands for any path that brings our
-	// own packet back, such as a bridging loop.
-	if err := c.p4.SetMulticastLoopback(true); err != nil {
-		t.Fatal(err)
+	tests := map[string]struct {
+		later time.Duration // how long after the send the packet is read
+		own   bool
+	}{
+		"an echo at once is ours": {later: 0, own: true},
+		"a packet from a source not sent from for a minute is a peer's": {later: ownEchoMemory, own: false},
 	}
-	if err := c.Send(payload(1), hostA4, GroupIPv4); err != nil {
-		t.Fatal(err)
-	}
-	if got := receive(t, c); !got.Own || got.Src != hostA4 {
-		t.Fatalf("echo received with Own = %v from %s, want Own from %s", got.Own, got.Src, hostA4)
-	}
-}
-
-// Review of issue 12: a source this socket has not sent from for a minute is ours no longer (the
-// node was renumbered): a peer that holds that address now is heard, not dropped as our echo.
-func TestAnOldSourceIsNoLongerOwn(t *testing.T) {
-	t.Parallel()
-	a := oneHost(t)
-	c := listen(t, a, "eth0", false)
-	if err := c.p4.SetMulticastLoopback(true); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(payload(1), hostA4, GroupIPv4); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	c.now = func() time.Time { return time.Now().Add(ownEchoMemory) }
-	c.mu.Unlock()
-	if got := receive(t, c); got.Own || got.Src != hostA4 {
-		t.Fatalf("a packet from %s a minute after this socket last sent from it: Own = %v, want a peer's", got.Src, got.Own)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := oneHost(t)
+			c := listen(t, a, "eth0", false)
+			// Loopback is off in production; switching it on here stands for any path that brings
+			// our own packet back, such as a bridging loop.
+			if err := c.p4.SetMulticastLoopback(true); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Send(payload(1), hostA4, GroupIPv4); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Lock()
+			c.now = func() time.Time { return time.Now().Add(tc.later) }
+			c.mu.Unlock()
+			if got := receive(t, c); got.Own != tc.own || got.Src != hostA4 {
+				t.Fatalf("received from %s with Own = %v, want %v from %s", got.Src, got.Own, tc.own, hostA4)
+			}
+		})
 	}
 }
 
