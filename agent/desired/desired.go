@@ -288,8 +288,8 @@ func Derive(in Inputs) Result {
 		switch {
 		case err != nil:
 			fail(err)
-			// It keeps its VRID here while it cannot run, so that a newer one is refused now rather
-			// than stopped when this error clears.
+			// It keeps its VRID and addresses here while it cannot run, so that a newer one is
+			// refused now rather than stopped when this error clears.
 			if key, ok := reservation(in, self, vip); ok {
 				reserve(taken, held, key, addressesOf(vip), vip.Name)
 			}
