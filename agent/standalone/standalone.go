@@ -11,13 +11,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"slices"
+	"syscall"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	"github.com/vrrp-dev/vrrp-operator/agent/manifests"
 	"github.com/vrrp-dev/vrrp-operator/agent/node"
 	"github.com/vrrp-dev/vrrp-operator/agent/speaker"
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // Options configure a standalone agent.
@@ -67,8 +74,17 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("agent running standalone", "config", o.ConfigFile, "virtualIPs", len(objs.VirtualIPs))
 	tick := time.NewTicker(max(o.Resync, time.Second))
 	defer tick.Stop()
+	// SIGHUP is keepalived's reload (a unit's ExecReload=kill -HUP): the file is read at once,
+	// where the signal's default would end the agent without leaving (no priority-0 advert, no
+	// stop hook, the VIP held until its lifetime ran out).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for {
 		select {
+		case <-hup:
+			log.Info("SIGHUP: reading the configuration again")
+			apply()
 		case <-tick.C:
 			apply()
 		case <-ctx.Done():
@@ -84,6 +100,10 @@ type configFile struct {
 	path string
 	raw  []byte
 	objs manifests.Objects
+	// seen is when each VirtualIP was first loaded: a file has no creation times, and a router
+	// that runs must keep its VRID and addresses against one added later (desired.Derive orders
+	// them by creation time, then by name).
+	seen map[string]time.Time
 }
 
 // load returns the file's objects, defaulted and validated; unchanged bytes return the objects of
@@ -100,8 +120,80 @@ func (c *configFile) load() (manifests.Objects, error) {
 	if err != nil {
 		return manifests.Objects{}, err
 	}
+	if c.raw != nil {
+		if err := regressed(c.objs, objs); err != nil {
+			return manifests.Objects{}, fmt.Errorf("%s: %w", c.path, err)
+		}
+	}
+	c.stamp(objs.VirtualIPs)
 	c.raw, c.objs = raw, objs
 	return objs, nil
+}
+
+// stamp gives the VirtualIPs without a creation time the time they were first loaded; those of
+// the first load share one, and go by name.
+func (c *configFile) stamp(vips []vrrpv1.VirtualIP) {
+	if c.seen == nil {
+		c.seen = map[string]time.Time{}
+	}
+	now, names := time.Now(), make(map[string]bool, len(vips))
+	for i := range vips {
+		v := &vips[i]
+		names[v.Name] = true
+		if !v.CreationTimestamp.IsZero() {
+			continue
+		}
+		at, ok := c.seen[v.Name]
+		if !ok {
+			at = now
+			c.seen[v.Name] = at
+		}
+		v.CreationTimestamp = metav1.NewTime(at)
+	}
+	for name := range c.seen {
+		if !names[name] {
+			delete(c.seen, name) // one removed and added again is new
+		}
+	}
+}
+
+// regressed refuses a file that would stop what the last good one runs by mistake rather than by
+// intent: one with no VirtualIP at all where the last had some (a file being written: the shell
+// empties it first, and a failed `convert > file` leaves it empty), and one whose VirtualIP no
+// longer finds the password that it found (a key renamed, a Secret left out). The last good file
+// goes on running, and the error is logged at each resync until the file is right.
+func regressed(last, next manifests.Objects) error {
+	if len(next.VirtualIPs) == 0 && len(last.VirtualIPs) > 0 {
+		return fmt.Errorf("no VirtualIP, where the last good file had %d (remove them by listing none other than what stays, or stop the agent)", len(last.VirtualIPs))
+	}
+	for _, v := range next.VirtualIPs {
+		i := slices.IndexFunc(last.VirtualIPs, func(o vrrpv1.VirtualIP) bool { return o.Name == v.Name })
+		if i < 0 || !hasPassword(last, &last.VirtualIPs[i]) || hasPassword(next, &v) {
+			continue
+		}
+		ref := v.Spec.Authentication.SecretRef
+		return fmt.Errorf("VirtualIP %s: Secret %s/%s has no key %q in the file, where the last good file had it", v.Name, ref.Namespace, ref.Name, secretKey(ref))
+	}
+	return nil
+}
+
+// hasPassword says whether v authenticates with a password objs hold.
+func hasPassword(objs manifests.Objects, v *vrrpv1.VirtualIP) bool {
+	a := v.Spec.Authentication
+	if a == nil {
+		return false
+	}
+	i := slices.IndexFunc(objs.Secrets, func(s corev1.Secret) bool {
+		return s.Namespace == a.SecretRef.Namespace && s.Name == a.SecretRef.Name
+	})
+	return i >= 0 && len(objs.Secrets[i].Data[secretKey(a.SecretRef)]) > 0
+}
+
+func secretKey(ref vrrpv1.SecretKeyReference) string {
+	if ref.Key == "" {
+		return desired.DefaultSecretKey
+	}
+	return ref.Key
 }
 
 func parse(path string, raw []byte) (manifests.Objects, error) {

@@ -29,6 +29,9 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	// SIGHUP, keepalived's reload, must not end an agent without leaving; the standalone agent
+	// rereads its file on it (agent/standalone), the others have nothing to reread.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() {

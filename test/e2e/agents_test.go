@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,4 +266,34 @@ func runIP(t testing.TB, args ...string) string {
 		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// TestSIGHUPRereadsTheConfiguration sends a standalone agent keepalived's reload signal: it reads
+// its file at once and goes on running, where the signal's default ended it without leaving (no
+// priority-0 advert, no stop hook, the VIP held until its lifetime ran out).
+func TestSIGHUPRereadsTheConfiguration(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	lab := testenv.NewLab(t)
+	n := newNode(t, lab, "eth0", "198.51.100.1/24")
+	first := vipSpec{name: "services", vrid: 51, version: 3, addresses: []string{"198.51.100.252/24"}, interval: fast.String(), priorities: map[string]int{}}
+	config := writeManifests(t, []vipSpec{first}, nil)
+	a := startAgent(t, n, "node0", config, agentOptions{extra: []string{"--resync", "1h"}})
+	waitState(t, a, "services", "MASTER")
+
+	second := vipSpec{name: "other", vrid: 52, version: 3, addresses: []string{"198.51.100.253/24"}, interval: fast.String(), priorities: map[string]int{}}
+	raw, err := os.ReadFile(writeManifests(t, []vipSpec{first, second}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.signal(syscall.SIGHUP)
+	// The resync is an hour away: only the signal can have read the file.
+	waitState(t, a, "other", "MASTER")
+	if a.exited() {
+		t.Fatalf("the agent exited on SIGHUP:\n%s", a.out.String())
+	}
+	waitState(t, a, "services", "MASTER")
 }
