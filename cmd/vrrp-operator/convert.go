@@ -94,7 +94,7 @@ func convertMain(args []string, stdout, stderr io.Writer) int {
 	}
 	o := keepalived.Options{ConfigID: *configID, Namespace: *namespace, SecretName: *secretName, HooksConfigMap: *hooksCM, Names: map[string]string{}, Root: *root}
 	if *standalone {
-		o.HooksConfigMap = ""
+		o.HooksConfigMap, o.Standalone = "", true
 	}
 	for _, n := range nodeFlags {
 		name, file, ok := strings.Cut(n, "=")

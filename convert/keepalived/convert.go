@@ -48,6 +48,9 @@ type Options struct {
 	// Root is the directory absolute include paths are read under (the nodes' / copied to this
 	// machine); empty: /.
 	Root string
+	// Standalone: the objects are for standalone agents, which learn unicast peers only from Node
+	// objects in their --config.
+	Standalone bool
 }
 
 // ErrUnknownInstance is returned when Options.Names names a vrrp_instance no node has.
@@ -475,7 +478,12 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 			c.unmapped(x.Pos, "virtual_ipaddress_excluded: every address of a VirtualIP is in its adverts; list these in another VirtualIP or in addresses")
 		case "unicast_peer":
 			s.Unicast = true
-			c.note(x.Pos, "unicast_peer: spec.unicast is set; the agents send to the other nodes' addresses from the cluster (status.nodes[].address, else InternalIP), not to this list; standalone agents need Node objects with InternalIPs in their --config")
+			if c.o.Standalone {
+				// Without them every node is alone, and each becomes Master.
+				c.unmapped(x.Pos, "unicast_peer: spec.unicast is set, but standalone agents send only to the Node objects of their --config, with InternalIPs, which this output does not hold: add one per node before you run it")
+			} else {
+				c.note(x.Pos, "unicast_peer: spec.unicast is set; the agents send to the other nodes' addresses from the cluster (status.nodes[].address, else InternalIP), not to this list")
+			}
 		case "unicast_src_ip":
 			c.note(x.Pos, "unicast_src_ip: the agent sends from the node's InternalIP on the interface, else its address in the first VIP's subnet")
 		case "nopreempt":
@@ -504,6 +512,11 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 						continue
 					}
 					in.password = a.Args()[0]
+					if len(in.password) > maxPassword {
+						// What keepalived sends, and compares: nodes that agree on these agree.
+						c.note(a.Pos, "auth_pass: keepalived uses its first %d characters (RFC 3768 §5.3.6), and so does the Secret", maxPassword)
+						in.password = in.password[:maxPassword]
+					}
 				default:
 					c.unmapped(a.Pos, "%s: unknown keyword", a.Keyword())
 				}
@@ -624,11 +637,19 @@ func (c *converter) integer(x *conf.Directive, lo, hi int) (int, bool) {
 	return 0, false
 }
 
-// seconds reads keepalived's <TIMER>: seconds with an optional fraction.
+// maxPassword is how much of a PASS password VRRPv2 carries (RFC 3768 §5.3.6).
+const maxPassword = 8
+
+// seconds reads keepalived's <TIMER>: seconds with an optional fraction, to the millisecond, the
+// finest a VirtualIP's durations take.
 func (c *converter) seconds(x *conf.Directive, lo, hi float64) (time.Duration, bool) {
 	if len(x.Args()) == 1 {
 		if f, err := strconv.ParseFloat(x.Args()[0], 64); err == nil && f >= lo && f <= hi {
-			return time.Duration(math.Round(f*1e6)) * time.Microsecond, true
+			d := time.Duration(math.Round(f*1e3)) * time.Millisecond
+			if exact := time.Duration(math.Round(f*1e6)) * time.Microsecond; exact != d {
+				c.note(x.Pos, "%s: %v is rounded to %v, the finest a VirtualIP takes", x.Keyword(), exact, d)
+			}
+			return d, true
 		}
 	}
 	c.unmapped(x.Pos, "%s: must be seconds from %g to %g; keepalived refuses other values", x.Keyword(), lo, hi)

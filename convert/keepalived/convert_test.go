@@ -218,8 +218,21 @@ func TestConvert(t *testing.T) {
 			want:  seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Unicast = true }),
 			report: []string{
 				"a.conf:6: note: unicast_src_ip: the agent sends from the node's InternalIP on the interface, else its address in the first VIP's subnet",
-				"a.conf:7: note: unicast_peer: spec.unicast is set; the agents send to the other nodes' addresses from the cluster (status.nodes[].address, else InternalIP), not to this list; standalone agents need Node objects with InternalIPs in their --config",
+				"a.conf:7: note: unicast_peer: spec.unicast is set; the agents send to the other nodes' addresses from the cluster (status.nodes[].address, else InternalIP), not to this list",
 			},
+		},
+		"unicast_peer for standalone agents is not converted: their --config needs Node objects": {
+			o:     Options{Standalone: true},
+			texts: []string{"a", instance("  unicast_peer {\n    198.51.100.254\n  }\n")},
+			want:  seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Unicast = true }),
+			report: []string{
+				"a.conf:6: not converted: unicast_peer: spec.unicast is set, but standalone agents send only to the Node objects of their --config, with InternalIPs, which this output does not hold: add one per node before you run it",
+			},
+		},
+		"fractional timers are rounded to the millisecond": {
+			texts:  []string{"a", instance("  preempt_delay 0.0015\n")},
+			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.PreemptDelay = dur(2 * time.Millisecond) }),
+			report: []string{"a.conf:6: note: preempt_delay: 1.5ms is rounded to 2ms, the finest a VirtualIP takes"},
 		},
 		"GARP settings with a counterpart go to spec.garp, the instance's over global_defs', the others are reported": {
 			texts: []string{"a", "global_defs {\n  vrrp_garp_master_repeat 2\n  vrrp_garp_interval 0.1\n  vrrp_garp_master_delay 5\n}\n" + instance("  garp_master_repeat 4\n  garp_master_refresh 60\n")},
@@ -445,10 +458,16 @@ func TestPasswords(t *testing.T) {
 			"\n  }\n  virtual_ipaddress {\n    198.51.100." + string(rune('0'+vrid)) + "/24\n  }\n}\n"
 	}
 	for name, tc := range map[string]struct {
-		text string
-		keys map[string]string // VirtualIP -> key
-		data map[string]string
+		text  string
+		other string            // a second node's, when set
+		keys  map[string]string // VirtualIP -> key
+		data  map[string]string
 	}{
+		"a password is cut to 8 characters, as keepalived sends it: nodes that agree on those agree": {
+			text: inst("A", 1, "12345678aa"), other: inst("A", 1, "12345678bb"),
+			keys: map[string]string{"a": "password"},
+			data: map[string]string{"password": "12345678"},
+		},
 		"a shared password is under password": {
 			text: inst("A", 1, "same") + inst("B", 2, "same"),
 			keys: map[string]string{"a": "password", "b": "password"},
@@ -461,7 +480,11 @@ func TestPasswords(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			res, _, err := convertTexts(t, Options{Namespace: "kube-vrrp", SecretName: "pw"}, "n", tc.text)
+			texts := []string{"n", tc.text}
+			if tc.other != "" {
+				texts = append(texts, "m", tc.other)
+			}
+			res, _, err := convertTexts(t, Options{Namespace: "kube-vrrp", SecretName: "pw"}, texts...)
 			if err != nil {
 				t.Fatal(err)
 			}
