@@ -682,11 +682,15 @@ func (c *converter) garpSetting(x *conf.Directive, k string, g *garp) {
 		}
 	case "garp_master_refresh":
 		if d, ok := c.seconds(x, 0, 86400); ok {
-			if d > 0 && d < time.Second {
-				// keepalived reads whole seconds: it never refreshes.
+			// keepalived reads whole seconds, the fraction cut: under one, it never refreshes.
+			switch whole := d.Truncate(time.Second); {
+			case whole == d:
+			case whole == 0:
 				c.note(x.Pos, "%s %s: keepalived reads whole seconds, 0: no refresh, and so does the VirtualIP", x.Keyword(), x.Args()[0])
-				d = 0
+			default:
+				c.note(x.Pos, "%s %s: keepalived reads whole seconds, %v, and so does the VirtualIP", x.Keyword(), x.Args()[0], whole)
 			}
+			d = d.Truncate(time.Second)
 			g.refresh = &d
 		}
 	}

@@ -376,6 +376,11 @@ func TestConvert(t *testing.T) {
 			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.GARP = &vrrpv1.GARP{Refresh: dur(0)} }),
 			report: []string{"a.conf:6: note: garp_master_refresh 0.5: keepalived reads whole seconds, 0: no refresh, and so does the VirtualIP"},
 		},
+		"garp_master_refresh with a fraction is keepalived's whole seconds": {
+			texts:  []string{"a", instance("  garp_master_refresh 1.5\n")},
+			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.GARP = &vrrpv1.GARP{Refresh: dur(time.Second)} }),
+			report: []string{"a.conf:6: note: garp_master_refresh 1.5: keepalived reads whole seconds, 1s, and so does the VirtualIP"},
+		},
 		"accept and preempt are keepalived's and the agent's behaviour, a note each": {
 			texts: []string{"a", instance("  accept\n  preempt\n")},
 			want:  seedSpec(nil),
