@@ -223,8 +223,12 @@ func (r *reader) include(l line, keyword, pattern string) error {
 	case r.opts.Root != "":
 		pattern = filepath.Join(r.opts.Root, pattern)
 	}
+	patterns, ok := expandBraces(pattern, maxPatterns)
+	if !ok {
+		return fmt.Errorf("%s: %s %s: its braces make more than %d patterns", l.pos, keyword, pattern, maxPatterns)
+	}
 	var matches []string
-	for _, p := range expandBraces(pattern) {
+	for _, p := range patterns {
 		m, err := filepath.Glob(p)
 		if err != nil {
 			return fmt.Errorf("%s: %s %s: %w", l.pos, keyword, pattern, err)
@@ -254,8 +258,13 @@ func (r *reader) include(l line, keyword, pattern string) error {
 	return nil
 }
 
-// expandBraces expands csh-style braces, "{a,b}c" to "ac" and "bc", as keepalived's glob() does.
-func expandBraces(p string) []string {
+// maxPatterns bounds what an include's braces expand to: each group multiplies the patterns, and
+// twenty groups of two are a million globs.
+const maxPatterns = 1024
+
+// expandBraces expands csh-style braces, "{a,b}c" to "ac" and "bc", as keepalived's glob() does;
+// false when that makes more than limit patterns.
+func expandBraces(p string, limit int) ([]string, bool) {
 	depth, open := 0, -1
 	for i, c := range p {
 		switch c {
@@ -290,12 +299,16 @@ func expandBraces(p string) []string {
 			alts = append(alts, p[start:i])
 			var out []string
 			for _, a := range alts {
-				out = append(out, expandBraces(p[:open]+a+p[i+1:])...)
+				more, ok := expandBraces(p[:open]+a+p[i+1:], limit-len(out))
+				if !ok {
+					return nil, false
+				}
+				out = append(out, more...)
 			}
-			return out
+			return out, true
 		}
 	}
-	return []string{p}
+	return []string{p}, limit >= 1
 }
 
 // conditional applies an '@id' or '@^id' prefix.

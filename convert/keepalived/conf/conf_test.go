@@ -192,6 +192,8 @@ func TestParseRefuses(t *testing.T) {
 		"sequence expansion, not supported":  {map[string]string{"keepalived.conf": "~SEQ(N, 1, 3) a $N\n"}, "keepalived.conf:1: ~SEQ: keepalived's sequence and list expansion is not supported"},
 		"list expansion, not supported":      {map[string]string{"keepalived.conf": "@^a ~LST(N, x, y) a $N\n"}, "~LST: keepalived's sequence and list expansion is not supported"},
 		"a parameter that doubles 40 times":  {map[string]string{"keepalived.conf": doubling(40)}, "parameters expand to more than"},
+		"an include whose braces make a million patterns": {map[string]string{"keepalived.conf": "include " + strings.Repeat("{a,b}", 20) + ".conf\n"},
+			strings.Repeat("{a,b}", 20) + ".conf: its braces make more than 1024 patterns"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
