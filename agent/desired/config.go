@@ -96,6 +96,14 @@ func ParseAddress(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// SecretKey is the key of ref's Secret that holds the password: DefaultSecretKey when ref names none.
+func SecretKey(ref vrrpv1.SecretKeyReference) string {
+	if ref.Key == "" {
+		return DefaultSecretKey
+	}
+	return ref.Key
+}
+
 // password reads the VRRPv2 password from the referenced Secret, which must be in namespace unless
 // that is empty. An unset or empty password would silently turn authentication off, so both are
 // errors.
@@ -115,10 +123,7 @@ func password(spec *vrrpv1.VirtualIPSpec, secrets []corev1.Secret, namespace str
 		return "", fmt.Errorf("secretRef %s/%s: the agent reads Secrets only in its own namespace %s, put the Secret there: %w",
 			ref.Namespace, ref.Name, namespace, ErrSecret)
 	}
-	key := ref.Key
-	if key == "" {
-		key = DefaultSecretKey
-	}
+	key := SecretKey(ref)
 	i := slices.IndexFunc(secrets, func(s corev1.Secret) bool {
 		return s.Namespace == ref.Namespace && s.Name == ref.Name
 	})

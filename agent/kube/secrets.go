@@ -151,7 +151,7 @@ func (s *secretStore) referenced(ctx context.Context, vips []vrrpv1.VirtualIP) [
 		if want[key] == nil {
 			want[key] = map[string]bool{}
 		}
-		want[key][secretKey(a.SecretRef)] = true
+		want[key][desired.SecretKey(a.SecretRef)] = true
 	}
 	now := s.now()
 	var out []corev1.Secret
@@ -265,14 +265,6 @@ func (s *secretStore) explain(in desired.Inputs, res desired.Result) desired.Res
 		res.Errors = errs
 	}
 	return res
-}
-
-// secretKey is the key of a reference, defaulted as the API server defaults it.
-func secretKey(ref vrrpv1.SecretKeyReference) string {
-	if ref.Key == "" {
-		return desired.DefaultSecretKey
-	}
-	return ref.Key
 }
 
 // good says whether the last known copy of key has every one of keys; s.mu is held.

@@ -245,7 +245,7 @@ func usedSecrets(in desired.Inputs, res desired.Result) []corev1.Secret {
 		if keys[key] == nil {
 			keys[key] = map[string]bool{}
 		}
-		keys[key][secretKey(a.SecretRef)] = true
+		keys[key][desired.SecretKey(a.SecretRef)] = true
 	}
 	var out []corev1.Secret
 	for _, sec := range in.Secrets {

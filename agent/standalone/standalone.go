@@ -172,7 +172,7 @@ func regressed(last, next manifests.Objects) error {
 			continue
 		}
 		ref := v.Spec.Authentication.SecretRef
-		return fmt.Errorf("VirtualIP %s: Secret %s/%s has no key %q in the file, where the last good file had it", v.Name, ref.Namespace, ref.Name, secretKey(ref))
+		return fmt.Errorf("VirtualIP %s: Secret %s/%s has no key %q in the file, where the last good file had it", v.Name, ref.Namespace, ref.Name, desired.SecretKey(ref))
 	}
 	return nil
 }
@@ -186,14 +186,7 @@ func hasPassword(objs manifests.Objects, v *vrrpv1.VirtualIP) bool {
 	i := slices.IndexFunc(objs.Secrets, func(s corev1.Secret) bool {
 		return s.Namespace == a.SecretRef.Namespace && s.Name == a.SecretRef.Name
 	})
-	return i >= 0 && len(objs.Secrets[i].Data[secretKey(a.SecretRef)]) > 0
-}
-
-func secretKey(ref vrrpv1.SecretKeyReference) string {
-	if ref.Key == "" {
-		return desired.DefaultSecretKey
-	}
-	return ref.Key
+	return i >= 0 && len(objs.Secrets[i].Data[desired.SecretKey(a.SecretRef)]) > 0
 }
 
 func parse(path string, raw []byte) (manifests.Objects, error) {
