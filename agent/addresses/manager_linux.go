@@ -26,9 +26,12 @@ type Manager struct {
 	// index is the interface index of each name Add last looked up: a refresh, the Master's
 	// every few seconds, needs no lookup by name. An index that is gone (ENODEV: the interface was
 	// deleted, maybe created again under its name) is looked up again.
-	index   map[string]int
-	held    []Entry        // the record, as on disk
-	foreign map[Entry]bool // addresses found already present; remembered only to log once
+	index map[string]int
+	held  []Entry // the record, as on disk
+	// lifetime is the lifetime each held address was last added with, for Remove to add back one
+	// that the kernel took away with the address removed.
+	lifetime map[Entry]time.Duration
+	foreign  map[Entry]bool // addresses found already present; remembered only to log once
 }
 
 // NewManager loads the record in stateDir (creating the directory) and opens a netlink handle in
@@ -48,7 +51,8 @@ func NewManager(stateDir string, log logr.Logger) (*Manager, error) {
 		h.Close()
 		return nil, err
 	}
-	return &Manager{dir: stateDir, log: log, nl: h, rt: rt, held: held, index: map[string]int{}, foreign: map[Entry]bool{}}, nil
+	return &Manager{dir: stateDir, log: log, nl: h, rt: rt, held: held, index: map[string]int{},
+		lifetime: map[Entry]time.Duration{}, foreign: map[Entry]bool{}}, nil
 }
 
 // Close releases the netlink sockets. It removes no address.
@@ -108,6 +112,7 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 		// A refresh: one request, no lookup.
 		err := m.rt.replaceAddr(i, p, lifetime)
 		if err == nil {
+			m.lifetime[e] = lifetime
 			return nil
 		}
 		delete(m.index, ifname)
@@ -143,6 +148,7 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 	if err := m.rt.replaceAddr(link.Attrs().Index, p, lifetime); err != nil {
 		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
 	}
+	m.lifetime[e] = lifetime
 	return nil
 }
 
@@ -172,6 +178,12 @@ func (m *Manager) Check(ifname string, p netip.Prefix) error {
 // Remove takes p off ifname if the agent added it, and then drops it from the record. An address
 // that is already gone, on an interface that may be gone too, is not an error; one the agent did not
 // add is left in place.
+//
+// The first IPv4 address of a subnet on an interface is its primary, and the kernel removes the
+// others of the subnet with it unless the interface's promote_secondaries is on (keepalived's
+// option of that name sets it; Debian's systemd does for every interface, a new network namespace
+// does not). Another router's VIP of the subnet would be gone until its next refresh: Remove adds
+// the agent's addresses that went with p back at once, and logs any other address that went.
 func (m *Manager) Remove(ifname string, p netip.Prefix) error {
 	e := Entry{Interface: ifname, Prefix: p}
 	m.mu.Lock()
@@ -179,14 +191,95 @@ func (m *Manager) Remove(ifname string, p netip.Prefix) error {
 	if !slices.Contains(m.held, e) {
 		return nil
 	}
+	subnet := m.secondaries(e)
 	if _, err := m.del(e); err != nil {
 		return err
 	}
 	m.held = slices.DeleteFunc(m.held, func(x Entry) bool { return x == e })
+	delete(m.lifetime, e)
+	if len(subnet) > 0 {
+		m.restore(e, subnet)
+	}
 	if err := saveState(m.dir, m.held); err != nil {
 		return fmt.Errorf("removing VIP %s from %s: %w", p, ifname, err)
 	}
 	return nil
+}
+
+// secondaries returns the other addresses of e's subnet on its interface when e is their primary:
+// those that removing e takes away unless promote_secondaries is on. A lookup that fails returns
+// none; the next refresh of each router puts its own back all the same.
+func (m *Manager) secondaries(e Entry) []netip.Prefix {
+	if !e.Prefix.Addr().Is4() || e.Prefix.Bits() == 32 {
+		return nil
+	}
+	link, err := m.nl.LinkByName(e.Interface)
+	if err != nil {
+		return nil
+	}
+	list, err := m.nl.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		m.log.Error(err, "listing the addresses a VIP's removal may take with it", "address", e.Prefix, "interface", e.Interface)
+		return nil
+	}
+	var others []netip.Prefix
+	for _, a := range list {
+		p, ok := prefixOf(a)
+		if !ok || p.Bits() != e.Prefix.Bits() || p.Masked() != e.Prefix.Masked() {
+			continue
+		}
+		if p.Addr() == e.Prefix.Addr() {
+			if a.Flags&unix.IFA_F_SECONDARY != 0 {
+				return nil // the primary stays
+			}
+			continue
+		}
+		others = append(others, p)
+	}
+	return others
+}
+
+// restore adds back the agent's addresses of subnet, e's secondaries before its removal, that are
+// gone now, and logs the others that are.
+func (m *Manager) restore(e Entry, subnet []netip.Prefix) {
+	link, err := m.nl.LinkByName(e.Interface)
+	if err != nil {
+		return
+	}
+	for _, p := range subnet {
+		present, err := m.present(link, p.Addr())
+		if err != nil || present {
+			continue
+		}
+		x := Entry{Interface: e.Interface, Prefix: p}
+		if !slices.Contains(m.held, x) {
+			m.log.Error(nil, "Removing a VIP removed another address of its subnet, not the agent's: turn promote_secondaries on for the interface",
+				"address", e.Prefix, "interface", e.Interface, "removed", p, "sysctl", "net.ipv4.conf."+e.Interface+".promote_secondaries=1")
+			continue
+		}
+		lifetime, known := m.lifetime[x]
+		if !known {
+			continue // not added since the agent started: its router adds it when it is due
+		}
+		if err := m.rt.replaceAddr(link.Attrs().Index, p, lifetime); err != nil {
+			m.log.Error(err, "adding back a VIP that the removal of another took away; its next refresh tries again", "address", p, "interface", e.Interface, "removed", e.Prefix)
+			continue
+		}
+		m.log.Info("Added back a VIP that the removal of another took away (promote_secondaries is off)", "address", p, "interface", e.Interface, "removed", e.Prefix)
+	}
+}
+
+// prefixOf is a's address with its prefix length.
+func prefixOf(a netlink.Addr) (netip.Prefix, bool) {
+	if a.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := a.Mask.Size()
+	return netip.PrefixFrom(ip.Unmap(), bits), true
 }
 
 // RemoveLeftovers removes every recorded address, as a restarted agent must before it joins, and
@@ -209,6 +302,7 @@ func (m *Manager) RemoveLeftovers() ([]Entry, error) {
 		}
 	}
 	m.held = kept
+	clear(m.lifetime)
 	if err := saveState(m.dir, m.held); err != nil {
 		errs = append(errs, fmt.Errorf("removing leftover VIPs: %w", err))
 	}

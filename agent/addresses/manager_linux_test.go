@@ -491,3 +491,48 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 	}
 }
+
+// With promote_secondaries off, as in a new network namespace, removing the first address of a
+// subnet takes the others of that subnet with it: another router's VIP must not go with it.
+func TestRemovingTheFirstVIPOfASubnetLeavesTheOthers(t *testing.T) {
+	host := newHost(t)
+	host.Sysctl(t, "net/ipv4/conf/eth0/promote_secondaries", "0")
+	m := newManager(t, host, t.TempDir())
+	first, second, third := netip.MustParsePrefix("203.0.113.10/24"), netip.MustParsePrefix("203.0.113.11/24"), netip.MustParsePrefix("203.0.113.12/24")
+	for _, p := range []netip.Prefix{first, second, third} {
+		if err := m.Add("eth0", p, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The secondary goes alone.
+	if err := m.Remove("eth0", third); err != nil {
+		t.Fatal(err)
+	}
+	got := addrs(t, host)
+	if _, ok := got["203.0.113.12"]; ok {
+		t.Error("203.0.113.12 still on eth0 after Remove")
+	}
+	for _, a := range []string{"203.0.113.10", "203.0.113.11"} {
+		if _, ok := got[a]; !ok {
+			t.Errorf("%s went with the removal of a secondary", a)
+		}
+	}
+
+	// The primary takes its secondaries with it; the agent's come back with their lifetime.
+	if err := m.Remove("eth0", first); err != nil {
+		t.Fatal(err)
+	}
+	got = addrs(t, host)
+	if _, ok := got["203.0.113.10"]; ok {
+		t.Error("203.0.113.10 still on eth0 after Remove")
+	}
+	if a, ok := got["203.0.113.11"]; !ok || a.Valid == forever || a.Valid > 60 || a.Prefixlen != 24 {
+		t.Errorf("203.0.113.11 after removing the subnet's first VIP: %+v present %v; want it there with a lifetime of at most 60 s", a, ok)
+	}
+	if _, ok := got["198.51.100.1"]; !ok {
+		t.Error("the node's own address went")
+	}
+	if diff := cmp.Diff([]Entry{{Interface: "eth0", Prefix: second}}, m.Held(), equate); diff != "" {
+		t.Errorf("Held (-want +got):\n%s", diff)
+	}
+}

@@ -535,6 +535,8 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 			c.unmapped(x.Pos, "track_process: %s", topLevel["vrrp_track_process"])
 		case "track_bfd":
 			c.unmapped(x.Pos, "track_bfd: BFD is not supported")
+		case "promote_secondaries":
+			c.note(x.Pos, "promote_secondaries: the agent adds back at once a VIP that the kernel removed with another of its subnet; for the node's other addresses, set net.ipv4.conf.<interface>.promote_secondaries=1 on the host as keepalived did (Debian's systemd sets it for every interface)")
 		case "dont_track_primary":
 			c.unmapped(x.Pos, "dont_track_primary: the agent always follows its interface: the router is in FAULT while the interface is down")
 		// garp_interval and gna_interval are global only (vrrp_garp_interval, vrrp_gna_interval):

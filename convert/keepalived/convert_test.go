@@ -300,6 +300,13 @@ func TestConvert(t *testing.T) {
 				"a.conf:23: not converted: frobnicate: unknown keyword",
 			},
 		},
+		"promote_secondaries converts with a note: the agent keeps its VIPs, the host's sysctl the other addresses": {
+			texts: []string{"a", instance("  promote_secondaries\n")},
+			want:  seedSpec(nil),
+			report: []string{
+				"a.conf:6: note: promote_secondaries: the agent adds back at once a VIP that the kernel removed with another of its subnet; for the node's other addresses, set net.ipv4.conf.<interface>.promote_secondaries=1 on the host as keepalived did (Debian's systemd sets it for every interface)",
+			},
+		},
 		"top-level blocks without a counterpart are reported once each": {
 			texts: []string{"a", "vrrp_sync_group G {\n  group {\n    VI_1\n  }\n}\nvirtual_server 198.51.100.9 80 {\n  real_server 198.51.100.10 80 {\n  }\n}\nvrrp_script chk {\n  script /bin/true\n}\n" + instance("  smtp_alert\n") + "bogus\n"},
 			want:  seedSpec(nil),
