@@ -58,7 +58,7 @@ func (r *Runner) run(ctx context.Context, job Job, reap bool) (res Result) {
 	cmd.Stdout, cmd.Stderr = pw, pw // one pipe: lines keep their order
 	// Its own process group, so that the timeout kills what the hook started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	err = start(cmd)
 	_ = pw.Close() // the children hold their copies; EOF comes when the last one goes
 	if err != nil {
 		res.Err = fmt.Errorf("starting %s hook %s of %s: %w", job.Kind, path, job.Router, err)
@@ -94,6 +94,7 @@ func (r *Runner) run(ctx context.Context, job Job, reap bool) (res Result) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 	werr := cmd.Wait() // at once: the program has exited and exec copies nothing
+	done(pgid)
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}

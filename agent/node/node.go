@@ -80,6 +80,9 @@ type Node struct {
 	applyMu   sync.Mutex
 	routers   []desired.Router
 
+	// stopReap ends the collection of what hooks leave behind (hooks.Reap).
+	stopReap context.CancelFunc
+
 	leaving  sync.Once
 	deadline time.Time // of the whole goodbye, set when it starts
 	leaveErr error
@@ -126,6 +129,9 @@ func Start(o Options) (*Node, error) {
 	}
 	n := &Node{opts: o, log: log, addrs: addrs, ann: &host.Announcers{}, metrics: metrics.New(reg), health: h,
 		stopMetrics: stopMetrics, reported: map[string]string{}}
+	var reapCtx context.Context
+	reapCtx, n.stopReap = context.WithCancel(context.Background())
+	go hooks.Reap(reapCtx, log)
 	n.wire(hooks.NewRunner(o.HookDir, log, n.hookDone), newSpeaker)
 	n.startTracking(track.Options{HookDir: o.HookDir, Pods: o.Pods, Metrics: n.metrics, Log: log})
 	return n, nil
@@ -300,6 +306,9 @@ func (n *Node) Close() error {
 	n.ann.Close()
 	n.addrs.Close()
 	n.stopMetrics()
+	if n.stopReap != nil {
+		n.stopReap()
+	}
 	if err != nil {
 		return fmt.Errorf("shutting down: %w", err)
 	}
