@@ -108,7 +108,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rep.connect(mgr.GetClient(), mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
+	// The reporter writes with a request timeout of its own and reads the manager's cache.
+	w, err := client.New(writeConfig(cfg), client.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper(),
+		Cache: &client.CacheOptions{Reader: mgr.GetCache()}})
+	if err != nil {
+		return fmt.Errorf("creating the agent's status writer: %w", err)
+	}
+	rep.connect(w, mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
 	a.connect(mgr)
 	pods.connect(mgr.GetCache())
 	if err := mgr.Add(a); err != nil {
