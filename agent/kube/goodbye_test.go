@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +10,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -184,5 +189,106 @@ func TestGoodbyeEndsByTheShutdownDeadline(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestGoodbyeTriesAFailedLastWordAgain proves that a final write that fails once (the API server
+// restarting, an etcd leader change) is tried again within the shutdown's time: before, one
+// failure left the entry MASTER for a node that had left and, after an uninstall, its master label
+// on for good.
+func TestGoodbyeTriesAFailedLastWordAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		tries, landed := map[string]int{}, map[string]string{}
+		write := func(obj client.Object, p client.Patch) error {
+			data, err := p.Data(obj)
+			if err != nil {
+				return err
+			}
+			kind := obj.GetObjectKind().GroupVersionKind().Kind
+			mu.Lock()
+			defer mu.Unlock()
+			if tries[kind]++; tries[kind] == 1 {
+				return apierrors.NewServiceUnavailable("etcdserver: leader changed")
+			}
+			landed[kind] = string(data)
+			return nil
+		}
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, p client.Patch, _ ...client.PatchOption) error {
+				return write(obj, p)
+			},
+			SubResourcePatch: func(_ context.Context, _ client.Client, _ string, obj client.Object, p client.Patch, _ ...client.SubResourcePatchOption) error {
+				return write(obj, p)
+			},
+		}).Build()
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, metrics.New(nil))
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+
+		plane := &slowLeave{rep: rep, timeout: 25 * time.Second}
+		start := time.Now()
+		goodbye(plane, rep, logr.Discard())
+
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(landed["VirtualIP"], `"state":"STOPPED"`) {
+			t.Errorf("the entry that landed: %q after %d tries; want STOPPED", landed["VirtualIP"], tries["VirtualIP"])
+		}
+		if n, ok := landed["Node"]; !ok || strings.Contains(n, vrrpv1.MasterLabel("services")) {
+			t.Errorf("the labels that landed: %q (landed %v) after %d tries; want none of %s", n, ok, tries["Node"], vrrpv1.MasterLabel("services"))
+		}
+		if took := plane.closedAt.Sub(start); took > finalStatusTimeout {
+			t.Errorf("Close came %v after Leave started, want within %v", took, finalStatusTimeout)
+		}
+	})
+}
+
+// droppingRecorder is the manager's recorder once the manager has stopped: it drops every Event.
+type droppingRecorder struct{ dropped *int }
+
+func (d droppingRecorder) Eventf(runtime.Object, runtime.Object, string, string, string, string, ...any) {
+	*d.dropped++
+}
+
+// TestGoodbyeRecordsTheStoppedEvents proves that the Stopped Event of each router is written at
+// shutdown: the last words come after the manager has stopped, whose recorder then drops every
+// Event, and the README's Stopped Event never appeared.
+func TestGoodbyeRecordsTheStoppedEvents(t *testing.T) {
+	scheme, err := newScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: "services", UID: "u1"}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(vip).WithStatusSubresource(vip).Build()
+	dropped := 0
+	rep := newReporter("primary", logr.Discard())
+	rep.connect(c, droppingRecorder{&dropped}, metrics.New(nil))
+	rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+	rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+	rep.flush(context.Background())
+	before := dropped
+
+	goodbye(&slowLeave{rep: rep, timeout: 25 * time.Second}, rep, logr.Discard())
+
+	var evs eventsv1.EventList
+	if err := c.List(context.Background(), &evs, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs.Items {
+		got = append(got, e.Reason+" "+e.Regarding.Name+" "+e.Related.Name+" "+e.ReportingController+": "+e.Note)
+	}
+	want := "Stopped services primary " + EventController + ": primary is STOPPED with priority 150"
+	if !slices.Contains(got, want) {
+		t.Errorf("Events written at shutdown: %q; want %q (the manager's recorder dropped %d)", got, want, dropped-before)
+	}
+	if dropped != before {
+		t.Errorf("%d Events went to the manager's stopped recorder", dropped-before)
 	}
 }

@@ -114,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the agent's status writer: %w", err)
 	}
-	rep.connect(w, mgr.GetEventRecorder("vrrp-operator-agent"), n.Metrics())
+	rep.connect(w, mgr.GetEventRecorder(EventController), n.Metrics())
 	a.connect(mgr)
 	pods.connect(mgr.GetCache())
 	if err := mgr.Add(a); err != nil {
@@ -197,7 +197,7 @@ func goodbye(n leaver, rep *reporter, log logr.Logger) {
 		deadline = d
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	if rep.c != nil && !rep.flush(ctx) {
+	if rep.c != nil && !rep.lastWords(ctx) {
 		log.Info("could not write the final status; the controller removes stale entries")
 	}
 	cancel()

@@ -819,6 +819,46 @@ func (r *reporter) flush(ctx context.Context) bool {
 	return false
 }
 
+// lastWords is flush at shutdown: a write that failed is tried again, up to flushRetries times
+// within ctx, flushPause after the flush that failed it and twice as long each time after that. A
+// single flush leaves a failed write to its backoff, which at shutdown never comes: one transient
+// failure (the API server restarting, an etcd leader change) left the node's entry MASTER, and
+// after an uninstall its master label on for good.
+//
+// The routers' Events (Stopped) are written at once and waited for: the manager's recorder has
+// stopped by then (directRecorder).
+func (r *reporter) lastWords(ctx context.Context) bool {
+	r.mu.Lock()
+	if r.rec != nil {
+		r.rec = newDirectRecorder(ctx, r.c, r.log)
+	}
+	r.mu.Unlock()
+	pause := flushPause
+	for retries := 0; ; retries++ {
+		if r.flush(ctx) {
+			return true
+		}
+		if retries == flushRetries {
+			return false
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		pause *= 2
+	}
+}
+
+// flushRetries and flushPause make lastWords' retries 1.5 s in all, within the 3 s of
+// finalStatusTimeout.
+const (
+	flushRetries = 4
+	flushPause   = 100 * time.Millisecond
+)
+
 // jitter spreads d over [d/2, 3d/2): agents whose writes failed together (the API server away,
 // or overloaded by a VirtualIP that many nodes write at once) must not come back together, each
 // wave of retries making the next.
@@ -1403,7 +1443,10 @@ func (r *reporter) removeStray(ctx context.Context, stray []string) {
 // event emits an Event regarding the VirtualIP, related to this Node. Events are best effort: the
 // recorder queues and retries them itself.
 func (r *reporter) event(ctx context.Context, t transition) {
-	if r.rec == nil {
+	r.mu.Lock()
+	rec := r.rec
+	r.mu.Unlock()
+	if rec == nil {
 		return // connected without a recorder (tests)
 	}
 	// The object comes from the cache, which may wait for a sync while the API server is away.
@@ -1424,7 +1467,7 @@ func (r *reporter) event(ctx context.Context, t transition) {
 		if t.message != "" {
 			note += ": " + truncate(t.message, 256)
 		}
-		r.rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d%s", note, t.priority, t.suppressedNote())
+		rec.Eventf(&vip, n, typ, reason, "Track", "%s; priority %d%s", note, t.priority, t.suppressedNote())
 		return
 	}
 	typ, reason := transitionEvent(t.to)
@@ -1438,7 +1481,7 @@ func (r *reporter) event(ctx context.Context, t transition) {
 	if t.message != "" { // a router this unlisted node cannot run: no entry says why
 		note += ": " + truncate(t.message, 512)
 	}
-	r.rec.Eventf(&vip, n, typ, reason, "Transition", "%s%s", note, t.suppressedNote())
+	rec.Eventf(&vip, n, typ, reason, "Transition", "%s%s", note, t.suppressedNote())
 }
 
 // suppressedNote is what an Event adds about the Events of its router suppressed before it.
