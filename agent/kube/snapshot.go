@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,21 +110,28 @@ func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 	}
 	// Only what derivation reads is kept (derivedVirtualIP, derivedNode): a resourceVersion, or a
 	// status entry's state, would rewrite the file on every status write anywhere in the cluster.
-	for _, v := range in.VirtualIPs {
+	// In the order of their names: a cache lists in no order, and the file was written again at
+	// nearly every derivation.
+	vips := slices.SortedFunc(slices.Values(in.VirtualIPs), func(a, b vrrpv1.VirtualIP) int { return strings.Compare(a.Name, b.Name) })
+	nodes := slices.SortedFunc(slices.Values(in.Nodes), func(a, b corev1.Node) int { return strings.Compare(a.Name, b.Name) })
+	secrets := slices.SortedFunc(slices.Values(usedSecrets(in, res)), func(a, b corev1.Secret) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	for _, v := range vips {
 		v := derivedVirtualIP(v)
 		v.TypeMeta = vrrpTypeMeta
 		if err := put(v); err != nil {
 			return fmt.Errorf("encoding VirtualIP %s: %w", v.Name, err)
 		}
 	}
-	for _, n := range in.Nodes {
+	for _, n := range nodes {
 		n := derivedNode(n)
 		n.TypeMeta = nodeTypeMeta
 		if err := put(n); err != nil {
 			return fmt.Errorf("encoding Node %s: %w", n.Name, err)
 		}
 	}
-	for _, sec := range usedSecrets(in, res) {
+	for _, sec := range secrets {
 		sec = corev1.Secret{TypeMeta: secretTypeMeta, Data: sec.Data, Type: sec.Type,
 			ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace}}
 		if err := put(sec); err != nil {

@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -498,5 +500,33 @@ func TestNoLastKnownConfigurationWithoutAnAgeLimit(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, SnapshotFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("with --last-known-max-age=0, %s: %v; want it removed and not written again", SnapshotFile, err)
+	}
+}
+
+// A cache lists in no order of its own: the same configuration in another order is not written
+// again (tmp file, rename) at every derivation.
+func TestSnapshotIsNotRewrittenForAnotherOrder(t *testing.T) {
+	in := twoVIPs()
+	res := desired.Derive(desired.Inputs{NodeName: "primary", Nodes: in.Nodes, VirtualIPs: in.VirtualIPs, Secrets: in.Secrets, Interfaces: primaryInterfaces})
+	s := newSnapshot(t.TempDir())
+	if err := s.save(in, res); err != nil {
+		t.Fatal(err)
+	}
+	inode := func() uint64 {
+		fi, err := os.Stat(s.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	before := inode()
+	slices.Reverse(in.VirtualIPs)
+	slices.Reverse(in.Nodes)
+	slices.Reverse(in.Secrets)
+	if err := s.save(in, res); err != nil {
+		t.Fatal(err)
+	}
+	if inode() != before {
+		t.Error("the same configuration in another order was written again")
 	}
 }
