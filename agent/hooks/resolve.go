@@ -29,6 +29,10 @@ func Resolve(dir, name string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("resolving hook: %w: empty name", ErrNotExecutable)
 	}
+	if dir == "" {
+		// filepath.Abs would make it the working directory, / in the image.
+		return "", fmt.Errorf("resolving hook %q: %w: no hook directory (--hook-dir)", name, ErrOutsideHookDir)
+	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("resolving hook directory %s: %w", dir, err)
@@ -36,6 +40,10 @@ func Resolve(dir, name string) (string, error) {
 	realDir, err := filepath.EvalSymlinks(absDir)
 	if err != nil {
 		return "", fmt.Errorf("resolving hook directory %s: %w", dir, err)
+	}
+	if realDir == "/" {
+		// Every program of the node would be a hook that a VirtualIP's author may name.
+		return "", fmt.Errorf("resolving hook %q: %w: the hook directory %s is the root directory", name, ErrOutsideHookDir, dir)
 	}
 	p := filepath.Clean(name)
 	if !filepath.IsAbs(p) {

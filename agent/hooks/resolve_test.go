@@ -70,6 +70,25 @@ func TestResolveKeepsHooksInsideTheDirectory(t *testing.T) {
 	}
 }
 
+// A hook directory that is none, or the root directory, would let a VirtualIP's author run any
+// program of the node (bin/sh) as a hook.
+func TestResolveRefusesAHookDirectoryThatHoldsEverything(t *testing.T) {
+	root := t.TempDir()
+	symlink(t, "/", filepath.Join(root, "slash"))
+	for name, dir := range map[string]string{
+		"no directory":                       "",
+		"the root directory":                 "/",
+		"the root directory spelt with dots": "/tmp/..",
+		"a symlink to the root directory":    filepath.Join(root, "slash"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got, err := Resolve(dir, "bin/sh"); !errors.Is(err, ErrOutsideHookDir) {
+				t.Errorf("Resolve(%q, bin/sh) = %q, %v; want an error wrapping %v", dir, got, err, ErrOutsideHookDir)
+			}
+		})
+	}
+}
+
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
