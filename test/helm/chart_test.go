@@ -560,6 +560,7 @@ func TestAgentsStopBeforeUninstall(t *testing.T) {
 	}
 	c := job.Spec.Template.Spec.Containers[0]
 	want := []string{"stop-agents", "--namespace=vrrp-system", "--daemonset=vrrp-operator-agent",
+		"--release=vrrp-operator", "--release-namespace=vrrp-system",
 		"--selector=app.kubernetes.io/name=vrrp-operator,app.kubernetes.io/instance=vrrp-operator,app.kubernetes.io/component=agent",
 		"--timeout=60s"}
 	if diff := cmp.Diff(want, c.Args); diff != "" {

@@ -82,6 +82,12 @@ func TestInstall(t *testing.T) {
 		k(t, "get", "clusterrole/vrrp-operator-agent", "clusterrole/vrrp-operator-controller",
 			"clusterrolebinding/vrrp-operator-agent", "clusterrolebinding/vrrp-operator-controller",
 			"validatingadmissionpolicy/vrrp-operator-agent-node-scope", "validatingadmissionpolicybinding/vrrp-operator-agent-node-scope")
+		// The pre-delete hook's stop-agents deletes the agents only where Helm set these.
+		got := k(t, "get", "-n", namespace, "daemonset/vrrp-operator-agent", "-o",
+			`jsonpath={.metadata.annotations.meta\.helm\.sh/release-name} {.metadata.annotations.meta\.helm\.sh/release-namespace}`)
+		if want := "vrrp-operator " + namespace; got != want {
+			t.Errorf("the agent DaemonSet's Helm release annotations are %q, want %q", got, want)
+		}
 		// The bindings reach the ServiceAccounts the pods run as.
 		for _, c := range []struct {
 			sa, verb, resource, subresource string
