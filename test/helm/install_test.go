@@ -128,6 +128,31 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	step("the agent may write its own status entry only, not the controller's status", func(t *testing.T) {
+		// As a DaemonSet pod's token on node primary: the agent's ServiceAccount, with the node the
+		// token is bound to.
+		asAgent := []string{"--as", "system:serviceaccount:" + namespace + ":vrrp-operator-agent",
+			"--as-group", "system:serviceaccounts", "--as-group", "system:authenticated",
+			"--as-user-extra", "authentication.kubernetes.io/node-name=primary"}
+		patch := func(status string) (string, error) {
+			return kubectl(t, kc, append([]string{"patch", "vip", "services", "--subresource=status", "--type=merge",
+				"-p", `{"status":` + status + `}`}, asAgent...)...)
+		}
+		for name, status := range map[string]string{
+			"status.observedGeneration":   `{"observedGeneration":99}`,
+			"status.master":               `{"master":"primary"}`,
+			"another node's status entry": `{"nodes":[{"node":"secondary","state":"MASTER"}]}`,
+		} {
+			out, err := patch(status)
+			if err == nil || !strings.Contains(out, "ValidatingAdmissionPolicy 'vrrp-operator-agent-node-scope'") {
+				t.Errorf("the agent of primary changing %s: err = %v, want the node scope policy's refusal:\n%s", name, err, out)
+			}
+		}
+		if out, err := patch(`{"nodes":[{"node":"primary","state":"BACKUP"}]}`); err != nil {
+			t.Errorf("the agent of primary writing its own status entry: %v\n%s", err, out)
+		}
+	})
+
 	step("helm uninstall removes the release but keeps the CRD", func(t *testing.T) {
 		h(t, uninstall...)
 		k(t, "get", crdName)
