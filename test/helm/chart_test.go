@@ -2,6 +2,7 @@ package helm
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -449,6 +450,20 @@ func TestOptionalParts(t *testing.T) {
 		}
 		if len(ds.Spec.Template.Annotations) != 0 {
 			t.Errorf("pod annotations %v: a hook change must not roll the agents (each roll is a failover)", ds.Spec.Template.Annotations)
+		}
+	})
+
+	t.Run("hook script names that YAML takes for numbers or booleans or null keep their names", func(t *testing.T) {
+		want := map[string]string{"1.10": "#!/bin/sh\n# 1.10", "true": "#!/bin/sh\n# true", "on": "#!/bin/sh\n# on",
+			"null": "#!/bin/sh\n# null", "010": "#!/bin/sh\n# 010"}
+		values, err := json.Marshal(map[string]any{"hookScripts": want})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := template(t, "-f", writeValues(t, string(values)))
+		cm := get[corev1.ConfigMap](t, objs, "ConfigMap", "vrrp-operator-hooks")
+		if diff := cmp.Diff(want, cm.Data); diff != "" {
+			t.Errorf("hook ConfigMap data (-want +got):\n%s", diff)
 		}
 	})
 
