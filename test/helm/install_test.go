@@ -191,6 +191,16 @@ func TestInstall(t *testing.T) {
 		k(t, "get", crdName)
 	})
 
+	step("another release adopts the kept CRD only with --take-ownership, as the README says", func(t *testing.T) {
+		out, err := helm(t, "install", "vrrp-edge", chartDir, "--kubeconfig", kc, "--namespace", namespace)
+		if err == nil || !strings.Contains(out, "meta.helm.sh/release-name") {
+			t.Fatalf("helm install of another release beside the kept CRD: err = %v, want Helm's refusal naming the CRD's release:\n%s", err, out)
+		}
+		h(t, "install", "vrrp-edge", chartDir, "--take-ownership")
+		h(t, "uninstall", "vrrp-edge", "--wait", "--timeout=30s", "--no-hooks")
+		k(t, "get", crdName)
+	})
+
 	step("kubectl apply -k config/default installs where the release was", func(t *testing.T) {
 		root := testenv.Root()
 		k(t, "apply", "--server-side", "-k", filepath.Join(root, "config", "default"))
