@@ -23,8 +23,17 @@ import (
 func TestStopAgents(t *testing.T) {
 	agentLabels := map[string]string{"app.kubernetes.io/component": "agent"}
 	selector := labels.SelectorFromSet(agentLabels)
-	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: "vrrp-operator-agent"},
-		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agentLabels}}}
+	release := Release{Name: "vrrp-operator", Namespace: "vrrp-system"}
+	// helmDS is the agent DaemonSet as helm install leaves it: annotated with the release.
+	helmDS := func(name, namespace string) *appsv1.DaemonSet {
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: "vrrp-operator-agent"},
+			Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: agentLabels}}}
+		if name != "" {
+			ds.Annotations = map[string]string{HelmReleaseNameAnnotation: name, HelmReleaseNamespaceAnnotation: namespace}
+		}
+		return ds
+	}
+	ds := helmDS(release.Name, release.Namespace)
 	pod := func(name string, l map[string]string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: name, Labels: l}}
 	}
@@ -63,7 +72,7 @@ func TestStopAgents(t *testing.T) {
 		}}
 	}
 	stop := func(ctx context.Context, c client.Client) error {
-		return StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", selector, time.Millisecond)
+		return StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", release, selector, time.Millisecond)
 	}
 
 	t.Run("without a DaemonSet or agent pods there is nothing to wait for", func(t *testing.T) {
@@ -112,8 +121,53 @@ func TestStopAgents(t *testing.T) {
 		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ds.DeepCopy(), pod("agent-a", agentLabels)).Build()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", selector, time.Hour); !errors.Is(err, context.Canceled) {
+		if err := StopAgents(ctx, c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", release, selector, time.Hour); !errors.Is(err, context.Canceled) {
 			t.Errorf("got %v, want the context's error", err)
 		}
 	})
+
+	for name, tc := range map[string]struct {
+		ds      *appsv1.DaemonSet
+		release Release
+		deleted bool
+	}{
+		"a DaemonSet applied without Helm (helm template | kubectl apply) is left alone, its agents running": {
+			ds: helmDS("", ""), release: release,
+		},
+		"a DaemonSet of another release is left alone": {
+			ds: helmDS("other", "vrrp-system"), release: release,
+		},
+		"a DaemonSet of a release of that name in another namespace is left alone": {
+			ds: helmDS("vrrp-operator", "network-system"), release: release,
+		},
+		"without a release named, as from an older chart's hook, any release's DaemonSet is deleted": {
+			ds: helmDS("renamed", "vrrp-system"), release: Release{Namespace: "vrrp-system"}, deleted: true,
+		},
+		"without a release named, a DaemonSet applied without Helm is still left alone": {
+			ds: helmDS("", ""), release: Release{Namespace: "vrrp-system"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			lists := 0
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tc.ds, pod("agent-a", agentLabels)).
+				WithInterceptorFuncs(goneAt(1, &lists)).Build()
+			err := StopAgents(context.Background(), c, logr.Discard(), "vrrp-system", "vrrp-operator-agent", tc.release, selector, time.Millisecond)
+			getErr := c.Get(context.Background(), client.ObjectKeyFromObject(tc.ds), &appsv1.DaemonSet{})
+			if tc.deleted {
+				if err != nil || !apierrors.IsNotFound(getErr) {
+					t.Errorf("StopAgents: %v; the DaemonSet after it: %v; want it deleted", err, getErr)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotHelmManaged) {
+				t.Errorf("StopAgents: %v, want ErrNotHelmManaged", err)
+			}
+			if getErr != nil {
+				t.Errorf("the DaemonSet is gone (%v): the agents stopped", getErr)
+			}
+			if lists != 0 {
+				t.Errorf("listed the agent pods %d times, want 0: it waited for agents it did not stop", lists)
+			}
+		})
+	}
 }

@@ -18,8 +18,9 @@ commands:
   agent       run the VRRP speaker of this node (in a cluster, or standalone with --config)
   controller  run the cluster-side reconciler: status summary, conditions, stale entries
   convert     convert keepalived.conf files (one per node) into VirtualIP manifests
-  stop-agents delete the agent DaemonSet and wait until its pods have stopped (the chart's
-              pre-delete hook, so that agents stop before their permissions go)
+  stop-agents delete the agent DaemonSet, if Helm installed it for --release, and wait until its
+              pods have stopped (the chart's pre-delete hook, so that agents stop before their
+              permissions go)
 
 Run 'vrrp-operator <command> -h' for the flags of a command.
 `

@@ -127,6 +127,7 @@ func TestCluster(t *testing.T) {
 			"another label on its own node":                 label("primary", "example.com/role"),
 			"another node's status entry":                   entry("secondary"),
 			"a VirtualIP's spec":                            ac.Patch(ctx, get(ctx, t, c), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"priority":7}}`))),
+			"the controller's status.observedGeneration":    ac.Status().Patch(ctx, get(ctx, t, c), client.RawPatch(types.MergePatchType, []byte(`{"status":{"observedGeneration":99}}`))),
 			"a Node's spec (cordon a neighbour)":            node("secondary", `{"spec":{"unschedulable":true}}`),
 			"its own Node's spec (cordon itself)":           node("primary", `{"spec":{"unschedulable":true}}`),
 			"its own Node's annotation (maintenance)":       node("primary", `{"metadata":{"annotations":{"vrrp.dev/maintenance":"true"}}}`),

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -452,6 +453,20 @@ func TestOptionalParts(t *testing.T) {
 		}
 	})
 
+	t.Run("hook script names that YAML takes for numbers or booleans or null keep their names", func(t *testing.T) {
+		want := map[string]string{"1.10": "#!/bin/sh\n# 1.10", "true": "#!/bin/sh\n# true", "on": "#!/bin/sh\n# on",
+			"null": "#!/bin/sh\n# null", "010": "#!/bin/sh\n# 010"}
+		values, err := json.Marshal(map[string]any{"hookScripts": want})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := template(t, "-f", writeValues(t, string(values)))
+		cm := get[corev1.ConfigMap](t, objs, "ConfigMap", "vrrp-operator-hooks")
+		if diff := cmp.Diff(want, cm.Data); diff != "" {
+			t.Errorf("hook ConfigMap data (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("hooks.configMap mounts an existing ConfigMap, optional", func(t *testing.T) {
 		objs := template(t, "--set", "hooks.configMap=site-hooks")
 		if objs.has("ConfigMap", "vrrp-operator-hooks") {
@@ -511,6 +526,20 @@ func TestValuesAreValidated(t *testing.T) {
 		"a VirtualIP named in capitals is refused":   {values: "virtualIPs: [{name: Services, spec: {}}]", want: "/virtualIPs/0/name"},
 		"a hook script name with a slash is refused": {values: `hookScripts: {"../x": "#!/bin/sh"}`, want: "'../x' does not match pattern"},
 		"a port out of range is refused":             {values: "agent: {metricsPort: 70000}", want: "/agent/metricsPort"},
+		"metricsHost 0.0.0.0 (every IPv4 address of the node and so the VIPs) is refused": {
+			values: `agent: {metricsHost: "0.0.0.0"}`, want: "/agent/metricsHost"},
+		"metricsHost of the IPv6 unspecified address is refused": {values: `agent: {metricsHost: "::"}`, want: "/agent/metricsHost"},
+		"metricsHost of the unspecified address written out in full is refused": {
+			values: `agent: {metricsHost: "0:0:0:0:0:0:0:0"}`, want: "/agent/metricsHost"},
+		"metricsHost of the IPv4-mapped unspecified address is refused": {
+			values: `agent: {metricsHost: "::ffff:0.0.0.0"}`, want: "/agent/metricsHost"},
+		"metricsHost 999.1 (no IP address) is refused":  {values: `agent: {metricsHost: "999.1"}`, want: "/agent/metricsHost"},
+		"metricsHost with an octet over 255 is refused": {values: `agent: {metricsHost: "10.0.0.256"}`, want: "/agent/metricsHost"},
+		"a host name as metricsHost is refused":         {values: `agent: {metricsHost: "node.example"}`, want: "/agent/metricsHost"},
+		"maxUnavailable 0 (the API refuses it with maxSurge 0) is refused": {
+			values: "agent: {updateStrategy: {rollingUpdate: {maxUnavailable: 0}}}", want: "/agent/updateStrategy/rollingUpdate/maxUnavailable"},
+		"maxUnavailable of 0 percent is refused": {
+			values: `agent: {updateStrategy: {rollingUpdate: {maxUnavailable: "0%"}}}`, want: "/agent/updateStrategy/rollingUpdate/maxUnavailable"},
 		"a surge of agents is refused": {
 			values: "agent: {updateStrategy: {rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}}", want: "/agent/updateStrategy/rollingUpdate/maxSurge"},
 		"both hookScripts and hooks.configMap are refused": {
@@ -524,6 +553,28 @@ func TestValuesAreValidated(t *testing.T) {
 			}
 			if !strings.Contains(out, tc.want) {
 				t.Errorf("helm template refused %q, but its message does not contain %q:\n%s", tc.values, tc.want, out)
+			}
+		})
+	}
+}
+
+// TestValuesBesideTheRefusedOnesAreAdmitted keeps the schema's patterns from refusing what the
+// agent and the API server take.
+func TestValuesBesideTheRefusedOnesAreAdmitted(t *testing.T) {
+	t.Parallel()
+	for name, values := range map[string]string{
+		"metricsHost on loopback":                      `agent: {metricsHost: "127.0.0.1"}`,
+		"metricsHost 255.255.255.254":                  `agent: {metricsHost: "255.255.255.254"}`,
+		"metricsHost of IPv6 loopback":                 `agent: {metricsHost: "::1"}`,
+		"metricsHost of an IPv6 documentation address": `agent: {metricsHost: "2001:db8::10"}`,
+		"metricsHost of an IPv4-mapped IPv6 address":   `agent: {metricsHost: "::ffff:192.0.2.1"}`,
+		"maxUnavailable 2":                             "agent: {updateStrategy: {rollingUpdate: {maxUnavailable: 2}}}",
+		"maxUnavailable of 10 percent":                 `agent: {updateStrategy: {rollingUpdate: {maxUnavailable: "10%"}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if out, err := helm(t, "lint", "--strict", chartDir, "-f", writeValues(t, values)); err != nil {
+				t.Errorf("helm lint refused %q: %v\n%s", values, err, out)
 			}
 		})
 	}
@@ -560,6 +611,7 @@ func TestAgentsStopBeforeUninstall(t *testing.T) {
 	}
 	c := job.Spec.Template.Spec.Containers[0]
 	want := []string{"stop-agents", "--namespace=vrrp-system", "--daemonset=vrrp-operator-agent",
+		"--release=vrrp-operator", "--release-namespace=vrrp-system",
 		"--selector=app.kubernetes.io/name=vrrp-operator,app.kubernetes.io/instance=vrrp-operator,app.kubernetes.io/component=agent",
 		"--timeout=60s"}
 	if diff := cmp.Diff(want, c.Args); diff != "" {

@@ -82,6 +82,12 @@ func TestInstall(t *testing.T) {
 		k(t, "get", "clusterrole/vrrp-operator-agent", "clusterrole/vrrp-operator-controller",
 			"clusterrolebinding/vrrp-operator-agent", "clusterrolebinding/vrrp-operator-controller",
 			"validatingadmissionpolicy/vrrp-operator-agent-node-scope", "validatingadmissionpolicybinding/vrrp-operator-agent-node-scope")
+		// The pre-delete hook's stop-agents deletes the agents only where Helm set these.
+		got := k(t, "get", "-n", namespace, "daemonset/vrrp-operator-agent", "-o",
+			`jsonpath={.metadata.annotations.meta\.helm\.sh/release-name} {.metadata.annotations.meta\.helm\.sh/release-namespace}`)
+		if want := "vrrp-operator " + namespace; got != want {
+			t.Errorf("the agent DaemonSet's Helm release annotations are %q, want %q", got, want)
+		}
 		// The bindings reach the ServiceAccounts the pods run as.
 		for _, c := range []struct {
 			sa, verb, resource, subresource string
@@ -122,6 +128,31 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	step("the agent may write its own status entry only, not the controller's status", func(t *testing.T) {
+		// As a DaemonSet pod's token on node primary: the agent's ServiceAccount, with the node the
+		// token is bound to.
+		asAgent := []string{"--as", "system:serviceaccount:" + namespace + ":vrrp-operator-agent",
+			"--as-group", "system:serviceaccounts", "--as-group", "system:authenticated",
+			"--as-user-extra", "authentication.kubernetes.io/node-name=primary"}
+		patch := func(status string) (string, error) {
+			return kubectl(t, kc, append([]string{"patch", "vip", "services", "--subresource=status", "--type=merge",
+				"-p", `{"status":` + status + `}`}, asAgent...)...)
+		}
+		for name, status := range map[string]string{
+			"status.observedGeneration":   `{"observedGeneration":99}`,
+			"status.master":               `{"master":"primary"}`,
+			"another node's status entry": `{"nodes":[{"node":"secondary","state":"MASTER"}]}`,
+		} {
+			out, err := patch(status)
+			if err == nil || !strings.Contains(out, "ValidatingAdmissionPolicy 'vrrp-operator-agent-node-scope'") {
+				t.Errorf("the agent of primary changing %s: err = %v, want the node scope policy's refusal:\n%s", name, err, out)
+			}
+		}
+		if out, err := patch(`{"nodes":[{"node":"primary","state":"BACKUP"}]}`); err != nil {
+			t.Errorf("the agent of primary writing its own status entry: %v\n%s", err, out)
+		}
+	})
+
 	step("helm uninstall removes the release but keeps the CRD", func(t *testing.T) {
 		h(t, uninstall...)
 		k(t, "get", crdName)
@@ -157,6 +188,16 @@ func TestInstall(t *testing.T) {
 			t.Errorf("no VirtualIP services after the install:\n%s", out)
 		}
 		h(t, uninstall...)
+		k(t, "get", crdName)
+	})
+
+	step("another release adopts the kept CRD only with --take-ownership, as the README says", func(t *testing.T) {
+		out, err := helm(t, "install", "vrrp-edge", chartDir, "--kubeconfig", kc, "--namespace", namespace)
+		if err == nil || !strings.Contains(out, "meta.helm.sh/release-name") {
+			t.Fatalf("helm install of another release beside the kept CRD: err = %v, want Helm's refusal naming the CRD's release:\n%s", err, out)
+		}
+		h(t, "install", "vrrp-edge", chartDir, "--take-ownership")
+		h(t, "uninstall", "vrrp-edge", "--wait", "--timeout=30s", "--no-hooks")
 		k(t, "get", crdName)
 	})
 
