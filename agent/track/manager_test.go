@@ -326,16 +326,25 @@ func TestAnExecCheckThatFloodsOutputIsBounded(t *testing.T) {
 	}
 }
 
-func TestAnExecCheckRunsOnlyFromTheHookDirectory(t *testing.T) {
+// An exec check whose program cannot run at all is not a failing service: it is Unknown, adding
+// nothing, with why, as keepalived disables such a script. Failing it stopped the router on every
+// node, as when a check is added before its script has reached the nodes' hook directory.
+func TestAnExecCheckThatCannotRunAddsNothing(t *testing.T) {
 	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "plain.sh"), "#!/bin/bash\nexit 0\n") // no execute bit
+	if err := os.WriteFile(filepath.Join(dir, "nointerpreter.sh"), []byte("#!/nonexistent/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	h := newHarness(t, Options{HookDir: dir})
 	tests := map[string]struct {
 		command []string
 		want    string
 	}{
-		"a missing program fails with why":       {command: []string{"missing.sh"}, want: "no such file or directory"},
-		"a program outside the directory fails":  {command: []string{"/bin/true"}, want: "outside the hook directory"},
-		"an escape through the parent dir fails": {command: []string{"../true"}, want: "outside the hook directory"},
+		"a missing program is not run":                      {command: []string{"missing.sh"}, want: "no such file or directory"},
+		"a program outside the directory is not run":        {command: []string{"/bin/true"}, want: "outside the hook directory"},
+		"an escape through the parent dir is not run":       {command: []string{"../true"}, want: "outside the hook directory"},
+		"a program without an execute bit is not run":       {command: []string{"plain.sh"}, want: "not an executable"},
+		"a program whose interpreter is missing is not run": {command: []string{"nointerpreter.sh"}, want: "no such file or directory"},
 	}
 	want := map[string][]Check{}
 	for name, tc := range tests {
@@ -345,19 +354,43 @@ func TestAnExecCheckRunsOnlyFromTheHookDirectory(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got := h.next(Key{Router: "r", Check: name})
-			if got.State != Failing || !strings.Contains(got.Message, tc.want) {
-				t.Errorf("state %v message %q; want Failing with %q", got.State, got.Message, tc.want)
+			if got.State != Unknown || !strings.HasPrefix(got.Message, "not run: ") || !strings.Contains(got.Message, tc.want) {
+				t.Errorf("state %v message %q; want Unknown with %q", got.State, got.Message, tc.want)
 			}
 		})
 	}
 }
 
-func TestWithoutAHookDirectoryAnExecCheckFails(t *testing.T) {
+// Once its program is there the check runs, and its first run decides; a program taken away
+// makes it Unknown again, whatever it was.
+func TestAnExecCheckRunsOnceItsProgramArrives(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, Options{HookDir: dir})
+	k := Key{Router: "r", Check: "late"}
+	h.m.Sync(map[string][]Check{"r": {{Name: "late", Kind: KindExec, Command: []string{"late.sh"}, Interval: time.Second, Timeout: bound, Rise: 3, Fall: 3}}})
+	if got := h.next(k); got.State != Unknown {
+		t.Fatalf("before its program arrived: %+v; want Unknown", got)
+	}
+	writeScript(t, dir, "late.sh", "echo down; exit 1")
+	h.step(time.Second)
+	if got := h.next(k); got.State != Failing || got.Message != "down" {
+		t.Errorf("the first run after its program arrived: %+v; want Failing at once (fall 3 or not)", got)
+	}
+	if err := os.Remove(filepath.Join(dir, "late.sh")); err != nil {
+		t.Fatal(err)
+	}
+	h.step(time.Second)
+	if got := h.next(k); got.State != Unknown || !strings.Contains(got.Message, "no such file") {
+		t.Errorf("after its program went: %+v; want Unknown with why", got)
+	}
+}
+
+func TestWithoutAHookDirectoryAnExecCheckIsNotRun(t *testing.T) {
 	h := newHarness(t, Options{})
 	k := Key{Router: "r", Check: "shell"}
 	h.m.Sync(map[string][]Check{"r": {{Name: "shell", Kind: KindExec, Command: []string{"bin/true"}, Interval: time.Second, Timeout: bound}}})
-	if got := h.next(k); got.State != Failing || got.Message != "exec checks need a hook directory" {
-		t.Errorf("result %+v; want Failing for want of a hook directory", got)
+	if got := h.next(k); got.State != Unknown || got.Message != "not run: exec checks need a hook directory" {
+		t.Errorf("result %+v; want Unknown for want of a hook directory", got)
 	}
 }
 

@@ -50,7 +50,7 @@ func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 	return func(ctx context.Context) outcome {
 		if dir == "" {
 			// hooks.Resolve would take the working directory, "/" in the agent's image.
-			return outcome{message: "exec checks need a hook directory"}
+			return outcome{refused: true, message: "not run: exec checks need a hook directory"}
 		}
 		res := runner.Run(ctx, hooks.Job{Router: k.Router, Kind: hookKind, Command: c.Command, Timeout: timeout,
 			Env: map[string]string{hooks.EnvName: k.Router, EnvCheck: k.Check}})
@@ -58,6 +58,12 @@ func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 		switch {
 		case res.Err == nil:
 			return outcome{pass: true, message: line}
+		case res.ExitCode < 0 && notRunnable(res.Err):
+			// Refused or not started: missing, not executable, outside the hook directory, or its
+			// interpreter missing. keepalived disables such a script; failing it stopped the router
+			// on every node, as when a check is added before the ConfigMap that holds its script has
+			// reached the nodes, which takes the kubelet up to a minute.
+			return outcome{refused: true, message: "not run: " + res.Err.Error()}
 		case res.TimedOut:
 			msg := fmt.Sprintf("timed out after %s", timeout)
 			if line != "" {
@@ -71,6 +77,12 @@ func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 		}
 		return outcome{message: res.Err.Error()} // refused, not started, or killed by a signal
 	}
+}
+
+// notRunnable says whether a hook's error is that its program could not be run at all.
+func notRunnable(err error) bool {
+	return errors.Is(err, hooks.ErrOutsideHookDir) || errors.Is(err, hooks.ErrNotExecutable) ||
+		errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC)
 }
 
 // maxBody bounds what an http check reads of a response body, which it only drains.
