@@ -26,12 +26,9 @@ type Manager struct {
 	// index is the interface index of each name Add last looked up: a refresh, the Master's
 	// every few seconds, needs no lookup by name. An index that is gone (ENODEV: the interface was
 	// deleted, maybe created again under its name) is looked up again.
-	index map[string]int
-	held  []Entry // the record, as on disk
-	// lifetime is the lifetime each held address was last added with, for Remove to add back one
-	// that the kernel took away with the address removed.
-	lifetime map[Entry]time.Duration
-	foreign  map[Entry]bool // addresses found already present; remembered only to log once
+	index   map[string]int
+	held    []Entry        // the record, as on disk
+	foreign map[Entry]bool // addresses found already present; remembered only to log once
 }
 
 // NewManager loads the record in stateDir (creating the directory) and opens a netlink handle in
@@ -51,8 +48,7 @@ func NewManager(stateDir string, log logr.Logger) (*Manager, error) {
 		h.Close()
 		return nil, err
 	}
-	return &Manager{dir: stateDir, log: log, nl: h, rt: rt, held: held, index: map[string]int{},
-		lifetime: map[Entry]time.Duration{}, foreign: map[Entry]bool{}}, nil
+	return &Manager{dir: stateDir, log: log, nl: h, rt: rt, held: held, index: map[string]int{}, foreign: map[Entry]bool{}}, nil
 }
 
 // Close releases the netlink sockets. It removes no address.
@@ -112,7 +108,6 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 		// A refresh: one request, no lookup.
 		err := m.rt.replaceAddr(i, p, lifetime)
 		if err == nil {
-			m.lifetime[e] = lifetime
 			return nil
 		}
 		delete(m.index, ifname)
@@ -148,7 +143,6 @@ func (m *Manager) Add(ifname string, p netip.Prefix, lifetime time.Duration) err
 	if err := m.rt.replaceAddr(link.Attrs().Index, p, lifetime); err != nil {
 		return fmt.Errorf("adding VIP %s to %s: %w", p, ifname, err)
 	}
-	m.lifetime[e] = lifetime
 	return nil
 }
 
@@ -196,7 +190,6 @@ func (m *Manager) Remove(ifname string, p netip.Prefix) error {
 		return err
 	}
 	m.held = slices.DeleteFunc(m.held, func(x Entry) bool { return x == e })
-	delete(m.lifetime, e)
 	if len(subnet) > 0 {
 		m.restore(e, subnet)
 	}
@@ -206,10 +199,17 @@ func (m *Manager) Remove(ifname string, p netip.Prefix) error {
 	return nil
 }
 
+// secondary is an address that removing its primary takes away, with what is left of its
+// lifetime (0: forever).
+type secondary struct {
+	prefix netip.Prefix
+	left   time.Duration
+}
+
 // secondaries returns the other addresses of e's subnet on its interface when e is their primary:
 // those that removing e takes away unless promote_secondaries is on. A lookup that fails returns
 // none; the next refresh of each router puts its own back all the same.
-func (m *Manager) secondaries(e Entry) []netip.Prefix {
+func (m *Manager) secondaries(e Entry) []secondary {
 	if !e.Prefix.Addr().Is4() || e.Prefix.Bits() == 32 {
 		return nil
 	}
@@ -222,7 +222,7 @@ func (m *Manager) secondaries(e Entry) []netip.Prefix {
 		m.log.Error(err, "listing the addresses a VIP's removal may take with it", "address", e.Prefix, "interface", e.Interface)
 		return nil
 	}
-	var others []netip.Prefix
+	var others []secondary
 	for _, a := range list {
 		p, ok := prefixOf(a)
 		if !ok || p.Bits() != e.Prefix.Bits() || p.Masked() != e.Prefix.Masked() {
@@ -234,38 +234,51 @@ func (m *Manager) secondaries(e Entry) []netip.Prefix {
 			}
 			continue
 		}
-		others = append(others, p)
+		left := time.Duration(a.ValidLft) * time.Second
+		if a.ValidLft == forever {
+			left = 0
+		}
+		others = append(others, secondary{prefix: p, left: left})
 	}
 	return others
 }
 
+// forever is the lifetime the kernel reports for an address without one.
+const forever = 1<<32 - 1
+
 // restore adds back the agent's addresses of subnet, e's secondaries before its removal, that are
-// gone now, and logs the others that are.
-func (m *Manager) restore(e Entry, subnet []netip.Prefix) {
+// gone now, with the lifetime they had left, so that a VIP being released too is not held longer
+// by it; it logs the others that are gone.
+func (m *Manager) restore(e Entry, subnet []secondary) {
 	link, err := m.nl.LinkByName(e.Interface)
 	if err != nil {
 		return
 	}
-	for _, p := range subnet {
-		present, err := m.present(link, p.Addr())
-		if err != nil || present {
+	list, err := m.nl.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		m.log.Error(err, "listing the addresses a VIP's removal took with it; their routers' next refresh adds them back", "address", e.Prefix, "interface", e.Interface)
+		return
+	}
+	present := map[netip.Addr]bool{}
+	for _, a := range list {
+		if p, ok := prefixOf(a); ok {
+			present[p.Addr()] = true
+		}
+	}
+	for _, s := range subnet {
+		if present[s.prefix.Addr()] {
 			continue
 		}
-		x := Entry{Interface: e.Interface, Prefix: p}
-		if !slices.Contains(m.held, x) {
+		if !slices.Contains(m.held, Entry{Interface: e.Interface, Prefix: s.prefix}) {
 			m.log.Error(nil, "Removing a VIP removed another address of its subnet, not the agent's: turn promote_secondaries on for the interface",
-				"address", e.Prefix, "interface", e.Interface, "removed", p, "sysctl", "net.ipv4.conf."+e.Interface+".promote_secondaries=1")
+				"address", e.Prefix, "interface", e.Interface, "removed", s.prefix, "sysctl", "net.ipv4.conf."+e.Interface+".promote_secondaries=1")
 			continue
 		}
-		lifetime, known := m.lifetime[x]
-		if !known {
-			continue // not added since the agent started: its router adds it when it is due
-		}
-		if err := m.rt.replaceAddr(link.Attrs().Index, p, lifetime); err != nil {
-			m.log.Error(err, "adding back a VIP that the removal of another took away; its next refresh tries again", "address", p, "interface", e.Interface, "removed", e.Prefix)
+		if err := m.rt.replaceAddr(link.Attrs().Index, s.prefix, s.left); err != nil {
+			m.log.Error(err, "adding back a VIP that the removal of another took away; its next refresh tries again", "address", s.prefix, "interface", e.Interface, "removed", e.Prefix)
 			continue
 		}
-		m.log.Info("Added back a VIP that the removal of another took away (promote_secondaries is off)", "address", p, "interface", e.Interface, "removed", e.Prefix)
+		m.log.Info("Added back a VIP that the removal of another took away (promote_secondaries is off)", "address", s.prefix, "interface", e.Interface, "removed", e.Prefix)
 	}
 }
 
@@ -302,7 +315,6 @@ func (m *Manager) RemoveLeftovers() ([]Entry, error) {
 		}
 	}
 	m.held = kept
-	clear(m.lifetime)
 	if err := saveState(m.dir, m.held); err != nil {
 		errs = append(errs, fmt.Errorf("removing leftover VIPs: %w", err))
 	}

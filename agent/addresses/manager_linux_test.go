@@ -74,8 +74,6 @@ func addrs(t *testing.T, host *testenv.Host) map[string]ipAddr {
 	return m
 }
 
-const forever = 1<<32 - 1
-
 func TestAddHoldsAVIPWithAFiniteLifetimeThatAddRefreshes(t *testing.T) {
 	host := newHost(t)
 	m := newManager(t, host, t.TempDir())

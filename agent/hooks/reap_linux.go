@@ -25,9 +25,12 @@ import (
 // script runs sleep or curl leaves one at every run that times out (its group is killed, the
 // shell collected, the child orphaned), tens of thousands a day. Reap collects them.
 //
-// children are the processes run started and collects itself (cmd.Wait): Reap must leave those
-// alone, or run would lose their exit status. start and Reap's scan exclude each other, so that
-// no child is seen exited before it is known to be run's.
+// Reap collects only zombies outside the agent's own process group: a hook runs in a group of its
+// own, which what it leaves behind keeps, while a child that other code starts with os/exec (a
+// kubeconfig's exec credential plugin) stays in the agent's group and is collected by its own
+// Wait. children are the processes run started and collects itself (cmd.Wait): Reap must leave
+// those alone too, or run would lose their exit status. start and Reap's scan exclude each other,
+// so that no child is seen exited before it is known to be run's.
 var children struct {
 	mu      sync.Mutex
 	started map[int]bool
@@ -61,8 +64,7 @@ const reapEvery = time.Minute
 // Reap collects, until ctx ends, the zombies of processes that became this process's children
 // when their parents exited, as PID 1 must. It returns at once when this process inherits no
 // orphans: it is neither PID 1 nor a child subreaper (the standalone agent under systemd, whose
-// PID 1 collects them). Every process the agent starts must go through run, whose children it
-// leaves alone.
+// PID 1 collects them).
 func Reap(ctx context.Context, log logr.Logger) {
 	if !inheritsOrphans() {
 		return
@@ -99,8 +101,8 @@ func inheritsOrphans() bool {
 	return on != 0
 }
 
-// reapOrphans collects every zombie child of this process that run did not start, and returns how
-// many it collected.
+// reapOrphans collects every zombie child of this process outside its process group that run did
+// not start, and returns how many it collected.
 func reapOrphans() (int, error) {
 	children.mu.Lock()
 	defer children.mu.Unlock()
@@ -108,7 +110,7 @@ func reapOrphans() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("listing processes: %w", err)
 	}
-	self, n := os.Getpid(), 0
+	self, group, n := os.Getpid(), unix.Getpgrp(), 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || children.started[pid] {
@@ -118,7 +120,7 @@ func reapOrphans() (int, error) {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if state, ppid, ok := parseStat(stat); !ok || state != 'Z' || ppid != self {
+		if st, ok := parseStat(stat); !ok || st.state != 'Z' || st.ppid != self || st.pgrp == group {
 			continue
 		}
 		for {
@@ -135,21 +137,28 @@ func reapOrphans() (int, error) {
 	return n, nil
 }
 
-// parseStat returns the state and parent PID from the contents of /proc/PID/stat: "pid (comm)
-// state ppid ...", where comm may hold spaces and parentheses, so the fields count from the last
-// closing parenthesis.
-func parseStat(b []byte) (state byte, ppid int, ok bool) {
+// procStat is what reapOrphans reads of /proc/PID/stat.
+type procStat struct {
+	state      byte
+	ppid, pgrp int
+}
+
+// parseStat reads the state, parent PID and process group from the contents of /proc/PID/stat:
+// "pid (comm) state ppid pgrp ...", where comm may hold spaces and parentheses, so the fields
+// count from the last closing parenthesis.
+func parseStat(b []byte) (procStat, bool) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, false
+		return procStat{}, false
 	}
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 2 || len(f[0]) != 1 {
-		return 0, 0, false
+	if len(f) < 3 || len(f[0]) != 1 {
+		return procStat{}, false
 	}
-	ppid, err := strconv.Atoi(string(f[1]))
-	if err != nil {
-		return 0, 0, false
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	pgrp, err2 := strconv.Atoi(string(f[2]))
+	if err1 != nil || err2 != nil {
+		return procStat{}, false
 	}
-	return f[0][0], ppid, true
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
 }

@@ -70,6 +70,15 @@ func TestWhatHooksLeaveBehindIsCollected(t *testing.T) {
 				t.Errorf("hanging check: %+v, want timed out", res)
 			}
 		})
+		// Meanwhile a child other code starts with os/exec, in the agent's process group (a
+		// kubeconfig's exec credential plugin), keeps its exit status.
+		wg.Go(func() {
+			for range 20 {
+				if err := exec.Command("/bin/sh", "-c", "exit 3").Run(); err == nil || err.Error() != "exit status 3" {
+					t.Errorf("a child started outside the hooks: %v, want exit status 3", err)
+				}
+			}
+		})
 		// Meanwhile the hooks' own children keep their exit status: none is collected by Reap.
 		wg.Go(func() {
 			for range 10 {
@@ -114,7 +123,7 @@ func zombies(t *testing.T) []int {
 		if err != nil {
 			continue
 		}
-		if state, ppid, ok := parseStat(b); ok && state == 'Z' && ppid == os.Getpid() {
+		if st, ok := parseStat(b); ok && st.state == 'Z' && st.ppid == os.Getpid() {
 			z = append(z, pid)
 		}
 	}
@@ -123,22 +132,22 @@ func zombies(t *testing.T) []int {
 
 func TestParseStatReadsPastTheCommandName(t *testing.T) {
 	tests := map[string]struct {
-		stat  string
-		state byte
-		ppid  int
-		ok    bool
+		stat string
+		want procStat
+		ok   bool
 	}{
-		"a plain name":                         {"42 (sleep) Z 1 42 42 0", 'Z', 1, true},
-		"a name with spaces and parentheses":   {"42 (a) b (c) S 7 42 42 0", 'S', 7, true},
-		"a name that ends the line is refused": {"42 (sleep)", 0, 0, false},
-		"no name is refused":                   {"42 sleep Z 1", 0, 0, false},
-		"a parent that is not a number":        {"42 (x) Z x", 0, 0, false},
+		"a plain name":                         {"42 (sleep) Z 1 40 40 0", procStat{'Z', 1, 40}, true},
+		"a name with spaces and parentheses":   {"42 (a) b (c) S 7 42 42 0", procStat{'S', 7, 42}, true},
+		"a name that ends the line is refused": {"42 (sleep)", procStat{}, false},
+		"no name is refused":                   {"42 sleep Z 1 1", procStat{}, false},
+		"a parent that is not a number":        {"42 (x) Z x 1", procStat{}, false},
+		"no process group is refused":          {"42 (x) Z 1", procStat{}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			state, ppid, ok := parseStat([]byte(tc.stat))
-			if state != tc.state || ppid != tc.ppid || ok != tc.ok {
-				t.Errorf("parseStat(%q) = %q, %d, %v; want %q, %d, %v", tc.stat, state, ppid, ok, tc.state, tc.ppid, tc.ok)
+			got, ok := parseStat([]byte(tc.stat))
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("parseStat(%q) = %+v, %v; want %+v, %v", tc.stat, got, ok, tc.want, tc.ok)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -122,11 +123,16 @@ type slowLeave struct {
 	leaveTakes time.Duration
 	deadline   time.Time
 	closedAt   time.Time
+	leave      func() // what its routers report when they leave; nil: services STOPPED
 }
 
 func (s *slowLeave) Leave() error {
 	s.deadline = time.Now().Add(s.timeout)
 	time.Sleep(s.leaveTakes)
+	if s.leave != nil {
+		s.leave()
+		return nil
+	}
 	s.rep.observe(speaker.Status{Router: "services", State: vrrp.StateStopped, Priority: 150})
 	return nil
 }
@@ -291,4 +297,78 @@ func TestGoodbyeRecordsTheStoppedEvents(t *testing.T) {
 	if dropped != before {
 		t.Errorf("%d Events went to the manager's stopped recorder", dropped-before)
 	}
+}
+
+// TestGoodbyeWritesTheEntriesBeforeTheEvents proves that a node's Stopped Events wait for its
+// STOPPED entries: written as they came, each one's round trip held up the entries after the
+// first maxWrites, and a node in hundreds of VirtualIPs used up the final status's time on them.
+func TestGoodbyeWritesTheEntriesBeforeTheEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		const routers = 3 * maxWrites
+		var vips []client.Object
+		var res desired.Result
+		for i := range routers {
+			name := fmt.Sprintf("vip-%02d", i)
+			vips = append(vips, &vrrpv1.VirtualIP{ObjectMeta: metav1.ObjectMeta{Name: name}})
+			res.Routers = append(res.Routers, desired.Router{Name: name})
+		}
+		var mu sync.Mutex
+		var order []string
+		note := func(what string) {
+			time.Sleep(20 * time.Millisecond) // a round trip
+			mu.Lock()
+			order = append(order, what)
+			mu.Unlock()
+		}
+		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(vips...).WithInterceptorFuncs(interceptor.Funcs{
+			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+				note("event")
+				return c.Create(ctx, obj, opts...)
+			},
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				note("label")
+				return nil
+			},
+			SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+				note("entry")
+				return nil
+			},
+		}).Build()
+		dropped := 0
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, droppingRecorder{&dropped}, metrics.New(nil))
+		rep.participate(res)
+		for _, r := range res.Routers {
+			rep.observe(speaker.Status{Router: r.Name, State: vrrp.StateBackup, Priority: 100})
+		}
+		rep.flush(context.Background())
+		mu.Lock()
+		order = nil
+		mu.Unlock()
+
+		plane := &slowLeave{rep: rep, timeout: 25 * time.Second}
+		plane.leave = func() {
+			for _, r := range res.Routers {
+				rep.observe(speaker.Status{Router: r.Name, State: vrrp.StateStopped, Priority: 100})
+			}
+		}
+		goodbye(plane, rep, logr.Discard())
+
+		mu.Lock()
+		defer mu.Unlock()
+		first, last, n := slices.Index(order, "event"), -1, 0
+		for i, w := range order {
+			if w == "entry" {
+				last, n = i, n+1
+			}
+		}
+		if n != routers || first < 0 || first < last {
+			t.Errorf("%d entries written, the first Event as write %d, the last entry as write %d; want all %d entries before any Event: %v",
+				n, first, last, routers, order)
+		}
+	})
 }

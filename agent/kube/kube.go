@@ -12,6 +12,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +31,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -168,6 +171,15 @@ func newManager(cfg *rest.Config, scheme *runtime.Scheme, log logr.Logger, nodeN
 		// The shutdown budget (--shutdown-timeout, then the final status) follows the pod's grace
 		// period and starts once the manager has stopped: its informers must not eat into it.
 		GracefulShutdownTimeout: &managerShutdown,
+		// Discovery, which the mapper does when it first meets a kind (an Event's at shutdown),
+		// gets the writes' timeout: the manager's client has none (clientConfig).
+		MapperProvider: func(c *rest.Config, _ *http.Client) (meta.RESTMapper, error) {
+			hc, err := rest.HTTPClientFor(writeConfig(c))
+			if err != nil {
+				return nil, fmt.Errorf("creating the discovery client: %w", err)
+			}
+			return apiutil.NewDynamicRESTMapper(c, hc)
+		},
 		Cache: cache.Options{
 			DefaultTransform:         cache.TransformStripManagedFields(),
 			DefaultWatchErrorHandler: onWatchError,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -19,35 +20,36 @@ import (
 // EventController is the reporting controller of the agents' Events.
 const EventController = "vrrp-operator-agent"
 
-// directRecorder writes each Event at once through c: the recorder of the routers' last words.
-// The manager's recorder hands Events to a goroutine that stops with the manager, and the last
-// words come after the manager has stopped: every router's Stopped Event was dropped.
-type directRecorder struct {
-	ctx      context.Context
+// lastEvents is the recorder of the routers' last words: it keeps each Event for write, which
+// lastWords calls once the entries and the label are written. The manager's recorder hands Events
+// to a goroutine that stops with the manager, and the last words come after the manager has
+// stopped: every router's Stopped Event was dropped. Written as they came, a node's hundreds of
+// Events held up its STOPPED entries.
+type lastEvents struct {
 	c        client.Client
 	instance string // as the manager's recorder names it: the controller and the host name
 	log      logr.Logger
+
+	mu     sync.Mutex
+	events []*eventsv1.Event
 }
 
-func newDirectRecorder(ctx context.Context, c client.Client, log logr.Logger) directRecorder {
+func newLastEvents(c client.Client, log logr.Logger) *lastEvents {
 	host, _ := os.Hostname()
-	return directRecorder{ctx: ctx, c: c, instance: EventController + "-" + host, log: log}
+	return &lastEvents{c: c, instance: EventController + "-" + host, log: log}
 }
 
-// lastEventTimeout bounds one Event's write: a router's Event must not take the time of the others'.
-const lastEventTimeout = time.Second
-
-// Eventf records an Event as client-go's recorder makes it, and waits for the API server's answer.
-func (d directRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+// Eventf keeps an Event as client-go's recorder makes it.
+func (l *lastEvents) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
 	note = fmt.Sprintf(note, args...)
-	ref, err := reference.GetReference(d.c.Scheme(), regarding)
+	ref, err := reference.GetReference(l.c.Scheme(), regarding)
 	if err != nil {
-		d.log.Error(err, "could not record an Event", "reason", reason, "note", note)
+		l.log.Error(err, "could not record an Event", "reason", reason, "note", note)
 		return
 	}
 	var rel *corev1.ObjectReference
 	if related != nil {
-		if r, err := reference.GetReference(d.c.Scheme(), related); err == nil {
+		if r, err := reference.GetReference(l.c.Scheme(), related); err == nil {
 			rel = r
 		}
 	}
@@ -56,7 +58,7 @@ func (d directRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 		ObjectMeta:          metav1.ObjectMeta{GenerateName: ref.Name + ".", Namespace: cmp.Or(ref.Namespace, metav1.NamespaceDefault)},
 		EventTime:           metav1.NowMicro(),
 		ReportingController: EventController,
-		ReportingInstance:   d.instance,
+		ReportingInstance:   l.instance,
 		Action:              action,
 		Reason:              reason,
 		Regarding:           *ref,
@@ -64,9 +66,41 @@ func (d directRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 		Note:                note,
 		Type:                eventtype,
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, lastEventTimeout)
-	defer cancel()
-	if err := d.c.Create(ctx, ev); err != nil {
-		d.log.Info("could not record an Event of the shutdown", "reason", reason, "note", note, "error", err.Error())
+	l.mu.Lock()
+	l.events = append(l.events, ev)
+	l.mu.Unlock()
+}
+
+// lastEventWriters bounds the Events write creates at once, and lastEventTimeout each one.
+const (
+	lastEventWriters = 8
+	lastEventTimeout = time.Second
+)
+
+// write creates the Events kept so far, within ctx, and forgets them.
+func (l *lastEvents) write(ctx context.Context) {
+	l.mu.Lock()
+	evs := l.events
+	l.events = nil
+	l.mu.Unlock()
+	sem := make(chan struct{}, lastEventWriters)
+	var wg sync.WaitGroup
+	for _, ev := range evs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			l.log.Info("no time left for the Events of the shutdown", "left", len(evs))
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(ctx, lastEventTimeout)
+			defer cancel()
+			if err := l.c.Create(ctx, ev); err != nil {
+				l.log.Info("could not record an Event of the shutdown", "reason", ev.Reason, "note", ev.Note, "error", err.Error())
+			}
+		})
 	}
+	wg.Wait()
 }

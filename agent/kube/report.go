@@ -825,31 +825,33 @@ func (r *reporter) flush(ctx context.Context) bool {
 // failure (the API server restarting, an etcd leader change) left the node's entry MASTER, and
 // after an uninstall its master label on for good.
 //
-// The routers' Events (Stopped) are written at once and waited for: the manager's recorder has
-// stopped by then (directRecorder).
+// The routers' Events (Stopped) are written after the entries and the label, with the time left:
+// the manager's recorder has stopped by then (lastEvents).
 func (r *reporter) lastWords(ctx context.Context) bool {
 	r.mu.Lock()
+	var events *lastEvents
 	if r.rec != nil {
-		r.rec = newDirectRecorder(ctx, r.c, r.log)
+		events = newLastEvents(r.c, r.log)
+		r.rec = events
 	}
 	r.mu.Unlock()
-	pause := flushPause
-	for retries := 0; ; retries++ {
-		if r.flush(ctx) {
-			return true
-		}
-		if retries == flushRetries {
-			return false
-		}
+	written := r.flush(ctx)
+	for pause, retries := flushPause, 0; !written && retries < flushRetries; pause, retries = 2*pause, retries+1 {
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
 		case <-t.C:
 		}
-		pause *= 2
+		if ctx.Err() != nil {
+			break
+		}
+		written = r.flush(ctx)
 	}
+	if events != nil {
+		events.write(ctx)
+	}
+	return written
 }
 
 // flushRetries and flushPause make lastWords' retries 1.5 s in all, within the 3 s of
