@@ -178,6 +178,9 @@ uninstall: manifests ## Remove the CRD from the cluster.
 # (host:5000/team/vrrp-operator:v1): the tag is what follows a ':' in the last path element only. The
 # chart prefers the digest to the tag; with neither, the tag is latest, as docker assumes.
 .PHONY: deploy
+# The namespace admits privileged pods first: created by helm --create-namespace it had no label, and
+# where the cluster enforces baseline the DaemonSet created no agent, which the chart's check cannot
+# see for a namespace that does not exist yet.
 deploy: manifests ## Install the chart with the image $(IMG) into the cluster in ~/.kube/config.
 	@img='$(IMG)'; repo=$${img%%@*}; digest=; tag=; \
 	if [ "$$repo" != "$$img" ]; then digest=$${img#*@}; fi; \
@@ -185,7 +188,9 @@ deploy: manifests ## Install the chart with the image $(IMG) into the cluster in
 	if [ "$${last%:*}" != "$$last" ]; then tag=$${last##*:}; repo=$${repo%:*}; fi; \
 	if [ -z "$$tag$$digest" ]; then tag=latest; fi; \
 	set -x; \
-	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --create-namespace --take-ownership \
+	kubectl create namespace vrrp-system --dry-run=client -o yaml | kubectl apply -f - && \
+	kubectl label namespace vrrp-system pod-security.kubernetes.io/enforce=privileged --overwrite && \
+	helm upgrade --install vrrp-operator charts/vrrp-operator --namespace vrrp-system --take-ownership \
 		--set image.repository="$$repo" --set image.tag="$$tag" --set image.digest="$$digest"
 
 .PHONY: undeploy
