@@ -32,7 +32,7 @@ const (
 )
 
 // Check is one spec.track entry of one router, defaults applied. Two Checks that are Equal run as
-// one; a changed one starts over from Unknown.
+// one; a changed one starts over from its last Result (Manager.Sync).
 type Check struct {
 	Name string
 	Kind Kind
