@@ -234,11 +234,16 @@ func (m *Manager) secondaries(e Entry) []secondary {
 			}
 			continue
 		}
-		left := time.Duration(a.ValidLft) * time.Second
-		if a.ValidLft == forever {
-			left = 0
+		switch a.ValidLft {
+		case 0:
+			// Under a second left, or expired and not purged yet: re-added with a lifetime of
+			// 0 it would stay for ever, beside the new Master if its agent is gone.
+			continue
+		case forever:
+			others = append(others, secondary{prefix: p})
+		default:
+			others = append(others, secondary{prefix: p, left: time.Duration(a.ValidLft) * time.Second})
 		}
-		others = append(others, secondary{prefix: p, left: left})
 	}
 	return others
 }

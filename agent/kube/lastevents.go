@@ -85,12 +85,14 @@ func (l *lastEvents) write(ctx context.Context) {
 	l.mu.Unlock()
 	sem := make(chan struct{}, lastEventWriters)
 	var wg sync.WaitGroup
-	for _, ev := range evs {
+	for i, ev := range evs {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
 			wg.Wait()
-			l.log.Info("no time left for the Events of the shutdown", "left", len(evs))
+			l.log.Info("no time left for the Events of the shutdown", "unwritten", len(evs)-i)
 			return
 		}
 		wg.Go(func() {

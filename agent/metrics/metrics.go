@@ -37,6 +37,7 @@ const (
 	RunPassed  = "passed"
 	RunFailed  = "failed"
 	RunTimeout = "timeout" // an exec killed at its timeout, or a probe that got no answer in time
+	RunNotRun  = "not_run" // an exec check whose program could not be run at all
 )
 
 // Values of the to label of TrackStateChanges.
@@ -138,7 +139,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "1 while a health check of spec.track passes, 0 while it fails; absent until its first result."},
 			[]string{"virtual_ip", "check"}),
 		TrackRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: TrackRuns,
-			Help: "Runs of exec, http, tcp and file health checks by result (passed, failed, timeout)."},
+			Help: "Runs of exec, http, tcp and file health checks by result (passed, failed, timeout, not_run: an exec check whose program could not be run)."},
 			[]string{"virtual_ip", "check", "result"}),
 		TrackStateChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: TrackStateChanges,
 			Help: "Health check state changes after rise or fall, by the state entered (passing, failing)."},

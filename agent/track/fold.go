@@ -15,8 +15,8 @@ type outcome struct {
 	timeout bool // a failure for the state, told apart only in the runs metric
 	message string
 	value   int // file checks: the number the file holds
-	// refused marks an exec check whose program could not be run at all: the check is Unknown,
-	// adding nothing, until a run happens (fold).
+	// refused marks an exec check whose program could not be run at all: a check that is Unknown
+	// stays so, adding nothing, until a run happens (fold).
 	refused bool
 	// reading marks a file check's outcome, whose message says what the file holds rather than how
 	// a run went: it follows the file as value does, and is the same while the file stays the same.
@@ -33,8 +33,10 @@ type outcome struct {
 //     a broken service never holds the VIP for fall intervals after a start or a change of check.
 //   - Passing: fall failing outcomes in a row make it Failing; a passing one starts the count over.
 //   - Failing: rise passing outcomes in a row make it Passing; a failing one starts the count over.
-//   - An exec check whose program could not be run at all (refused) is Unknown again, whatever it
-//     was: keepalived disables a script it cannot run.
+//   - An exec check whose program could not be run at all (refused) stays Unknown until it runs,
+//     as keepalived disables a script it cannot run when it loads its configuration. A check that
+//     has a state counts it as failing: a script redeployed in place, missing for an instant, must
+//     not lift a FAULT or a weight past rise and fall.
 //
 // Since and Message change only with the state, so that a check that keeps its state never
 // rewrites the status. Value follows every outcome that agrees with the (new) state: a file check
@@ -42,8 +44,8 @@ type outcome struct {
 // check's Message follows with it, so that status never shows one number beside the weight of
 // another; it still changes only when what the file holds does.
 func fold(res Result, against, rise, fall int, o outcome, now time.Time) (Result, int) {
-	if o.refused {
-		// Not a run: the check is back to Unknown with why, and its first run decides.
+	if o.refused && res.State == Unknown {
+		// Not a run: the check stays Unknown with why, and its first run decides.
 		return Result{State: Unknown, Message: clip(o.message)}, 0
 	}
 	rise, fall = max(rise, 1), max(fall, 1)

@@ -288,6 +288,8 @@ func (m *Manager) record(r *running, o outcome, ran bool) {
 	if ran && mx != nil {
 		res := metrics.RunPassed
 		switch {
+		case o.refused:
+			res = metrics.RunNotRun
 		case o.timeout:
 			res = metrics.RunTimeout
 		case !o.pass:

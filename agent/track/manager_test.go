@@ -361,8 +361,9 @@ func TestAnExecCheckThatCannotRunAddsNothing(t *testing.T) {
 	}
 }
 
-// Once its program is there the check runs, and its first run decides; a program taken away
-// makes it Unknown again, whatever it was.
+// Once its program is there the check runs, and its first run decides. A check that has run
+// counts a program gone as a failure, by fall: a script redeployed in place, missing for an
+// instant, must not lift a FAULT or a weight.
 func TestAnExecCheckRunsOnceItsProgramArrives(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, Options{HookDir: dir})
@@ -371,17 +372,41 @@ func TestAnExecCheckRunsOnceItsProgramArrives(t *testing.T) {
 	if got := h.next(k); got.State != Unknown {
 		t.Fatalf("before its program arrived: %+v; want Unknown", got)
 	}
+	if got := value(h.metrics.TrackRuns.WithLabelValues("r", "late", metrics.RunNotRun)); got != 1 {
+		t.Errorf("runs counted not_run: %v, want 1", got)
+	}
 	writeScript(t, dir, "late.sh", "echo down; exit 1")
 	h.step(time.Second)
 	if got := h.next(k); got.State != Failing || got.Message != "down" {
-		t.Errorf("the first run after its program arrived: %+v; want Failing at once (fall 3 or not)", got)
+		t.Fatalf("the first run after its program arrived: %+v; want Failing at once (fall 3 or not)", got)
 	}
 	if err := os.Remove(filepath.Join(dir, "late.sh")); err != nil {
 		t.Fatal(err)
 	}
 	h.step(time.Second)
-	if got := h.next(k); got.State != Unknown || !strings.Contains(got.Message, "no such file") {
-		t.Errorf("after its program went: %+v; want Unknown with why", got)
+	if got := h.next(k); got.State != Failing {
+		t.Errorf("a failing check whose program went: %+v; want it Failing still", got)
+	}
+	writeScript(t, dir, "late.sh", "echo up")
+	for range 3 {
+		h.step(time.Second)
+		h.next(k)
+	}
+	if got := h.m.Results()[k]; got.State != Passing {
+		t.Fatalf("after rise passing runs: %+v; want Passing", got)
+	}
+	if err := os.Remove(filepath.Join(dir, "late.sh")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		h.step(time.Second)
+		if got := h.next(k); got.State != Passing {
+			t.Errorf("a passing check whose program went, run %d of fall 3: %+v; want it Passing still", i+1, got)
+		}
+	}
+	h.step(time.Second)
+	if got := h.next(k); got.State != Failing || !strings.Contains(got.Message, "not run: ") {
+		t.Errorf("a passing check whose program went, run 3 of fall 3: %+v; want Failing with why", got)
 	}
 }
 

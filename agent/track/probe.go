@@ -60,10 +60,16 @@ func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 			return outcome{pass: true, message: line}
 		case res.ExitCode < 0 && notRunnable(res.Err):
 			// Refused or not started: missing, not executable, outside the hook directory, or its
-			// interpreter missing. keepalived disables such a script; failing it stopped the router
-			// on every node, as when a check is added before the ConfigMap that holds its script has
-			// reached the nodes, which takes the kubelet up to a minute.
-			return outcome{refused: true, message: "not run: " + res.Err.Error()}
+			// interpreter missing. keepalived disables such a script; failing a new check for it
+			// stopped the router on every node, as when the check is added before the ConfigMap that
+			// holds its script has reached the nodes, which takes the kubelet up to a minute (fold).
+			// The program and the cause: the error's path and wrapping would push the cause past
+			// what a Result's message keeps.
+			msg := res.Err.Error()
+			if i := strings.LastIndex(msg, ": "); i >= 0 {
+				msg = msg[i+2:]
+			}
+			return outcome{refused: true, message: "not run: " + c.Command[0] + ": " + msg}
 		case res.TimedOut:
 			msg := fmt.Sprintf("timed out after %s", timeout)
 			if line != "" {
@@ -82,7 +88,8 @@ func execProbe(runner *hooks.Runner, dir string, k Key, c Check) probe {
 // notRunnable says whether a hook's error is that its program could not be run at all.
 func notRunnable(err error) bool {
 	return errors.Is(err, hooks.ErrOutsideHookDir) || errors.Is(err, hooks.ErrNotExecutable) ||
-		errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC)
+		errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOEXEC) ||
+		errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
 }
 
 // maxBody bounds what an http check reads of a response body, which it only drains.

@@ -708,8 +708,8 @@ type CheckState string
 const (
 	CheckPassing CheckState = "Passing"
 	CheckFailing CheckState = "Failing"
-	// CheckUnknown: no run has finished yet, or an exec check's program could not be run at all;
-	// it counts as passing, as keepalived's scripts do.
+	// CheckUnknown: no run has finished yet (an exec check's program could not be run at all);
+	// it adds nothing to the priority and puts the router in no FAULT.
 	CheckUnknown CheckState = "Unknown"
 )
 
@@ -720,8 +720,8 @@ type CheckStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	Name string `json:"name"`
 
-	// state: Passing, Failing, or Unknown before the first run (and while an exec check's program
-	// cannot be run: its message says why).
+	// state: Passing, Failing, or Unknown before the first run (also while a new exec check's
+	// program cannot be run: its message says why).
 	// +required
 	State CheckState `json:"state"`
 
