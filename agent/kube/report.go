@@ -1417,9 +1417,25 @@ func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 		return err
 	}
 	if err := r.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager+r.node), client.ForceOwnership); err != nil {
+		if (apierrors.IsForbidden(err) || apierrors.IsNotFound(err)) && r.nodeGone(ctx) {
+			// An apply to a Node that is gone would create it, which the agent may not: the write
+			// was retried for ever, logged as a matter of RBAC. The labels went with the Node; the
+			// re-assert writes them again if it comes back.
+			r.log.V(1).Info("this node's Node object is gone, and its master labels with it", "node", r.node)
+			return nil
+		}
 		return fmt.Errorf("applying master labels on node %s: %w", r.node, err)
 	}
 	return nil
+}
+
+// nodeGone reports whether this node's Node object is gone, as the cache has it.
+func (r *reporter) nodeGone(ctx context.Context) bool {
+	// The cache may wait for a sync while the API server is away, as for Events.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var n corev1.Node
+	return apierrors.IsNotFound(r.c.Get(ctx, client.ObjectKey{Name: r.node}, &n, client.UnsafeDisableDeepCopy))
 }
 
 // removeStray removes the master labels someone else set on this Node, which no apply can: a

@@ -63,7 +63,9 @@ func newWriteHarness(t *testing.T) *writeHarness {
 		defer h.mu.Unlock()
 		return h.fail
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+	// Its Node is there: a refusal is the API server's answer, not a Node that is gone.
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "primary"}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node).WithInterceptorFuncs(interceptor.Funcs{
 		Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
 			return answer()
 		},
@@ -662,6 +664,44 @@ func TestAStrayMasterLabelOfANewMasterStays(t *testing.T) {
 		rep.flush(t.Context())
 		if got := m.get(); !maps.Equal(got, map[string]string{services: "true", dns: "true"}) {
 			t.Errorf("labels after primary became MASTER of dns: %v, want %s and %s", got, services, dns)
+		}
+	})
+}
+
+// A Node deleted while its agent runs takes its labels with it. An apply of them would create the
+// Node, which the agent may not: it was refused and retried every few seconds for ever, logged as
+// a matter of RBAC.
+func TestNoMasterLabelsAreWrittenForANodeThatIsGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scheme, err := newScheme()
+		if err != nil {
+			t.Fatal(err)
+		}
+		labelWrites := 0
+		c := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+				labelWrites++
+				return apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "primary", errors.New("cannot create resource \"nodes\""))
+			},
+			SubResourcePatch: func(context.Context, client.Client, string, client.Object, client.Patch, ...client.SubResourcePatchOption) error {
+				return nil
+			},
+		}).Build()
+		m := metrics.New(prometheus.NewRegistry())
+		rep := newReporter("primary", logr.Discard())
+		rep.connect(c, nil, m)
+		rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
+		if !rep.flush(context.Background()) {
+			t.Error("flush reported a write left: the labels of a Node that is gone")
+		}
+		time.Sleep(time.Minute)
+		rep.flush(context.Background())
+		if labelWrites != 1 {
+			t.Errorf("%d label writes, want 1: none again for a Node that is gone", labelWrites)
+		}
+		if got := testutil.ToFloat64(m.APIWriteErrors.WithLabelValues(metrics.ResourceNodeLabel, metrics.ReasonForbidden)); got != 0 {
+			t.Errorf("%v label refusals counted, want 0", got)
 		}
 	})
 }
