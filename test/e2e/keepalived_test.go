@@ -156,6 +156,12 @@ func runInterop(t testing.TB, c interopCase, keepalivedHigh bool) {
 		}
 	}
 
+	if keepalivedHigh {
+		// Started together, both routers may time out and be Master until low hears high's first
+		// advert (RFC 9568 §6.4.2): a check of the owner that starts in that instant sees low's
+		// announcement. The election is over within low's Master_Down_Interval and two adverts.
+		time.Sleep(time.Until(start.Add(mdi + 2*c.interval)))
+	}
 	waitOwner(t, start, mdi+10*time.Second, vip, high, low)
 	ping(t, client, vip)
 	holdsAlone(t, max(2*mdi, time.Second), vip, client, high, low)
