@@ -219,11 +219,18 @@ func fileOutcome(c Check, v int, err error) outcome {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return outcome{pass: true, reading: true, message: c.Path + " is missing: 0"}
+	case errors.Is(err, errEmptyFile):
+		return outcome{pass: true, reading: true, message: c.Path + " is empty: 0"}
 	case err != nil:
 		return outcome{reading: true, message: err.Error()}
 	}
 	return outcome{pass: c.Weight != 0 || v == 0, reading: true, value: v, message: fmt.Sprintf("%s holds %d", c.Path, v)}
 }
+
+// errEmptyFile is readInt's error for a file that holds nothing but white space. It counts as 0,
+// as keepalived reads it: an admin's `touch flag`, or a read between the truncation and the write
+// of `echo 5 > flag`, must not fail an unweighted check and put the router in FAULT.
+var errEmptyFile = errors.New("the file is empty")
 
 // readInt reads a trimmed decimal integer from path without blocking on a FIFO or a device named by
 // mistake: they are refused rather than read. A hung mount blocks it all the same (see fileProbe).
@@ -248,6 +255,9 @@ func readInt(path string) (int, error) {
 		return 0, fmt.Errorf("reading %s: more than %d bytes, not a number", path, maxFile)
 	}
 	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return 0, fmt.Errorf("reading %s: %w", path, errEmptyFile)
+	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) { // out of range: clamped below
 		return 0, fmt.Errorf("reading %s: %q is not an integer", path, clip(s))
