@@ -234,18 +234,24 @@ func (m *Manager) secondaries(e Entry) []secondary {
 			}
 			continue
 		}
-		switch a.ValidLft {
-		case 0:
-			// Under a second left, or expired and not purged yet: re-added with a lifetime of
-			// 0 it would stay for ever, beside the new Master if its agent is gone.
-			continue
-		case forever:
-			others = append(others, secondary{prefix: p})
-		default:
-			others = append(others, secondary{prefix: p, left: time.Duration(a.ValidLft) * time.Second})
+		if left, ok := lifetimeLeft(uint32(a.ValidLft)); ok {
+			others = append(others, secondary{prefix: p, left: left})
 		}
 	}
 	return others
+}
+
+// lifetimeLeft is the lifetime to add an address back with, from the seconds of it the kernel
+// reports left; false for one in its last second, or expired and not purged yet: added back with a
+// lifetime of 0 it would stay for ever, beside the new Master if its agent is gone.
+func lifetimeLeft(validLft uint32) (time.Duration, bool) {
+	switch validLft {
+	case 0:
+		return 0, false
+	case forever:
+		return 0, true
+	}
+	return time.Duration(validLft) * time.Second, true
 }
 
 // forever is the lifetime the kernel reports for an address without one.
