@@ -534,7 +534,7 @@ func TestValuesAreValidated(t *testing.T) {
 		"metricsHost of the IPv4-mapped unspecified address is refused": {
 			values: `agent: {metricsHost: "::ffff:0.0.0.0"}`, want: "/agent/metricsHost"},
 		"metricsHost 999.1 (no IP address) is refused":  {values: `agent: {metricsHost: "999.1"}`, want: "/agent/metricsHost"},
-		"metricsHost with an octet over 255 is refused": {values: `agent: {metricsHost: "10.0.0.256"}`, want: "/agent/metricsHost"},
+		"metricsHost with an octet over 255 is refused": {values: `agent: {metricsHost: "203.0.113.256"}`, want: "/agent/metricsHost"},
 		"a host name as metricsHost is refused":         {values: `agent: {metricsHost: "node.example"}`, want: "/agent/metricsHost"},
 		"maxUnavailable 0 (the API refuses it with maxSurge 0) is refused": {
 			values: "agent: {updateStrategy: {rollingUpdate: {maxUnavailable: 0}}}", want: "/agent/updateStrategy/rollingUpdate/maxUnavailable"},
