@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -236,13 +237,16 @@ type reporter struct {
 	masters map[string]bool // routers this node is MASTER of, for the node label
 	labels  bool            // the node label needs writing
 	states  map[string]vrrp.State
-	pending []transition         // Events to emit
-	known   map[string]bool      // routers that run here or failed to (participate)
-	running map[string]bool      // routers that run here: only they report through observe
-	refused map[string]refusal   // resource/object -> the refusal last logged
-	sources map[string]string    // router -> the unicast source this node publishes
-	landed  map[string]time.Time // router -> when its entry's last write landed
-	verify  bool                 // compare the cache's entries with ours before the next flush
+	pending []transition       // Events to emit
+	known   map[string]bool    // routers that run here or failed to (participate)
+	running map[string]bool    // routers that run here: only they report through observe
+	refused map[string]refusal // resource/object -> the refusal last logged
+	// nodeGoneSaid: that this node's Node object is gone was logged at level 0; a label write
+	// that lands says it is back.
+	nodeGoneSaid atomic.Bool
+	sources      map[string]string    // router -> the unicast source this node publishes
+	landed       map[string]time.Time // router -> when its entry's last write landed
+	verify       bool                 // compare the cache's entries with ours before the next flush
 	// checks holds each router's checks as last observed (name -> state), for Events on changes.
 	checks map[string]map[string]track.State
 	// reasserts counts the re-asserts of each entry in a row, until it is seen as written for as
@@ -1420,12 +1424,18 @@ func (r *reporter) writeLabels(ctx context.Context, masters []string) error {
 		if (apierrors.IsForbidden(err) || apierrors.IsNotFound(err)) && r.nodeGone(ctx) {
 			// An apply to a Node that is gone would create it, which the agent may not: the write
 			// was retried for ever, logged as a matter of RBAC. The labels went with the Node; the
-			// re-assert writes them again if it comes back.
-			r.log.V(1).Info("this node's Node object is gone, and its master labels with it", "node", r.node)
+			// re-assert writes them again if it comes back. Said once: it stays gone for good
+			// unless the node registers again.
+			log := r.log.V(1)
+			if r.nodeGoneSaid.CompareAndSwap(false, true) {
+				log = r.log
+			}
+			log.Info("this node's Node object is gone, and its master labels with it; they are applied again if it comes back", "node", r.node)
 			return nil
 		}
 		return fmt.Errorf("applying master labels on node %s: %w", r.node, err)
 	}
+	r.nodeGoneSaid.Store(false)
 	return nil
 }
 

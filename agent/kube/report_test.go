@@ -688,7 +688,8 @@ func TestNoMasterLabelsAreWrittenForANodeThatIsGone(t *testing.T) {
 			},
 		}).Build()
 		m := metrics.New(prometheus.NewRegistry())
-		rep := newReporter("primary", logr.Discard())
+		logs := &funcrLog{}
+		rep := newReporter("primary", logs.logger())
 		rep.connect(c, nil, m)
 		rep.participate(desired.Result{Routers: []desired.Router{{Name: "services"}}})
 		rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
@@ -699,6 +700,19 @@ func TestNoMasterLabelsAreWrittenForANodeThatIsGone(t *testing.T) {
 		rep.flush(context.Background())
 		if labelWrites != 1 {
 			t.Errorf("%d label writes, want 1: none again for a Node that is gone", labelWrites)
+		}
+		// A handover while it is gone tries again, and says nothing new at level 0.
+		rep.observe(speaker.Status{Router: "services", State: vrrp.StateBackup, Priority: 100})
+		time.Sleep(time.Minute)
+		rep.flush(context.Background())
+		gone := 0
+		for _, l := range logs.lines() {
+			if strings.Contains(l, "Node object is gone") {
+				gone++
+			}
+		}
+		if labelWrites != 2 || gone != 1 {
+			t.Errorf("%d label writes, %d level-0 lines that the Node is gone; want 2 and 1: %q", labelWrites, gone, logs.lines())
 		}
 		if got := testutil.ToFloat64(m.APIWriteErrors.WithLabelValues(metrics.ResourceNodeLabel, metrics.ReasonForbidden)); got != 0 {
 			t.Errorf("%v label refusals counted, want 0", got)
