@@ -14,4 +14,5 @@ package agent
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch,namespace=vrrp-system
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get,namespace=vrrp-system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +12,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -230,6 +234,56 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		testenv.Eventually(t, 10*time.Second, "the recreated Secret's password is derived", password("rotated2"))
 	})
 
+	t.Run("an agent stopped because its DaemonSet is deleted removes the last known configuration, and one stopped to restart keeps it", func(t *testing.T) {
+		// The main agent reads as its ServiceAccount: the generated Role must let it read its DaemonSet.
+		file := filepath.Join(dir, SnapshotFile)
+		ds := agentDaemonSet("vrrp-operator-agent")
+		must(c.Create(ctx, ds))
+		pod := func(name string, owner *appsv1.DaemonSet, uid types.UID) *corev1.Pod {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: name},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "vrrp-operator:test"}}}}
+			if owner != nil {
+				p.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(owner, appsv1.SchemeGroupVersion.WithKind("DaemonSet"))}
+				p.OwnerReferences[0].UID = uid
+			}
+			must(c.Create(ctx, p))
+			return p
+		}
+		pod("agent-primary", ds, ds.UID)
+		pod("by-hand", nil, "")
+		pod("of-a-replaced-daemonset", ds, "0b6c5bd0-0000-4000-8000-000000000001")
+		pod("of-a-deleted-daemonset", agentDaemonSet("gone"), "0b6c5bd0-0000-4000-8000-000000000002")
+		for _, tc := range []struct {
+			name, pod, want string
+			wantErr         bool
+		}{
+			{name: "the pod's DaemonSet is there: a restart", pod: "agent-primary"},
+			{name: "a pod no DaemonSet runs", pod: "by-hand"},
+			{name: "a DaemonSet of the same name with another UID", pod: "of-a-replaced-daemonset",
+				want: "DaemonSet vrrp-system/vrrp-operator-agent is not the one that ran this pod"},
+			{name: "the DaemonSet is gone", pod: "of-a-deleted-daemonset", want: "DaemonSet vrrp-system/gone is deleted"},
+			{name: "the pod is gone: cannot tell", pod: "never-created", wantErr: true},
+		} {
+			why, err := uninstalled(ctx, a.api, "vrrp-system", tc.pod)
+			if why != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("%s: uninstalled = %q, %v; want %q, error %v", tc.name, why, err, tc.want, tc.wantErr)
+			}
+		}
+
+		a.pod = "agent-primary"
+		a.forgetIfUninstalled(ctx)
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("after a stop with the DaemonSet there: %v, want the last known configuration kept", err)
+		}
+		// As Helm's pre-delete hook deletes it: the DaemonSet stays, being deleted, until its pods
+		// are gone (and for good here, with no garbage collector).
+		must(c.Delete(ctx, ds, client.PropagationPolicy(metav1.DeletePropagationForeground)))
+		a.forgetIfUninstalled(ctx)
+		if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after a stop with the DaemonSet being deleted: %v, want the last known configuration removed", err)
+		}
+	})
+
 	// Agents of other namespaces: the ServiceAccount tenant/vrrp-operator-agent has the agent's
 	// ClusterRole but no Role for the Secrets of tenant.
 	must(c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "tenant-agent"},
@@ -273,6 +327,15 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// agentDaemonSet is a DaemonSet of the agent's namespace, valid for the API server.
+func agentDaemonSet(name string) *appsv1.DaemonSet {
+	labels := map[string]string{"app.kubernetes.io/component": "agent"}
+	return &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "vrrp-system", Name: name},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "agent", Image: "vrrp-operator:test"}}}}}}
 }
 
 // runAgent runs the agent's Kubernetes side as cfg's user in namespace until the test ends, with

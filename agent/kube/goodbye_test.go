@@ -99,7 +99,7 @@ func TestGoodbyeWritesStoppedBeforeWaitingForStopHooks(t *testing.T) {
 		defer mu.Unlock()
 		whileHookRuns = append(whileHookRuns, writes...)
 	}
-	goodbye(plane, rep, logr.Discard())
+	goodbye(plane, rep, logr.Discard(), nil)
 
 	if !plane.hookDone {
 		t.Fatal("goodbye did not wait for the stop hooks")
@@ -189,7 +189,7 @@ func TestGoodbyeEndsByTheShutdownDeadline(t *testing.T) {
 
 				plane := &slowLeave{rep: rep, timeout: timeout, leaveTakes: tc.leaveTakes}
 				start := time.Now()
-				goodbye(plane, rep, logr.Discard())
+				goodbye(plane, rep, logr.Discard(), nil)
 				if took := plane.closedAt.Sub(start); took != tc.wantClose {
 					t.Errorf("Close came %v after Leave started, want %v (shutdown timeout %v)", took, tc.wantClose, timeout)
 				}
@@ -239,7 +239,7 @@ func TestGoodbyeTriesAFailedLastWordAgain(t *testing.T) {
 
 		plane := &slowLeave{rep: rep, timeout: 25 * time.Second}
 		start := time.Now()
-		goodbye(plane, rep, logr.Discard())
+		goodbye(plane, rep, logr.Discard(), nil)
 
 		mu.Lock()
 		defer mu.Unlock()
@@ -280,7 +280,7 @@ func TestGoodbyeRecordsTheStoppedEvents(t *testing.T) {
 	rep.flush(context.Background())
 	before := dropped
 
-	goodbye(&slowLeave{rep: rep, timeout: 25 * time.Second}, rep, logr.Discard())
+	goodbye(&slowLeave{rep: rep, timeout: 25 * time.Second}, rep, logr.Discard(), nil)
 
 	var evs eventsv1.EventList
 	if err := c.List(context.Background(), &evs, client.InNamespace(metav1.NamespaceDefault)); err != nil {
@@ -356,7 +356,7 @@ func TestGoodbyeWritesTheEntriesBeforeTheEvents(t *testing.T) {
 				rep.observe(speaker.Status{Router: r.Name, State: vrrp.StateStopped, Priority: 100})
 			}
 		}
-		goodbye(plane, rep, logr.Discard())
+		goodbye(plane, rep, logr.Discard(), nil)
 
 		mu.Lock()
 		defer mu.Unlock()

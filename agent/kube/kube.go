@@ -49,6 +49,9 @@ type Options struct {
 	// else, with a namespaced Role: the agent on every node cannot read every Secret of the cluster.
 	// Empty: unknown, and every secretRef is refused.
 	Namespace string
+	// Pod is the name of the agent's pod in Namespace. An agent that stops because its DaemonSet
+	// is deleted removes SnapshotFile; empty: unknown, and the file is kept.
+	Pod string
 	// LastKnownMaxAge bounds the age of the last known configuration (SnapshotFile) the agent runs
 	// on while the API server is away; 0 never runs on it.
 	LastKnownMaxAge time.Duration
@@ -90,10 +93,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer goodbye(n, rep, log)
 	resync := max(o.Resync, time.Second)
-	a := &agent{plane: n, rep: rep, name: o.Name, namespace: o.Namespace, log: log, snapshot: newSnapshot(o.StateDir),
+	a := &agent{plane: n, rep: rep, name: o.Name, namespace: o.Namespace, pod: o.Pod, log: log, snapshot: newSnapshot(o.StateDir),
 		resync: resync, poke: make(chan struct{}, 1), secrets: newSecretStore(o.Namespace, secretGrace*resync, log)}
+	defer goodbye(n, rep, log, a.forgetIfUninstalled)
 	n.Waiting("waiting for the API server's VirtualIPs and Nodes")
 	// Run on the last known configuration until the API server's view arrives: a node restarted
 	// while the API server is away takes part at once, as keepalived would from its file, though
@@ -198,8 +201,9 @@ type leaver interface {
 // goodbye leaves every router, writes their last words (STOPPED, the master label gone), and only
 // then waits for the stop hooks: a stop hook that hangs must not use up the grace period before
 // status says the node left, or status keeps a MASTER that is gone. All of it ends by the shutdown
-// timeout's deadline: Leave ends finalStatusTimeout before it (node.Options.StatusReserve).
-func goodbye(n leaver, rep *reporter, log logr.Logger) {
+// timeout's deadline: Leave ends finalStatusTimeout before it (node.Options.StatusReserve). also,
+// when not nil, runs beside the last words, within their deadline.
+func goodbye(n leaver, rep *reporter, log logr.Logger, also func(context.Context)) {
 	log.Info("shutting down: releasing VIPs and running stop hooks")
 	_ = n.Leave() // Close returns its error as well
 	// The routers' last words outlive the manager: write them with a short deadline of their own,
@@ -209,9 +213,14 @@ func goodbye(n leaver, rep *reporter, log logr.Logger) {
 		deadline = d
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	var wg sync.WaitGroup
+	if also != nil {
+		wg.Go(func() { also(ctx) })
+	}
 	if rep.c != nil && !rep.lastWords(ctx) {
 		log.Info("could not write the final status; the controller removes stale entries")
 	}
+	wg.Wait()
 	cancel()
 	if err := n.Close(); err != nil {
 		log.Error(err, "shutting down")
@@ -255,6 +264,7 @@ type agent struct {
 	secrets   *secretStore
 	name      string
 	namespace string
+	pod       string
 	log       logr.Logger
 	resync    time.Duration
 	poke      chan struct{}

@@ -18,6 +18,7 @@ type agentFlags struct {
 	standalone.Options
 	kubeconfig      string
 	namespace       string
+	pod             string
 	lastKnownMaxAge time.Duration
 }
 
@@ -35,6 +36,8 @@ func parseAgentFlags(args []string) (agentFlags, error) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	fs.StringVar(&f.namespace, "namespace", os.Getenv("POD_NAMESPACE"),
 		"the agent's own namespace, the only one whose Secrets it reads (default $POD_NAMESPACE, else the pod's service account namespace; none: VirtualIPs with authentication are refused)")
+	fs.StringVar(&f.pod, "pod-name", os.Getenv("POD_NAME"),
+		"the agent's own pod, in --namespace (default $POD_NAME): an agent that stops because its DaemonSet is deleted removes state-dir/"+kube.SnapshotFile+", which holds VRRP passwords; none: the file is kept")
 	fs.DurationVar(&f.lastKnownMaxAge, "last-known-max-age", defaultLastKnownMaxAge,
 		"run the last known configuration (state-dir/"+kube.SnapshotFile+") while the API server is away only if the API server answered within this; 0 never runs it and keeps no such file")
 	if err := fs.Parse(args); err != nil {
@@ -70,5 +73,5 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Namespace: f.namespace, LastKnownMaxAge: f.lastKnownMaxAge})
+	return kube.Run(ctx, kube.Options{Options: o.Options, Config: cfg, Namespace: f.namespace, Pod: f.pod, LastKnownMaxAge: f.lastKnownMaxAge})
 }

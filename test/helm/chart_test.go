@@ -69,11 +69,12 @@ func TestAgentDaemonSet(t *testing.T) {
 		}
 	})
 
-	t.Run("NODE_NAME and HOST_IP come from the pod's node, POD_NAMESPACE from the pod", func(t *testing.T) {
+	t.Run("NODE_NAME and HOST_IP come from the pod's node, POD_NAMESPACE and POD_NAME from the pod", func(t *testing.T) {
 		want := []corev1.EnvVar{
 			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 			{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
 			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 		}
 		if diff := cmp.Diff(want, c.Env); diff != "" {
 			t.Errorf("env (-want +got):\n%s", diff)

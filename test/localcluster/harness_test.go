@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vrrp-dev/vrrp-operator/agent/kube"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
 )
 
@@ -209,6 +210,11 @@ func (c *cluster) masterFlag(node string) string {
 		return "none"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// lastKnown is the path of node's last known configuration (in its hostPath /var/lib/vrrp-operator).
+func (c *cluster) lastKnown(node string) string {
+	return filepath.Join(c.dir, "nodes", node, "fs", "_var_lib_vrrp-operator", kube.SnapshotFile)
 }
 
 // eventually is testenv.Eventually.

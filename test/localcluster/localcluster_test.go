@@ -11,7 +11,9 @@ package localcluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -327,6 +329,12 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 			out := c.kubectl("get", "nodes", "-l", "vrrp.dev/master-services=true", "-o", "name")
 			return strings.TrimSpace(out) == "node/primary", out
 		})
+		// The agents' last known configuration holds the seed's password: an uninstall removes it.
+		for _, n := range nodes {
+			if _, err := os.Stat(c.lastKnown(n)); err != nil {
+				t.Errorf("before the uninstall, %s has no last known configuration: %v", n, err)
+			}
+		}
 		start := time.Now()
 		c.helm(3*time.Minute, "uninstall", "vrrp-operator", "--namespace", namespace, "--wait", "--timeout", "2m")
 		uninstalled := time.Since(start)
@@ -347,6 +355,9 @@ func TestHelmInstalledAgentsRunTheSeed(t *testing.T) {
 		for _, n := range nodes {
 			if f := c.masterFlag(n); f == "1" {
 				t.Errorf("the seed's master flag on %s still says 1 after uninstall", n)
+			}
+			if _, err := os.Stat(c.lastKnown(n)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("after the uninstall, %s keeps its last known configuration, with the seed's password: %v", n, err)
 			}
 		}
 	})
