@@ -128,12 +128,14 @@ func runInterop(t testing.TB, c interopCase, keepalivedHigh bool) {
 	agentBinary(t)
 	start := time.Now()
 	var hr, lr router
+	var kh *keepalived // high, when it is keepalived
 	if keepalivedHigh {
 		ka.state, ka.iface, ka.priority, ka.hook = "MASTER", high.Link, 150, hh
 		if c.unicast {
 			ka.unicastSrc, ka.unicastPeer = addrOf(c.high), addrOf(c.low)
 		}
-		hr = startKeepalived(t, high, keepalivedConfig(ka))
+		kh = startKeepalived(t, high, keepalivedConfig(ka))
+		hr = kh
 		lr = startAgent(t, low, "low", manifests, agentOptions{hooks: lh})
 	} else {
 		ka.state, ka.iface, ka.priority, ka.hook = "BACKUP", low.Link, 100, lh
@@ -158,9 +160,13 @@ func runInterop(t testing.TB, c interopCase, keepalivedHigh bool) {
 
 	if keepalivedHigh {
 		// Started together, both routers may time out and be Master until low hears high's first
-		// advert (RFC 9568 §6.4.2): a check of the owner that starts in that instant sees low's
-		// announcement. The election is over within low's Master_Down_Interval and two adverts.
-		time.Sleep(time.Until(start.Add(mdi + 2*c.interval)))
+		// advert (RFC 9568 §6.4.2, §6.4.3): a check of the owner that starts in that instant sees
+		// low's announcement. The election is over two adverts after keepalived enters MASTER, which
+		// a loaded machine may delay past low's Master_Down_Interval from the start.
+		waitFor(t, start, mdi+10*time.Second, "keepalived on "+high.String()+" enters MASTER", func() bool {
+			return kh.logHas("Entering MASTER STATE")
+		})
+		time.Sleep(max(2*c.interval, time.Until(start.Add(mdi+2*c.interval))))
 	}
 	waitOwner(t, start, mdi+10*time.Second, vip, high, low)
 	ping(t, client, vip)
