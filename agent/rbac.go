@@ -9,6 +9,8 @@ package agent
 // Node, which config/rbac/agent/node_scope_policy.yaml enforces where RBAC cannot. It never writes a
 // spec. It watches the pods of its own node (a field selector on spec.nodeName) for the pods checks
 // of spec.track; RBAC cannot narrow a list to one node, so the rule is cluster-wide, and read-only.
+// At exit it reads its own pod and that pod's DaemonSet (the Role again): an agent stopped because
+// its DaemonSet is deleted removes the last known configuration, which holds passwords.
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips,verbs=get;list;watch
 // +kubebuilder:rbac:groups=vrrp.dev,resources=virtualips/status,verbs=get;patch

@@ -282,6 +282,19 @@ func TestTheAgentOnARealAPIServer(t *testing.T) {
 		if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("after a stop with the DaemonSet being deleted: %v, want the last known configuration removed", err)
 		}
+		// A derivation still under way as the agent stops does not write it again.
+		plane.mu.Lock()
+		before := len(plane.inputs)
+		plane.mu.Unlock()
+		a.kick()
+		testenv.Eventually(t, 10*time.Second, "a derivation after the removal", func() (bool, string) {
+			plane.mu.Lock()
+			defer plane.mu.Unlock()
+			return len(plane.inputs) > before, "no derivation"
+		})
+		if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after a derivation that followed the removal: %v, want no last known configuration", err)
+		}
 	})
 
 	// Agents of other namespaces: the ServiceAccount tenant/vrrp-operator-agent has the agent's

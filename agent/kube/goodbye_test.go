@@ -188,10 +188,19 @@ func TestGoodbyeEndsByTheShutdownDeadline(t *testing.T) {
 				rep.observe(speaker.Status{Router: "services", State: vrrp.StateMaster, Priority: 150})
 
 				plane := &slowLeave{rep: rep, timeout: timeout, leaveTakes: tc.leaveTakes}
+				// What runs beside the last words (the uninstall check) hangs as well.
+				var besideEnded time.Time
+				beside := func(ctx context.Context) {
+					<-ctx.Done()
+					besideEnded = time.Now()
+				}
 				start := time.Now()
-				goodbye(plane, rep, logr.Discard(), nil)
+				goodbye(plane, rep, logr.Discard(), beside)
 				if took := plane.closedAt.Sub(start); took != tc.wantClose {
 					t.Errorf("Close came %v after Leave started, want %v (shutdown timeout %v)", took, tc.wantClose, timeout)
+				}
+				if besideEnded.IsZero() || besideEnded.After(plane.closedAt) {
+					t.Errorf("what runs beside the last words ended at %v, Close came at %v: want it run, and ended before", besideEnded, plane.closedAt)
 				}
 			})
 		})

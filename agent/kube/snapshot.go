@@ -58,8 +58,11 @@ func newSnapshot(stateDir string) *snapshot {
 // on it has no reason to keep passwords on disk.
 func (s *snapshot) disable() error {
 	s.off = true
-	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing the last known configuration: %w", err)
+	// The temporary file of a save cut short by a kill holds the same passwords.
+	for _, p := range []string{s.path, s.path + ".tmp"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the last known configuration: %w", err)
+		}
 	}
 	return nil
 }
@@ -139,7 +142,7 @@ func (s *snapshot) save(in desired.Inputs, res desired.Result) error {
 		}
 	}
 	if !bytes.Equal(buf.Bytes(), s.last) {
-		tmp := s.path + ".tmp"
+		tmp := s.path + ".tmp" // disable removes it too
 		if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
 			return fmt.Errorf("writing the last known configuration: %w", err)
 		}

@@ -44,14 +44,43 @@ func uninstalled(ctx context.Context, c client.Reader, namespace, pod string) (s
 }
 
 // forgetIfUninstalled removes SnapshotFile when the agent's DaemonSet is deleted (see uninstalled).
-// It keeps the file when it cannot tell: the pod's name is unknown, or the API server does not
-// answer before ctx ends.
+// It keeps the file when it cannot tell: the pod's name or namespace is unknown, the API server was
+// never reached, or it does not answer before ctx ends. An uninstall that removes the agent's RBAC
+// with its DaemonSet (kubectl delete -k, a deleted namespace, helm uninstall --no-hooks) is one it
+// cannot tell, which the README says.
 func (a *agent) forgetIfUninstalled(ctx context.Context) {
-	if a.pod == "" || a.namespace == "" || a.api == nil {
-		a.log.V(1).Info("keeping the last known configuration: the agent's pod is unknown (set --pod-name or $POD_NAME)")
+	var unknown string
+	switch {
+	case a.pod == "":
+		unknown = "the agent's pod is unknown (set --pod-name or $POD_NAME)"
+	case a.namespace == "":
+		unknown = "the agent's namespace is unknown (set --namespace or $POD_NAMESPACE)"
+	case a.api == nil:
+		unknown = "the API server was never reached"
+	}
+	if unknown != "" {
+		a.log.Info("keeping the last known configuration: cannot tell whether the agent is uninstalled",
+			"file", a.snapshot.path, "why", unknown)
 		return
 	}
-	why, err := uninstalled(ctx, a.api, a.namespace, a.pod)
+	// The answer is waited for until ctx ends only: the REST mapper may first discover the apps
+	// group here, with a timeout of its own longer than what is left of the shutdown.
+	type answer struct {
+		why string
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		why, err := uninstalled(ctx, a.api, a.namespace, a.pod)
+		answered <- answer{why, err}
+	}()
+	var got answer
+	select {
+	case got = <-answered:
+	case <-ctx.Done():
+		got.err = fmt.Errorf("no answer from the API server: %w", ctx.Err())
+	}
+	why, err := got.why, got.err
 	switch {
 	case err != nil:
 		a.log.Info("keeping the last known configuration: cannot tell whether the agent is uninstalled",
