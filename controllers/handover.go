@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -85,14 +86,15 @@ type flap struct {
 type look struct {
 	uid     types.UID
 	flapped bool  // it is marked flapping (flappedBefore)
-	steer   steer // steering(vip)
+	steer   steer // steering(vip, ...)
 	// nodes are the cluster's Nodes by name: the steering of any other is forgotten. Nil: unknown.
 	nodes map[string]labels.Set
 }
 
-// lookAt returns what hold needs of vip, in a cluster of nodes.
-func lookAt(vip *vrrpv1.VirtualIP, nodes map[string]labels.Set) look {
-	return look{uid: vip.UID, flapped: flappedBefore(vip), steer: steering(vip), nodes: nodes}
+// lookAt returns what hold needs of vip, in a cluster of nodes whose administrative steering is
+// admin (nodeSteering; nil: unknown).
+func lookAt(vip *vrrpv1.VirtualIP, nodes map[string]labels.Set, admin map[string]string) look {
+	return look{uid: vip.UID, flapped: flappedBefore(vip), steer: steering(vip, nodes, admin), nodes: nodes}
 }
 
 // hold returns how much longer the summary of the VirtualIP name (of l.uid) must wait before it is written:
@@ -189,23 +191,38 @@ func flappedBefore(vip *vrrpv1.VirtualIP) bool {
 	return d != nil && d.Status == metav1.ConditionTrue && (d.Reason == vrrpv1.ReasonFlapping || strings.Contains(d.Message, "; "+flapNote))
 }
 
-// steer is what an administrator steers a VirtualIP's router with, as its spec and entries show:
-// the spec's generation, and for each node whether its entry's priority was set by an
+// steer is what an administrator steers a VirtualIP's router with, as its spec, entries and Nodes
+// show: the spec's generation, for each node whether its entry's priority was set by an
 // administrative action (its reason cordoned, released for maintenance, excluded by a drain,
-// preferred by kubectl vrrp failover) and which. A lost advert, a crashed agent or a check's
-// weight changes none of it. A FAULT entry's reason is the fault's: it says nothing of the
-// node's steering, which is taken to be what it was (faulted).
+// preferred by kubectl vrrp failover) and which, and the same actions as the objects they are made
+// on show them: the participants' Nodes and the VirtualIP's preferred-node annotation. A lost
+// advert, a crashed agent or a check's weight changes none of it. A FAULT entry's reason is the
+// fault's: it says nothing of the node's steering, which is taken to be what it was (faulted).
+//
+// The entries alone miss a steered node past MaxListedNodes: it has an entry only while MASTER, and
+// its agent writes the reason of a cordon together with the step back that removes the entry.
 type steer struct {
 	generation int64
 	nodes      map[string]string // node → steeringReasons member, "" for none, faulted while FAULT
+	admin      map[string]string // participant → nodeSteering; nil: unknown
+	prefer     string            // the preferred-node annotation
 }
 
 // faulted stands for a FAULT entry's steering in steer.nodes: unknown, kept as it was.
 const faulted = "\x00FAULT"
 
-// steering returns vip's steer.
-func steering(vip *vrrpv1.VirtualIP) steer {
-	st := steer{generation: vip.Generation, nodes: make(map[string]string, len(vip.Status.Nodes))}
+// steering returns vip's steer, in a cluster of nodes steered as admin says (nil: unknown).
+func steering(vip *vrrpv1.VirtualIP, nodes map[string]labels.Set, admin map[string]string) steer {
+	st := steer{generation: vip.Generation, nodes: make(map[string]string, len(vip.Status.Nodes)),
+		prefer: vip.Annotations[vrrpv1.PreferredNodeAnnotation]}
+	if sel, err := participants(&vip.Spec); err == nil && admin != nil {
+		st.admin = map[string]string{}
+		for n, set := range nodes {
+			if v, ok := admin[n]; ok && sel.Matches(set) {
+				st.admin[n] = v
+			}
+		}
+	}
 	for _, e := range vip.Status.Nodes {
 		switch {
 		case e.State == vrrpv1.StateFault:
@@ -225,7 +242,7 @@ func steering(vip *vrrpv1.VirtualIP) steer {
 // when an administrative reason set its priority.
 func (st *steer) follow(seen steer) (changed bool) {
 	if st.nodes == nil {
-		st.generation, st.nodes = seen.generation, map[string]string{}
+		st.generation, st.nodes, st.admin, st.prefer = seen.generation, map[string]string{}, seen.admin, seen.prefer
 		for n, v := range seen.nodes {
 			if v != faulted {
 				st.nodes[n] = v
@@ -233,8 +250,17 @@ func (st *steer) follow(seen steer) (changed bool) {
 		}
 		return false
 	}
-	changed = seen.generation != st.generation
-	st.generation = seen.generation
+	changed = seen.generation != st.generation || seen.prefer != st.prefer
+	st.generation, st.prefer = seen.generation, seen.prefer
+	// A participant's Node: a node that joins the participants is not steered by joining.
+	if seen.admin != nil {
+		for n, v := range seen.admin {
+			if old, known := st.admin[n]; known && old != v {
+				changed = true
+			}
+		}
+		st.admin = seen.admin
+	}
 	for n, v := range seen.nodes {
 		if old, known := st.nodes[n]; v != faulted && (!known || old != v) {
 			changed = changed || known || v != ""
@@ -256,6 +282,26 @@ func (st *steer) prune(nodes map[string]labels.Set) {
 			delete(st.nodes, n)
 		}
 	}
+}
+
+// nodeSteering is, for each Node, the administrative actions on it that steer the routers of its
+// agent (agent/desired's node policy): cordoned, released for maintenance, excluded; "" for none.
+func nodeSteering(nodes []corev1.Node) map[string]string {
+	out := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		var on []string
+		if n.Spec.Unschedulable {
+			on = append(on, "cordoned")
+		}
+		if strings.EqualFold(n.Annotations[vrrpv1.MaintenanceAnnotation], "true") {
+			on = append(on, "maintenance")
+		}
+		if _, ok := n.Labels[vrrpv1.ExcludeLabel]; ok {
+			on = append(on, "excluded")
+		}
+		out[n.Name] = strings.Join(on, ",")
+	}
+	return out
 }
 
 // steeringReasons are the reasons of a priority that an administrative action set, as

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -449,11 +450,130 @@ func TestSteering(t *testing.T) {
 	}
 	for name, steps := range tests {
 		var st steer
-		st.follow(steering(vip(1, a, b)))
+		st.follow(steering(vip(1, a, b), nil, nil))
 		for i, s := range steps {
-			if got := st.follow(steering(s.vip)); got != s.changed {
+			if got := st.follow(steering(s.vip, nil, nil)); got != s.changed {
 				t.Errorf("%s, look %d: changed %v, want %v", name, i+1, got, s.changed)
 			}
+		}
+	}
+}
+
+// TestSteeringFollowsTheNodes: the administrative actions on the participants' Nodes, and the
+// preferred-node annotation, are steering too (review of issue 12). An unlisted Master's agent
+// (past MaxListedNodes) writes the reason of a cordon together with the step back that removes
+// its entry, which then never shows the reason: four cordons of unlisted Masters within a minute
+// were Flapping.
+func TestSteeringFollowsTheNodes(t *testing.T) {
+	entry := func(node string, state vrrpv1.RouterState) vrrpv1.NodeStatus {
+		return vrrpv1.NodeStatus{Node: node, State: state}
+	}
+	web := map[string]string{"role": "web"}
+	vip := func(prefer string, nodes ...vrrpv1.NodeStatus) *vrrpv1.VirtualIP {
+		v := &vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: nodes}}
+		v.Generation = 1
+		v.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: web}
+		if prefer != "" {
+			v.Annotations = map[string]string{vrrpv1.PreferredNodeAnnotation: prefer}
+		}
+		return v
+	}
+	a, b, c := entry("a", "MASTER"), entry("b", "BACKUP"), entry("c", "MASTER")
+	ab := vip("", a, entry("b", "BACKUP"))
+	// c takes part and is past MaxListedNodes (an entry only while MASTER); d does not take part.
+	nodes := map[string]labels.Set{"a": web, "b": web, "c": web, "d": {"role": "storage"}}
+	none := map[string]string{"a": "", "b": "", "c": "", "d": ""}
+	with := func(node, actions string) map[string]string {
+		m := maps.Clone(none)
+		m[node] = actions
+		return m
+	}
+	// Each case is a series of looks after the first, base (ab, the Nodes unknown), with whether
+	// each changed steering. Their Nodes are as admin says; nil: unknown.
+	type step struct {
+		vip     *vrrpv1.VirtualIP
+		admin   map[string]string
+		changed bool
+	}
+	tests := map[string][]step{
+		"a Master past MaxListedNodes cordoned, then uncordoned": {
+			{vip("", a, b, c), none, false},
+			{vip("", a, b, c), with("c", "cordoned"), true},
+			{ab, with("c", "cordoned"), false},
+			{ab, none, true},
+		},
+		"a node drained (cordoned and excluded), then released for maintenance": {
+			{ab, none, false}, {ab, with("a", "cordoned,excluded"), true}, {ab, with("a", "maintenance"), true},
+		},
+		"kubectl vrrp failover --to a node past MaxListedNodes, then --clear": {
+			{vip("c", a, b), none, true}, {ab, none, true},
+		},
+		"a cordon of a node that does not take part": {{ab, none, false}, {ab, with("d", "cordoned"), false}},
+		"a node that joins the cluster cordoned": {
+			{ab, map[string]string{"a": "", "b": ""}, false}, {ab, with("c", "cordoned"), false},
+		},
+		"the Nodes unknown for a look": {{ab, with("a", "cordoned"), false}, {ab, nil, false}, {ab, with("a", "cordoned"), false}},
+	}
+	for name, steps := range tests {
+		var st steer
+		st.follow(steering(ab, nodes, nil))
+		for i, s := range steps {
+			known := nodes
+			if s.admin == nil {
+				known = nil
+			}
+			if got := st.follow(steering(s.vip, known, s.admin)); got != s.changed {
+				t.Errorf("%s, look %d: changed %v, want %v", name, i+1, got, s.changed)
+			}
+		}
+	}
+}
+
+// Review of issue 12: a VirtualIP that selects more nodes than it lists, whose Master is unlisted
+// each time it is cordoned (most of its nodes are), is not Flapping after four cordons within a
+// minute: the controller sees each cordon on the Node (its watch requeues the VirtualIP), before
+// the gap, though the Master's entry only goes.
+func TestCordonsOfUnlistedMastersAreNotFlapping(t *testing.T) {
+	nodes := map[string]labels.Set{}
+	admin := map[string]string{}
+	var listed []vrrpv1.NodeStatus
+	for i := 1; i <= vrrpv1.MaxListedNodes; i++ {
+		n := fmt.Sprintf("a%03d", i)
+		nodes[n], admin[n] = labels.Set{}, ""
+		listed = append(listed, vrrpv1.NodeStatus{Node: n, State: vrrpv1.StateBackup, Priority: 100})
+	}
+	for i := 1; i <= 20; i++ {
+		n := fmt.Sprintf("z%02d", i)
+		nodes[n], admin[n] = labels.Set{}, ""
+	}
+	vip := func(master string) *vrrpv1.VirtualIP {
+		v := &vrrpv1.VirtualIP{}
+		v.Name, v.UID, v.Generation = "web", "u", 1
+		v.Spec.VirtualRouterID = 51
+		v.Spec.Addresses = []string{"198.51.100.1/24"}
+		v.Spec.AdvertInterval = &metav1.Duration{Duration: time.Second}
+		v.Status.Nodes = slices.Clone(listed)
+		if master != "" {
+			v.Status.Nodes = append(v.Status.Nodes, vrrpv1.NodeStatus{Node: master, State: vrrpv1.StateMaster, Priority: 100})
+		}
+		return v
+	}
+	var h handovers
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	see := func(v *vrrpv1.VirtualIP, at time.Time) flap {
+		sum := Summarize(v, nil, nodes, nil, metav1.NewTime(at))
+		_, f := h.hold(v.Name, lookAt(v, nodes, maps.Clone(admin)), sum, at, time.Second)
+		return f
+	}
+	see(vip("z01"), start.Add(-time.Hour))
+	for i := 1; i <= 2*flapEpisodes; i++ {
+		at := start.Add(time.Duration(i) * 12 * time.Second)
+		master, next := fmt.Sprintf("z%02d", i), fmt.Sprintf("z%02d", i+1)
+		admin[master] = "cordoned"
+		see(vip(master), at)
+		see(vip(""), at.Add(50*time.Millisecond))
+		if f := see(vip(next), at.Add(700*time.Millisecond)); f.note != "" {
+			t.Fatalf("after %d cordons of unlisted Masters 12 s apart: %q, want no flapping", i, f.note)
 		}
 	}
 }
@@ -469,7 +589,7 @@ func TestHoldForgetsTheSteeringOfNodesThatLeft(t *testing.T) {
 		name := fmt.Sprintf("n%d", i)
 		v := &vrrpv1.VirtualIP{Status: vrrpv1.VirtualIPStatus{Nodes: []vrrpv1.NodeStatus{{Node: name, State: "MASTER"}}}}
 		v.UID = "uid-1"
-		h.hold("web", lookAt(v, map[string]labels.Set{name: {}, "kept": {}}), one, start.Add(time.Duration(i)*time.Second), time.Second)
+		h.hold("web", lookAt(v, map[string]labels.Set{name: {}, "kept": {}}, nil), one, start.Add(time.Duration(i)*time.Second), time.Second)
 	}
 	if n := len(h.seen["web"].steer.nodes); n != 1 {
 		t.Errorf("the steering of %d nodes is remembered after 1000 came and went one by one, want 1", n)
@@ -495,6 +615,14 @@ func TestHeartbeatsRequeueNothing(t *testing.T) {
 		return slim.(*corev1.Node)
 	}
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	changed := func(change func(*corev1.Node)) *corev1.Node {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a", ResourceVersion: "2"},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeReady, Status: "True", LastHeartbeatTime: metav1.NewTime(t0), LastTransitionTime: metav1.NewTime(t0)}}}}
+		change(n)
+		slim, _ := slimNode(n)
+		return slim.(*corev1.Node)
+	}
 	nodeTests := map[string]struct {
 		old, new *corev1.Node
 		want     bool
@@ -510,6 +638,16 @@ func TestHeartbeatsRequeueNothing(t *testing.T) {
 		},
 		"a label change passes": {
 			old: ready("True", t0, "1", nil), new: ready("True", t0, "2", map[string]string{"zone": "y"}), want: true,
+		},
+		// What nodeSteering reads, through the cache's transform.
+		"a cordon passes": {
+			old: ready("True", t0, "1", nil), new: changed(func(n *corev1.Node) { n.Spec.Unschedulable = true }), want: true,
+		},
+		"the maintenance annotation passes": {
+			old: ready("True", t0, "1", nil), new: changed(func(n *corev1.Node) { n.Annotations = map[string]string{vrrpv1.MaintenanceAnnotation: "true"} }), want: true,
+		},
+		"another annotation passes nothing": {
+			old: ready("True", t0, "1", nil), new: changed(func(n *corev1.Node) { n.Annotations = map[string]string{"node.alpha.kubernetes.io/ttl": "0"} }),
 		},
 	}
 	for name, tc := range nodeTests {

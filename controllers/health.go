@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 )
 
 // StateUnknown is how the summary shows the state of an entry whose node went dark. It is no
@@ -19,14 +21,19 @@ func nodeLabels(nodes []corev1.Node) map[string]labels.Set {
 	return out
 }
 
-// slimNode is the cache's transform of a Node: names, labels and the Ready condition's status are
-// all the controller reads, and a Node's status (images, addresses, capacity) is large.
+// slimNode is the cache's transform of a Node: names, labels, the Ready condition's status, the
+// cordon and the maintenance annotation are all the controller reads, and a Node's status (images,
+// addresses, capacity) is large.
 func slimNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
 		return obj, nil
 	}
-	slim := &corev1.Node{TypeMeta: n.TypeMeta, ObjectMeta: slimMeta(n.ObjectMeta)}
+	slim := &corev1.Node{TypeMeta: n.TypeMeta, ObjectMeta: slimMeta(n.ObjectMeta),
+		Spec: corev1.NodeSpec{Unschedulable: n.Spec.Unschedulable}}
+	if v, ok := n.Annotations[vrrpv1.MaintenanceAnnotation]; ok {
+		slim.Annotations = map[string]string{vrrpv1.MaintenanceAnnotation: v}
+	}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			slim.Status.Conditions = []corev1.NodeCondition{{Type: c.Type, Status: c.Status}}

@@ -155,15 +155,21 @@ func (r *VirtualIPReconciler) setupWithManager(mgr ctrl.Manager, liveness cache.
 }
 
 // nodeChanged and podChanged are the predicates of the Node and agent pod watches: they pass what
-// can change nodeLabels or dark.Nodes, and nothing else (a kubelet's heartbeat, a pod's IP).
+// can change nodeLabels, nodeSteering or dark.Nodes, and nothing else (a kubelet's heartbeat, a
+// pod's IP). A cordon requeues every VirtualIP, so that the gap it causes is known to be asked for.
 var (
-	nodeChanged = viewChanged(func(n *corev1.Node) any { return nodeView{Labels: n.Labels, Ready: dark.ReadyStatus(n)} })
-	podChanged  = viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: dark.PodRuns(p)} })
+	nodeChanged = viewChanged(func(n *corev1.Node) any {
+		return nodeView{Labels: n.Labels, Ready: dark.ReadyStatus(n), Unschedulable: n.Spec.Unschedulable,
+			Maintenance: n.Annotations[vrrpv1.MaintenanceAnnotation]}
+	})
+	podChanged = viewChanged(func(p *corev1.Pod) any { return podView{Node: p.Spec.NodeName, Runs: dark.PodRuns(p)} })
 )
 
 type nodeView struct {
-	Labels map[string]string
-	Ready  corev1.ConditionStatus
+	Labels        map[string]string
+	Ready         corev1.ConditionStatus
+	Unschedulable bool
+	Maintenance   string
 }
 
 type podView struct {
@@ -310,7 +316,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 
 	latency := cmp.Or(r.ReportLatency, reportLatency)
 	now := r.now()
-	wait, flap := r.handovers.hold(vip.Name, lookAt(vip, nodes), sum, now.Time, latency)
+	wait, flap := r.handovers.hold(vip.Name, lookAt(vip, nodes, nodeSteering(nodeList.Items)), sum, now.Time, latency)
 	if wait > 0 {
 		logger.V(1).Info("VirtualIP may be handing over; holding its summary", "virtualIP", vip.Name,
 			"reason", readyReason(sum), "bound", sum.Settling+latency, "wait", wait)
