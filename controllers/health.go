@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
+	"github.com/vrrp-dev/vrrp-operator/internal/dark"
 )
 
 // StateUnknown is how the summary shows the state of an entry whose node went dark. It is no
@@ -19,6 +20,20 @@ func nodeLabels(nodes []corev1.Node) map[string]labels.Set {
 		out[n.Name] = labels.Set(n.Labels)
 	}
 	return out
+}
+
+// withAgentsOfGoneNodes adds to nodes, unlabelled, the nodes whose Node object is gone while an
+// agent pod still runs there (kubectl delete node, with the kubelet running on): that agent runs its
+// routers as an unlabelled node's (agent/desired), and its entry is as true as any other. Counted
+// as stale, it was removed, written again by the agent's re-assert, and removed again, status
+// flipping between the node's state and none, until the pod garbage collector deleted the pod.
+func withAgentsOfGoneNodes(nodes map[string]labels.Set, pods []corev1.Pod) {
+	for i := range pods {
+		p := &pods[i]
+		if _, ok := nodes[p.Spec.NodeName]; !ok && dark.PodRuns(p) {
+			nodes[p.Spec.NodeName] = labels.Set{}
+		}
+	}
 }
 
 // slimNode is the cache's transform of a Node: names, labels, the Ready condition's status, the

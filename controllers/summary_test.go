@@ -709,3 +709,46 @@ func TestSummaryFlapping(t *testing.T) {
 		t.Errorf("a spec no agent can run was marked as flapping (-before +after):\n%s", diff)
 	}
 }
+
+// Review of issue 12: a Node deleted while its kubelet and agent run on (kubectl delete node by
+// mistake) leaves an agent that runs its routers as an unlabelled node's. Its entry is kept while
+// its pod runs, and summarised as any other; the controller removed it, the agent wrote it again,
+// and status flipped until the pod garbage collector deleted the pod.
+func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptWhileItsAgentRuns(t *testing.T) {
+	running := corev1.Pod{Spec: corev1.PodSpec{NodeName: "gone"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	crashing := *running.DeepCopy()
+	crashing.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "agent",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+	tests := map[string]struct {
+		pods       []corev1.Pod
+		selector   *metav1.LabelSelector
+		wantStale  []string
+		wantMaster string
+	}{
+		"its agent runs: kept, and the Master":                {pods: []corev1.Pod{running}, wantMaster: "gone"},
+		"no agent pod on it: stale":                           {wantStale: []string{"gone"}},
+		"its agent crash-loops: stale":                        {pods: []corev1.Pod{crashing}, wantStale: []string{"gone"}},
+		"a selector an unlabelled node does not match: stale": {pods: []corev1.Pod{running}, selector: &metav1.LabelSelector{MatchLabels: map[string]string{"role": "lb"}}, wantStale: []string{"gone"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			vip := &vrrpv1.VirtualIP{Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 51, Addresses: []string{"198.51.100.1/24"}, NodeSelector: tc.selector},
+				Status: vrrpv1.VirtualIPStatus{Nodes: []vrrpv1.NodeStatus{
+					{Node: "a", State: vrrpv1.StateBackup, Priority: 100},
+					{Node: "gone", State: vrrpv1.StateMaster, Priority: 150},
+				}}}
+			nodes := map[string]labels.Set{"a": {}}
+			if tc.selector != nil {
+				nodes["a"] = labels.Set{"role": "lb"}
+			}
+			withAgentsOfGoneNodes(nodes, tc.pods)
+			sum := Summarize(vip, nil, nodes, nil, now)
+			if diff := cmp.Diff(tc.wantStale, sum.StaleNodes); diff != "" {
+				t.Errorf("stale nodes (-want +got):\n%s", diff)
+			}
+			if sum.Master != tc.wantMaster {
+				t.Errorf("master %q, want %q", sum.Master, tc.wantMaster)
+			}
+		})
+	}
+}
