@@ -148,11 +148,11 @@ func Summarize(vip *vrrpv1.VirtualIP, others []vrrpv1.VirtualIP, nodes map[strin
 	case len(masters) > 1:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonSplitBrain
 		ready.Message = fmt.Sprintf("%d nodes are MASTER: %s", len(masters), list(masters)) + darkNote
-		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonSplitBrain, live)
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonSplitBrain, live, false)
 	case len(reported) > 0:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = "no node is MASTER: " + list(reported)
-		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonNoMaster, live)
+		sum.Settling = handoverBound(&vip.Spec, vrrpv1.ReasonNoMaster, live, unlistedTakers(vip, selector, nodes, dark))
 	default:
 		ready.Status, ready.Reason = metav1.ConditionFalse, vrrpv1.ReasonNoMaster
 		ready.Message = waitingMessage(selector, nodes)
@@ -204,14 +204,16 @@ const reportLatency = time.Second
 //     Skew_Time alone. Skew_Time is longest for the lowest priority, so the bound is that of the
 //     lowest-priority entry: whichever Backup takes over does so within it. Only a router in
 //     Backup, or in Initialize on its way there, can take over: with none live (all FAULT or
-//     STOPPED, or every node dark) no handover is under way and nothing is held.
+//     STOPPED, or every node dark) no handover is under way and nothing is held. unlisted says
+//     that selected nodes past MaxListedNodes, which have no entry unless MASTER, may be such
+//     Backups, of a priority unknown.
 //   - SplitBrain: a Master that receives an advertisement of a higher priority (or of the same
 //     priority from a higher address) becomes Backup at once (§6.4.3), and a new Master sends one
 //     advertisement as it takes over and then one per Master_Adver_Interval (§6.4.2). Two Masters
 //     thus last one advertisement's trip, or one interval when that advertisement is lost: the
 //     bound is Master_Adver_Interval. Skew_Time, always shorter, would raise an alarm for every
 //     lost packet.
-func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.NodeStatus) time.Duration {
+func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.NodeStatus, unlisted bool) time.Duration {
 	interval := time.Second
 	if spec.AdvertInterval != nil && spec.AdvertInterval.Duration > 0 {
 		interval = spec.AdvertInterval.Duration
@@ -233,6 +235,9 @@ func handoverBound(spec *vrrpv1.VirtualIPSpec, reason string, live []vrrpv1.Node
 		if e.Priority >= 1 && e.Priority <= 254 && (lowest == 0 || e.Priority < lowest) {
 			lowest = e.Priority
 		}
+	}
+	if unlisted {
+		takers, lowest = takers+1, 1
 	}
 	if takers == 0 {
 		return 0
@@ -328,6 +333,25 @@ func participants(spec *vrrpv1.VirtualIPSpec) (labels.Selector, error) {
 }
 
 // selectsMore says whether selector selects more than limit of nodes.
+// unlistedTakers says whether vip's multicast router selects more nodes than status lists, and a
+// selected node that is not dark has no entry: an unlisted node, which may be a Backup that takes
+// over (see handoverBound).
+func unlistedTakers(vip *vrrpv1.VirtualIP, selector labels.Selector, nodes map[string]labels.Set, dark map[string]string) bool {
+	if vip.Spec.Unicast || !selectsMore(selector, nodes, vrrpv1.MaxListedNodes) {
+		return false
+	}
+	listed := make(map[string]bool, len(vip.Status.Nodes))
+	for _, e := range vip.Status.Nodes {
+		listed[e.Node] = true
+	}
+	for n, set := range nodes {
+		if !listed[n] && dark[n] == "" && selector.Matches(set) {
+			return true
+		}
+	}
+	return false
+}
+
 func selectsMore(selector labels.Selector, nodes map[string]labels.Set, limit int) bool {
 	n := 0
 	for _, set := range nodes {

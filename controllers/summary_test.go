@@ -752,3 +752,39 @@ func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptWhileItsAgentRuns(t *testing.T) {
 		})
 	}
 }
+
+// Review of issue 12: with more nodes selected than status lists, the unlisted nodes, which have
+// no entry unless MASTER, may be the Backups that take over: a gap whose listed entries cannot
+// take over (FAULT, STOPPED) is held for the longest Master_Down_Interval, not reported NoMaster
+// with a Warning at once.
+func TestAGapIsHeldForBackupsPastTheListedNodes(t *testing.T) {
+	const past = 20
+	tests := map[string]struct {
+		darkUnlisted bool
+		want         time.Duration
+	}{
+		"unlisted nodes may take over": {want: 3*time.Second + 255*time.Second/256},
+		"every unlisted node is dark":  {darkUnlisted: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			vip := &vrrpv1.VirtualIP{Spec: vrrpv1.VirtualIPSpec{VirtualRouterID: 51, Addresses: []string{"198.51.100.1/24"}}}
+			nodes, darkNodes := map[string]labels.Set{}, map[string]string{}
+			for i := 1; i <= vrrpv1.MaxListedNodes; i++ {
+				n := fmt.Sprintf("a%03d", i)
+				nodes[n] = labels.Set{}
+				vip.Status.Nodes = append(vip.Status.Nodes, vrrpv1.NodeStatus{Node: n, State: vrrpv1.StateFault, Reason: "NoInterface"})
+			}
+			for i := 1; i <= past; i++ {
+				n := fmt.Sprintf("z%02d", i)
+				nodes[n] = labels.Set{}
+				if tc.darkUnlisted {
+					darkNodes[n] = "AgentGone"
+				}
+			}
+			if got := Summarize(vip, nil, nodes, darkNodes, now).Settling; got != tc.want {
+				t.Errorf("Settling %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

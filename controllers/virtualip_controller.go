@@ -132,6 +132,15 @@ func SetupWithOptions(mgr ctrl.Manager, opts Options) error {
 	return r.setupWithManager(mgr, liveness)
 }
 
+// CacheOptions are the options of the manager's cache that the controller needs: its VirtualIPs
+// without their managedFields, which it never reads. With an entry per node, each of its own field
+// manager, they are most of a large VirtualIP, and every reconcile lists every VirtualIP.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&vrrpv1.VirtualIP{}: {Transform: cache.TransformStripManagedFields()},
+	}}
+}
+
 // setupWithManager watches VirtualIPs, Nodes and agent pods. A Node's arrival, departure, label or
 // readiness change, and an agent pod's start or end, may change which entries are stale or dark
 // and which routers share a node, so each requeues every VirtualIP; so does a change of one
@@ -194,7 +203,7 @@ func allFor[T client.Object](r *VirtualIPReconciler) handler.TypedMapFunc[T, rec
 // allVirtualIPs maps any event to a request for every VirtualIP.
 func (r *VirtualIPReconciler) allVirtualIPs(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list vrrpv1.VirtualIPList
-	if err := r.Client.List(ctx, &list); err != nil {
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Listing VirtualIPs to requeue them")
 		return nil
 	}
@@ -268,18 +277,19 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.handovers.forget(req.Name)
 		return ctrl.Result{}, nil
 	}
+	// The lists are only read: the cache's objects themselves, not copies.
 	var others vrrpv1.VirtualIPList
-	if err := r.Client.List(ctx, &others); err != nil {
+	if err := r.Client.List(ctx, &others, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing VirtualIPs: %w", err)
 	}
 	var nodeList corev1.NodeList
-	if err := r.Cluster.List(ctx, &nodeList); err != nil {
+	if err := r.Cluster.List(ctx, &nodeList, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing Nodes: %w", err)
 	}
 	var pods []corev1.Pod
 	if r.AgentPods {
 		var podList corev1.PodList
-		if err := r.Cluster.List(ctx, &podList); err != nil {
+		if err := r.Cluster.List(ctx, &podList, client.UnsafeDisableDeepCopy); err != nil {
 			return ctrl.Result{}, fmt.Errorf("listing agent pods: %w", err)
 		}
 		pods = podList.Items

@@ -57,6 +57,7 @@ func TestController(t *testing.T) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Logger:                 logger,
+		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -415,6 +416,14 @@ func TestController(t *testing.T) {
 		slices.Sort(owned)
 		if diff := cmp.Diff([]string{"f:conditions", "f:master", "f:observedGeneration"}, owned); diff != "" {
 			t.Errorf("status fields applied by %s (-want +got):\n%s", FieldManager, diff)
+		}
+		// What it owns is the API server's business: its cache keeps none of the managedFields.
+		var cached vrrpv1.VirtualIP
+		if err := mgr.GetClient().Get(context.Background(), client.ObjectKey{Name: v.Name}, &cached); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.ManagedFields) == 0 || len(cached.ManagedFields) != 0 {
+			t.Errorf("managedFields: %d stored, %d in the controller's cache; want some and none", len(got.ManagedFields), len(cached.ManagedFields))
 		}
 	})
 

@@ -248,6 +248,7 @@ func ping(t *testing.T, h *testenv.Host, addr string) {
 func controllerOptions(scheme *runtime.Scheme) ctrl.Options {
 	return ctrl.Options{
 		Scheme:     scheme,
+		Cache:      controllers.CacheOptions(),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	}
