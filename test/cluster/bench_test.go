@@ -16,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
 	"github.com/vrrp-dev/vrrp-operator/internal/testenv"
@@ -62,6 +64,9 @@ type benchLab struct {
 func newBenchLab(b *testing.B) *benchLab {
 	b.Helper()
 	testenv.RequireRoot(b)
+	// The controller in this process logs nothing in a benchmark (controller-runtime dumps a
+	// stack when no logger is set).
+	ctrllog.SetLogger(logr.Discard())
 	s := newSeedLab(b)
 	l := &benchLab{seedLab: s, testWrites: &writeCounter{}}
 	var err error
