@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ type app struct {
 }
 
 const defaultPollInterval = 100 * time.Millisecond
+
+// readTimeout bounds each request of the commands that only read (status, explain); a variable
+// for tests.
+var readTimeout = 30 * time.Second
 
 // options are the parsed flags of a command.
 type options struct {
@@ -118,6 +123,9 @@ var errProblems = errors.New("the status shows problems")
 
 // run parses args, runs the command and returns the exit code.
 func (a *app) run(ctx context.Context, args []string) int {
+	// What the plugin prints comes in part from the cluster (a check's output as a FAULT message,
+	// annotations, node names): nothing of it may act on the terminal.
+	a.stdout, a.stderr = terminalSafe(a.stdout), terminalSafe(a.stderr)
 	o := &options{}
 	global := pflag.NewFlagSet("kubectl vrrp", pflag.ContinueOnError)
 	bindOutput(global, o)
@@ -281,11 +289,17 @@ func (a *app) client(o *options) (client.Client, error) {
 		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubectl-vrrp"
-	// No request waits longer than --timeout (unless --request-timeout says otherwise): the reads
-	// and the change before a wait have no deadline of their own, and an API server that accepts
-	// connections but does not answer would hold the command for ever.
-	if cfg.Timeout == 0 && o.timeout > 0 {
-		cfg.Timeout = o.timeout
+	// No request waits longer than --timeout, or readTimeout for the commands without one (unless
+	// --request-timeout says otherwise): the reads and the change before a wait have no deadline
+	// of their own, and an API server that accepts connections but does not answer would hold the
+	// command for ever.
+	if cfg.Timeout == 0 {
+		cfg.Timeout = cmp.Or(o.timeout, readTimeout)
+	}
+	// As kubectl's: client-go's default of 5 requests a second held a wait's polls back, and
+	// past the deadline its limiter failed a request with an error of its own.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 300
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme()})
 	if err != nil {

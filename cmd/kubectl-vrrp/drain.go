@@ -203,8 +203,21 @@ func runDrain(ctx context.Context, a *app, c client.Client, o *options, node str
 }
 
 // drained says node's entry e shows it released from cur and, when another node can, that one
-// holds the VIP. It notes on d what is pending.
+// holds the VIP. It notes on d what is pending. A node gone dark never updates its entry, which
+// counts as nobody's: it is done once another node holds the VIP, or none can.
 func drained(cur *vrrpv1.VirtualIP, e *vrrpv1.NodeStatus, node string, nodes nodeSet, d *drainedVIP) bool {
+	if why := darkNote(node, nodes); why != "" {
+		switch {
+		case cur.Status.Master != "" && cur.Status.Master != node:
+			d.Note = fmt.Sprintf("%s: %s; %s holds the VIP", node, why, cur.Status.Master)
+			return true
+		case otherCandidate(cur, node, nodes):
+			d.Note = fmt.Sprintf("%s: %s; no other node holds the VIP yet", node, why)
+			return false
+		}
+		d.Note = fmt.Sprintf("%s: %s; no other node can hold the VIP", node, why)
+		return true
+	}
 	switch {
 	case e.State != vrrpv1.StateMaster && e.Reason != desired.ReasonMaintenance && (e.State == vrrpv1.StateFault || e.State == vrrpv1.StateStopped):
 		// FAULT (no interface, no Secret, a VRID conflict) stays FAULT in maintenance: a node

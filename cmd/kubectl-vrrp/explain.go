@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -119,16 +121,24 @@ func conclude(v *vrrpv1.VirtualIP, nodes nodeSet, all []explainedNode) (string, 
 	case len(cands) == 0:
 		b.WriteString("No node can hold the VIP: none that takes part runs the router and is not released.")
 	default:
-		top := cands[0].Effective
+		// The priorities the nodes stand at: what the policy gives, and what their checks
+		// (spec.track) add now, as their entries report them.
+		prio := func(n explainedNode) uint8 { return weighed(n.Explanation, n.Status) }
+		slices.SortStableFunc(cands, func(a, b explainedNode) int { return cmp.Compare(prio(b), prio(a)) })
+		top := prio(cands[0])
 		var tied []explainedNode
 		for _, n := range cands {
-			if n.Effective == top {
+			if prio(n) == top {
 				tied = append(tied, n)
 			}
 		}
 		if len(tied) == 1 {
 			expected = tied[0].Node
-			fmt.Fprintf(&b, "%s should be Master: it has the highest effective priority (%d) of the nodes that run the router.", expected, top)
+			fmt.Fprintf(&b, "%s should be Master: it has the highest effective priority (%d) of the nodes that run the router", expected, top)
+			if top != tied[0].Effective {
+				fmt.Fprintf(&b, " (%d and its checks, as its entry reports)", tied[0].Effective)
+			}
+			b.WriteString(".")
 		} else {
 			names := make([]string, len(tied))
 			for i, n := range tied {
@@ -187,6 +197,21 @@ func conclude(v *vrrpv1.VirtualIP, nodes nodeSet, all []explainedNode) (string, 
 			master, expected, v.Name)
 	}
 	return expected, b.String()
+}
+
+// weighed is the priority the policy gives ex's node with what its checks add now, as its entry e
+// (nil: none) reports them, kept between 1 and 254 as the agent keeps it (desired.Track).
+func weighed(ex desired.Explanation, e *vrrpv1.NodeStatus) uint8 {
+	sum := 0
+	if e != nil {
+		for _, c := range e.Checks {
+			sum += int(c.Weight)
+		}
+	}
+	if sum == 0 || ex.Effective == 0 {
+		return ex.Effective
+	}
+	return uint8(min(max(int(ex.Effective)+sum, 1), desired.PreferredPriority))
 }
 
 // byAddress breaks a tie as VRRP does: the higher primary address, the one each node published in
@@ -317,7 +342,8 @@ func (a *app) printExplain(out explained) {
 	if n.Resign {
 		result += " and a Master hands over at once"
 	}
-	if n.StartsAsMaster {
+	if n.StartsAsMaster && (n.Status == nil || n.Status.Priority == int32(n.Effective)) {
+		// Checks may weigh it down (or others up): then its entry's priority says where it stands.
 		result += "; it outranks every other node and starts as Master"
 	}
 	switch {

@@ -3,12 +3,16 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
@@ -106,7 +110,7 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 		value = &o.to
 	}
 	before := v.Annotations[vrrpv1.PreferredNodeAnnotation]
-	if err := annotate(ctx, c, v, vrrpv1.PreferredNodeAnnotation, value); err != nil {
+	if err := prefer(ctx, c, v, value); err != nil {
 		return fmt.Errorf("setting %s on VirtualIP %s: %w", vrrpv1.PreferredNodeAnnotation, name, explainAPIError(err))
 	}
 	took, err := a.waitFor(ctx, start, o.timeout, cond)
@@ -148,6 +152,37 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 	return nil
 }
 
+// preferTries bounds how often prefer reads again after a conflict.
+const preferTries = 5
+
+// prefer sets (value non-nil) or removes (nil) v's preferred-node annotation, only while it is as
+// v shows it: the preference of a concurrent kubectl vrrp failover, which this one's checks never
+// saw, is not overwritten. The merge patch carries v's resourceVersion; on a conflict (an agent's
+// status write, most often) it reads v again, and tries again while the annotation is unchanged.
+func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *string) error {
+	key := vrrpv1.PreferredNodeAnnotation
+	before, had := v.Annotations[key]
+	for try := 1; ; try++ {
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"resourceVersion": v.ResourceVersion, "annotations": map[string]any{key: value}}})
+		if err != nil {
+			return err
+		}
+		err = c.Patch(ctx, v, client.RawPatch(types.MergePatchType, patch))
+		if !apierrors.IsConflict(err) || try == preferTries {
+			return err
+		}
+		cur, err := getVIP(ctx, c, v.Name)
+		if err != nil {
+			return err
+		}
+		if now, has := cur.Annotations[key]; has != had || now != before {
+			return fmt.Errorf("its preferred node changed meanwhile, from %q to %q (another kubectl vrrp failover?): not overwritten; run the command again to override it", before, now)
+		}
+		*v = *cur
+	}
+}
+
 // canPrefer refuses a failover that the agents' policy would never carry out, or not within
 // timeout, saying why.
 func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Duration) error {
@@ -185,8 +220,11 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Dur
 	case !live(e, nodes):
 		return fmt.Errorf("node %s is %s for VirtualIP %s (%s): its agent does not run the router there", node, e.State, v.Name, orDash(e.Reason))
 	}
-	// With the preference set, no other live node may stand at 254 too: a Backup preempts only a
-	// Master of strictly lower priority (RFC 9568 §6.4.2), so the preferred node would tie and wait.
+	// With the preference set, the node stands at 254 and what its checks add now (spec.track),
+	// as the agent adds them (desired.Track), and no other live node may stand as high: a Backup
+	// preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so the preferred node
+	// would tie or stay below and wait.
+	target, checks := preferredPriority(e)
 	preferred := v.DeepCopy()
 	if preferred.Annotations == nil {
 		preferred.Annotations = map[string]string{}
@@ -203,10 +241,14 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Dur
 		}
 		// Checks (spec.track) may add to a node's priority: its entry says where it stands, or
 		// will once its agent applies the spec.
-		if p := max(other.Effective, reported(other, e, nodes)); p >= desired.PreferredPriority {
+		if p := max(other.Effective, reported(other, e, nodes)); p >= target {
 			from := source(other)
 			if p != other.Effective {
 				from = fmt.Sprintf("%s %d and its checks, as its status entry reports", from, other.Effective)
+			}
+			if target < desired.PreferredPriority {
+				return fmt.Errorf("node %s would stand at priority %d for VirtualIP %s (%d with the preference, %s), not above %s's %d (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2); fix %s's checks first",
+					node, target, v.Name, desired.PreferredPriority, checks, other.Node, p, from, node)
 			}
 			return fmt.Errorf("node %s has priority %d for VirtualIP %s too (%s): a Backup preempts only a Master of strictly lower priority (RFC 9568 §6.4.2), so %s would never take the VIP from it; lower %s's priority first",
 				other.Node, p, v.Name, from, node, other.Node)
@@ -226,6 +268,23 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Dur
 		}
 	}
 	return nil
+}
+
+// preferredPriority is the priority a node whose entry is e (nil: none) stands at once preferred:
+// desired.PreferredPriority and the weights its checks add now, between 1 and 254 as the agent
+// keeps it; and those checks, for a message.
+func preferredPriority(e *vrrpv1.NodeStatus) (uint8, string) {
+	sum := 0
+	var parts []string
+	if e != nil {
+		for _, c := range e.Checks {
+			if c.Weight != 0 {
+				sum += int(c.Weight)
+				parts = append(parts, fmt.Sprintf("%s %s %+d", c.Name, strings.ToLower(string(c.State)), c.Weight))
+			}
+		}
+	}
+	return uint8(min(max(desired.PreferredPriority+sum, 1), desired.PreferredPriority)), strings.Join(parts, ", ")
 }
 
 func durationOf(d *metav1.Duration) time.Duration {

@@ -227,6 +227,9 @@ type harness struct {
 	// afterChange, when set, runs once, at the first GET after a change: a VirtualIP deleted
 	// meanwhile, a permission revoked (setting fail).
 	afterChange func(c client.WithWatch)
+	// beforePatch, when set, runs once, before the first patch: a change someone else makes
+	// between the plugin's read and its write.
+	beforePatch func(c client.WithWatch)
 }
 
 func newHarness(t *testing.T, objs ...client.Object) *harness {
@@ -273,6 +276,10 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 				if h.fail != nil {
 					return h.fail
+				}
+				if f := h.beforePatch; f != nil {
+					h.beforePatch = nil
+					f(c)
 				}
 				h.agents.changed()
 				h.changed, h.flakyLeft = true, h.flaky

@@ -27,6 +27,48 @@ const (
 	reset         = "\x1b[0m"
 )
 
+// safeWriter escapes what a terminal would act on in what it writes, as \xNN: the C0 controls but
+// tab and newline, DEL, the C1 controls, and every escape sequence but the colour codes above.
+// JSON and YAML output escape their strings themselves and pass through unchanged.
+type safeWriter struct{ w io.Writer }
+
+func terminalSafe(w io.Writer) io.Writer {
+	if _, ok := w.(safeWriter); ok {
+		return w
+	}
+	return safeWriter{w}
+}
+
+var colourCodes = []string{string(plain), string(red), string(yellow), string(green), string(bold), reset}
+
+func (s safeWriter) Write(p []byte) (int, error) {
+	var out []byte
+	for i := 0; i < len(p); {
+		c := p[i]
+		if c == 0x1b {
+			if j := slices.IndexFunc(colourCodes, func(code string) bool { return strings.HasPrefix(string(p[i:]), code) }); j >= 0 {
+				out = append(out, colourCodes[j]...)
+				i += len(colourCodes[j])
+				continue
+			}
+		}
+		switch {
+		case c < 0x20 && c != '\n' && c != '\t', c == 0x7f:
+			out = fmt.Appendf(out, "\\x%02x", c)
+		case c == 0xc2 && i+1 < len(p) && p[i+1] >= 0x80 && p[i+1] <= 0x9f: // U+0080 to U+009F
+			out = fmt.Appendf(out, "\\u%04x", p[i+1])
+			i++
+		default:
+			out = append(out, c)
+		}
+		i++
+	}
+	if _, err := s.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // cell is one table cell and its colour.
 type cell struct {
 	text   string

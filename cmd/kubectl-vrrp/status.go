@@ -75,6 +75,9 @@ type nodeStatus struct {
 	LastTransitionTime *metav1.Time         `json:"lastTransitionTime,omitempty"`
 	LastHook           *vrrpv1.HookResult   `json:"lastHook,omitempty"`
 	Checks             []vrrpv1.CheckStatus `json:"checks,omitempty"`
+	// Dark says why Kubernetes has lost touch with the node or its agent; State is then only what
+	// the agent last reported, and the table shows UNKNOWN, as the controller's conditions do.
+	Dark string `json:"dark,omitempty"`
 }
 
 func runStatus(ctx context.Context, a *app, c client.Client, o *options, args []string) error {
@@ -157,6 +160,7 @@ func summarize(v *vrrpv1.VirtualIP, nodes nodeSet) vipStatus {
 		if ex, ok := explained[e.Node]; ok && n.Why == "" {
 			n.Why = source(ex)
 		}
+		n.Dark = darkNote(e.Node, nodes)
 		s.Nodes = append(s.Nodes, n)
 		if e.State == vrrpv1.StateMaster && live(&e, nodes) {
 			masters = append(masters, e.Node)
@@ -247,7 +251,7 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 	a.line(w, bold, "%s", head)
 	masters := 0
 	for _, n := range s.Nodes {
-		if n.State == string(vrrpv1.StateMaster) {
+		if n.State == string(vrrpv1.StateMaster) && n.Dark == "" {
 			masters++
 		}
 	}
@@ -256,6 +260,19 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 	rows := make([][]cell, 0, len(s.Nodes))
 	for _, n := range s.Nodes {
 		state := txt(n.State)
+		since := "-"
+		if n.LastTransitionTime != nil {
+			since = age(now, n.LastTransitionTime.Time)
+		}
+		if n.Dark != "" {
+			row := []cell{txt(n.Node), painted(yellow, "UNKNOWN"), txt(fmt.Sprint(n.Priority)),
+				painted(yellow, fmt.Sprintf("%s, last reported %s", n.Dark, n.State)), txt(orDash(n.Interface)), txt(since), a.hookCell(now, n.LastHook)}
+			if withChecks {
+				row = append(row, checksCell(n.Checks))
+			}
+			rows = append(rows, row)
+			continue
+		}
 		switch vrrpv1.RouterState(n.State) {
 		case vrrpv1.StateMaster:
 			state.colour = green
@@ -276,10 +293,6 @@ func (a *app) printStatus(w io.Writer, s vipStatus) {
 			if n.State == string(vrrpv1.StateFault) {
 				why.colour = red
 			}
-		}
-		since := "-"
-		if n.LastTransitionTime != nil {
-			since = age(now, n.LastTransitionTime.Time)
 		}
 		row := []cell{txt(n.Node), state, txt(fmt.Sprint(n.Priority)), why, txt(orDash(n.Interface)), txt(since), a.hookCell(now, n.LastHook)}
 		if withChecks {

@@ -121,7 +121,7 @@ func TestStatusProblems(t *testing.T) {
 				v.Status.Conditions = nil
 			},
 			mutateNode:   map[string]func(*corev1.Node){"third": notReady},
-			want:         []string{"third      MASTER"},
+			want:         []string{"third      UNKNOWN  100       node not Ready: status Unknown, last reported MASTER"},
 			warningsOnly: true,
 		},
 		"a stale MASTER entry of a node whose agent pod does not run is no split brain, as the controller counts it": {
@@ -130,7 +130,7 @@ func TestStatusProblems(t *testing.T) {
 				v.Status.Conditions = nil
 			},
 			pods:         []client.Object{agentPod("primary", corev1.PodRunning), agentPod("secondary", corev1.PodRunning), agentPod("third", corev1.PodFailed)},
-			want:         []string{"third      MASTER"},
+			want:         []string{"third      UNKNOWN  100       no agent pod runs there, last reported MASTER"},
 			warningsOnly: true,
 		},
 		"agent pods running on both MASTERs leave a split brain": {

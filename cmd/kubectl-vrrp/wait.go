@@ -71,12 +71,14 @@ func (a *app) waitFor(ctx context.Context, start time.Time, timeout time.Duratio
 }
 
 // transient says a request may succeed if tried again: the API server is busy, restarting or
-// briefly unreachable, or the request ran out of time.
+// briefly unreachable, or the request ran out of time, or would have waited for the client's rate
+// limiter past the deadline (client-go says so in words, wrapping no error).
 func transient(err error) bool {
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err) ||
 		utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) ||
-		errors.Is(err, context.DeadlineExceeded) || isNetError(err)
+		errors.Is(err, context.DeadlineExceeded) || isNetError(err) ||
+		strings.Contains(err.Error(), "client rate limiter Wait returned an error")
 }
 
 func isNetError(err error) bool {
