@@ -168,7 +168,8 @@ func regressed(last, next manifests.Objects) error {
 	}
 	for _, v := range next.VirtualIPs {
 		i := slices.IndexFunc(last.VirtualIPs, func(o vrrpv1.VirtualIP) bool { return o.Name == v.Name })
-		if i < 0 || !hasPassword(last, &last.VirtualIPs[i]) || hasPassword(next, &v) {
+		// No authentication at all is an intent (version 3, or PASS turned off), not a lost key.
+		if i < 0 || !hasPassword(last, &last.VirtualIPs[i]) || v.Spec.Authentication == nil || hasPassword(next, &v) {
 			continue
 		}
 		ref := v.Spec.Authentication.SecretRef

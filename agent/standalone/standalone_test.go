@@ -110,6 +110,8 @@ spec:
 		"a Secret left out is refused":       {next: auth[:strings.Index(auth, "---")], refused: `has no key "password"`},
 		"a rotated password loads":           {next: strings.ReplaceAll(strings.ReplaceAll(auth, "%s", "password"), "secret12", "rotated1")},
 		"a VirtualIP added beside it loads":  {next: strings.ReplaceAll(auth, "%s", "password") + newcomer},
+		// Review of issue 12: it read the missing authentication's secretRef and panicked.
+		"authentication removed loads": {next: strings.Replace(auth[:strings.Index(auth, "---")], "  authentication: {type: PASS, secretRef: {namespace: vrrp-system, name: auth, key: password}}\n", "", 1)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

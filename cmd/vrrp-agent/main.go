@@ -24,6 +24,9 @@ flags:
 `
 
 func main() {
+	// SIGHUP rereads the file (keepalived's reload) once the agent runs; before, its default
+	// action would end the agent, routers and all, without leaving.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	// The first signal starts a clean shutdown; stop restores the default action, so a second kills.
 	context.AfterFunc(ctx, stop)
