@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -259,6 +260,8 @@ type globals struct {
 	garp    garp // vrrp_garp_interval is for IPv4 routers only
 	// gna is vrrp_gna_interval, the IPv6 routers' counterpart of vrrp_garp_interval.
 	gna *time.Duration
+	// strict is vrrp_strict, under which keepalived ignores authentication.
+	strict bool
 }
 
 // garp holds the GARP settings keepalived has counterparts for in spec.garp.
@@ -368,6 +371,9 @@ func (c *converter) globalDefs(d *conf.Directive, g *globals) {
 			var gna garp
 			c.garpSetting(s, "garp_interval", &gna)
 			g.gna = gna.interval
+		case "vrrp_strict":
+			g.strict = true
+			c.unmapped(s.Pos, "vrrp_strict: keepalived then drops traffic to the VIPs of routers without accept (firewall rules) and refuses unicast peers; the agent does neither. It also ignores authentication (\"Strict mode does not support authentication. Ignoring.\"), and so does the VirtualIP")
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
 			// RFC 5798 §5.1.1.2 and §5.1.2.2: the IANA groups are the only ones the agent uses.
 			if want := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[k]; len(s.Args()) != 1 || s.Args()[0] != want {
@@ -512,6 +518,10 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 						continue
 					}
 					in.password = a.Args()[0]
+					if rest := a.Args()[1:]; len(rest) > 0 {
+						// The seed's "auth_pass $ SOMEPASSWORDHERE" is the password "$".
+						c.note(a.Pos, "auth_pass: keepalived takes the first word, %q, as the password, and ignores %q; so does the Secret", in.password, strings.Join(rest, " "))
+					}
 					if len(in.password) > maxPassword {
 						// What keepalived sends, and compares: nodes that agree on these agree.
 						c.note(a.Pos, "auth_pass: keepalived uses its first %d characters (RFC 3768 §5.3.6), and so does the Secret", maxPassword)
@@ -602,6 +612,11 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 	case authType == "" && in.password == "":
 	case s.Version == vrrpv1.VRRPv3:
 		c.note(authPos, "authentication: VRRPv3 has none; keepalived ignores it, and so does the VirtualIP")
+		in.password = ""
+	case g.strict:
+		// A keepalived node sends none: agents that sent PASS would refuse its adverts, and it
+		// theirs, and both would be Master during a migration.
+		c.note(authPos, "authentication: keepalived ignores it under vrrp_strict, and so does the VirtualIP")
 		in.password = ""
 	case authType == "PASS" && in.password != "":
 		s.Authentication = &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass,
@@ -918,8 +933,8 @@ func (c *converter) merge(ins []*nodeInstance) (vrrpv1.VirtualIP, string, bool) 
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec:       *first.spec.DeepCopy(),
 	}
-	c.preemption(ins, &v.Spec)
 	c.tracking(ins, &v.Spec)
+	c.preemption(ins, &v.Spec)
 	v.Spec.Priority = commonPriority(ins)
 	// The manifests stay those of config/samples (no nodeSelector, no garp): the reader is told
 	// where the VirtualIP's defaults are not keepalived's instead.
@@ -987,8 +1002,12 @@ func agreed(s vrrpv1.VirtualIPSpec) vrrpv1.VirtualIPSpec {
 }
 
 // preemption sets preempt and preemptDelay. keepalived lets each node have its own; a VirtualIP
-// has one for all, so nodes that differ are reported, and the first node not in state MASTER
-// (whose setting keepalived keeps) decides.
+// has one for all. The node of the highest priority decides (the first of a tie, in the order of
+// the files): a Backup's own setting says whether it preempts a Master of lower priority (RFC 9568
+// §6.4.3), so only that node's is ever seen, whatever the order of the files. Nodes that differ
+// are reported: as a note when they all stand lower and no check weighs a priority (their
+// setting then changes nothing), else as not converted. A node in state MASTER has none (see
+// instance: keepalived clears them).
 func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 	describe := func(in *nodeInstance) string {
 		d := "preempt"
@@ -1002,20 +1021,25 @@ func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 	}
 	chosen := ins[0]
 	for _, in := range ins {
-		if !in.master {
+		if in.priority > chosen.priority {
 			chosen = in
-			break
 		}
 	}
 	s.Preempt, s.PreemptDelay = chosen.preempt, chosen.preemptDelay
+	weighted := slices.ContainsFunc(s.Track, func(t vrrpv1.Check) bool { return t.Weight != nil && *t.Weight != 0 })
 	var per []string
-	differ := false
+	differ, matters := false, weighted
 	for _, in := range ins {
 		per = append(per, describe(in)+" on "+in.node)
-		differ = differ || describe(in) != describe(chosen)
+		if describe(in) != describe(chosen) {
+			differ, matters = true, matters || in.priority >= chosen.priority
+		}
 	}
-	if differ {
-		c.unmapped(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): a VirtualIP has one setting for all nodes; it takes %s's", ins[0].name, strings.Join(per, ", "), chosen.node)
+	switch {
+	case differ && matters:
+		c.unmapped(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): a VirtualIP has one setting for all nodes; it takes %s's, the highest priority's", ins[0].name, strings.Join(per, ", "), chosen.node)
+	case differ:
+		c.note(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): it takes %s's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities", ins[0].name, strings.Join(per, ", "), chosen.node)
 	}
 }
 
@@ -1098,6 +1122,15 @@ func (c *converter) secret(vips []vrrpv1.VirtualIP, passwords map[string]string)
 			key = v.Name
 		}
 		v.Spec.Authentication.SecretRef.Key = key
+		if !utf8.ValidString(p) {
+			// Cut at 8 bytes inside a character: stringData would carry U+FFFD instead of the
+			// bytes keepalived sends. data carries them as they are.
+			if s.Data == nil {
+				s.Data = map[string][]byte{}
+			}
+			s.Data[key] = []byte(p)
+			continue
+		}
 		s.StringData[key] = p
 	}
 	return s

@@ -343,16 +343,51 @@ func TestConvert(t *testing.T) {
 				"a.conf:9: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
 			},
 		},
-		"nodes that then preempt differently are reported, and the BACKUP node's setting is taken": {
+		// Review of issue 12: b's nopreempt changes nothing in keepalived (a, higher, preempts
+		// b when it comes back); taking it kept a returning a as Backup, the VIP on b.
+		"nodes that then preempt differently: the highest priority's setting is taken, the only one seen": {
 			texts: []string{"a", instance("  state MASTER\n  priority 150\n  nopreempt\n"), "b", instance("  state BACKUP\n  nopreempt\n")},
 			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
-				s.Preempt, s.NodePriorities = &f, []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
+				s.NodePriorities = []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
 			}),
 			report: []string{
-				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): a VirtualIP has one setting for all nodes; it takes b's",
+				"a.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): it takes a's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities",
 				"a.conf:6: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
 				"a.conf:8: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
 			},
+		},
+		"whatever the order of the files, the highest priority's preempt_delay is taken": {
+			texts: []string{"b", instance("  state BACKUP\n"), "a", instance("  state BACKUP\n  priority 150\n  preempt_delay 60\n")},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
+				s.PreemptDelay, s.NodePriorities = dur(time.Minute), []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
+			}),
+			report: []string{
+				"b.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on b, preempt preempt_delay 1m0s on a): it takes a's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities",
+			},
+		},
+		"nodes of equal priority that preempt differently are not converted: the setting matters": {
+			texts: []string{"a", instance("  state BACKUP\n"), "b", instance("  state BACKUP\n  nopreempt\n")},
+			want:  seedSpec(nil),
+			report: []string{
+				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): a VirtualIP has one setting for all nodes; it takes a's, the highest priority's",
+			},
+		},
+		// Review of issue 12: keepalived sends no authentication under vrrp_strict; agents that
+		// sent PASS and keepalived nodes would refuse each other's adverts during a migration.
+		"vrrp_strict: the authentication keepalived ignores is left out": {
+			texts: []string{"a", "global_defs {\n  vrrp_strict\n}\n" + instance("  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n")},
+			want:  seedSpec(nil),
+			report: []string{
+				"a.conf:2: not converted: vrrp_strict: keepalived then drops traffic to the VIPs of routers without accept (firewall rules) and refuses unicast peers; the agent does neither. It also ignores authentication (\"Strict mode does not support authentication. Ignoring.\"), and so does the VirtualIP",
+				"a.conf:9: note: authentication: keepalived ignores it under vrrp_strict, and so does the VirtualIP",
+			},
+		},
+		"auth_pass of more words, as in the seed: the first is the password, and a note says so": {
+			texts: []string{"a", instance("  authentication {\n    auth_type PASS\n    auth_pass $ SOMEPASSWORDHERE\n  }\n")},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
+				s.Authentication = &vrrpv1.Authentication{Type: vrrpv1.AuthenticationPass, SecretRef: vrrpv1.SecretKeyReference{Name: "vrrp-auth", Namespace: "vrrp-system", Key: "password"}}
+			}),
+			report: []string{`a.conf:8: note: auth_pass: keepalived takes the first word, "$", as the password, and ignores "SOMEPASSWORDHERE"; so does the Secret`},
 		},
 		"a preempt_delay beyond keepalived's 1000 s is refused as keepalived refuses it: no delay, reported": {
 			texts:  []string{"a", instance("  preempt_delay 2000\n")},
@@ -474,7 +509,15 @@ func TestPasswords(t *testing.T) {
 		other string            // a second node's, when set
 		keys  map[string]string // VirtualIP -> key
 		data  map[string]string
+		bytes map[string][]byte // the Secret's data: passwords that are not UTF-8
 	}{
+		// Review of issue 12: stringData turned the cut character into U+FFFD, which a keepalived
+		// peer does not send.
+		"a password cut inside a character is written as its bytes": {
+			text: inst("A", 1, "ppppppp€€"),
+			keys: map[string]string{"a": "password"}, data: map[string]string{},
+			bytes: map[string][]byte{"password": []byte("ppppppp\xe2")},
+		},
 		"a password is cut to 8 characters, as keepalived sends it: nodes that agree on those agree": {
 			text: inst("A", 1, "12345678aa"), other: inst("A", 1, "12345678bb"),
 			keys: map[string]string{"a": "password"},
@@ -513,6 +556,9 @@ func TestPasswords(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.data, res.Secret.StringData); diff != "" {
 				t.Errorf("Secret (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.bytes, res.Secret.Data); diff != "" {
+				t.Errorf("Secret's data (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -67,6 +67,9 @@ const (
 	maxIncludeDepth = 32
 	maxExpansions   = 64 // substitution rounds of one line
 	maxLineLength   = 1 << 20
+	// maxExpanded bounds what substitutions produce in all: definitions that each expand to two
+	// of the one before grow twice per definition, and 40 of them in a 1 KB file ran out of memory.
+	maxExpanded = 2 << 20
 )
 
 // Parse reads the configuration at path and every file it includes.
@@ -108,6 +111,7 @@ type reader struct {
 	warnings []Warning
 	files    []string
 	open     []string // absolute paths of the files being read, to refuse include loops
+	expanded int      // bytes the substitutions produced, up to maxExpanded
 }
 
 var includeKeywords = []string{"include", "includer", "includem", "includew", "includeb", "includea"}
@@ -136,13 +140,15 @@ func (r *reader) file(path string) error {
 	defer func() { r.open = r.open[:len(r.open)-1] }()
 
 	raw := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	// The lines still to read, the next one last: what a substitution expands to goes in front of
+	// the rest without moving it.
 	queue := make([]line, 0, len(raw))
-	for i, t := range raw {
-		queue = append(queue, line{pos: Pos{File: path, Line: i + 1}, dir: filepath.Dir(abs), text: stripComment(t)})
+	for i := len(raw) - 1; i >= 0; i-- {
+		queue = append(queue, line{pos: Pos{File: path, Line: i + 1}, dir: filepath.Dir(abs), text: stripComment(raw[i])})
 	}
 	for len(queue) > 0 {
-		l := queue[0]
-		queue = queue[1:]
+		l := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
 		text, keep := r.conditional(strings.TrimSpace(l.text))
 		if !keep || text == "" {
 			continue
@@ -165,14 +171,16 @@ func (r *reader) file(path string) error {
 			if len(expanded) > maxLineLength {
 				return fmt.Errorf("%s: parameters expand to more than %d bytes", l.pos, maxLineLength)
 			}
+			if r.expanded += len(expanded); r.expanded > maxExpanded {
+				return fmt.Errorf("%s: parameters expand to more than %d bytes in all", l.pos, maxExpanded)
+			}
 			if l.depth >= maxExpansions {
 				return fmt.Errorf("%s: parameters still expand after %d rounds: a parameter refers to itself", l.pos, maxExpansions)
 			}
-			var more []line
-			for _, t := range strings.Split(expanded, "\n") {
-				more = append(more, line{pos: l.pos, dir: l.dir, text: t, depth: l.depth + 1})
+			more := strings.Split(expanded, "\n")
+			for i := len(more) - 1; i >= 0; i-- {
+				queue = append(queue, line{pos: l.pos, dir: l.dir, text: more[i], depth: l.depth + 1})
 			}
-			queue = append(more, queue...)
 			continue
 		}
 		if kw, pattern, ok, err := includeLine(text); err != nil {
@@ -343,8 +351,8 @@ func definition(text string) (name, value string, ok bool) {
 func multiline(queue []line) (string, []line) {
 	var parts []string
 	for len(queue) > 0 {
-		next := strings.TrimRight(queue[0].text, " \t")
-		queue = queue[1:]
+		next := strings.TrimRight(queue[len(queue)-1].text, " \t")
+		queue = queue[:len(queue)-1]
 		if body, more := strings.CutSuffix(next, `\`); more {
 			parts = append(parts, body)
 			continue

@@ -191,7 +191,9 @@ func TestParseRefuses(t *testing.T) {
 		"a file that is not there":           {map[string]string{}, "no such file"},
 		"sequence expansion, not supported":  {map[string]string{"keepalived.conf": "~SEQ(N, 1, 3) a $N\n"}, "keepalived.conf:1: ~SEQ: keepalived's sequence and list expansion is not supported"},
 		"list expansion, not supported":      {map[string]string{"keepalived.conf": "@^a ~LST(N, x, y) a $N\n"}, "~LST: keepalived's sequence and list expansion is not supported"},
-		"a parameter that doubles 40 times":  {map[string]string{"keepalived.conf": doubling(40)}, "parameters expand to more than"},
+		"a parameter that doubles 40 times":  {map[string]string{"keepalived.conf": doubling(40, false)}, "parameters expand to more than"},
+		// Review of issue 12: each line short, the lines doubling: 949 bytes ran out of memory.
+		"a parameter of two lines that doubles 40 times": {map[string]string{"keepalived.conf": doubling(40, true)}, "parameters expand to more than 2097152 bytes in all"},
 		"an include whose braces make a million patterns": {map[string]string{"keepalived.conf": "include " + strings.Repeat("{a,b}", 20) + ".conf\n"},
 			strings.Repeat("{a,b}", 20) + ".conf: its braces make more than 1024 patterns"},
 	}
@@ -239,13 +241,17 @@ func TestSplitScript(t *testing.T) {
 }
 
 // doubling is a configuration whose parameter doubles n times: 2^n bytes if expanded.
-func doubling(n int) string {
+func doubling(n int, lines bool) string {
+	def, use := "$P%d=${P%d}${P%d}\n", "a ${P%d}\n"
+	if lines { // each definition two lines: every line stays short
+		def, use = "$P%d=\\\n${P%d} \\\n${P%d}\n", "${P%d}\n"
+	}
 	var b strings.Builder
 	b.WriteString("$P0=xx\n")
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "$P%d=${P%d}${P%d}\n", i, i-1, i-1)
+		fmt.Fprintf(&b, def, i, i-1, i-1)
 	}
-	fmt.Fprintf(&b, "a ${P%d}\n", n)
+	fmt.Fprintf(&b, use, n)
 	return b.String()
 }
 
