@@ -216,9 +216,14 @@ func steering(vip *vrrpv1.VirtualIP, nodes map[string]labels.Set, admin map[stri
 	st := steer{generation: vip.Generation, nodes: make(map[string]string, len(vip.Status.Nodes)),
 		prefer: vip.Annotations[vrrpv1.PreferredNodeAnnotation]}
 	if sel, err := participants(&vip.Spec); err == nil && admin != nil {
+		// Under onCordon Ignore a cordon changes nothing of the router's: no steering.
+		ignore := vip.Spec.Failover != nil && vip.Spec.Failover.OnCordon == vrrpv1.CordonIgnore
 		st.admin = map[string]string{}
 		for n, set := range nodes {
 			if v, ok := admin[n]; ok && sel.Matches(set) {
+				if ignore {
+					v = strings.Join(slices.DeleteFunc(strings.Split(v, ","), func(a string) bool { return a == cordonedAction }), ",")
+				}
 				st.admin[n] = v
 			}
 		}
@@ -284,6 +289,9 @@ func (st *steer) prune(nodes map[string]labels.Set) {
 	}
 }
 
+// cordonedAction is a cordon in nodeSteering.
+const cordonedAction = "cordoned"
+
 // nodeSteering is, for each Node, the administrative actions on it that steer the routers of its
 // agent (agent/desired's node policy): cordoned, released for maintenance, excluded; "" for none.
 func nodeSteering(nodes []corev1.Node) map[string]string {
@@ -291,7 +299,7 @@ func nodeSteering(nodes []corev1.Node) map[string]string {
 	for _, n := range nodes {
 		var on []string
 		if n.Spec.Unschedulable {
-			on = append(on, "cordoned")
+			on = append(on, cordonedAction)
 		}
 		if strings.EqualFold(n.Annotations[vrrpv1.MaintenanceAnnotation], "true") {
 			on = append(on, "maintenance")

@@ -480,6 +480,8 @@ func TestSteeringFollowsTheNodes(t *testing.T) {
 	}
 	a, b, c := entry("a", "MASTER"), entry("b", "BACKUP"), entry("c", "MASTER")
 	ab := vip("", a, entry("b", "BACKUP"))
+	ignoring := vip("", a, entry("b", "BACKUP"))
+	ignoring.Spec.Failover = &vrrpv1.Failover{OnCordon: vrrpv1.CordonIgnore}
 	// c takes part and is past MaxListedNodes (an entry only while MASTER); d does not take part.
 	nodes := map[string]labels.Set{"a": web, "b": web, "c": web, "d": {"role": "storage"}}
 	none := map[string]string{"a": "", "b": "", "c": "", "d": ""}
@@ -513,6 +515,10 @@ func TestSteeringFollowsTheNodes(t *testing.T) {
 			{ab, map[string]string{"a": "", "b": ""}, false}, {ab, with("c", "cordoned"), false},
 		},
 		"the Nodes unknown for a look": {{ab, with("a", "cordoned"), false}, {ab, nil, false}, {ab, with("a", "cordoned"), false}},
+		// The diff's review: under onCordon Ignore a cordon changes nothing of the router's.
+		"a cordon under onCordon Ignore, then a drain's exclude label": {
+			{ignoring, none, false}, {ignoring, with("a", "cordoned"), false}, {ignoring, with("a", "cordoned,excluded"), true},
+		},
 	}
 	for name, steps := range tests {
 		var st steer

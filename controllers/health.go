@@ -23,15 +23,18 @@ func nodeLabels(nodes []corev1.Node) map[string]labels.Set {
 }
 
 // withAgentsOfGoneNodes adds to nodes, unlabelled, the nodes whose Node object is gone while an
-// agent pod still runs there (kubectl delete node, with the kubelet running on): that agent runs its
-// routers as an unlabelled node's (agent/desired), and its entry is as true as any other. Counted
-// as stale, it was removed, written again by the agent's re-assert, and removed again, status
-// flipping between the node's state and none, until the pod garbage collector deleted the pod.
-func withAgentsOfGoneNodes(nodes map[string]labels.Set, pods []corev1.Pod) {
+// agent pod still counts as running there, and to darkNodes as dark.NodeGone. Such an agent may run
+// on (kubectl delete node, with the kubelet running): it runs its routers as an unlabelled node's
+// (agent/desired) and writes its entry again after a removal, so counted stale the entry was
+// removed and written again until the pod garbage collector deleted the pod. The machine may as
+// well be gone (a cloud's node deleted with its VM): its entry, kept, must not count as a live
+// Master. Dark, it shows as UNKNOWN and counts as nobody's.
+func withAgentsOfGoneNodes(nodes map[string]labels.Set, darkNodes map[string]string, pods []corev1.Pod) {
 	for i := range pods {
 		p := &pods[i]
 		if _, ok := nodes[p.Spec.NodeName]; !ok && dark.PodRuns(p) {
 			nodes[p.Spec.NodeName] = labels.Set{}
+			darkNodes[p.Spec.NodeName] = dark.NodeGone
 		}
 	}
 }

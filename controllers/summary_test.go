@@ -710,11 +710,12 @@ func TestSummaryFlapping(t *testing.T) {
 	}
 }
 
-// Review of issue 12: a Node deleted while its kubelet and agent run on (kubectl delete node by
-// mistake) leaves an agent that runs its routers as an unlabelled node's. Its entry is kept while
-// its pod runs, and summarised as any other; the controller removed it, the agent wrote it again,
-// and status flipped until the pod garbage collector deleted the pod.
-func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptWhileItsAgentRuns(t *testing.T) {
+// Review of issue 12: a Node deleted while an agent pod still counts as running there (kubectl
+// delete node by mistake, with the agent running on; or a machine gone whose pod the garbage
+// collector has not deleted yet). Its entry is kept while the pod runs, as UNKNOWN: the controller
+// removed it, the agent wrote it again, and status flipped until the pod was deleted; but a machine
+// that is gone must not count as a second Master either.
+func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptAsUnknownWhileItsAgentRuns(t *testing.T) {
 	running := corev1.Pod{Spec: corev1.PodSpec{NodeName: "gone"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	crashing := *running.DeepCopy()
 	crashing.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "agent",
@@ -722,10 +723,13 @@ func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptWhileItsAgentRuns(t *testing.T) {
 	tests := map[string]struct {
 		pods       []corev1.Pod
 		selector   *metav1.LabelSelector
+		aMaster    bool
 		wantStale  []string
 		wantMaster string
+		wantReady  string // in Ready's message
 	}{
-		"its agent runs: kept, and the Master":                {pods: []corev1.Pod{running}, wantMaster: "gone"},
+		"its agent runs: kept, UNKNOWN":                       {pods: []corev1.Pod{running}, wantReady: "gone UNKNOWN (NodeGone, last reported MASTER)"},
+		"a live MASTER beside it is the one Master":           {pods: []corev1.Pod{running}, aMaster: true, wantMaster: "a", wantReady: "node a is MASTER; gone UNKNOWN (NodeGone"},
 		"no agent pod on it: stale":                           {wantStale: []string{"gone"}},
 		"its agent crash-loops: stale":                        {pods: []corev1.Pod{crashing}, wantStale: []string{"gone"}},
 		"a selector an unlabelled node does not match: stale": {pods: []corev1.Pod{running}, selector: &metav1.LabelSelector{MatchLabels: map[string]string{"role": "lb"}}, wantStale: []string{"gone"}},
@@ -737,17 +741,24 @@ func TestTheEntryOfANodeWhoseObjectIsGoneIsKeptWhileItsAgentRuns(t *testing.T) {
 					{Node: "a", State: vrrpv1.StateBackup, Priority: 100},
 					{Node: "gone", State: vrrpv1.StateMaster, Priority: 150},
 				}}}
-			nodes := map[string]labels.Set{"a": {}}
+			if tc.aMaster {
+				vip.Status.Nodes[0].State = vrrpv1.StateMaster
+			}
+			nodes, darkNodes := map[string]labels.Set{"a": {}}, map[string]string{}
 			if tc.selector != nil {
 				nodes["a"] = labels.Set{"role": "lb"}
 			}
-			withAgentsOfGoneNodes(nodes, tc.pods)
-			sum := Summarize(vip, nil, nodes, nil, now)
+			withAgentsOfGoneNodes(nodes, darkNodes, tc.pods)
+			sum := Summarize(vip, nil, nodes, darkNodes, now)
 			if diff := cmp.Diff(tc.wantStale, sum.StaleNodes); diff != "" {
 				t.Errorf("stale nodes (-want +got):\n%s", diff)
 			}
 			if sum.Master != tc.wantMaster {
 				t.Errorf("master %q, want %q", sum.Master, tc.wantMaster)
+			}
+			ready := sum.Conditions[0]
+			if ready.Type != vrrpv1.ConditionReady || !strings.Contains(ready.Message, tc.wantReady) {
+				t.Errorf("%s: %q, want it to say %q", ready.Type, ready.Message, tc.wantReady)
 			}
 		})
 	}

@@ -298,7 +298,7 @@ func (r *VirtualIPReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		}
 	}
 	nodes, darkNodes := nodeLabels(nodeList.Items), dark.Nodes(nodeList.Items, pods)
-	withAgentsOfGoneNodes(nodes, pods)
+	withAgentsOfGoneNodes(nodes, darkNodes, pods)
 
 	// A spec no agent can run is summarised too (InvalidSpec), never left with the conditions of
 	// the spec before it; only a spec change helps, and that requeues the VirtualIP by itself.

@@ -15,6 +15,10 @@ const (
 	NodeUnreachable = "NodeUnreachable"
 	// AgentGone: no pod of the agent DaemonSet runs on the node.
 	AgentGone = "AgentGone"
+	// NodeGone: the Node object is gone while an agent pod still counts as running there (a
+	// Node deleted by hand with its kubelet on, or a machine gone whose pods the garbage collector
+	// has not deleted yet): its agent may run, or the machine may be no more.
+	NodeGone = "NodeGone"
 )
 
 // DefaultAgentPodSelector selects the pods of the agent DaemonSet of the chart and of config/agent
