@@ -200,7 +200,8 @@ func conclude(v *vrrpv1.VirtualIP, nodes nodeSet, all []explainedNode) (string, 
 }
 
 // weighed is the priority the policy gives ex's node with what its checks add now, as its entry e
-// (nil: none) reports them, kept between 1 and 254 as the agent keeps it (desired.Track).
+// (nil: none) reports them, kept between 1 and 254 as the agent keeps it (desired.Track), which
+// weighs no router a cordon demotes (Resign).
 func weighed(ex desired.Explanation, e *vrrpv1.NodeStatus) uint8 {
 	sum := 0
 	if e != nil {
@@ -208,7 +209,7 @@ func weighed(ex desired.Explanation, e *vrrpv1.NodeStatus) uint8 {
 			sum += int(c.Weight)
 		}
 	}
-	if sum == 0 || ex.Effective == 0 {
+	if sum == 0 || ex.Effective == 0 || ex.Resign {
 		return ex.Effective
 	}
 	return uint8(min(max(int(ex.Effective)+sum, 1), desired.PreferredPriority))

@@ -153,15 +153,39 @@ func runFailover(ctx context.Context, a *app, c client.Client, o *options, args 
 }
 
 // preferTries bounds how often prefer reads again after a conflict.
-const preferTries = 5
+const preferTries = 10
 
 // prefer sets (value non-nil) or removes (nil) v's preferred-node annotation, only while it is as
 // v shows it: the preference of a concurrent kubectl vrrp failover, which this one's checks never
-// saw, is not overwritten. The merge patch carries v's resourceVersion; on a conflict (an agent's
-// status write, most often) it reads v again, and tries again while the annotation is unchanged.
+// saw, is not overwritten. A preference that was set is tested in the JSON patch itself, which the
+// agents' status writes do not disturb. Of one that was not, JSON patch cannot test the absence: the
+// merge patch then carries v's resourceVersion, and on a conflict (most often an agent's status
+// write) v is read again, and the patch tried again while no preference is set.
 func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *string) error {
 	key := vrrpv1.PreferredNodeAnnotation
 	before, had := v.Annotations[key]
+	changed := func(now string) error {
+		return fmt.Errorf("its preferred node changed meanwhile, from %q to %q (another kubectl vrrp failover?): not overwritten; run the command again to override it", before, now)
+	}
+	if had {
+		path := "/metadata/annotations/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+		ops := []map[string]any{{"op": "test", "path": path, "value": before}, {"op": "remove", "path": path}}
+		if value != nil {
+			ops[1] = map[string]any{"op": "replace", "path": path, "value": *value}
+		}
+		patch, err := json.Marshal(ops)
+		if err != nil {
+			return err
+		}
+		err = c.Patch(ctx, v, client.RawPatch(types.JSONPatchType, patch))
+		if err != nil {
+			// A failed test is a 422: read what the preference is now, to say so.
+			if cur, gerr := getVIP(ctx, c, v.Name); gerr == nil && cur.Annotations[key] != before {
+				return changed(cur.Annotations[key])
+			}
+		}
+		return err
+	}
 	for try := 1; ; try++ {
 		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
 			"resourceVersion": v.ResourceVersion, "annotations": map[string]any{key: value}}})
@@ -176,8 +200,8 @@ func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *st
 		if err != nil {
 			return err
 		}
-		if now, has := cur.Annotations[key]; has != had || now != before {
-			return fmt.Errorf("its preferred node changed meanwhile, from %q to %q (another kubectl vrrp failover?): not overwritten; run the command again to override it", before, now)
+		if now, has := cur.Annotations[key]; has {
+			return changed(now)
 		}
 		*v = *cur
 	}

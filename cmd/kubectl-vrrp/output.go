@@ -27,9 +27,8 @@ const (
 	reset         = "\x1b[0m"
 )
 
-// safeWriter escapes what a terminal would act on in what it writes, as \xNN: the C0 controls but
-// tab and newline, DEL, the C1 controls, and every escape sequence but the colour codes above.
-// JSON and YAML output escape their strings themselves and pass through unchanged.
+// safeWriter escapes what a terminal would act on in what it writes (see escapeControls), but the
+// colour codes above. JSON and YAML output pass through valid: the escapes are JSON's and YAML's.
 type safeWriter struct{ w io.Writer }
 
 func terminalSafe(w io.Writer) io.Writer {
@@ -44,29 +43,48 @@ var colourCodes = []string{string(plain), string(red), string(yellow), string(gr
 func (s safeWriter) Write(p []byte) (int, error) {
 	var out []byte
 	for i := 0; i < len(p); {
-		c := p[i]
-		if c == 0x1b {
+		if p[i] == 0x1b {
 			if j := slices.IndexFunc(colourCodes, func(code string) bool { return strings.HasPrefix(string(p[i:]), code) }); j >= 0 {
 				out = append(out, colourCodes[j]...)
 				i += len(colourCodes[j])
 				continue
 			}
 		}
-		switch {
+		n := 1
+		if p[i] == 0xc2 && i+1 < len(p) {
+			n = 2
+		}
+		out = appendEscaped(out, p[i:i+n])
+		i += n
+	}
+	if _, err := s.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// escapeControls writes as \u00NN what a terminal would act on: the C0 controls but tab and
+// newline, DEL and the C1 controls. The escape is the same in JSON and YAML strings.
+func escapeControls(s string) string {
+	return string(appendEscaped(nil, []byte(s)))
+}
+
+// cellEscapes escapes what would break a table's row or columns.
+var cellEscapes = strings.NewReplacer("\t", `\u0009`, "\n", `\u000a`)
+
+func appendEscaped(out, p []byte) []byte {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
 		case c < 0x20 && c != '\n' && c != '\t', c == 0x7f:
-			out = fmt.Appendf(out, "\\x%02x", c)
+			out = fmt.Appendf(out, "\\u%04x", c)
 		case c == 0xc2 && i+1 < len(p) && p[i+1] >= 0x80 && p[i+1] <= 0x9f: // U+0080 to U+009F
 			out = fmt.Appendf(out, "\\u%04x", p[i+1])
 			i++
 		default:
 			out = append(out, c)
 		}
-		i++
 	}
-	if _, err := s.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
+	return out
 }
 
 // cell is one table cell and its colour.
@@ -88,6 +106,8 @@ func (a *app) table(w io.Writer, header []string, rows [][]cell) {
 	for _, row := range append([][]cell{head}, rows...) {
 		parts := make([]string, len(row))
 		for i, x := range row {
+			// Escaped before the tabwriter measures the cell, so that the columns stay aligned.
+			x.text = cellEscapes.Replace(escapeControls(x.text))
 			parts[i] = a.paint(x)
 		}
 		fmt.Fprintln(tw, strings.Join(parts, "\t"))

@@ -34,13 +34,29 @@ func TestNothingFromTheClusterActsOnTheTerminal(t *testing.T) {
 	if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r <= 0x9f }); i >= 0 {
 		t.Errorf("status printed the control character %q from the cluster:\n%q", out[i:i+1], out)
 	}
-	for _, want := range []string{`\x1b]0;pwned\x07\x1b[2J\x0dX\u009b31m\x7f`, "preferred x\\x1b"} {
+	for _, want := range []string{`\u001b]0;pwned\u0007\u001b[2J\u000dX\u009b31m\u007f`, `preferred x\u001b`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks the escaped %q:\n%s", want, out)
 		}
 	}
 	if !strings.Contains(h.stdout.String(), string(red)) {
 		t.Error("status on a terminal lost its own colours")
+	}
+	// The table's columns stay aligned: the FAULT row is as wide as the others up to its message.
+	h.colour = false
+	h.run("status", "services")
+	lines := strings.Split(h.stdout.String(), "\n")
+	if i, j := strings.Index(lines[1], "PRIORITY"), strings.Index(lines[4], "100"); i != j {
+		t.Errorf("columns out of line (PRIORITY at %d, third's at %d):\n%s", i, j, h.stdout.String())
+	}
+	// For scripts, the same escapes are JSON's: the output stays valid JSON.
+	out = h.mustRun(exitProblems, "status", "services", "-o", "json")
+	if !json.Valid([]byte(out)) {
+		t.Errorf("status -o json is not valid JSON:\n%s", out)
+	}
+	var got vipStatus
+	if err := json.Unmarshal([]byte(out), &got); err != nil || !strings.Contains(got.Nodes[2].Message, "\x7f") {
+		t.Errorf("status -o json: %v, third's message %q, want it with its DEL", err, got.Nodes[2].Message)
 	}
 }
 
@@ -135,6 +151,27 @@ func TestFailoverDoesNotOverwriteAPreferenceSetMeanwhile(t *testing.T) {
 			t.Errorf("preference %q, want secondary's kept", p)
 		}
 	})
+	t.Run("another admin's preference over the one read, for --to and --clear", func(t *testing.T) {
+		for _, args := range [][]string{{"--to", "third"}, {"--clear"}} {
+			h := newHarness(t, seedCluster(func(v *vrrpv1.VirtualIP) {
+				v.Annotations = map[string]string{vrrpv1.PreferredNodeAnnotation: "secondary"}
+			})...)
+			h.beforePatch = func(c client.WithWatch) {
+				v := h.vip("services")
+				v.Annotations[vrrpv1.PreferredNodeAnnotation] = "primary"
+				if err := c.Update(context.Background(), v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.mustRun(exitError, append([]string{"failover", "services"}, args...)...)
+			if want := `its preferred node changed meanwhile, from "secondary" to "primary"`; !strings.Contains(h.stderr.String(), want) {
+				t.Errorf("%v: stderr: %s\nwant %q", args, h.stderr.String(), want)
+			}
+			if p := h.vip("services").Annotations[vrrpv1.PreferredNodeAnnotation]; p != "primary" {
+				t.Errorf("%v: preference %q, want primary's kept", args, p)
+			}
+		}
+	})
 	t.Run("a status write meanwhile", func(t *testing.T) {
 		h := newHarness(t, seedCluster()...)
 		h.beforePatch = func(c client.WithWatch) {
@@ -164,5 +201,20 @@ func TestExplainWeighsTheChecks(t *testing.T) {
 	}
 	if strings.Contains(out, "primary should be Master") {
 		t.Errorf("explain ranks primary first, without its check's weight:\n%s", out)
+	}
+
+	// A cordon demotes to 1 whatever the checks add: the agent weighs no demoted router.
+	objs := seedCluster(func(v *vrrpv1.VirtualIP) {
+		v.Status.Nodes[2].State, v.Status.Nodes[2].Priority, v.Status.Nodes[2].Reason = vrrpv1.StateBackup, 1, desired.ReasonCordoned
+		v.Status.Nodes[2].Checks = []vrrpv1.CheckStatus{{Name: "haproxy", State: vrrpv1.CheckPassing, Weight: 200}}
+	})
+	for _, o := range objs {
+		if n, ok := o.(*corev1.Node); ok && n.Name == "third" {
+			n.Spec.Unschedulable = true
+		}
+	}
+	h = newHarness(t, objs...)
+	if out := h.mustRun(exitOK, "explain", "services"); !strings.Contains(out, "primary should be Master") {
+		t.Errorf("explain, with third cordoned and a check of +200:\n%s", out)
 	}
 }

@@ -137,6 +137,10 @@ func darkNote(node string, nodes nodeSet) string {
 	case dark.AgentGone:
 		return "no agent pod runs there"
 	}
+	// The controller keeps such an entry while an agent pod still runs there (dark.NodeGone).
+	if nodes.items != nil && !containsNode(nodes, node) {
+		return "no Node object: the node left the cluster"
+	}
 	return ""
 }
 
@@ -147,6 +151,9 @@ func darkError(node string, nodes nodeSet) error {
 		return fmt.Errorf("node %s is not Ready (status Unknown): Kubernetes has lost touch with it, and likely with its agent", node)
 	case dark.AgentGone:
 		return fmt.Errorf("no agent pod runs on node %s: its entries say only what its agent last reported", node)
+	}
+	if why := darkNote(node, nodes); why != "" {
+		return fmt.Errorf("node %s: %s: its entries say only what its agent last reported", node, why)
 	}
 	return nil
 }

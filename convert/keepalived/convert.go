@@ -1004,9 +1004,10 @@ func agreed(s vrrpv1.VirtualIPSpec) vrrpv1.VirtualIPSpec {
 // preemption sets preempt and preemptDelay. keepalived lets each node have its own; a VirtualIP
 // has one for all. The node of the highest priority decides (the first of a tie, in the order of
 // the files): a Backup's own setting says whether it preempts a Master of lower priority (RFC 9568
-// §6.4.3), so only that node's is ever seen, whatever the order of the files. Nodes that differ
-// are reported: as a note when they all stand lower and no check weighs a priority (their
-// setting then changes nothing), else as not converted. A node in state MASTER has none (see
+// §6.4.3): that node's matters most, whatever the order of the files. Nodes that differ are
+// reported: as a note when they all have the lowest priority, below the chosen one, and no check
+// weighs a priority (nobody stands below them to preempt: their setting changes nothing), else as
+// not converted. A node in state MASTER has none (see
 // instance: keepalived clears them).
 func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 	describe := func(in *nodeInstance) string {
@@ -1026,20 +1027,26 @@ func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 		}
 	}
 	s.Preempt, s.PreemptDelay = chosen.preempt, chosen.preemptDelay
+	// A node's own setting says whether it preempts a Master of lower priority: it matters for
+	// every node with one below it, or when checks move the priorities.
+	lowest := chosen.priority
+	for _, in := range ins {
+		lowest = min(lowest, in.priority)
+	}
 	weighted := slices.ContainsFunc(s.Track, func(t vrrpv1.Check) bool { return t.Weight != nil && *t.Weight != 0 })
 	var per []string
 	differ, matters := false, weighted
 	for _, in := range ins {
 		per = append(per, describe(in)+" on "+in.node)
 		if describe(in) != describe(chosen) {
-			differ, matters = true, matters || in.priority >= chosen.priority
+			differ, matters = true, matters || in.priority > lowest || in.priority == chosen.priority
 		}
 	}
 	switch {
 	case differ && matters:
 		c.unmapped(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): a VirtualIP has one setting for all nodes; it takes %s's, the highest priority's", ins[0].name, strings.Join(per, ", "), chosen.node)
 	case differ:
-		c.note(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): it takes %s's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities", ins[0].name, strings.Join(per, ", "), chosen.node)
+		c.note(ins[0].pos, "vrrp_instance %s: the nodes preempt differently (%s): it takes %s's, the highest priority's: the others have the lowest, and no node below them to preempt", ins[0].name, strings.Join(per, ", "), chosen.node)
 	}
 }
 

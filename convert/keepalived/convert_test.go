@@ -345,13 +345,13 @@ func TestConvert(t *testing.T) {
 		},
 		// Review of issue 12: b's nopreempt changes nothing in keepalived (a, higher, preempts
 		// b when it comes back); taking it kept a returning a as Backup, the VIP on b.
-		"nodes that then preempt differently: the highest priority's setting is taken, the only one seen": {
+		"nodes that then preempt differently: the highest priority's setting is taken": {
 			texts: []string{"a", instance("  state MASTER\n  priority 150\n  nopreempt\n"), "b", instance("  state BACKUP\n  nopreempt\n")},
 			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
 				s.NodePriorities = []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
 			}),
 			report: []string{
-				"a.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): it takes a's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities",
+				"a.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): it takes a's, the highest priority's: the others have the lowest, and no node below them to preempt",
 				"a.conf:6: note: state MASTER: the agent reads no state; it starts as Master the node with the highest priority of all when it preempts without delay (as state MASTER does), the others as Backup (RFC 9568 §6.4.1)",
 				"a.conf:8: note: nopreempt and preempt_delay: keepalived ignores them with state MASTER (\"nopreempt will not work with initial state MASTER - clearing\"); this node preempts at once",
 			},
@@ -362,7 +362,16 @@ func TestConvert(t *testing.T) {
 				s.PreemptDelay, s.NodePriorities = dur(time.Minute), []vrrpv1.NodePriority{{Node: "a", Priority: 150}}
 			}),
 			report: []string{
-				"b.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on b, preempt preempt_delay 1m0s on a): it takes a's, the highest priority's, the only one a node ever preempts with while no check weighs the priorities",
+				"b.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on b, preempt preempt_delay 1m0s on a): it takes a's, the highest priority's: the others have the lowest, and no node below them to preempt",
+			},
+		},
+		"a middle node that preempts differently is not converted: it has a node below it to preempt": {
+			texts: []string{"a", instance("  state BACKUP\n  priority 150\n"), "b", instance("  state BACKUP\n  priority 120\n  nopreempt\n"), "c", instance("  state BACKUP\n")},
+			want: seedSpec(func(s *vrrpv1.VirtualIPSpec) {
+				s.NodePriorities = []vrrpv1.NodePriority{{Node: "a", Priority: 150}, {Node: "b", Priority: 120}}
+			}),
+			report: []string{
+				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b, preempt on c): a VirtualIP has one setting for all nodes; it takes a's, the highest priority's",
 			},
 		},
 		"nodes of equal priority that preempt differently are not converted: the setting matters": {
