@@ -407,6 +407,9 @@ func listNodes(ctx context.Context, c client.Client) (nodeSet, error) {
 	if err := c.List(ctx, &l); err != nil {
 		return nodeSet{}, fmt.Errorf("listing nodes: %w", explainAPIError(err))
 	}
+	if l.Items == nil {
+		l.Items = []corev1.Node{} // read, and none: nil says the Nodes could not be read
+	}
 	sortByName(l.Items, func(n corev1.Node) string { return n.Name })
 	var pods corev1.PodList
 	err := c.List(ctx, &pods, client.MatchingLabelsSelector{Selector: agentPods})

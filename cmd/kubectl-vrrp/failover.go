@@ -164,6 +164,14 @@ const preferTries = 10
 func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *string) error {
 	key := vrrpv1.PreferredNodeAnnotation
 	before, had := v.Annotations[key]
+	if !had && value == nil {
+		return nil // --clear of no preference: nothing to write
+	}
+	// done says the preference is what this patch makes it: one whose answer was lost landed.
+	done := func(cur *vrrpv1.VirtualIP) bool {
+		now, has := cur.Annotations[key]
+		return value == nil && !has || value != nil && has && now == *value
+	}
 	changed := func(now string) error {
 		return fmt.Errorf("its preferred node changed meanwhile, from %q to %q (another kubectl vrrp failover?): not overwritten; run the command again to override it", before, now)
 	}
@@ -180,8 +188,13 @@ func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *st
 		err = c.Patch(ctx, v, client.RawPatch(types.JSONPatchType, patch))
 		if err != nil {
 			// A failed test is a 422: read what the preference is now, to say so.
-			if cur, gerr := getVIP(ctx, c, v.Name); gerr == nil && cur.Annotations[key] != before {
-				return changed(cur.Annotations[key])
+			if cur, gerr := getVIP(ctx, c, v.Name); gerr == nil {
+				switch {
+				case done(cur):
+					return nil
+				case cur.Annotations[key] != before:
+					return changed(cur.Annotations[key])
+				}
 			}
 		}
 		return err
@@ -199,6 +212,9 @@ func prefer(ctx context.Context, c client.Client, v *vrrpv1.VirtualIP, value *st
 		cur, err := getVIP(ctx, c, v.Name)
 		if err != nil {
 			return err
+		}
+		if done(cur) {
+			return nil
 		}
 		if now, has := cur.Annotations[key]; has {
 			return changed(now)

@@ -28,7 +28,7 @@ const (
 )
 
 // safeWriter escapes what a terminal would act on in what it writes (see escapeControls), but the
-// colour codes above. JSON and YAML output pass through valid: the escapes are JSON's and YAML's.
+// colour codes above. JSON and YAML output reach it escaped already (see print).
 type safeWriter struct{ w io.Writer }
 
 func terminalSafe(w io.Writer) io.Writer {
@@ -42,21 +42,18 @@ var colourCodes = []string{string(plain), string(red), string(yellow), string(gr
 
 func (s safeWriter) Write(p []byte) (int, error) {
 	var out []byte
-	for i := 0; i < len(p); {
-		if p[i] == 0x1b {
-			if j := slices.IndexFunc(colourCodes, func(code string) bool { return strings.HasPrefix(string(p[i:]), code) }); j >= 0 {
-				out = append(out, colourCodes[j]...)
-				i += len(colourCodes[j])
-				continue
-			}
+	span := 0 // where the text since the last colour code began
+	for i := 0; i < len(p); i++ {
+		if p[i] != 0x1b {
+			continue
 		}
-		n := 1
-		if p[i] == 0xc2 && i+1 < len(p) {
-			n = 2
+		if j := slices.IndexFunc(colourCodes, func(code string) bool { return strings.HasPrefix(string(p[i:]), code) }); j >= 0 {
+			out = append(appendEscaped(out, p[span:i]), colourCodes[j]...)
+			i += len(colourCodes[j]) - 1
+			span = i + 1
 		}
-		out = appendEscaped(out, p[i:i+n])
-		i += n
 	}
+	out = appendEscaped(out, p[span:])
 	if _, err := s.w.Write(out); err != nil {
 		return 0, err
 	}
@@ -68,6 +65,9 @@ func (s safeWriter) Write(p []byte) (int, error) {
 func escapeControls(s string) string {
 	return string(appendEscaped(nil, []byte(s)))
 }
+
+// nonCharacters are the characters besides the controls that the YAML parser refuses.
+var nonCharacters = strings.NewReplacer("\uFFFE", `\ufffe`, "\uFFFF", `\uffff`)
 
 // cellEscapes escapes what would break a table's row or columns.
 var cellEscapes = strings.NewReplacer("\t", `\u0009`, "\n", `\u000a`)
@@ -138,6 +138,10 @@ func (a *app) print(format string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding the output: %w", err)
 	}
+	// encoding/json leaves DEL, the C1 controls and U+FFFE and U+FFFF in strings as they are, and
+	// the YAML parser refuses them: escaped as JSON escapes, the output means the same and stays
+	// valid. Outside strings JSON has only its syntax, so the bytes are theirs.
+	b = []byte(nonCharacters.Replace(string(appendEscaped(nil, b))))
 	if format == "yaml" {
 		if b, err = yaml.JSONToYAML(b); err != nil {
 			return fmt.Errorf("encoding the output: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vrrp-dev/vrrp-operator/agent/desired"
 	vrrpv1 "github.com/vrrp-dev/vrrp-operator/api/v1alpha1"
@@ -57,6 +58,12 @@ func TestNothingFromTheClusterActsOnTheTerminal(t *testing.T) {
 	var got vipStatus
 	if err := json.Unmarshal([]byte(out), &got); err != nil || !strings.Contains(got.Nodes[2].Message, "\x7f") {
 		t.Errorf("status -o json: %v, third's message %q, want it with its DEL", err, got.Nodes[2].Message)
+	}
+	// And YAML's: its parser refuses DEL and the C1 controls raw.
+	out = h.mustRun(exitProblems, "status", "services", "-o", "yaml")
+	got = vipStatus{}
+	if err := yaml.Unmarshal([]byte(out), &got); err != nil || got.Nodes[2].Message != "check haproxy: "+hostile {
+		t.Errorf("status -o yaml: %v, third's message %q, want %q", err, got.Nodes[2].Message, "check haproxy: "+hostile)
 	}
 }
 
@@ -216,5 +223,24 @@ func TestExplainWeighsTheChecks(t *testing.T) {
 	h = newHarness(t, objs...)
 	if out := h.mustRun(exitOK, "explain", "services"); !strings.Contains(out, "primary should be Master") {
 		t.Errorf("explain, with third cordoned and a check of +200:\n%s", out)
+	}
+}
+
+func TestSafeWriterEscapesWholeSpansAndKeepsItsColours(t *testing.T) {
+	for name, tc := range map[string]struct{ in, want string }{
+		"text of several bytes a character passes":           {"§ 1.2, 5 €, ünïcödé", "§ 1.2, 5 €, ünïcödé"},
+		"a stray lead byte before a C1 control":              {"\xc2\xc2\x85", "\xc2\\u0085"},
+		"an escape inside colours, the colours kept":         {string(red) + "x\x1b[2Jy" + reset, string(red) + `x\u001b[2Jy` + reset},
+		"tabs and newlines pass, a carriage return does not": {"a\tb\r\n", "a\tb\\u000d\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var b strings.Builder
+			if _, err := terminalSafe(&b).Write([]byte(tc.in)); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tc.want {
+				t.Errorf("wrote %q, want %q", b.String(), tc.want)
+			}
+		})
 	}
 }

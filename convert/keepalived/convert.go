@@ -1005,9 +1005,9 @@ func agreed(s vrrpv1.VirtualIPSpec) vrrpv1.VirtualIPSpec {
 // has one for all. The node of the highest priority decides (the first of a tie, in the order of
 // the files): a Backup's own setting says whether it preempts a Master of lower priority (RFC 9568
 // §6.4.3): that node's matters most, whatever the order of the files. Nodes that differ are
-// reported: as a note when they all have the lowest priority, below the chosen one, and no check
-// weighs a priority (nobody stands below them to preempt: their setting changes nothing), else as
-// not converted. A node in state MASTER has none (see
+// reported: as a note when they all have the lowest priority and no check weighs a priority
+// (nobody stands below them to preempt, and a Backup never preempts an equal priority, RFC 9568
+// §6.4.2: their setting changes nothing), else as not converted. A node in state MASTER has none (see
 // instance: keepalived clears them).
 func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 	describe := func(in *nodeInstance) string {
@@ -1039,7 +1039,7 @@ func (c *converter) preemption(ins []*nodeInstance, s *vrrpv1.VirtualIPSpec) {
 	for _, in := range ins {
 		per = append(per, describe(in)+" on "+in.node)
 		if describe(in) != describe(chosen) {
-			differ, matters = true, matters || in.priority > lowest || in.priority == chosen.priority
+			differ, matters = true, matters || in.priority > lowest
 		}
 	}
 	switch {

@@ -374,11 +374,11 @@ func TestConvert(t *testing.T) {
 				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b, preempt on c): a VirtualIP has one setting for all nodes; it takes a's, the highest priority's",
 			},
 		},
-		"nodes of equal priority that preempt differently are not converted: the setting matters": {
+		"nodes of one priority that preempt differently are a note: a Backup never preempts an equal priority": {
 			texts: []string{"a", instance("  state BACKUP\n"), "b", instance("  state BACKUP\n  nopreempt\n")},
 			want:  seedSpec(nil),
 			report: []string{
-				"a.conf:1: not converted: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): a VirtualIP has one setting for all nodes; it takes a's, the highest priority's",
+				"a.conf:1: note: vrrp_instance VI_1: the nodes preempt differently (preempt on a, nopreempt on b): it takes a's, the highest priority's: the others have the lowest, and no node below them to preempt",
 			},
 		},
 		// Review of issue 12: keepalived sends no authentication under vrrp_strict; agents that
