@@ -645,13 +645,22 @@ func (c *converter) instance(node string, d *conf.Directive, g globals, defs def
 }
 
 func (c *converter) integer(x *conf.Directive, lo, hi int) (int, bool) {
-	if len(x.Args()) == 1 {
+	if len(x.Args()) >= 1 {
 		if n, err := strconv.Atoi(x.Args()[0]); err == nil && n >= lo && n <= hi {
+			c.ignoredWords(x)
 			return n, true
 		}
 	}
 	c.unmapped(x.Pos, "%s: must be a whole number from %d to %d; keepalived refuses other values", x.Keyword(), lo, hi)
 	return 0, false
+}
+
+// ignoredWords notes the words after a value, which keepalived reads no further than:
+// "priority 120 advert_int 3" is priority 120, and advert_int stays what it was.
+func (c *converter) ignoredWords(x *conf.Directive) {
+	if rest := x.Args()[1:]; len(rest) > 0 {
+		c.note(x.Pos, "%s: keepalived reads %s and ignores %q, and so does the VirtualIP", x.Keyword(), x.Args()[0], strings.Join(rest, " "))
+	}
 }
 
 // maxPassword is how much of a PASS password VRRPv2 carries (RFC 3768 §5.3.6).
@@ -660,8 +669,9 @@ const maxPassword = 8
 // seconds reads keepalived's <TIMER>: seconds with an optional fraction, to the millisecond, the
 // finest a VirtualIP's durations take.
 func (c *converter) seconds(x *conf.Directive, lo, hi float64) (time.Duration, bool) {
-	if len(x.Args()) == 1 {
+	if len(x.Args()) >= 1 {
 		if f, err := strconv.ParseFloat(x.Args()[0], 64); err == nil && f >= lo && f <= hi {
+			c.ignoredWords(x)
 			d := time.Duration(math.Round(f*1e3)) * time.Millisecond
 			if exact := time.Duration(math.Round(f*1e6)) * time.Microsecond; exact != d {
 				c.note(x.Pos, "%s: %v is rounded to %v, the finest a VirtualIP takes", x.Keyword(), exact, d)
@@ -682,7 +692,9 @@ func (c *converter) interval(d time.Duration, v vrrpv1.VRRPVersion, pos conf.Pos
 	}
 	r := min(max(d.Round(unit), unit), hi)
 	if r != d {
-		c.unmapped(pos, "advert_int %s cannot be sent in VRRPv%d: the VirtualIP advertises every %s", d, v, r)
+		// keepalived rounds it the same way, and says so at start ("must be an integer.
+		// rounding", "Setting to 40.95s"): the nodes advertise as before.
+		c.note(pos, "advert_int %s cannot be sent in VRRPv%d: keepalived rounds it, and the VirtualIP advertises every %s", d, v, r)
 	}
 	return r
 }

@@ -208,10 +208,18 @@ func TestConvert(t *testing.T) {
 			want:   seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Version, s.AdvertInterval = 3, dur(250*time.Millisecond) }),
 			report: []string{"a.conf:10: note: authentication: VRRPv3 has none; keepalived ignores it, and so does the VirtualIP"},
 		},
-		"an advert_int VRRPv2 cannot carry is rounded and reported": {
+		"an advert_int VRRPv2 cannot carry is rounded, as keepalived rounds it, with a note": {
 			texts:  []string{"a", instance("  advert_int 1.4\n")},
 			want:   seedSpec(nil),
-			report: []string{"a.conf:6: not converted: advert_int 1.4s cannot be sent in VRRPv2: the VirtualIP advertises every 1s"},
+			report: []string{"a.conf:6: note: advert_int 1.4s cannot be sent in VRRPv2: keepalived rounds it, and the VirtualIP advertises every 1s"},
+		},
+		// Review of issue 12: keepalived reads the first word of a value (keepalived -t accepts it).
+		"words after a value are ignored, as keepalived ignores them, with a note": {
+			texts: []string{"a", instance("  priority 120 advert_int 3\n")},
+			want:  seedSpec(func(s *vrrpv1.VirtualIPSpec) { s.Priority = 120 }),
+			report: []string{
+				`a.conf:6: note: priority: keepalived reads 120 and ignores "advert_int 3", and so does the VirtualIP`,
+			},
 		},
 		"unicast_peer sets unicast, and where the peers come from is said": {
 			texts: []string{"a", instance("  unicast_src_ip 198.51.100.253\n  unicast_peer {\n    198.51.100.254\n  }\n")},
