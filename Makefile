@@ -80,8 +80,9 @@ test-unit: ## Run the tests that need neither root nor kube binaries (the others
 	go test $(GO_TEST_FLAGS) -short ./...
 
 .PHONY: test-integration
-test-integration: kube-binaries ## Run the envtest and network-namespace tests only.
-	go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./controllers/... ./test/...
+test-integration: kube-binaries ## Run the envtest, network-namespace and local cluster tests only.
+	status=0; go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./controllers/... $$(go list ./test/... | grep -v '/test/localcluster$$') || status=1; \
+	go test $(GO_TEST_FLAGS) -timeout $(TEST_TIMEOUT) $(LOCALCLUSTER_PKG) || status=1; exit $$status
 
 .PHONY: e2e
 e2e: kube-binaries ## Run the multi-node tests in network namespaces (root).

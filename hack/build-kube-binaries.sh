@@ -6,6 +6,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# sudo resets PATH to its secure_path, which has no Go: say so here, not deep in a build.
+command -v go >/dev/null || {
+	echo "build-kube-binaries: go is not on PATH (under sudo: sudo env \"PATH=\$PATH\" make ...)" >&2
+	exit 1
+}
 bin=${BIN_DIR:-$root/bin}
 KUBE_VERSION=${KUBE_VERSION:-v1.37.2}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.13}

@@ -36,6 +36,9 @@ finish() {
 	[[ -n $ping_pid ]] && kill "$ping_pid" 2>/dev/null
 	rm -rf "$tmp"
 	if ((rc != 0)); then
+		# A demo cut short between cordon and uncordon must not leave primary demoted for the
+		# next run, which waits for primary to take the VIP.
+		kubectl uncordon primary >/dev/null 2>&1 || true
 		kubectl -n "$ns" logs ds/vrrp-operator-agent --all-pods --prefix --tail=-1 >"$CLUSTER_DIR/logs/agents.log" 2>&1 || true
 		kubectl get events -A >"$CLUSTER_DIR/logs/events.txt" 2>&1 || true
 		echo "demo: failed; logs are in $CLUSTER_DIR/logs (agents.log, events.txt), the cluster is still up" \
@@ -115,6 +118,7 @@ run helm upgrade --install vrrp-operator "$root/charts/vrrp-operator" --namespac
 run kubectl -n "$ns" get pods -o wide
 
 step "the seed's VirtualIP (VRID 51, VRRPv2 PASS, 1 s adverts, primary 150, others 100)"
+kubectl uncordon primary >/dev/null # in case a killed run left it cordoned
 t0=$(now)
 run kubectl apply -f "$root/config/samples/vrrp_v1alpha1_virtualip.yaml"
 wait_until 30 "primary holding $vip" only_holder primary
