@@ -55,8 +55,9 @@ type Instance struct {
 	skewArmed    bool
 	armedAgainst uint8
 	// lastAssert is when this Master last answered a lower-priority advert, lastAssertAnnounce
-	// when it last announced its addresses in such an answer.
-	lastAssert, lastAssertAnnounce time.Time
+	// when it last announced its addresses in such an answer, lastZeroAnswer when it last
+	// answered a priority-0 advert.
+	lastAssert, lastAssertAnnounce, lastZeroAnswer time.Time
 	// steady is the Master's periodic advert action for steadyPriority; nil when the
 	// configuration changed since.
 	steady         []Action
@@ -346,6 +347,12 @@ func (i *Instance) disarmSkew(now time.Time) {
 func (i *Instance) masterReceived(adv Advertisement, src netip.Addr, now time.Time) []Action {
 	if adv.Priority == 0 {
 		// Another Master resigned: advertise now so that no Backup takes over after Skew_Time.
+		// Once an interval at most, on a limit of its own: one advert resets every Backup, and a
+		// flood of forged priority-0 adverts must not make us send one advert per packet.
+		if !i.lastZeroAnswer.IsZero() && now.Sub(i.lastZeroAnswer) < i.cfg.AdvertInterval {
+			return nil
+		}
+		i.lastZeroAnswer = now
 		i.resetAdverTimer(now)
 		return []Action{SendAdvert{Advert: i.advert(i.priority)}}
 	}
@@ -429,15 +436,16 @@ func (i *Instance) check(adv Advertisement, src netip.Addr, now time.Time) error
 	}
 	// RFC 9568 §7.1 (RFC 3768 §7.1): we verify the addresses, which the RFC allows (MAY); a list
 	// other than ours MUST then be dropped unless the address owner (priority 255) sent it. We drop
-	// only a list that shares no address with ours, which comes from another virtual router on our
-	// VRID: following it would leave our VIP unheld. A list that overlaps ours is the same virtual
+	// a list that shares no address with ours, whatever its priority, as keepalived drops it: it
+	// comes from another virtual router on our VRID (an appliance that owns its own gateway, or a
+	// forged advert at 255), and following it would leave our VIP unheld. A list that overlaps ours is the same virtual
 	// router with its list being changed, which the nodes learn one after another, or a keepalived
 	// peer whose virtual_ipaddress_excluded we list too. Dropping those would make every Backup
 	// take over from a Master that learnt the new list first: two Masters until the last node
 	// catches up. So, deviating from the MUST, they are processed, logged (diagnose) and counted
 	// (AddressesDiffer). A disjoint list, the old one, is still taken for a Master_Down_Interval
 	// after a change, for a Backup that learnt the new list before its Master.
-	if adv.Priority != 255 && !overlaps(adv.Addresses, c.Addresses) &&
+	if !overlaps(adv.Addresses, c.Addresses) &&
 		!(now.Before(i.prevUntil) && sameAddresses(adv.Addresses, i.prevAddresses)) {
 		return fmt.Errorf("addresses %v, ours are %v: %w", adv.Addresses, addrsOf(c.Addresses), ErrAddressMismatch)
 	}
@@ -585,7 +593,7 @@ func (i *Instance) becomeMaster(acts []Action, now time.Time, reason string) []A
 		Announce{Addresses: addrsOf(i.cfg.Addresses)},
 	)
 	i.resetAdverTimer(now)
-	i.masterDown, i.preemptSince, i.lastAssert, i.lastAssertAnnounce = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	i.masterDown, i.preemptSince, i.lastAssert, i.lastAssertAnnounce, i.lastZeroAnswer = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return i.transition(acts, StateMaster, reason)
 }
 

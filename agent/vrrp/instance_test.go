@@ -446,8 +446,13 @@ func TestReceivedAdvertsFailingRouterChecksAreDropped(t *testing.T) {
 		"an advert listing our addresses in another order is accepted": {
 			cfg: two, advert: mod(advertFrom(two, peerAddr, 200), func(a *Advertisement) { a.Addresses = addrs("198.51.100.253", "198.51.100.252") }),
 		},
-		"the address owner's advert listing other addresses is accepted (§7.1: continue processing)": {
-			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 255), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }),
+		// Review of issue 12: another router on our VRID at 255 (or a forged advert) took our
+		// Master down and held every Backup, our VIP unheld; keepalived drops it.
+		"the address owner's advert listing none of our addresses is dropped, as keepalived drops it": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 255), func(a *Advertisement) { a.Addresses = addrs("198.51.100.99") }), want: ErrAddressMismatch,
+		},
+		"the address owner's advert listing ours and another is accepted (§7.1: continue processing)": {
+			cfg: v3, advert: mod(advertFrom(v3, peerAddr, 255), func(a *Advertisement) { a.Addresses = addrs("198.51.100.252", "198.51.100.99") }),
 		},
 		"a wrong password is auth, whatever the addresses": {
 			cfg: v2, advert: mod(advertFrom(v2, peerAddr, 200), func(a *Advertisement) { a.AuthData[7] = '3'; a.Addresses = addrs("198.51.100.99") }), want: ErrAuth,
@@ -868,13 +873,26 @@ func TestAMasterCountsTheAddressOwnersOtherListBeforeStandingDown(t *testing.T) 
 	cfg := v3Config()
 	i, now := master(t, cfg)
 	adv := advertFrom(cfg, peerAddr, 255)
-	adv.Advert.Addresses = addrs("198.51.100.99")
+	adv.Advert.Addresses = addrs("198.51.100.252", "198.51.100.99")
 	got := i.Handle(adv, now)
 	if len(got) == 0 {
 		t.Fatal("the owner's advert did nothing")
 	}
-	wantActions(t, []Action{AddressesDiffer{Addresses: addrs("198.51.100.99")}}, got[:1])
+	wantActions(t, []Action{AddressesDiffer{Addresses: addrs("198.51.100.252", "198.51.100.99")}}, got[:1])
 	wantState(t, i, StateBackup)
+}
+
+// Review of issue 12: an advert at 255 that lists none of our addresses is another router on our
+// VRID, or a forged one: a Master that followed it left our VIP unheld, every Backup with it.
+func TestAMasterKeepsTheVIPAgainstAnOwnerOfOtherAddresses(t *testing.T) {
+	cfg := v3Config()
+	i, now := master(t, cfg)
+	adv := advertFrom(cfg, peerAddr, 255)
+	adv.Advert.Addresses = addrs("198.51.100.99")
+	for k := range 10 {
+		i.Handle(adv, now.Add(time.Duration(k)*time.Second))
+	}
+	wantState(t, i, StateMaster)
 }
 
 // A Backup that preempts takes over within its Skew_Time when the Master it follows falls below
@@ -1044,5 +1062,24 @@ func TestTransitionLogLine(t *testing.T) {
 	want := `level=INFO msg="state changed" virtualIP=services vrid=51 from=INIT to=BACKUP priority=100 reason=startup` + "\n"
 	if got := buf.String(); got != want {
 		t.Errorf("logged %q, want %q", got, want)
+	}
+}
+
+// Review of issue 12: a Master answered every priority-0 advert, so a flood of forged ones made
+// it send one advert per packet; the answer to lower-priority adverts was limited already.
+func TestAMasterAnswersPriorityZeroOnceAnInterval(t *testing.T) {
+	cfg := v3Config()
+	i, now := master(t, cfg)
+	zero := advertFrom(cfg, peerAddr, 0)
+	sent := 0
+	for k := range 1000 {
+		for _, a := range i.Handle(zero, now.Add(time.Duration(k)*time.Millisecond)) {
+			if _, ok := a.(SendAdvert); ok {
+				sent++
+			}
+		}
+	}
+	if want := int(time.Second / cfg.AdvertInterval); sent != want {
+		t.Errorf("1000 priority-0 adverts in 1 s made %d adverts, want %d: one per interval of %v", sent, want, cfg.AdvertInterval)
 	}
 }

@@ -86,11 +86,13 @@ func TestAMasterThatCannotRecordItsVIPGivesWay(t *testing.T) {
 	holdsAlone(t, max(2*mdi, time.Second), seedVIP, client, high, low)
 }
 
-// TestAnAdvertForOtherAddressesIsDroppedUnlessFromTheOwner sends a Master adverts of priority
-// 254 on its VRID that list another address: it drops and counts them (address_mismatch) and
-// stays Master, as RFC 9568 §7.1 and RFC 3768 §7.1 say for a sender that is not the address
-// owner. The same list at priority 255, the owner's, is processed: the Master steps down.
-func TestAnAdvertForOtherAddressesIsDroppedUnlessFromTheOwner(t *testing.T) {
+// TestAnAdvertForNoneOfOurAddressesIsDropped sends a Master adverts of priority 254 on its VRID
+// that list another address: it drops and counts them (address_mismatch) and stays Master, as RFC
+// 9568 §7.1 and RFC 3768 §7.1 say for a sender that is not the address owner. The same list at
+// priority 255 is dropped too, as keepalived drops it: another router on the VRID that owns its
+// own address, or a forged advert, must not leave our VIP unheld. An owner's list that includes
+// ours is processed: the Master steps down.
+func TestAnAdvertForNoneOfOurAddressesIsDropped(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
 	lab := testenv.NewLab(t)
@@ -125,7 +127,24 @@ func TestAnAdvertForOtherAddressesIsDroppedUnlessFromTheOwner(t *testing.T) {
 	}
 
 	owner := with(other, func(a *advert) { a.priority = 255 })
-	if err := sendVRRP(attacker, attackerV4, groupV4, 255, owner.encode(attackerV4, groupV4)); err != nil {
+	for range copies {
+		if err := sendVRRP(attacker, attackerV4, groupV4, 255, owner.encode(attackerV4, groupV4)); err != nil {
+			t.Fatalf("sending: %v", err)
+		}
+	}
+	if !pollUntil(3*time.Second, func() bool {
+		now = mustScrape(t, a)
+		return now.sum(metrics.PacketsDropped, labels)-was >= 2*copies
+	}) {
+		t.Fatalf("%d adverts at 255 for other addresses sent, address_mismatch drops rose by %v in all; drops: %v",
+			copies, now.sum(metrics.PacketsDropped, labels)-was, drops(now))
+	}
+	if s := now.state("seed"); s != "MASTER" || !target.has(seedVIP) {
+		t.Fatalf("the target is %s (holds the VIP: %v) after adverts at 255 for other addresses, want MASTER with the VIP", s, target.has(seedVIP))
+	}
+
+	ours := with(owner, func(a *advert) { a.addrs = []netip.Addr{seedVIP, netip.MustParseAddr("198.51.100.99")} })
+	if err := sendVRRP(attacker, attackerV4, groupV4, 255, ours.encode(attackerV4, groupV4)); err != nil {
 		t.Fatalf("sending: %v", err)
 	}
 	waitState(t, a, "seed", "BACKUP")
