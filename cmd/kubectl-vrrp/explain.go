@@ -203,16 +203,27 @@ func conclude(v *vrrpv1.VirtualIP, nodes nodeSet, all []explainedNode) (string, 
 // (nil: none) reports them, kept between 1 and 254 as the agent keeps it (desired.Track), which
 // weighs no router a cordon demotes (Resign).
 func weighed(ex desired.Explanation, e *vrrpv1.NodeStatus) uint8 {
+	sum := checksWeight(e)
+	if sum == 0 || ex.Effective == 0 || ex.Resign {
+		return ex.Effective
+	}
+	return withChecks(ex.Effective, sum)
+}
+
+// checksWeight is what the checks of entry e (nil: none) add to its node's priority now.
+func checksWeight(e *vrrpv1.NodeStatus) int {
 	sum := 0
 	if e != nil {
 		for _, c := range e.Checks {
 			sum += int(c.Weight)
 		}
 	}
-	if sum == 0 || ex.Effective == 0 || ex.Resign {
-		return ex.Effective
-	}
-	return uint8(min(max(int(ex.Effective)+sum, 1), desired.PreferredPriority))
+	return sum
+}
+
+// withChecks is base with sum added, kept between 1 and 254 as the agent keeps it (desired.Track).
+func withChecks(base uint8, sum int) uint8 {
+	return uint8(min(max(int(base)+sum, 1), desired.PreferredPriority))
 }
 
 // byAddress breaks a tie as VRRP does: the higher primary address, the one each node published in

@@ -314,17 +314,15 @@ func canPrefer(v *vrrpv1.VirtualIP, node string, nodes nodeSet, timeout time.Dur
 // desired.PreferredPriority and the weights its checks add now, between 1 and 254 as the agent
 // keeps it; and those checks, for a message.
 func preferredPriority(e *vrrpv1.NodeStatus) (uint8, string) {
-	sum := 0
 	var parts []string
 	if e != nil {
 		for _, c := range e.Checks {
 			if c.Weight != 0 {
-				sum += int(c.Weight)
 				parts = append(parts, fmt.Sprintf("%s %s %+d", c.Name, strings.ToLower(string(c.State)), c.Weight))
 			}
 		}
 	}
-	return uint8(min(max(desired.PreferredPriority+sum, 1), desired.PreferredPriority)), strings.Join(parts, ", ")
+	return withChecks(desired.PreferredPriority, checksWeight(e)), strings.Join(parts, ", ")
 }
 
 func durationOf(d *metav1.Duration) time.Duration {
